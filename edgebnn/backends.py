@@ -1,0 +1,44 @@
+"""Where a model runs for evaluation: `torch` (a run folder, eval mode) or `native` (a `.ebnn`
+file on the host C core). Every backend maps uint8 (N, H, W, C) images to int32 scores, so
+their outputs can be compared bit for bit. Later targets (onnx, device:PORT) plug in here."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from edgebnn import data, format as fmt
+
+Scorer = Callable[[np.ndarray], np.ndarray]
+
+BACKENDS = ("torch", "native")
+
+
+def torch_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            out.append(model(data.to_tensor(x[start:start + batch_size])).numpy())
+    scores = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    assert np.array_equal(scores, np.round(scores)), "eval-mode scores must be integers"
+    return scores.astype(np.int32)
+
+
+def open_scorer(backend: str, model_path: Path) -> tuple[Scorer, dict]:
+    """(scorer, metadata) for a model; metadata carries the data spec and seed it was trained on."""
+    if backend == "torch":
+        from edgebnn.train import run_folder
+        model, _, config = run_folder.load(model_path)
+        return (lambda x: torch_scores(model, x)), {"data": config.data, "seed": config.seed,
+                                                     "val_fraction": config.val_fraction,
+                                                     "test_fraction": config.test_fraction,
+                                                     "image_size": config.image_size}
+    if backend == "native":
+        from edgebnn.native import NativeModel
+        native = NativeModel.from_file(model_path)
+        meta = fmt.read(model_path).meta.get("training", {})
+        return native.infer, meta
+    raise ValueError(f"unknown backend {backend!r}, expected one of {', '.join(BACKENDS)}")

@@ -1,0 +1,202 @@
+"""The `edgebnn` command line: train, export, eval, info, demo."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def _train_config(args: argparse.Namespace):
+    from edgebnn.train import TrainConfig
+
+    model_kwargs = {}
+    if args.layers:
+        model_kwargs["layers"] = args.layers
+    if args.width:
+        model_kwargs["width"] = args.width
+    return TrainConfig(data=args.data, model=args.model, model_kwargs=model_kwargs,
+                       algo=args.algo, epochs=args.epochs, batch_size=args.batch_size,
+                       lr=args.lr, seed=args.seed, image_size=args.image_size, limit=args.limit)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from edgebnn.train import train
+
+    metrics = train(_train_config(args), Path(args.out), progress=not args.quiet)
+    acc = metrics["accuracy"]
+    print(f"{args.out}: test accuracy {acc['test']:.4f} (val {acc['val']:.4f}, "
+          f"best epoch {metrics['best_epoch']}), {metrics['seconds_per_epoch']:.2f} s/epoch, "
+          f"{metrics['parameters']:,} parameters, {metrics['model_size_bytes']:,} bytes exported")
+    return 0
+
+
+def _binary_weight_count(model) -> int:
+    """±1 weights in a .ebnn model (kernel area × input channels per group × outputs)."""
+    return sum(layer.out_shape[2] * layer.kernel[0] * layer.kernel[1]
+               * layer.in_shape[2] // layer.groups for layer in model.layers if layer.weights)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from edgebnn import format as fmt
+    from edgebnn.export import export_run
+
+    model = export_run(Path(args.run_dir))
+    size = fmt.write(model, args.output)
+    n_weights = _binary_weight_count(model)
+    print(f"wrote {args.output}: {size:,} bytes; the same {n_weights:,} weights in float32: "
+          f"{4 * n_weights:,} bytes ({4 * n_weights / size:.1f}x larger)")
+    return 0
+
+
+def evaluate(backend: str, model_path: Path, data_spec: str | None, split: str,
+             seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(int32 scores, labels) of one split, rebuilt the way the model's training split it."""
+    from edgebnn import data
+    from edgebnn.backends import open_scorer
+
+    scorer, meta = open_scorer(backend, model_path)
+    spec = data_spec or meta.get("data")
+    if not spec:
+        raise ValueError(f"{model_path}: no data spec stored in the model; pass --data")
+    splits = data.load(spec, image_size=meta.get("image_size"),
+                       seed=seed if seed is not None else meta.get("seed", 0),
+                       val_fraction=meta.get("val_fraction", 0.1),
+                       test_fraction=meta.get("test_fraction", 0.2))
+    ds = getattr(splits, split)
+    return scorer(ds.x), ds.y
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    scores, labels = evaluate(args.backend, Path(args.model), args.data, args.split, args.seed)
+    n = len(labels)
+    accuracy = float((scores.argmax(1) == labels).mean()) if n else float("nan")
+    if args.save_logits:
+        np.save(args.save_logits, scores)
+    if args.json:
+        print(json.dumps({"accuracy": accuracy, "n": n, "backend": args.backend,
+                          "split": args.split}))
+    else:
+        print(f"{args.model} [{args.backend}] {args.split}: accuracy {accuracy:.4f} on {n} samples")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import edgebnn
+    from edgebnn.train import algorithm_names
+
+    print(f"edgebnn {edgebnn.__version__}")
+    try:
+        from edgebnn.native import build_info
+        print(f"C core: {build_info()}")
+    except ImportError as e:
+        print(f"C core: not built ({e}); run tools/setup.sh")
+    print(f"algorithms: {', '.join(algorithm_names())}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the bundled defaults: train → export → run on the C core, cross-checked."""
+    from edgebnn import format as fmt
+    from edgebnn.export import export_run
+    from edgebnn.train import TrainConfig, train
+
+    out = Path(args.out)
+    print(f"[1/3] training an MLP on digits with backprop -> {out}")
+    metrics = train(TrainConfig(epochs=args.epochs), out, progress=not args.quiet)
+    print(f"      test accuracy {metrics['accuracy']['test']:.4f}")
+    model_path = out / "model.ebnn"
+    size = fmt.write(export_run(out), model_path)
+    print(f"[2/3] exported {model_path}: {size:,} bytes")
+    torch_scores, labels = evaluate("torch", out, None, "test", None)
+    native_scores, _ = evaluate("native", model_path, None, "test", None)
+    same = np.array_equal(torch_scores, native_scores)
+    accuracy = float((native_scores.argmax(1) == labels).mean())
+    print(f"[3/3] C core on the host: test accuracy {accuracy:.4f} on {len(labels)} images; "
+          f"scores {'identical to' if same else 'DIFFERENT from'} PyTorch")
+    return 0 if same else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edgebnn.backends import BACKENDS
+    from edgebnn.models import MODELS
+
+    p = argparse.ArgumentParser(prog="edgebnn", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a binary model into a run folder")
+    t.add_argument("--data", default="digits",
+                   help="digits | mnist5k | idx:DIR | cifar10:DIR | folder:DIR")
+    t.add_argument("--model", default="mlp", choices=sorted(MODELS))
+    t.add_argument("--layers", type=_int_list, help="mlp hidden sizes, e.g. 700,500,300,200")
+    t.add_argument("--width", type=int, help="cnn base channel count")
+    t.add_argument("--algo", default="bp")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, help="learning rate (default: the algorithm's)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--image-size", type=int, help="resize images to this square size")
+    t.add_argument("--limit", type=int, help="use at most this many samples")
+    t.add_argument("--out", required=True, help="run folder to write")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="write a run folder's model as a .ebnn file")
+    e.add_argument("run_dir")
+    e.add_argument("-o", "--output", required=True)
+    e.set_defaults(func=cmd_export)
+
+    v = sub.add_parser("eval", help="accuracy of a model on a data split")
+    v.add_argument("model", help="run folder (torch) or .ebnn file (native)")
+    v.add_argument("--data", help="data spec (default: the one the model was trained on)")
+    v.add_argument("--backend", default="native", choices=BACKENDS)
+    v.add_argument("--split", default="test", choices=("train", "val", "test"))
+    v.add_argument("--seed", type=int, help="split seed (default: the training seed)")
+    v.add_argument("--json", action="store_true", help='last line: {"accuracy": …, "n": …}')
+    v.add_argument("--save-logits", metavar="FILE.npy", help="save the int32 scores")
+    v.set_defaults(func=cmd_eval)
+
+    i = sub.add_parser("info", help="version, C core build and kernels")
+    i.set_defaults(func=cmd_info)
+
+    d = sub.add_parser("demo", help="the main job on the bundled defaults, end to end")
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--epochs", type=int, default=10)
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from edgebnn.data import DataError
+    from edgebnn.export import ExportError
+    from edgebnn.format import FormatError
+    from edgebnn.train.run_folder import RunFolderError
+
+    errors: tuple[type[BaseException], ...] = (DataError, ExportError, FormatError,
+                                               RunFolderError, ValueError, OSError)
+    try:
+        from edgebnn.native import NativeError
+        errors += (NativeError,)
+    except ImportError:
+        pass
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except errors as e:
+        print(f"edgebnn: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Talking to edgebnn firmware: under QEMU (qemu.QemuBoard) and, later, on real boards."""

@@ -1,0 +1,314 @@
+"""Run edgebnn firmware under QEMU and talk to its UART0 over a local TCP socket.
+
+    with QemuBoard("mps2-an386", Path("firmware/build/mps2-an386/edgebnn-fw.elf"), timeout=5) as b:
+        banner = b.read_banner()
+        b.serial.write(b"...")
+        status = b.wait_exit()
+
+QEMU is started with `-serial tcp:127.0.0.1:PORT,server=on,wait=on`: the guest does not run until
+we connect, so no byte it sends is lost. Semihosting is enabled so firmware can end the run with
+an exit status. Every wait is bounded by `timeout`; every failure raises `QemuError` naming the
+board and what did not happen, with the tail of QEMU's stderr when it has died.
+
+The board table is firmware/boards.mk, shared with the firmware build (see `load_boards`).
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import serial
+
+QEMU = "qemu-system-arm"
+FIRMWARE_DIR = Path(os.environ.get("EDGEBNN_FIRMWARE_DIR",
+                                   Path(__file__).resolve().parents[2] / "firmware"))
+BANNER_RE = re.compile(rb"EBNN-FW (?P<version>\S+) board=(?P<board>\S+) clock=(?P<clock>\d+)")
+
+
+class QemuError(RuntimeError):
+    """QEMU or the firmware did not do what was expected in time."""
+
+
+@dataclass(frozen=True)
+class BoardInfo:
+    name: str
+    cpu: str          # -mcpu
+    fpu: str          # FPU / float-ABI flags
+    qemu: str         # qemu-system-arm -M
+    uart0: int        # UART0 base address
+    clock: int        # core clock, Hz
+    irqs: int         # external interrupt vectors
+
+
+@dataclass(frozen=True)
+class Banner:
+    version: str
+    board: str
+    clock: int
+
+
+_LINE_RE = re.compile(r"^(?P<board>[A-Za-z0-9_-]+)\.(?P<key>[a-z0-9_]+)\s*:=\s*(?P<value>.*?)\s*$")
+
+
+def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
+    """Parse firmware/boards.mk (strict `<board>.<key> := <value>` lines and `BOARDS := ...`)."""
+    path = Path(path) if path else FIRMWARE_DIR / "boards.mk"
+    fields: Dict[str, Dict[str, str]] = {}
+    names = []
+    for n, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("BOARDS"):
+            names = line.split(":=", 1)[1].split()
+            continue
+        m = _LINE_RE.match(line)
+        if not m:
+            raise ValueError(f"{path}:{n}: not a `<board>.<key> := <value>` line: {raw!r}")
+        fields.setdefault(m["board"], {})[m["key"]] = m["value"]
+    boards = {}
+    for name in names:
+        f = fields.get(name, {})
+        try:
+            boards[name] = BoardInfo(name=name, cpu=f["cpu"], fpu=f["fpu"], qemu=f["qemu"],
+                                     uart0=int(f["uart0"], 0), clock=int(f["clock"]),
+                                     irqs=int(f["irqs"]))
+        except KeyError as e:
+            raise ValueError(f"{path}: board {name} has no {e.args[0]}") from None
+    return boards
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QemuBoard:
+    """A firmware image running under qemu-system-arm, its UART0 at `.serial` (pyserial).
+
+    timeout: bound in seconds for starting QEMU and connecting, and the default for the read
+        and wait helpers; also the pyserial read timeout.
+    icount_shift: run with `-icount shift=N,align=off,sleep=off` (deterministic virtual time:
+        each instruction takes 2**N ns, so SysTick counts instructions). None: real time.
+    extra_args: appended to the QEMU command line.
+    """
+
+    def __init__(self, board: str, firmware: Path, *, timeout: float = 5.0,
+                 icount_shift: Optional[int] = None, extra_args: Sequence[str] = (),
+                 qemu: str = QEMU):
+        boards = load_boards()
+        if board not in boards:
+            raise ValueError(f"unknown board {board!r}; known: {', '.join(boards)}")
+        self.board = board
+        self.info = boards[board]
+        self.firmware = Path(firmware)
+        self.timeout = float(timeout)
+        self.icount_shift = icount_shift
+        self.extra_args = list(extra_args)
+        self.qemu = qemu
+        self.port: Optional[int] = None
+        self.url: Optional[str] = None
+        self.serial: Optional[serial.SerialBase] = None
+        self.proc: Optional[subprocess.Popen] = None
+        self._stderr = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def command(self, port: int) -> list:
+        cmd = [self.qemu, "-M", self.info.qemu, "-nographic", "-monitor", "none",
+               "-semihosting-config", "enable=on,target=native",
+               "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
+        if self.icount_shift is not None:
+            cmd += ["-icount", f"shift={self.icount_shift},align=off,sleep=off"]
+        return cmd + self.extra_args + ["-kernel", str(self.firmware)]
+
+    def start(self) -> "QemuBoard":
+        if not self.firmware.is_file():
+            raise QemuError(f"{self._tag()}: firmware {self.firmware} does not exist")
+        deadline = time.monotonic() + self.timeout
+        # The free port can be taken between probing and QEMU binding it: retry a few times.
+        for _attempt in range(3):
+            self._launch(_free_port())
+            try:
+                self._connect(deadline)
+                return self
+            except _PortInUse:
+                self._stop()
+        raise QemuError(f"{self._tag()}: could not find a free TCP port for the serial link")
+
+    def _launch(self, port: int) -> None:
+        self.port = port
+        self.url = f"socket://127.0.0.1:{port}"
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL,
+                                         stdout=self._stderr, stderr=subprocess.STDOUT)
+        except OSError as e:
+            raise QemuError(f"{self._tag()}: cannot start {self.qemu}: {e}") from None
+
+    def _connect(self, deadline: float) -> None:
+        """Connect to QEMU's serial socket, retrying until it listens (it does so at start-up,
+        before loading the kernel) or the deadline passes."""
+        last = None
+        while True:
+            if self.proc.poll() is not None:
+                out = self.output()
+                if "Address already in use" in out:
+                    raise _PortInUse()
+                raise QemuError(f"{self._tag()}: QEMU exited with status {self.proc.returncode} "
+                                f"before its serial port accepted a connection:\n{out}")
+            try:
+                self.serial = serial.serial_for_url(self.url, timeout=self.timeout)
+                return
+            except serial.SerialException as e:
+                last = e
+            if time.monotonic() >= deadline:
+                raise QemuError(f"{self._tag()}: serial port {self.url} not listening within "
+                                f"{self.timeout} s ({last})\n{self.output()}")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        if self.serial is not None:
+            try:
+                self.serial.close()
+            except Exception:
+                pass
+            self.serial = None
+        self._stop()
+
+    def _stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=2)
+        self._last_proc = proc
+
+    def __enter__(self) -> "QemuBoard":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- helpers -------------------------------------------------------------------------
+    def _tag(self) -> str:
+        return f"qemu:{self.board}"
+
+    def output(self) -> str:
+        """QEMU's own stdout+stderr so far (not the guest UART)."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace").strip()
+
+    def _died(self, what: str, got: bytes) -> QemuError:
+        proc = self.proc or getattr(self, "_last_proc", None)
+        rc = proc.poll() if proc is not None else None
+        if rc is None and proc is not None and self._link_closed:
+            try:  # the link closes as QEMU exits: give it a moment to report its status
+                rc = proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                pass
+        msg = f"{self._tag()}: {what}"
+        if got:
+            msg += f"; received {got[-200:]!r}"
+        if rc is not None:
+            msg += f"; QEMU exited with status {rc}"
+        out = self.output()
+        if out:
+            msg += f"\n{out}"
+        return QemuError(msg)
+
+    def read_until(self, terminator: bytes = b"\n", timeout: Optional[float] = None) -> bytes:
+        """Bytes up to and including `terminator`; QemuError on timeout or if QEMU exits."""
+        return self._read(lambda buf: buf.find(terminator) >= 0 and
+                          buf.find(terminator) + len(terminator),
+                          f"no {terminator!r}", timeout)
+
+    def read_exact(self, n: int, timeout: Optional[float] = None) -> bytes:
+        """Exactly n bytes; QemuError on timeout or if QEMU exits."""
+        return self._read(lambda buf: len(buf) >= n and n, f"fewer than {n} bytes", timeout)
+
+    def _read(self, complete, what: str, timeout: Optional[float]) -> bytes:
+        if self.serial is None:
+            raise QemuError(f"{self._tag()}: not started")
+        saved = self.serial.timeout
+        try:
+            return self._read_loop(complete, what, self.timeout if timeout is None else timeout)
+        finally:
+            if self.serial is not None and self.serial.is_open:
+                self.serial.timeout = saved
+
+    def _read_loop(self, complete, what: str, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        buf = bytearray(self._pending)
+        self._pending = b""
+        while True:
+            end = complete(buf)
+            if end:
+                self._pending = bytes(buf[end:])
+                return bytes(buf[:end])
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._pending = bytes(buf)
+                raise self._died(f"{what} within {timeout} s", bytes(buf))
+            self.serial.timeout = min(left, 0.05)
+            try:
+                chunk = self.serial.read(max(1, self.serial.in_waiting))
+            except serial.SerialException:
+                self._link_closed = True
+                raise self._died(f"{what}: serial link closed", bytes(buf)) from None
+            buf += chunk
+            if not chunk and self.proc is not None and self.proc.poll() is not None:
+                # QEMU is gone; drain whatever is still buffered, then give up.
+                self.serial.timeout = 0
+                try:
+                    buf += self.serial.read(65536)
+                except serial.SerialException:
+                    pass
+                if not complete(buf):
+                    raise self._died(f"{what}: QEMU exited", bytes(buf))
+
+    _pending = b""        # bytes read past the end of the last read_until/read_exact
+    _link_closed = False  # the serial socket reported a disconnect
+
+    def read_banner(self, timeout: Optional[float] = None) -> Banner:
+        """Wait for the firmware's `EBNN-FW <version> board=<board> clock=<hz>` line."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        seen = b""
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.read_until(b"\n", timeout=max(left, 0.0))
+            except QemuError:
+                raise self._died(f"no banner within {timeout} s", seen + self._pending) from None
+            seen += line
+            m = BANNER_RE.search(line)
+            if m:
+                banner = Banner(m["version"].decode(), m["board"].decode(), int(m["clock"]))
+                if banner.board != self.board:
+                    raise QemuError(f"{self._tag()}: banner names board {banner.board!r}")
+                return banner
+
+    def wait_exit(self, timeout: Optional[float] = None) -> int:
+        """QEMU's exit status (the firmware's semihosting exit status)."""
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise self._died(f"QEMU did not exit within {timeout} s", b"") from None
+
+
+class _PortInUse(Exception):
+    pass

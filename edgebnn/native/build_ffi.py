@@ -1,0 +1,41 @@
+"""cffi (API mode) build of the C core into edgebnn._native.
+
+The C sources are compiled as they are for the devices; only the declarations Python calls
+are listed here. Run by setup.py at install time."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cffi import FFI
+
+ROOT = Path(__file__).resolve().parents[2]
+NATIVE = ROOT / "native"
+
+CDEF = """
+typedef enum { EBNN_OK = 0, ... } ebnn_status;
+typedef struct { int32_t layer; const char *field; uint32_t got; uint32_t expected; } ebnn_diag;
+typedef struct { uint16_t n_layers, n_classes; uint16_t in_h, in_w, in_c;
+                 uint32_t size; uint32_t arena_size; ...; } ebnn_model;
+const char *ebnn_status_name(ebnn_status s);
+const char *ebnn_status_message(ebnn_status s);
+uint32_t ebnn_crc32(uint32_t crc, const void *data, size_t n);
+ebnn_status ebnn_model_load(ebnn_model *m, const void *data, size_t size, ebnn_diag *diag);
+size_t ebnn_arena_size(const ebnn_model *m);
+size_t ebnn_input_size(const ebnn_model *m);
+ebnn_status ebnn_infer_batch(const ebnn_model *m, const uint8_t *inputs, uint32_t n,
+                             int32_t *scores, void *arena, size_t arena_size);
+const char *ebnn_build_info(void);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "edgebnn._native",
+    '#include "edgebnn.h"',
+    sources=[str(p.relative_to(ROOT)) for p in sorted((NATIVE / "src").rglob("*.c"))],
+    include_dirs=[str(NATIVE / "include"), str(NATIVE / "src")],
+    extra_compile_args=["-std=c99", "-O3"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

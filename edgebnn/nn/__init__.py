@@ -1,0 +1,7 @@
+"""Binary layers for PyTorch whose eval-mode arithmetic the C core reproduces bit for bit."""
+from edgebnn.nn.binarize import Sign, binarize
+from edgebnn.nn.layers import (BatchNorm1d, BatchNorm2d, BinaryConv2d, BinaryLinear,
+                               InputConv2d, InputLinear, ScoreLinear, clip_latent_weights)
+
+__all__ = ["Sign", "binarize", "BatchNorm1d", "BatchNorm2d", "BinaryConv2d", "BinaryLinear",
+           "InputConv2d", "InputLinear", "ScoreLinear", "clip_latent_weights"]

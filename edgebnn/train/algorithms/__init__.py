@@ -1,0 +1,1 @@
+"""One module per training algorithm; each defines an Algorithm subclass with a `name`."""

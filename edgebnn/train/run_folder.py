@@ -1,0 +1,44 @@
+"""A run folder: config.json (how it was trained), model.pt (weights + model spec) and
+metrics.json (what it reached). Everything needed to rebuild, evaluate and export the model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edgebnn.models import build_from_spec
+from edgebnn.train.config import TrainConfig
+
+CONFIG, CHECKPOINT, METRICS = "config.json", "model.pt", "metrics.json"
+
+
+class RunFolderError(ValueError):
+    pass
+
+
+def save(folder: Path, config: TrainConfig, spec: dict[str, Any], model: nn.Module,
+         metrics: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CONFIG).write_text(config.to_json() + "\n")
+    torch.save({"spec": spec, "state_dict": model.state_dict()}, folder / CHECKPOINT)
+    (folder / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def load(folder: Path) -> tuple[nn.Sequential, dict[str, Any], TrainConfig]:
+    """(model in eval mode, model spec, config)."""
+    folder = Path(folder)
+    for name in (CONFIG, CHECKPOINT):
+        if not (folder / name).is_file():
+            raise RunFolderError(f"{folder}: no {name} (expected a run folder from "
+                                 "`edgebnn train --out`)")
+    try:
+        ckpt = torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True)
+        spec = ckpt["spec"]
+        model = build_from_spec(spec)
+        model.load_state_dict(ckpt["state_dict"])
+    except (KeyError, RuntimeError, ValueError, OSError) as e:
+        raise RunFolderError(f"{folder / CHECKPOINT}: cannot rebuild the model ({e})") from None
+    return model.eval(), spec, TrainConfig.from_file(folder / CONFIG)

@@ -1,0 +1,100 @@
+"""The training loop shared by every algorithm: data, seeds, epochs, validation, the run
+folder. The weights kept are those of the epoch with the best validation accuracy."""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from edgebnn import data
+from edgebnn.export import export_model
+from edgebnn import format as fmt
+from edgebnn.models import build_from_spec
+from edgebnn.train import run_folder
+from edgebnn.train.base import get_algorithm
+from edgebnn.train.config import TrainConfig
+
+
+def accuracy(model: torch.nn.Module, dataset: data.Dataset, batch_size: int = 512) -> float:
+    """Eval-mode accuracy (the integer scores' argmax, as on the device)."""
+    if len(dataset) == 0:
+        return float("nan")
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in data.batches(dataset, batch_size):
+            correct += int((model(x).argmax(1) == y).sum())
+    return correct / len(dataset)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Trains as configured; writes the run folder to `out` if given; returns the metrics."""
+    seed_everything(config.seed)
+    splits = data.load(config.data, image_size=config.image_size, seed=config.seed,
+                       val_fraction=config.val_fraction, test_fraction=config.test_fraction,
+                       limit=config.limit)
+    spec = {"name": config.model, "input_shape": list(splits.train.image_shape),
+            "n_classes": len(splits.classes), "kwargs": dict(config.model_kwargs),
+            "classes": list(splits.classes)}
+    model = build_from_spec(spec)
+    algo = get_algorithm(config.algo)(model, config)
+    rng = np.random.default_rng(config.seed)
+
+    history: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [],
+                                       "val_accuracy": [], "epoch_seconds": []}
+    best_val, best_state, best_epoch = -1.0, copy.deepcopy(model.state_dict()), 0
+    n_batches = -(-len(splits.train) // config.batch_size)
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        loss_sum, correct = 0.0, 0
+        bar = tqdm(data.batches(splits.train, config.batch_size, shuffle=True, rng=rng),
+                   total=n_batches, desc=f"{config.algo} epoch {epoch}/{config.epochs}",
+                   disable=not progress, leave=False)
+        for x, y in bar:
+            step = algo.train_step(x, y)
+            loss_sum += step.loss * len(y)
+            correct += step.correct
+            bar.set_postfix(loss=f"{step.loss:.3f}")
+        train_acc = correct / len(splits.train)
+        algo.end_epoch(epoch, train_acc)
+        seconds = time.perf_counter() - start
+        val_acc = accuracy(model, splits.val)
+        history["train_loss"].append(loss_sum / len(splits.train))
+        history["train_accuracy"].append(train_acc)
+        history["val_accuracy"].append(val_acc)
+        history["epoch_seconds"].append(seconds)
+        if progress:
+            tqdm.write(f"epoch {epoch}: loss {history['train_loss'][-1]:.4f} "
+                       f"train {train_acc:.4f} val {val_acc:.4f} ({seconds:.1f} s)")
+        if not val_acc <= best_val:  # also takes the first epoch when val is empty (nan)
+            best_val, best_state, best_epoch = val_acc, copy.deepcopy(model.state_dict()), epoch
+    model.load_state_dict(best_state)
+    model.eval()
+
+    packed = fmt.to_bytes(export_model(model, tuple(spec["input_shape"]), spec["n_classes"]))
+    n_params = sum(p.numel() for p in model.parameters())
+    metrics = {
+        "accuracy": {"train": accuracy(model, splits.train), "val": accuracy(model, splits.val),
+                     "test": accuracy(model, splits.test)},
+        "best_epoch": best_epoch,
+        "n": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+        **history,
+        "seconds_per_epoch": float(np.mean(history["epoch_seconds"])),
+        "parameters": n_params,
+        "model_size_bytes": len(packed),
+        "float32_size_bytes": 4 * n_params,
+    }
+    if out is not None:
+        run_folder.save(Path(out), config, spec, model, metrics)
+    return metrics

@@ -1,0 +1,31 @@
+# The board table: the single source of truth for every board the firmware supports.
+# Read by firmware/Makefile (as make variables) and by edgebnn/device/qemu.py (parsed as text),
+# so keep to the strict form `<board>.<key> := <value>` (one per line, no make functions).
+# Memory sizes are NOT here: each board's linker script (ld/<board>.ld) owns its budget.
+#
+#   cpu    -mcpu value           fpu    FPU/float-ABI flags for that core
+#   qemu   qemu-system-arm -M    uart0  UART0 base (CMSDK APB UART)
+#   clock  core clock in Hz (also the SysTick rate)    irqs  external IRQ vectors in the table
+
+BOARDS := mps2-an386 mps2-an500 mps3-an547
+
+mps2-an386.cpu   := cortex-m4
+mps2-an386.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+mps2-an386.qemu  := mps2-an386
+mps2-an386.uart0 := 0x40004000
+mps2-an386.clock := 25000000
+mps2-an386.irqs  := 32
+
+mps2-an500.cpu   := cortex-m7
+mps2-an500.fpu   := -mfpu=fpv5-d16 -mfloat-abi=hard
+mps2-an500.qemu  := mps2-an500
+mps2-an500.uart0 := 0x40004000
+mps2-an500.clock := 25000000
+mps2-an500.irqs  := 32
+
+mps3-an547.cpu   := cortex-m55
+mps3-an547.fpu   := -mfloat-abi=hard
+mps3-an547.qemu  := mps3-an547
+mps3-an547.uart0 := 0x59303000
+mps3-an547.clock := 32000000
+mps3-an547.irqs  := 96

@@ -1,0 +1,135 @@
+/*
+ * edgebnn — the portable C core: load a bit-packed binary network (.ebnn, docs/format.md)
+ * and run it with XNOR-popcount kernels.
+ *
+ * C99, no malloc, no global mutable state. The caller owns every buffer:
+ *   - the model file stays where it is (flash or RAM) and is read in place;
+ *   - ebnn_model is a small descriptor the caller allocates (stack or static);
+ *   - inference needs an arena of ebnn_arena_size() bytes, 16-byte aligned.
+ * Every function that can fail returns an ebnn_status; ebnn_status_name() names it.
+ */
+#ifndef EDGEBNN_H
+#define EDGEBNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EBNN_FORMAT_MAJOR 1
+#define EBNN_FORMAT_MINOR 0
+#define EBNN_MAX_LAYERS 255
+#define EBNN_MAX_SECTIONS 16
+#define EBNN_ALIGN 16          /* model data and arena alignment, bytes */
+#define EBNN_HEADER_SIZE 64
+#define EBNN_SECTION_ENTRY_SIZE 16
+#define EBNN_LAYER_RECORD_SIZE 64
+#define EBNN_TENSOR_NONE 0xFFFFu
+
+typedef enum {
+    EBNN_OK = 0,
+    EBNN_ERR_ARG,             /* NULL pointer or argument out of range */
+    EBNN_ERR_TRUNCATED,       /* buffer shorter than the header or file_size */
+    EBNN_ERR_MAGIC,           /* not an .ebnn file */
+    EBNN_ERR_VERSION,         /* format major version not supported */
+    EBNN_ERR_HEADER_CRC,      /* header or section table checksum mismatch */
+    EBNN_ERR_SECTION,         /* section table invalid (bounds, alignment, overlap, unknown critical) */
+    EBNN_ERR_SECTION_CRC,     /* a section's checksum mismatch */
+    EBNN_ERR_MISSING_SECTION, /* LAYR or WGHT absent */
+    EBNN_ERR_LAYER,           /* a layer record field out of range */
+    EBNN_ERR_UNSUPPORTED,     /* valid op/type combination this core does not implement */
+    EBNN_ERR_SHAPE,           /* tensor shapes inconsistent */
+    EBNN_ERR_WEIGHTS,         /* weight/threshold blob out of bounds, misaligned or wrong size */
+    EBNN_ERR_ALIGN,           /* model or arena pointer not EBNN_ALIGN-byte aligned */
+    EBNN_ERR_ARENA,           /* arena smaller than ebnn_arena_size() */
+    EBNN_ERR_LIMIT,           /* exceeds a compile-time limit (layers, sections) */
+    EBNN_STATUS_COUNT
+} ebnn_status;
+
+typedef enum { EBNN_OP_CONV2D = 1, EBNN_OP_DENSE = 2, EBNN_OP_MAXPOOL = 3 } ebnn_op;
+typedef enum { EBNN_T_U8 = 0, EBNN_T_BIN = 1, EBNN_T_I32 = 2 } ebnn_dtype;
+
+/* Where a load failed: layer index (-1 = header/sections), field name as in docs/format.md,
+ * the value found and the value expected (0 when not meaningful). */
+typedef struct {
+    int32_t layer;
+    const char *field;
+    uint32_t got;
+    uint32_t expected;
+} ebnn_diag;
+
+/* A decoded layer record (docs/format.md, "Layer record"). Pointers point into the model. */
+typedef struct {
+    uint16_t op, in0, in1;
+    uint8_t in_type, out_type;
+    uint16_t groups;
+    uint16_t in_h, in_w, in_c, out_h, out_w, out_c;
+    uint16_t kh, kw, sh, sw, ph, pw;
+    const uint32_t *weights;    /* NULL for MAXPOOL */
+    const int32_t *thresholds;  /* out_c values; NULL unless out_type == EBNN_T_BIN with weights */
+    const uint32_t *flip;       /* ceil(out_c/32) words, beside thresholds */
+} ebnn_layer;
+
+/* A loaded model: a validated view of the file. Fill with ebnn_model_load(). */
+typedef struct {
+    const uint8_t *data;
+    uint32_t size;
+    const uint8_t *layer_table;
+    const uint8_t *weights;
+    uint32_t weights_size;
+    uint16_t n_layers, n_classes;
+    uint16_t in_h, in_w, in_c;
+    uint32_t arena_size;        /* ebnn_arena_size(), computed once at load */
+} ebnn_model;
+
+/* ---- status ---- */
+const char *ebnn_status_name(ebnn_status s);     /* "EBNN_ERR_TRUNCATED" */
+const char *ebnn_status_message(ebnn_status s);  /* one-line human description */
+
+/* ---- checksums, bit packing ---- */
+uint32_t ebnn_crc32(uint32_t crc, const void *data, size_t n);   /* zlib.crc32 compatible */
+static inline uint32_t ebnn_words(uint32_t bits) { return (bits + 31u) >> 5; }
+
+/* ---- model ---- */
+/* Validates the whole file (docs/format.md "Loader checks") and fills *m. data must stay valid
+ * and unchanged while m is used. diag may be NULL. */
+ebnn_status ebnn_model_load(ebnn_model *m, const void *data, size_t size, ebnn_diag *diag);
+/* Decodes record i of a loaded model. */
+ebnn_status ebnn_model_layer(const ebnn_model *m, uint32_t i, ebnn_layer *out);
+/* Bytes of arena inference needs: every tensor that is live at once, 16-byte aligned. */
+size_t ebnn_arena_size(const ebnn_model *m);
+/* Bytes of one input sample (in_h * in_w * in_c, U8). */
+size_t ebnn_input_size(const ebnn_model *m);
+
+/* ---- inference ---- */
+/* One sample: input is in_h*in_w*in_c bytes (HWC), scores receives n_classes int32. */
+ebnn_status ebnn_infer(const ebnn_model *m, const uint8_t *input, int32_t *scores,
+                       void *arena, size_t arena_size);
+/* n samples, contiguous; scores is n * n_classes. */
+ebnn_status ebnn_infer_batch(const ebnn_model *m, const uint8_t *inputs, uint32_t n,
+                             int32_t *scores, void *arena, size_t arena_size);
+/* Index of the first largest score. */
+uint32_t ebnn_argmax(const int32_t *scores, uint32_t n);
+
+/* ---- kernels (one sample; shapes and layouts as in docs/format.md) ---- */
+/* Output bytes of a layer for one sample. */
+size_t ebnn_tensor_bytes(uint8_t dtype, uint32_t h, uint32_t w, uint32_t c);
+/* CONV2D/DENSE with U8 or BIN input, writing BIN (thresholds) or I32 (scores). */
+void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out);
+void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
+/* Applies folded batch-norm + sign to channel c's pre-activation y. */
+static inline int ebnn_threshold_bit(const ebnn_layer *l, uint32_t c, int32_t y) {
+    int f = (int)((l->flip[c >> 5] >> (c & 31u)) & 1u);
+    return f ? (y <= l->thresholds[c]) : (y >= l->thresholds[c]);
+}
+
+/* ---- build ---- */
+/* Compiler, flags and the kernels compiled in, e.g. "gcc 12.2.0; kernels: ref". */
+const char *ebnn_build_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EDGEBNN_H */

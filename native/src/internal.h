@@ -1,0 +1,52 @@
+/* Declarations shared by the core's translation units; not part of the public API. */
+#ifndef EDGEBNN_INTERNAL_H
+#define EDGEBNN_INTERNAL_H
+
+#include "edgebnn.h"
+
+/* The kernels read packed words and int32 values in native byte order; the format is LE. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "edgebnn requires a little-endian target"
+#endif
+
+/* Largest tensor, input sample and arena the loader accepts (EBNN_ERR_LIMIT beyond). Keeps every
+ * byte count and index within 31 bits, so size_t arithmetic is safe on 32-bit targets too. */
+#define EBNN_MAX_BYTES 0x7FFFFFF0u
+
+/* Little-endian reads by byte assembly: no alignment or aliasing assumptions. */
+static inline uint16_t ebnn_rd16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t ebnn_rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static inline uint32_t ebnn_align16(uint32_t n) { return (n + 15u) & ~15u; }
+
+/* A decoded layer record with the fields ebnn_layer leaves out (model.c). */
+typedef struct {
+    ebnn_layer l;
+    uint16_t flags;
+    uint32_t w_off, w_size, t_off, t_size;
+    int reserved_zero;          /* 1 when bytes 52..63 are all zero */
+} ebnn_record;
+
+void ebnn_record_decode(const uint8_t *rec, ebnn_record *r);
+
+/* Arena placement of every tensor (plan.c). offset[t] is tensor t's byte offset in the arena;
+ * tensor 0 (the caller's input) and tensor n_layers (the caller's scores) take no arena. */
+typedef struct {
+    uint32_t offset[EBNN_MAX_LAYERS + 1];
+    uint32_t size;              /* peak: bytes of arena needed */
+} ebnn_plan;
+
+/* Plans the arena of a model whose records are already validated (shapes consistent); fails with
+ * EBNN_ERR_LIMIT when the arena would exceed EBNN_MAX_BYTES. */
+ebnn_status ebnn_plan_arena(const ebnn_model *m, ebnn_plan *p);
+
+/* The scalar reference kernels (kernels/ref.c); kernels/select.c dispatches to them. */
+void ebnn_ref_conv2d(const ebnn_layer *l, const void *in, void *out);
+void ebnn_ref_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
+
+#endif /* EDGEBNN_INTERNAL_H */

@@ -1,0 +1,48 @@
+"""PyTorch (eval mode), the NumPy reference interpreter and the C core give identical integer
+scores for the MLP and the CNN, on real test images and on random inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgebnn import format as fmt
+from edgebnn import reference
+from edgebnn.backends import torch_scores
+from edgebnn.export import export_model, export_run
+from edgebnn.native import NativeModel
+from edgebnn.train import run_folder
+from tests.conftest import random_images, random_model
+
+
+def _all_agree(model, exported: fmt.Model, images: np.ndarray) -> np.ndarray:
+    native = NativeModel(fmt.to_bytes(exported)).infer(images)
+    expected = torch_scores(model, images)
+    assert native.dtype == np.int32 and native.shape == expected.shape
+    assert np.array_equal(native, expected), "C core differs from PyTorch"
+    few = images[:16]
+    assert np.array_equal(reference.infer(exported, few), expected[:16]), \
+        "NumPy reference differs from PyTorch"
+    return native
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_trained_models_on_real_and_random_images(trained_runs, digits, kind):
+    model, spec, _ = run_folder.load(trained_runs[kind])
+    exported = export_run(trained_runs[kind])
+    scores = _all_agree(model, exported, digits.test.x)
+    _all_agree(model, exported, random_images((8, 8, 1), 200, seed=1))
+    # identical scores imply identical accuracy; and the model did learn something
+    assert (scores.argmax(1) == digits.test.y).mean() > 0.5
+
+
+@pytest.mark.parametrize("name, shape, kwargs", [
+    ("mlp", (8, 8, 1), {"layers": [33, 70]}),
+    ("mlp", (28, 28, 1), {"layers": [65]}),
+    ("cnn", (8, 8, 3), {"width": 5, "fc": 40}),
+    ("cnn", (28, 28, 1), {"width": 4, "convs_per_stage": 1, "fc": 31}),
+    ("cnn", (32, 32, 3), {"width": 6, "convs_per_stage": 1, "fc": 16}),
+])
+def test_random_models_of_every_input_size(name, shape, kwargs):
+    model = random_model(name, shape, 10, seed=7, **kwargs)
+    exported = export_model(model, shape, 10)
+    _all_agree(model, exported, random_images(shape, 24, seed=2))

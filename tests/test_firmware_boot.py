@@ -1,0 +1,176 @@
+"""Firmware bring-up: build for every board, check the memory budgets, boot under QEMU through
+QemuBoard, echo bytes over the serial link, end the run with a chosen status.
+
+Needs arm-none-eabi-gcc, make and qemu-system-arm (skipped otherwise). Every subprocess and
+every read is bounded; the whole file runs in a few seconds.
+"""
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from edgebnn.device.qemu import QemuBoard, QemuError, load_boards  # noqa: E402
+
+FIRMWARE = ROOT / "firmware"
+MISSING = [t for t in ("make", "arm-none-eabi-gcc", "arm-none-eabi-nm", "qemu-system-arm")
+           if shutil.which(t) is None]
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
+
+BOARDS = list(load_boards())
+KiB = 1024
+# The real parts the linker scripts model (firmware/README.md): (flash, RAM) in bytes.
+BUDGETS = {
+    "mps2-an386": (1024 * KiB, 256 * KiB),
+    "mps2-an500": (2048 * KiB, 512 * KiB),
+    "mps3-an547": (512 * KiB, 512 * KiB),
+}
+ESC_CMD = b"\x1b\x1bEB"          # echo_main.c command prefix
+USAGE_FAULT_STATUS = 128 + 6     # startup/fault.c: 128 + exception number
+SIZE_RE = re.compile(r"\[size\] (?P<board>\S+) (?P<kind>flash|RAM):\s+(?P<used>\d+) / "
+                     r"(?P<budget>\d+) B \((?P<pct>[\d.]+)%\)")
+
+
+def make(*args, timeout=120):
+    return subprocess.run(["make", "-C", str(FIRMWARE), "-j2", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    """{board: (elf, make stdout)}, each built from scratch into a temporary directory."""
+    out = tmp_path_factory.mktemp("fw")
+    result = {}
+    for board in BOARDS:
+        r = make(f"BOARD={board}", f"BUILD={out}")
+        assert r.returncode == 0, f"make BOARD={board} failed:\n{r.stdout}\n{r.stderr}"
+        result[board] = (out / board / "edgebnn-fw.elf", r.stdout)
+    return result
+
+
+def test_board_table_covers_budgets():
+    assert set(BOARDS) == set(BUDGETS)
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_size_report_within_budget(builds, board):
+    elf, stdout = builds[board]
+    report = {m["kind"]: m for m in SIZE_RE.finditer(stdout) if m["board"] == board}
+    assert set(report) == {"flash", "RAM"}, f"no size report in:\n{stdout}"
+    flash_budget, ram_budget = BUDGETS[board]
+    assert int(report["flash"]["budget"]) == flash_budget
+    assert int(report["RAM"]["budget"]) == ram_budget
+    for kind in ("flash", "RAM"):
+        assert 0 < int(report[kind]["used"]) <= int(report[kind]["budget"])
+    # The .bin is exactly the flash image: no RAM section leaked into it.
+    assert elf.with_suffix(".bin").stat().st_size == int(report["flash"]["used"])
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_no_malloc_linked(builds, board):
+    elf, _ = builds[board]
+    nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True,
+                        timeout=30, check=True).stdout
+    symbols = {line.split()[-1] for line in nm.splitlines() if line.strip()}
+    forbidden = {"malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r", "_sbrk",
+                 "_sbrk_r", "printf", "_printf_r"}
+    assert not symbols & forbidden, f"{board}: links {sorted(symbols & forbidden)}"
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_boot_echo_and_exit(builds, board):
+    elf, _ = builds[board]
+    info = load_boards()[board]
+    rng = random.Random(board)
+    payload = bytes(rng.choice([b for b in range(256) if b != 0x1B]) for _ in range(400))
+    status = 40 + BOARDS.index(board)
+    with QemuBoard(board, elf, timeout=5.0) as qb:
+        banner = qb.read_banner()
+        assert (banner.board, banner.clock) == (board, info.clock)
+        for i in range(0, len(payload), 100):   # a few bursts, each echoed byte for byte
+            qb.serial.write(payload[i:i + 100])
+            assert qb.read_exact(100) == payload[i:i + 100]
+        qb.serial.write(ESC_CMD + b"X" + bytes([status]))
+        assert qb.read_exact(6) == ESC_CMD + b"X" + bytes([status])
+        assert qb.wait_exit() == status
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_reset_then_fault_report(builds, board):
+    elf, _ = builds[board]
+    with QemuBoard(board, elf, timeout=5.0) as qb:
+        qb.read_banner()
+        qb.serial.write(ESC_CMD + b"R")                 # AIRCR reset: the banner comes again
+        assert qb.read_exact(5) == ESC_CMD + b"R"
+        qb.read_banner()
+        qb.serial.write(ESC_CMD + b"F")                 # undefined instruction
+        assert qb.read_exact(5) == ESC_CMD + b"F"
+        line = b""
+        while not line.startswith(b"EBNN-FAULT"):
+            line = qb.read_until(b"\n").strip()
+        assert line.startswith(b"EBNN-FAULT UsageFault exc=6 pc=0x"), line
+        assert qb.wait_exit() == USAGE_FAULT_STATUS
+
+
+def test_bogus_elf_fails_fast_and_clearly(tmp_path):
+    bogus = tmp_path / "bogus.elf"
+    bogus.write_bytes(b"\x7fELF" + bytes(range(256)) * 4)
+    t0 = time.monotonic()
+    with pytest.raises(QemuError) as e:
+        with QemuBoard("mps2-an386", bogus, timeout=3.0) as qb:
+            qb.read_banner()
+    assert time.monotonic() - t0 < 3.0 + 3.0
+    assert "qemu:mps2-an386: no banner within 3.0 s" in str(e.value)
+
+
+SILENT_S = """
+    .syntax unified
+    .thumb
+    .section .vectors, "a"
+    .word 0x20001000
+    .word spin
+    .text
+    .thumb_func
+spin: b spin
+"""
+
+
+def test_silent_firmware_times_out(tmp_path):
+    """A valid image that never prints: QemuBoard gives up after its timeout, not later."""
+    src, elf = tmp_path / "silent.S", tmp_path / "silent.elf"
+    src.write_text(SILENT_S)
+    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib",
+                    "-Wl,--section-start=.vectors=0", "-Wl,-Ttext=0x100", str(src), "-o",
+                    str(elf)], check=True, capture_output=True, timeout=30)
+    t0 = time.monotonic()
+    with pytest.raises(QemuError, match=r"qemu:mps2-an386: no banner within 1.0 s"):
+        with QemuBoard("mps2-an386", elf, timeout=1.0) as qb:
+            qb.read_banner()
+    assert 1.0 <= time.monotonic() - t0 < 1.0 + 3.0
+
+
+def test_missing_firmware_and_unknown_board(tmp_path):
+    with pytest.raises(QemuError, match="qemu:mps2-an386: firmware .* does not exist"):
+        QemuBoard("mps2-an386", tmp_path / "none.elf", timeout=1.0).start()
+    with pytest.raises(ValueError, match="unknown board"):
+        QemuBoard("mps2-an999", tmp_path / "none.elf", timeout=1.0)
+
+
+def test_make_rejects_unknown_board_and_over_budget(tmp_path):
+    r = make("BOARD=mps2-an999", f"BUILD={tmp_path}", timeout=30)
+    assert r.returncode != 0 and "unknown BOARD=mps2-an999" in r.stderr
+    # 300 KiB of heap cannot fit the AN386 part's 256 KiB of SRAM: the link must fail.
+    r = make("BOARD=mps2-an386", f"BUILD={tmp_path}", f"HEAP_SIZE={300 * KiB}")
+    assert r.returncode != 0
+    assert "RAM" in r.stderr and ("budget exceeded" in r.stderr or "overflow" in r.stderr), \
+        r.stderr
