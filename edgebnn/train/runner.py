@@ -60,7 +60,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         loss_sum, correct = 0.0, 0
         bar = tqdm(data.batches(splits.train, config.batch_size, shuffle=True, rng=rng),
                    total=n_batches, desc=f"{config.algo} epoch {epoch}/{config.epochs}",
-                   disable=not progress, leave=False)
+                   disable=None if progress else True, leave=False)  # None: off when not a tty
         for x, y in bar:
             step = algo.train_step(x, y)
             loss_sum += step.loss * len(y)
