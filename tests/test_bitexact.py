@@ -46,3 +46,25 @@ def test_random_models_of_every_input_size(name, shape, kwargs):
     model = random_model(name, shape, 10, seed=7, **kwargs)
     exported = export_model(model, shape, 10)
     _all_agree(model, exported, random_images(shape, 24, seed=2))
+
+
+def test_depthwise_grouped_and_strided_convolutions():
+    """Layers the bundled models don't use: depthwise, grouped, strided, padded 8-bit input,
+    a padded max pool, and a dense layer reading a 3×3 map of 36 channels."""
+    import torch
+    from torch import nn
+    from edgebnn import nn as bnn
+    from tests.conftest import randomize_batch_norm
+
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        bnn.InputConv2d(3, 12, 3, stride=2, padding=2), bnn.BatchNorm2d(12), bnn.Sign(),
+        bnn.BinaryConv2d(12, 12, 3, padding=1, groups=12), bnn.BatchNorm2d(12), bnn.Sign(),
+        bnn.BinaryConv2d(12, 36, 3, stride=2, padding=1, groups=3), bnn.BatchNorm2d(36),
+        bnn.Sign(), nn.MaxPool2d(3, stride=2, padding=1),
+        nn.Flatten(), bnn.ScoreLinear(36 * 3 * 3, 7))
+    randomize_batch_norm(model, 5)
+    images = random_images((19, 21, 3), 16, seed=4)
+    exported = export_model(model, (19, 21, 3), 7)
+    assert [layer.groups for layer in exported.layers][:3] == [1, 12, 3]
+    _all_agree(model, exported, images)
