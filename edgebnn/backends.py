@@ -1,6 +1,7 @@
-"""Where a model runs for evaluation: `torch` (a run folder, eval mode) or `native` (a `.ebnn`
-file on the host C core). Every backend maps uint8 (N, H, W, C) images to int32 scores, so
-their outputs can be compared bit for bit. Later targets (onnx, device:PORT) plug in here."""
+"""Where a model runs for evaluation: `torch` (a run folder, eval mode), `native` (a `.ebnn`
+file on the host C core) or `onnx` (an exported ONNX file on onnxruntime). Every backend maps
+uint8 (N, H, W, C) images to int32 scores, so their outputs can be compared bit for bit. Later
+targets (device:PORT) plug in here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,14 @@ from edgebnn import data, format as fmt
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 
-BACKENDS = ("torch", "native")
+BACKENDS = ("torch", "native", "onnx")
+
+
+def check_backend(name: str) -> str:
+    """argparse type for --backend: one of BACKENDS or `device:PORT` (docs/protocol.md)."""
+    if name in BACKENDS or (name.startswith("device:") and len(name) > len("device:")):
+        return name
+    raise ValueError(f"unknown backend {name!r}, expected {' | '.join(BACKENDS)} | device:PORT")
 
 
 def torch_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
@@ -41,4 +49,10 @@ def open_scorer(backend: str, model_path: Path) -> tuple[Scorer, dict]:
         native = NativeModel.from_file(model_path)
         meta = fmt.read(model_path).meta.get("training", {})
         return native.infer, meta
+    if backend == "onnx":   # an ONNX file from `edgebnn export --onnx`, run by onnxruntime
+        from edgebnn.export.onnx import open_scorer as open_onnx
+        return open_onnx(model_path)
+    if backend.startswith("device:"):   # a .ebnn file run on a board over serial
+        from edgebnn.device.scorer import open_scorer as open_device_scorer
+        return open_device_scorer(backend[len("device:"):], model_path)
     raise ValueError(f"unknown backend {backend!r}, expected one of {', '.join(BACKENDS)}")

@@ -47,15 +47,38 @@ def _binary_weight_count(model) -> int:
                * layer.in_shape[2] // layer.groups for layer in model.layers if layer.weights)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def _export_source(source: Path) -> "tuple[fmt.Model, bytes]":
+    """(fmt.Model, .ebnn bytes) of a run folder (exported now) or of a `.ebnn` file (its bytes
+    as they are, checked by the reader)."""
     from edgebnn import format as fmt
     from edgebnn.export import export_run
 
-    model = export_run(Path(args.run_dir))
-    size = fmt.write(model, args.output)
-    n_weights = _binary_weight_count(model)
-    print(f"wrote {args.output}: {size:,} bytes; the same {n_weights:,} weights in float32: "
-          f"{4 * n_weights:,} bytes ({4 * n_weights / size:.1f}x larger)")
+    if not (source.is_file() or source.suffix == ".ebnn"):
+        model = export_run(source)
+        return model, fmt.to_bytes(model)
+    try:
+        data = source.read_bytes()
+    except OSError as e:
+        raise fmt.FormatError(f"{source}: cannot read ({e.strerror})") from None
+    return fmt.from_bytes(data, str(source)), data
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if not (args.output or args.onnx or args.header):
+        raise ValueError("nothing to write: pass -o FILE.ebnn, --onnx FILE and/or --header FILE")
+    model, data = _export_source(Path(args.run_dir))
+    if args.output:
+        Path(args.output).write_bytes(data)
+        n_weights = _binary_weight_count(model)
+        print(f"wrote {args.output}: {len(data):,} bytes; the same {n_weights:,} weights in "
+              f"float32: {4 * n_weights:,} bytes ({4 * n_weights / len(data):.1f}x larger)")
+    if args.onnx:
+        from edgebnn.export import onnx as onnx_export
+        print(f"wrote {args.onnx}: {onnx_export.write(model, args.onnx):,} bytes (ONNX)")
+    if args.header:
+        from edgebnn.export import header
+        header.write(data, args.header, args.name, source=args.run_dir)
+        print(f"wrote {args.header}: C header of {len(data):,} model bytes")
     return 0
 
 
@@ -128,7 +151,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from edgebnn.backends import BACKENDS
+    from edgebnn.backends import BACKENDS, check_backend
+    from edgebnn.device.cli import add_parsers as add_device_parsers
     from edgebnn.models import MODELS
 
     p = argparse.ArgumentParser(prog="edgebnn", description=__doc__)
@@ -151,15 +175,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("export", help="write a run folder's model as a .ebnn file")
-    e.add_argument("run_dir")
-    e.add_argument("-o", "--output", required=True)
+    e = sub.add_parser("export", help="write a model as a .ebnn file, ONNX graph or C header")
+    e.add_argument("run_dir", metavar="SOURCE", help="run folder, or a .ebnn file")
+    e.add_argument("-o", "--output", metavar="FILE.ebnn")
+    e.add_argument("--onnx", metavar="FILE",
+                   help="ONNX graph giving the same scores (docs/onnx.md)")
+    e.add_argument("--header", metavar="FILE",
+                   help="C header embedding the model (docs/embedding.md)")
+    e.add_argument("--name", help="C identifier prefix in the header (default: its file name)")
     e.set_defaults(func=cmd_export)
 
     v = sub.add_parser("eval", help="accuracy of a model on a data split")
-    v.add_argument("model", help="run folder (torch) or .ebnn file (native)")
+    v.add_argument("model", help="run folder (torch), .ebnn file (native) or .onnx (onnx)")
     v.add_argument("--data", help="data spec (default: the one the model was trained on)")
-    v.add_argument("--backend", default="native", choices=BACKENDS)
+    v.add_argument("--backend", default="native", type=check_backend,
+                   help=f"{' | '.join(BACKENDS)} | device:PORT (PORT as for `device`)")
     v.add_argument("--split", default="test", choices=("train", "val", "test"))
     v.add_argument("--seed", type=int, help="split seed (default: the training seed)")
     v.add_argument("--json", action="store_true", help='last line: {"accuracy": …, "n": …}')
@@ -169,11 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="version, C core build and kernels")
     i.set_defaults(func=cmd_info)
 
+    from edgebnn import bench
+    b = sub.add_parser("bench", help="kernel speed vs the XNOR-popcount peak and float32")
+    bench.add_arguments(b)
+    b.set_defaults(func=bench.run)
+
     d = sub.add_parser("demo", help="the main job on the bundled defaults, end to end")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--epochs", type=int, default=10)
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
+    add_device_parsers(sub)   # device info|load, board run
     return p
 
 
@@ -183,8 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edgebnn.format import FormatError
     from edgebnn.train.run_folder import RunFolderError
 
+    from edgebnn.device.errors import DeviceError
+
     errors: tuple[type[BaseException], ...] = (DataError, ExportError, FormatError,
-                                               RunFolderError, ValueError, OSError)
+                                               RunFolderError, DeviceError, ValueError,
+                                               OSError)
     try:
         from edgebnn.native import NativeError
         errors += (NativeError,)

@@ -31,6 +31,11 @@ class Op(IntEnum):
     CONV2D = 1
     DENSE = 2
     MAXPOOL = 3
+    BINARIZE = 4    # version 1.1: U8 -> BIN, one u8 threshold per input element
+
+
+#: the minor version that introduced each op added after 1.0 (a writer records the highest used)
+OP_MINOR = {Op.BINARIZE: 1}
 
 
 class DType(IntEnum):
@@ -98,6 +103,10 @@ class Layer:
         rows, per_row = self.weight_rows()
         return np.frombuffer(self.weights, dtype="<u4").reshape(rows, per_row)
 
+    def binarize_thresholds(self) -> np.ndarray:
+        """BINARIZE: the u8 thresholds (H, W, C); an element is +1 iff x >= t."""
+        return np.frombuffer(self.thresholds, dtype=np.uint8).reshape(self.in_shape)
+
     def threshold_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(T int32[out_c], flip bool[out_c])."""
         c = self.out_shape[2]
@@ -160,7 +169,8 @@ def to_bytes(model: Model) -> bytes:
         body += data + bytes(_pad16(len(data)) - len(data))
     file_size = offset + len(body)
     h, w, c = model.input_shape
-    head = _HEADER.pack(MAGIC, VERSION_MAJOR, VERSION_MINOR, file_size, 0, len(sections),
+    minor = max([VERSION_MINOR] + [OP_MINOR.get(layer.op, 0) for layer in model.layers])
+    head = _HEADER.pack(MAGIC, VERSION_MAJOR, minor, file_size, 0, len(sections),
                         len(model.layers), h, w, c, model.n_classes, int(DType.U8),
                         zlib.crc32(table), 0)
     head = head[:60] + struct.pack("<I", zlib.crc32(head[:60]))

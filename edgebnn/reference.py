@@ -45,6 +45,8 @@ def run_layer(layer: fmt.Layer, x: np.ndarray) -> np.ndarray:
     """One sample. U8/I32 tensors are integer arrays; BIN tensors are ±1 int64 arrays."""
     if layer.op == fmt.Op.MAXPOOL:
         return _maxpool(x, layer)
+    if layer.op == fmt.Op.BINARIZE:
+        return np.where(x >= layer.binarize_thresholds(), 1, -1).reshape(layer.out_shape)
     pad_value = 0 if layer.in_type == fmt.DType.U8 else -1
     y = _conv(x.astype(np.int64), weights_pm1(layer), layer, pad_value)
     if layer.out_type == fmt.DType.I32:

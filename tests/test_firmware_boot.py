@@ -1,12 +1,12 @@
 """Firmware bring-up: build for every board, check the memory budgets, boot under QEMU through
-QemuBoard, echo bytes over the serial link, end the run with a chosen status.
+QemuBoard, shake hands over the serial link (the protocol server, docs/protocol.md), reset,
+show the fault report, end the run with a chosen status.
 
 Needs arm-none-eabi-gcc, make and qemu-system-arm (skipped otherwise). Every subprocess and
 every read is bounded; the whole file runs in a few seconds.
 """
 from __future__ import annotations
 
-import random
 import re
 import shutil
 import subprocess
@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from edgebnn.device.client import Device  # noqa: E402
+from edgebnn.device.framing import Cmd, Frame, encode  # noqa: E402
 from edgebnn.device.qemu import QemuBoard, QemuError, load_boards  # noqa: E402
 
 FIRMWARE = ROOT / "firmware"
@@ -35,7 +37,6 @@ BUDGETS = {
     "mps2-an500": (2048 * KiB, 512 * KiB),
     "mps3-an547": (512 * KiB, 512 * KiB),
 }
-ESC_CMD = b"\x1b\x1bEB"          # echo_main.c command prefix
 USAGE_FAULT_STATUS = 128 + 6     # startup/fault.c: 128 + exception number
 SIZE_RE = re.compile(r"\[size\] (?P<board>\S+) (?P<kind>flash|RAM):\s+(?P<used>\d+) / "
                      r"(?P<budget>\d+) B \((?P<pct>[\d.]+)%\)")
@@ -88,20 +89,17 @@ def test_no_malloc_linked(builds, board):
 
 
 @pytest.mark.parametrize("board", BOARDS)
-def test_boot_echo_and_exit(builds, board):
+def test_boot_handshake_and_exit(builds, board):
     elf, _ = builds[board]
     info = load_boards()[board]
-    rng = random.Random(board)
-    payload = bytes(rng.choice([b for b in range(256) if b != 0x1B]) for _ in range(400))
     status = 40 + BOARDS.index(board)
     with QemuBoard(board, elf, timeout=5.0) as qb:
         banner = qb.read_banner()
         assert (banner.board, banner.clock) == (board, info.clock)
-        for i in range(0, len(payload), 100):   # a few bursts, each echoed byte for byte
-            qb.serial.write(payload[i:i + 100])
-            assert qb.read_exact(100) == payload[i:i + 100]
-        qb.serial.write(ESC_CMD + b"X" + bytes([status]))
-        assert qb.read_exact(6) == ESC_CMD + b"X" + bytes([status])
+        dev = Device(qb.serial, f"qemu:{board}", timeout=2.0)
+        assert dev.hello()["firmware"] == banner.version
+        assert (dev.info().board, dev.info().clock_hz) == (board, info.clock)
+        dev.test_exit(status)
         assert qb.wait_exit() == status
 
 
@@ -110,14 +108,14 @@ def test_reset_then_fault_report(builds, board):
     elf, _ = builds[board]
     with QemuBoard(board, elf, timeout=5.0) as qb:
         qb.read_banner()
-        qb.serial.write(ESC_CMD + b"R")                 # AIRCR reset: the banner comes again
-        assert qb.read_exact(5) == ESC_CMD + b"R"
-        qb.read_banner()
-        qb.serial.write(ESC_CMD + b"F")                 # undefined instruction
-        assert qb.read_exact(5) == ESC_CMD + b"F"
+        dev = Device(qb.serial, f"qemu:{board}", timeout=2.0)
+        dev.hello()
+        dev.reset()                                     # AIRCR reset: the banner comes again
+        qb.serial.write(encode(Frame(Cmd.TEST_FAULT, dev.last_seq + 1)))   # undefined instr.
         line = b""
-        while not line.startswith(b"EBNN-FAULT"):
-            line = qb.read_until(b"\n").strip()
+        while b"EBNN-FAULT" not in line:
+            line = qb.read_until(b"\n")
+        line = line[line.index(b"EBNN-FAULT"):].strip()
         assert line.startswith(b"EBNN-FAULT UsageFault exc=6 pc=0x"), line
         assert qb.wait_exit() == USAGE_FAULT_STATUS
 

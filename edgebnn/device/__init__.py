@@ -1,1 +1,3 @@
-"""Talking to edgebnn firmware: under QEMU (qemu.QemuBoard) and, later, on real boards."""
+"""Talking to edgebnn firmware over a serial link (docs/protocol.md): `framing` (frames),
+`client.Device` (the commands), `ports.open_device` (qemu:BOARD, pyserial URLs, tty paths),
+`qemu.QemuBoard` (emulated boards), `cli` (the `device` and `board` subcommands)."""

@@ -4,6 +4,8 @@ Walks an nn.Sequential built from edgebnn.nn and turns each pattern into one lay
   (Input|Binary)(Conv2d|Linear) → BatchNorm → Sign   ⇒ CONV2D/DENSE with BIN output + thresholds
   ScoreLinear                                        ⇒ DENSE with I32 scores (the last layer)
   MaxPool2d (after a Sign)                           ⇒ MAXPOOL (bitwise OR)
+  (Binary)(Conv2d|Linear) → Sign (no batch norm)     ⇒ CONV2D/DENSE, threshold T = 0 (sign(0) = +1)
+  InputThreshold (on the 8-bit image)                ⇒ BINARIZE (format 1.1) to 1 × 1 × H·W·C
   Flatten                                            ⇒ nothing: DENSE reads the H, W, C map
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import nn
 from edgebnn import format as fmt
 from edgebnn import nn as bnn
 from edgebnn.export import thresholds
+from edgebnn.nn.threshold import InputThreshold
 
 
 class ExportError(ValueError):
@@ -90,6 +93,9 @@ def export_model(model: nn.Sequential, input_shape: tuple[int, int, int], n_clas
                   and isinstance(mods[i + 2], bnn.Sign)):
                 out_type, used = fmt.DType.BIN, 3
                 thr = _fold(mods[i + 1], mods[i + 2], n_terms, dtype)
+            elif i + 1 < len(mods) and isinstance(mods[i + 1], bnn.Sign):
+                out_type, used = fmt.DType.BIN, 2
+                thr = fmt.threshold_bytes(np.zeros(out_shape[2]), np.zeros(out_shape[2], bool))
             else:
                 raise ExportError(f"{where}: expected BatchNorm then Sign after it, or a "
                                   "ScoreLinear output layer")
@@ -99,6 +105,17 @@ def export_model(model: nn.Sequential, input_shape: tuple[int, int, int], n_clas
                 weights=_pack_weights(bits, dtype), thresholds=thr))
             shape, dtype = out_shape, out_type
             i += used
+        elif isinstance(m, InputThreshold):
+            if dtype != fmt.DType.U8:
+                raise ExportError(f"{where}: input thresholds must take the 8-bit image")
+            t = m.threshold.numpy().astype(np.uint8)             # H, W, C like the input
+            if t.shape != shape:
+                raise ExportError(f"{where}: thresholds are {t.shape}, the input is {shape}")
+            flat = (1, 1, int(np.prod(shape)))                  # as the module's output
+            layers.append(fmt.Layer(fmt.Op.BINARIZE, dtype, fmt.DType.BIN, shape, flat,
+                                    in0=len(layers), thresholds=t.tobytes()))
+            shape, dtype = flat, fmt.DType.BIN
+            i += 1
         elif isinstance(m, nn.MaxPool2d):
             if dtype != fmt.DType.BIN:
                 raise ExportError(f"{where}: max pooling must follow a Sign (binary input)")

@@ -7,11 +7,14 @@ from typing import Any, Callable
 from torch import nn
 
 from edgebnn.models.cnn import vgg_small
+from edgebnn.models.local_chain import local_chain
 from edgebnn.models.mlp import mlp
 
 Builder = Callable[..., nn.Sequential]
 
 MODELS: dict[str, Builder] = {"mlp": mlp, "cnn": vgg_small}
+#: trained by --algo local (which builds it from an `mlp` spec): edgebnn/models/local_chain.py
+MODELS["local_chain"] = local_chain
 
 
 def build_model(name: str, input_shape: tuple[int, int, int], n_classes: int,

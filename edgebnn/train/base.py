@@ -13,10 +13,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from edgebnn.train.config import TrainConfig
+from edgebnn.train.memory import LayerCosts, MemoryMeter
 
 
 @dataclass
@@ -34,6 +36,19 @@ class Algorithm(ABC):
         self.model = model
         self.config = config
         self.lr = config.lr if config.lr is not None else self.default_lr
+        #: counts what train_step keeps for its learning signal (train/memory.py)
+        self.meter = MemoryMeter(model)
+
+    @classmethod
+    def model_spec(cls, spec: dict) -> dict:
+        """The spec of the model this algorithm trains, given the one asked for (`--model`).
+        Default: that model. An algorithm with its own architecture (`local`'s chain of
+        sub-networks) maps the request onto it; the run folder stores the returned spec."""
+        return spec
+
+    def prepare(self, train_x: np.ndarray) -> None:
+        """Called once before the first epoch with the uint8 training images (N, H, W, C), for
+        data statistics a model needs (`local`: the per-feature input medians)."""
 
     @abstractmethod
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
@@ -41,6 +56,22 @@ class Algorithm(ABC):
 
     def end_epoch(self, epoch: int, train_accuracy: float) -> None:
         """Hook for per-epoch state (schedules, reinforcement probabilities)."""
+
+    # Memory and compute accounting (train/memory.py). Autograd's saved tensors are measured
+    # generically; a rule declares only what autograd cannot see.
+
+    def feedback_tensors(self) -> list[torch.Tensor]:
+        """Fixed tensors the rule keeps besides the model (feedback matrices)."""
+        return []
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """The optimizers whose state counts as training memory (found among attributes)."""
+        return [v for v in vars(self).values() if isinstance(v, torch.optim.Optimizer)]
+
+    def training_macs(self, costs: LayerCosts) -> int:
+        """MACs per sample of one training step; the default is backprop's cost model,
+        forward + input gradients (none for the first layer) + weight gradients."""
+        return 3 * costs.total - costs.forward[0]
 
 
 _REGISTRY: dict[str, type[Algorithm]] = {}

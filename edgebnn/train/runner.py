@@ -15,7 +15,7 @@ from edgebnn import data
 from edgebnn.export import export_model
 from edgebnn import format as fmt
 from edgebnn.models import build_from_spec
-from edgebnn.train import run_folder
+from edgebnn.train import memory, run_folder
 from edgebnn.train.base import get_algorithm
 from edgebnn.train.config import TrainConfig
 
@@ -46,8 +46,11 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
     spec = {"name": config.model, "input_shape": list(splits.train.image_shape),
             "n_classes": len(splits.classes), "kwargs": dict(config.model_kwargs),
             "classes": list(splits.classes)}
+    algo_cls = get_algorithm(config.algo)
+    spec = algo_cls.model_spec(spec)
     model = build_from_spec(spec)
-    algo = get_algorithm(config.algo)(model, config)
+    algo = algo_cls(model, config)
+    algo.prepare(splits.train.x)
     rng = np.random.default_rng(config.seed)
 
     history: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [],
@@ -62,7 +65,8 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
                    total=n_batches, desc=f"{config.algo} epoch {epoch}/{config.epochs}",
                    disable=None if progress else True, leave=False)  # None: off when not a tty
         for x, y in bar:
-            step = algo.train_step(x, y)
+            with algo.meter.measure():  # counts the bytes kept for the learning signal
+                step = algo.train_step(x, y)
             loss_sum += step.loss * len(y)
             correct += step.correct
             bar.set_postfix(loss=f"{step.loss:.3f}")
@@ -94,6 +98,8 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         "parameters": n_params,
         "model_size_bytes": len(packed),
         "float32_size_bytes": 4 * n_params,
+        **memory.report(algo, memory.layer_costs(model, tuple(spec["input_shape"]),
+                                                 spec["n_classes"], config.batch_size)),
     }
     if out is not None:
         run_folder.save(Path(out), config, spec, model, metrics)

@@ -48,7 +48,12 @@ typedef enum {
     EBNN_STATUS_COUNT
 } ebnn_status;
 
-typedef enum { EBNN_OP_CONV2D = 1, EBNN_OP_DENSE = 2, EBNN_OP_MAXPOOL = 3 } ebnn_op;
+typedef enum {
+    EBNN_OP_CONV2D = 1,
+    EBNN_OP_DENSE = 2,
+    EBNN_OP_MAXPOOL = 3,
+    EBNN_OP_BINARIZE = 4 /* format 1.1 */
+} ebnn_op;
 typedef enum { EBNN_T_U8 = 0, EBNN_T_BIN = 1, EBNN_T_I32 = 2 } ebnn_dtype;
 
 /* Where a load failed: layer index (-1 = header/sections), field name as in docs/format.md,
@@ -68,7 +73,8 @@ typedef struct {
     uint16_t in_h, in_w, in_c, out_h, out_w, out_c;
     uint16_t kh, kw, sh, sw, ph, pw;
     const uint32_t *weights;    /* NULL for MAXPOOL */
-    const int32_t *thresholds;  /* out_c values; NULL unless out_type == EBNN_T_BIN with weights */
+    const int32_t *thresholds;  /* out_c values; NULL unless out_type == EBNN_T_BIN with weights;
+                                 * BINARIZE: in_h*in_w*in_c u8 values (cast to uint8_t *) */
     const uint32_t *flip;       /* ceil(out_c/32) words, beside thresholds */
 } ebnn_layer;
 
@@ -119,6 +125,8 @@ size_t ebnn_tensor_bytes(uint8_t dtype, uint32_t h, uint32_t w, uint32_t c);
 /* CONV2D/DENSE with U8 or BIN input, writing BIN (thresholds) or I32 (scores). */
 void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out);
 void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
+/* BINARIZE: U8 -> BIN, element e is +1 iff in[e] >= the u8 threshold of e. */
+void ebnn_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out);
 /* Applies folded batch-norm + sign to channel c's pre-activation y. */
 static inline int ebnn_threshold_bit(const ebnn_layer *l, uint32_t c, int32_t y) {
     int f = (int)((l->flip[c >> 5] >> (c & 31u)) & 1u);

@@ -13,6 +13,8 @@ static void run_sample(const ebnn_model *m, const ebnn_plan *p, const uint8_t *i
         out = i + 1 == m->n_layers ? (void *)scores : (void *)(arena + p->offset[i + 1]);
         if (l.op == EBNN_OP_MAXPOOL)
             ebnn_maxpool(&l, (const uint32_t *)in, (uint32_t *)out);
+        else if (l.op == EBNN_OP_BINARIZE)
+            ebnn_binarize(&l, (const uint8_t *)in, (uint32_t *)out);
         else
             ebnn_conv2d(&l, in, out);
     }

@@ -48,5 +48,6 @@ ebnn_status ebnn_plan_arena(const ebnn_model *m, ebnn_plan *p);
 /* The scalar reference kernels (kernels/ref.c); kernels/select.c dispatches to them. */
 void ebnn_ref_conv2d(const ebnn_layer *l, const void *in, void *out);
 void ebnn_ref_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
+void ebnn_ref_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out); /* binarize_ref.c */
 
 #endif /* EDGEBNN_INTERNAL_H */

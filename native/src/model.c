@@ -187,7 +187,7 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
     conv = l->op == EBNN_OP_CONV2D || l->op == EBNN_OP_DENSE;
 
     /* Fields out of their range: EBNN_ERR_LAYER. */
-    if (l->op < EBNN_OP_CONV2D || l->op > EBNN_OP_MAXPOOL)
+    if (l->op < EBNN_OP_CONV2D || l->op > EBNN_OP_BINARIZE)
         return fail(diag, EBNN_ERR_LAYER, li, "op", l->op, EBNN_OP_CONV2D);
     if (r.flags != 0) return fail(diag, EBNN_ERR_LAYER, li, "flags", r.flags, 0);
     if (l->in0 > i) return fail(diag, EBNN_ERR_LAYER, li, "in0", l->in0, i);
@@ -208,7 +208,7 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
             if (*v[k] == 0) return fail(diag, EBNN_ERR_LAYER, li, names[k], 0, 1);
     }
     if (l->in_c % l->groups != 0 || l->out_c % l->groups != 0 ||
-        (l->op == EBNN_OP_MAXPOOL && l->groups != 1))
+        (!conv && l->groups != 1))
         return fail(diag, EBNN_ERR_LAYER, li, "groups", l->groups, 1);
     if (l->op == EBNN_OP_DENSE) {
         const field_check dense[] = {{"kh", l->kh, l->in_h}, {"kw", l->kw, l->in_w},
@@ -218,11 +218,19 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
         bad = first_mismatch(dense, sizeof dense / sizeof dense[0]);
         if (bad) return fail(diag, EBNN_ERR_LAYER, li, bad->name, bad->got, bad->expected);
     }
+    if (l->op == EBNN_OP_BINARIZE) { /* elementwise: a 1x1 window, stride 1, no padding */
+        const field_check elementwise[] = {{"kh", l->kh, 1}, {"kw", l->kw, 1}, {"sh", l->sh, 1},
+                                           {"sw", l->sw, 1}, {"ph", l->ph, 0}, {"pw", l->pw, 0}};
+        bad = first_mismatch(elementwise, sizeof elementwise / sizeof elementwise[0]);
+        if (bad) return fail(diag, EBNN_ERR_LAYER, li, bad->name, bad->got, bad->expected);
+    }
 
-    /* Op/type combinations this core runs: conv U8|BIN -> BIN|I32, maxpool BIN -> BIN. */
-    if (conv ? l->in_type == EBNN_T_I32 : l->in_type != EBNN_T_BIN)
+    /* Op/type combinations this core runs: conv U8|BIN -> BIN|I32, maxpool BIN -> BIN,
+     * binarize U8 -> BIN. */
+    if (conv ? l->in_type == EBNN_T_I32
+             : l->in_type != (l->op == EBNN_OP_BINARIZE ? EBNN_T_U8 : EBNN_T_BIN))
         return fail(diag, EBNN_ERR_UNSUPPORTED, li, "in_type", l->in_type,
-                    conv ? EBNN_T_U8 : EBNN_T_BIN);
+                    conv || l->op == EBNN_OP_BINARIZE ? EBNN_T_U8 : EBNN_T_BIN);
     if (conv ? l->out_type == EBNN_T_U8 : l->out_type != EBNN_T_BIN)
         return fail(diag, EBNN_ERR_UNSUPPORTED, li, "out_type", l->out_type, EBNN_T_BIN);
 
@@ -240,7 +248,10 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
         return fail(diag, EBNN_ERR_SHAPE, li, "kh", l->kh, (uint32_t)l->in_h + 2u * l->ph);
     if ((uint32_t)l->in_w + 2u * l->pw < l->kw)
         return fail(diag, EBNN_ERR_SHAPE, li, "kw", l->kw, (uint32_t)l->in_w + 2u * l->pw);
-    {
+    if (l->op == EBNN_OP_BINARIZE && l->out_h == 1 && l->out_w == 1 &&
+        l->out_c == (uint32_t)l->in_h * l->in_w * l->in_c) {
+        /* BINARIZE may flatten its output to 1 x 1 x in_h*in_w*in_c (dense packing) */
+    } else {
         const field_check out[] = {
             {"out_h", l->out_h, ((uint32_t)l->in_h + 2u * l->ph - l->kh) / l->sh + 1u},
             {"out_w", l->out_w, ((uint32_t)l->in_w + 2u * l->pw - l->kw) / l->sw + 1u},
@@ -265,6 +276,7 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
     t_expected = conv && l->out_type == EBNN_T_BIN
                      ? 4u * ((uint64_t)l->out_c + ebnn_words(l->out_c))
                      : 0u;
+    if (l->op == EBNN_OP_BINARIZE) t_expected = (uint64_t)l->in_h * l->in_w * l->in_c;
     {
         ebnn_status s = check_blob(m, li, "w_off", "w_size", r.w_off, r.w_size,
                                    conv ? (uint64_t)l->out_c * row_words * 4u : 0u, diag);
@@ -339,7 +351,10 @@ ebnn_status ebnn_model_layer(const ebnn_model *m, uint32_t i, ebnn_layer *out) {
     ebnn_record r;
     if (m == NULL || out == NULL || i >= m->n_layers) return EBNN_ERR_ARG;
     ebnn_record_decode(m->layer_table + (size_t)i * EBNN_LAYER_RECORD_SIZE, &r);
-    if (r.l.op != EBNN_OP_MAXPOOL) {
+    if (r.l.op == EBNN_OP_BINARIZE) {
+        /* u8 thresholds at a 16-aligned offset; the kernel reads them as bytes */
+        r.l.thresholds = (const int32_t *)(const void *)(m->weights + r.t_off);
+    } else if (r.l.op != EBNN_OP_MAXPOOL) {
         r.l.weights = (const uint32_t *)(const void *)(m->weights + r.w_off);
         if (r.l.out_type == EBNN_T_BIN) {
             r.l.thresholds = (const int32_t *)(const void *)(m->weights + r.t_off);

@@ -17,6 +17,8 @@ int main(int argc, char **argv) {
     printf("  loader ok\n");
     test_engine(&r);
     printf("  engine ok\n");
+    test_binarize(&r);
+    printf("  binarize ok\n");
     printf("test_native: all passed (%.2f s)\n", (double)(clock() - start) / CLOCKS_PER_SEC);
     return 0;
 }

@@ -29,5 +29,6 @@ void test_basics(void);
 void test_kernels(tb_rng *r);
 void test_loader(tb_rng *r);
 void test_engine(tb_rng *r);
+void test_binarize(tb_rng *r);
 
 #endif /* EBNN_TEST_UTIL_H */

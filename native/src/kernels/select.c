@@ -1,13 +1,45 @@
-/* The one place that chooses which kernel implementation runs. Only the scalar reference
- * exists so far; optimized kernels (x86, NEON, Cortex-M) are selected here when added. */
-#include "../internal.h"
+/* The one place that chooses which kernel implementation runs: the best kernel this CPU can
+ * run (checked at run time on x86-64, where one build carries several), falling back to the
+ * scalar reference (ref.c) for the layers an optimized kernel does not handle. Nothing is
+ * cached: no global mutable state. */
+#include "kernels.h"
+
+/* Best first. */
+static const ebnn_kernel *const candidates[] = {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    &ebnn_kernel_avx2,
+    &ebnn_kernel_popcnt,
+#endif
+#if defined(__ARM_NEON)
+    &ebnn_kernel_neon,
+#endif
+    &ebnn_kernel_swar,
+};
+
+const ebnn_kernel *ebnn_kernel_at(uint32_t i) {
+    uint32_t c;
+    for (c = 0; c < sizeof candidates / sizeof candidates[0]; c++)
+        if (candidates[c]->usable() && i-- == 0) return candidates[c];
+    return NULL;
+}
+
+void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
+    if (k != NULL && l->in_type == EBNN_T_BIN &&
+        ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop))
+        return;
+    ebnn_ref_conv2d(l, in, out);
+}
 
 void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out) {
-    ebnn_ref_conv2d(l, in, out);
+    ebnn_conv2d_with(ebnn_kernel_at(0), l, in, out);
 }
 
 void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out) {
     ebnn_ref_maxpool(l, in, out);
+}
+
+void ebnn_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out) {
+    ebnn_ref_binarize(l, in, out);
 }
 
 #if defined(__clang__)
@@ -38,6 +70,20 @@ void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out) {
 #define EBNN_OPT "-O0"
 #endif
 
+#define EBNN_INFO EBNN_CC "; " EBNN_ARCH "; " EBNN_OPT "; kernels: "
+
+/* The kernel in use first, then the others compiled in that this CPU can run. Static strings
+ * chosen at run time: no buffer to fill. */
 const char *ebnn_build_info(void) {
-    return EBNN_CC "; " EBNN_ARCH "; " EBNN_OPT "; kernels: ref";
+    const ebnn_kernel *k = ebnn_kernel_at(0);
+    (void)k;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (k == &ebnn_kernel_avx2) return EBNN_INFO "avx2 (popcnt, swar, ref available)";
+    if (k == &ebnn_kernel_popcnt) return EBNN_INFO "popcnt (swar, ref available)";
+#endif
+#if defined(__ARM_NEON)
+    return EBNN_INFO "neon (swar, ref available)";
+#else
+    return EBNN_INFO "swar (ref available)";
+#endif
 }

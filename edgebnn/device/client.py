@@ -1,0 +1,345 @@
+"""Client of the edgebnn serial protocol (docs/protocol.md): one `Device` per link.
+
+    with open_device("qemu:mps2-an386") as dev:      # edgebnn.device.ports
+        dev.load(Path("model.ebnn").read_bytes())
+        scores = dev.infer(images).scores
+
+The link is anything pyserial-like (read/write/timeout/in_waiting). Every wait is bounded by
+`timeout`; a request that gets no reply is resent with the same sequence number (the firmware
+answers a retransmission from its reply cache without running it twice, so every retry is
+safe) up to `retries` times, and then fails with an error that names the port, the command
+and its sequence number.
+"""
+from __future__ import annotations
+
+import random
+import re
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
+from edgebnn.device.framing import (MAJOR, REPLY, TRANSIENT, BadFrame, Cmd, Frame, FrameReader,
+                                    Status, cmd_name, encode, status_name)
+
+BANNER_RE = re.compile(rb"EBNN-FW (\S+) board=(\S+) clock=(\d+)\r?\n")
+HOST_MAX_PAYLOAD = 0xFFFC
+_SUMMARY = struct.Struct("<IIHHHHI")    # size, crc, n_classes, in_h, in_w, in_c, arena
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """The active model as the device reports it (size 0: none)."""
+    size: int
+    crc: int
+    n_classes: int
+    input_shape: tuple[int, int, int]
+    arena_size: int
+
+    @classmethod
+    def unpack(cls, data: bytes, offset: int = 0) -> "ModelSummary":
+        size, crc, nc, h, w, c, arena = _SUMMARY.unpack_from(data, offset)
+        return cls(size, crc, nc, (h, w, c), arena)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    protocol: str
+    max_payload: int
+    clock_hz: int
+    model_slot_size: int
+    arena_size: int
+    model: ModelSummary
+    flags: int
+    firmware: str
+    board: str
+    core: str
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["model"] = dict(self.model.__dict__)
+        return d
+
+
+@dataclass(frozen=True)
+class InferResult:
+    scores: np.ndarray    # int32 (N, n_classes)
+    classes: np.ndarray   # int (N,), the board's argmax
+    cycles: np.ndarray    # uint32 (N,), board_cycles() around each sample
+
+
+def _describe_error(cmd: int, status: int, detail: bytes) -> str:
+    """A readable line for an error reply and its detail payload."""
+    text = status_name(status)
+    try:
+        if status == Status.ERR_SEQ and len(detail) >= 2:
+            text += f" (device expected seq {struct.unpack_from('<H', detail)[0]})"
+        elif status == Status.ERR_TOO_LONG and len(detail) >= 2:
+            text += f" (device maximum payload {struct.unpack_from('<H', detail)[0]} bytes)"
+        elif status == Status.ERR_LOAD_STATE and len(detail) >= 4:
+            text += f" (device has {struct.unpack_from('<I', detail)[0]} bytes of the upload)"
+        elif status == Status.ERR_LOAD_CRC and len(detail) >= 4:
+            text += f" (device computed CRC 0x{struct.unpack_from('<I', detail)[0]:08x})"
+        elif status == Status.ERR_TOO_LARGE and len(detail) >= 8:
+            limit, asked = struct.unpack_from("<II", detail)
+            text += f" (needs {asked} bytes, device has {limit})"
+        elif status == Status.ERR_MODEL and len(detail) >= 16:
+            st, layer, got, expected = struct.unpack_from("<IiII", detail)
+            field = detail[16:].split(b"\0", 1)[0].decode(errors="replace")
+            where = f"layer {layer}: " if layer >= 0 else ""
+            text += f" (C loader status {st}: {where}{field} is {got}, expected {expected})"
+        elif status == Status.ERR_CORE and len(detail) >= 4:
+            text += f" (C core status {struct.unpack_from('<I', detail)[0]})"
+        elif status == Status.ERR_VERSION and len(detail) >= 2:
+            text += f" (device speaks protocol {detail[0]}.{detail[1]})"
+    except struct.error:
+        pass
+    return text
+
+
+class Device:
+    """A protocol session on an open link.
+
+    name: how errors name the port (e.g. 'qemu:mps2-an386').
+    timeout: seconds to wait for each reply (per attempt).
+    retries: resends after a missing or corrupted reply.
+    exit_info: optional callable giving a note when the far end is known dead (QEMU's status).
+    pending: bytes already read from the link (e.g. by a banner reader).
+    """
+
+    def __init__(self, link, name: str, *, timeout: float = 2.0, retries: int = 2,
+                 exit_info: Optional[Callable[[], Optional[str]]] = None,
+                 pending: bytes = b"") -> None:
+        self.link = link
+        self.name = name
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.exit_info = exit_info
+        self.max_payload = 256          # until HELLO tells us the device's
+        self.firmware: Optional[str] = None
+        self._reader = FrameReader(HOST_MAX_PAYLOAD)
+        self._reader.feed(pending)
+        self._seq = random.randrange(0x10000)
+        self._model: Optional[ModelSummary] = None
+        self.qemu = None                # the QemuBoard behind a qemu: port
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the last request sent (the next one is last_seq + 1)."""
+        return self._seq
+
+    # --- transport ---------------------------------------------------------------------
+    def _fail(self, message: str) -> DeviceError:
+        note = self.exit_info() if self.exit_info else None
+        return DeviceError(f"{self.name}: {message}" + (f"; {note}" if note else ""))
+
+    def _read_some(self, deadline: float) -> bytes:
+        self.link.timeout = max(0.0, min(deadline - time.monotonic(), 0.05))
+        try:
+            return self.link.read(max(1, self.link.in_waiting))
+        except Exception as e:   # pyserial raises SerialException or OSError on a lost link
+            raise self._fail(f"link lost ({e})") from None
+
+    def request(self, cmd: int, payload: bytes = b"", *, timeout: Optional[float] = None,
+                retries: Optional[int] = None, allow_banner: bool = False) -> bytes:
+        """Sends one request and returns the reply payload; CommandError on an error status."""
+        timeout = self.timeout if timeout is None else timeout
+        retries = self.retries if retries is None else retries
+        if len(payload) > self.max_payload and cmd != Cmd.HELLO:
+            raise ValueError(f"{cmd_name(cmd)} payload of {len(payload)} bytes exceeds the "
+                             f"device's maximum of {self.max_payload}")
+        self._seq = (self._seq + 1) & 0xFFFF
+        seq = self._seq
+        data = encode(Frame(cmd, seq, payload))
+        what = f"{cmd_name(cmd)} (seq {seq})"
+        for attempt in range(retries + 1):
+            try:
+                self.link.write(data)
+                self.link.flush()
+            except Exception as e:
+                raise self._fail(f"link lost while sending {what} ({e})") from None
+            reply = self._wait_reply(cmd, seq, timeout, what, allow_banner)
+            if reply is None:
+                continue        # lost or corrupted: resend the same frame
+            if reply.status != Status.OK:
+                raise CommandError(f"{self.name}: {what} failed: "
+                                   f"{_describe_error(cmd, reply.status, reply.payload)}",
+                                   reply.status, reply.payload)
+            return reply.payload
+        attempts = f" ({retries + 1} attempts)" if retries else ""
+        raise self._fail(f"no reply to {what} within {timeout} s{attempts}")
+
+    def _wait_reply(self, cmd: int, seq: int, timeout: float, what: str,
+                    allow_banner: bool) -> Optional[Frame]:
+        """Our reply, or None after a timeout or a transient error (the caller resends)."""
+        deadline = time.monotonic() + timeout
+        self._reader.skipped.clear()
+        while True:
+            for item in self._reader.frames():
+                if item.seq != seq or item.cmd != cmd | REPLY:
+                    continue        # a stale reply to an earlier request
+                if isinstance(item, BadFrame) or item.status in TRANSIENT:
+                    return None
+                return item
+            if not allow_banner and BANNER_RE.search(self._reader.skipped):
+                self._reader.skipped.clear()
+                self._model = None
+                raise BoardRestarted(f"{self.name}: the board restarted (boot banner) while "
+                                     f"waiting for the reply to {what}; its RAM model slot is "
+                                     f"empty now")
+            if time.monotonic() >= deadline:
+                return None
+            self._reader.feed(self._read_some(deadline))
+
+    # --- commands ----------------------------------------------------------------------
+    def hello(self) -> dict:
+        """Version handshake; also resynchronizes sequence numbers. Called by open_device."""
+        reply = self.request(Cmd.HELLO, struct.pack("<BBH", MAJOR, 0, HOST_MAX_PAYLOAD),
+                             allow_banner=True)
+        major, minor, max_payload, features = struct.unpack_from("<BBHI", reply)
+        if major != MAJOR:
+            raise self._fail(f"device speaks protocol {major}.{minor}, this host {MAJOR}.x")
+        self.max_payload = max_payload
+        self.firmware = reply[8:].split(b"\0", 1)[0].decode(errors="replace")
+        return {"protocol": f"{major}.{minor}", "max_payload": max_payload,
+                "features": features, "firmware": self.firmware}
+
+    def info(self) -> DeviceInfo:
+        reply = self.request(Cmd.INFO)
+        major, minor, max_payload, clock, slot, arena = struct.unpack_from("<BBHIII", reply)
+        model = ModelSummary.unpack(reply, 16)
+        (flags,) = struct.unpack_from("<I", reply, 36)
+        strings = [s.decode(errors="replace") for s in reply[40:].split(b"\0")]
+        firmware, board, core = (strings + ["", "", ""])[:3]
+        self._model = model if model.size else None
+        return DeviceInfo(f"{major}.{minor}", max_payload, clock, slot, arena, model, flags,
+                          firmware, board, core)
+
+    def load(self, model: bytes, progress: Optional[Callable[[int, int], None]] = None
+             ) -> ModelSummary:
+        """Uploads and commits a .ebnn model; the previous one stays active if this fails."""
+        crc = zlib.crc32(model)
+        reply = self.request(Cmd.LOAD_BEGIN, struct.pack("<II", len(model), crc))
+        _slot, max_chunk = struct.unpack_from("<IH", reply)
+        chunk = min(max_chunk, self.max_payload - 4)
+        for offset in range(0, len(model), chunk):
+            part = model[offset:offset + chunk]
+            (received,) = struct.unpack(
+                "<I", self.request(Cmd.LOAD_CHUNK, struct.pack("<I", offset) + part))
+            if received != offset + len(part):
+                raise self._fail(f"LOAD_CHUNK at {offset}: device acknowledged {received} bytes, "
+                                 f"expected {offset + len(part)}")
+            if progress:
+                progress(received, len(model))
+        summary = ModelSummary.unpack(self.request(Cmd.LOAD_COMMIT))
+        if (summary.size, summary.crc) != (len(model), crc):
+            raise self._fail(f"LOAD_COMMIT: device committed {summary.size} bytes with CRC "
+                             f"0x{summary.crc:08x}, sent {len(model)} with 0x{crc:08x}")
+        self._model = summary
+        return summary
+
+    def read_model(self) -> bytes:
+        """The active model's bytes, read back in chunks and checked against its CRC."""
+        out = bytearray()
+        total = crc = None
+        while total is None or len(out) < total:
+            reply = self.request(Cmd.READ, struct.pack("<IH", len(out), self.max_payload - 12))
+            total, crc, offset = struct.unpack_from("<III", reply)
+            if offset != len(out) or (len(reply) == 12 and len(out) < total):
+                raise self._fail(f"READ at {len(out)}: device answered offset {offset} with "
+                                 f"{len(reply) - 12} bytes of {total}")
+            out += reply[12:]
+        if zlib.crc32(out) != crc:
+            raise self._fail("READ: model bytes do not match the device's CRC")
+        return bytes(out)
+
+    def model(self) -> ModelSummary:
+        """The active model (asks the device when not known); CommandError if none."""
+        if self._model is None:
+            self.info()
+        if self._model is None:
+            raise CommandError(f"{self.name}: no model loaded", Status.ERR_NO_MODEL, b"")
+        return self._model
+
+    def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, ModelSummary]:
+        m = self.model()
+        x = np.asarray(x)
+        if x.dtype != np.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != m.input_shape:
+            raise ValueError(f"{self.name}: input is {x.dtype} {tuple(x.shape)}, the device "
+                             f"model expects uint8 (N, {', '.join(map(str, m.input_shape))})")
+        return np.ascontiguousarray(x), m
+
+    def batch_size(self, per_input: int, per_output: int = 0) -> int:
+        """Samples per request so that request (4 + n·per_input bytes) and reply
+        (8 + n·per_output bytes) fit the maximum payload."""
+        n = min((self.max_payload - 4) // per_input,
+                (self.max_payload - 8) // per_output if per_output else 0xFFFF, 0xFFFF)
+        if n < 1:
+            raise ValueError(f"{self.name}: one sample does not fit the device's "
+                             f"{self.max_payload}-byte frames")
+        return n
+
+    def infer(self, x: np.ndarray) -> InferResult:
+        """uint8 (N, H, W, C) → scores, classes and cycle counts, batched over frames."""
+        x, m = self._check_input(x)
+        in_size = int(np.prod(m.input_shape))
+        rec = 8 + 4 * m.n_classes
+        step = self.batch_size(in_size, rec)
+        scores = np.empty((len(x), m.n_classes), np.int32)
+        classes = np.empty(len(x), np.int64)
+        cycles = np.empty(len(x), np.uint32)
+        for start in range(0, len(x), step):
+            part = x[start:start + step]
+            reply = self.request(Cmd.INFER, struct.pack("<HH", len(part), 0) + part.tobytes())
+            n, nc = struct.unpack_from("<HH", reply)
+            if (n, nc) != (len(part), m.n_classes) or len(reply) != 8 + n * rec:
+                raise self._fail(f"INFER: malformed reply ({n} samples × {nc} classes, "
+                                 f"{len(reply)} bytes)")
+            recs = np.frombuffer(reply, np.uint8, offset=8).reshape(n, rec)
+            cycles[start:start + n] = recs[:, :4].copy().view("<u4")[:, 0]
+            classes[start:start + n] = recs[:, 4:6].copy().view("<u2")[:, 0]
+            scores[start:start + n] = recs[:, 8:].copy().view("<i4")
+        return InferResult(scores, classes, cycles)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[int, int, int]:
+        """(correct, n, cycles): the board scores labelled samples and counts its hits."""
+        x, m = self._check_input(x)
+        y = np.asarray(y)
+        if y.shape != (len(x),) or (len(y) and (y.min() < 0 or y.max() > 0xFFFF)):
+            raise ValueError(f"{self.name}: labels must be (N,) in 0..65535")
+        in_size = int(np.prod(m.input_shape))
+        step = self.batch_size(in_size + 2)
+        correct = cycles = 0
+        for start in range(0, len(x), step):
+            part, labels = x[start:start + step], y[start:start + step]
+            reply = self.request(Cmd.EVALUATE, struct.pack("<HH", len(part), 0)
+                                 + labels.astype("<u2").tobytes() + part.tobytes())
+            n, hits, _, cyc = struct.unpack_from("<HHIQ", reply)
+            correct += hits
+            cycles += cyc
+        return correct, len(x), cycles
+
+    def reset(self, timeout: Optional[float] = None) -> None:
+        """Resets the board, waits for its banner and shakes hands again."""
+        self.request(Cmd.RESET, retries=0)
+        self._model = None
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        self._reader.skipped.clear()
+        while not BANNER_RE.search(self._reader.skipped):
+            if time.monotonic() >= deadline:
+                raise self._fail(f"no boot banner within {self.timeout} s after RESET")
+            self._reader.feed(self._read_some(deadline))
+            self._reader.frames()   # text holds no sync byte: it moves to `skipped`
+        self.hello()
+
+    def test_exit(self, status: int) -> None:
+        """Test firmware only: ends the QEMU run with `status` after replying."""
+        self.request(Cmd.TEST_EXIT, bytes([status]), retries=0)
+
+    def test_fault(self) -> None:
+        """Test firmware only: executes an undefined instruction after replying."""
+        self.request(Cmd.TEST_FAULT, retries=0)

@@ -1,0 +1,25 @@
+"""The `device:PORT` evaluation backend: upload a `.ebnn` model to a board and score the
+samples there, over the serial link (with `qemu:BOARD` ports the board lives for one call)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgebnn import format as fmt
+
+
+def open_scorer(port: str, model_path: Path, timeout: float = 2.0):
+    """(scorer, metadata) like edgebnn.backends.open_scorer; the scorer opens the port, loads
+    the model, infers in batches and closes the port again."""
+    from edgebnn.device.ports import open_device
+
+    data = Path(model_path).read_bytes()
+    meta = fmt.from_bytes(data, str(model_path)).meta.get("training", {})
+
+    def score(x: np.ndarray) -> np.ndarray:
+        with open_device(port, timeout=timeout) as dev:
+            dev.load(data)
+            return dev.infer(x).scores
+
+    return score, meta

@@ -1,0 +1,190 @@
+"""Shared machinery of the layer-local learning rules (fa, dfa, drtp, hsic, sigprop).
+
+Every one of those rules sees the network as a chain of *segments* (the study's "blocks"): one
+weight layer with what follows it up to the next weight layer — BatchNorm → Sign (→ MaxPool) —
+and, in front of it, the reshaping modules that only prepare its input (Flatten). The last
+segment is the output layer (ScoreLinear) that gives the class scores. Deriving segments from the
+nn.Sequential itself, instead of per model, keeps the rules working on `mlp`, `cnn` and whatever
+chain of edgebnn.nn layers a model builder produces next, and leaves the architecture (and so
+the `.ebnn` export) untouched: the segments are views on the model's own modules.
+
+Also here: the optimizer set-up all of them share (Adam with the config's weight decay, latent
+weights clipped after each step), running a segment with frozen BatchNorm statistics (for rules
+that recompute a segment), storing ±1 / 8-bit activations in one byte, and the weight gradient of
+a layer from a given output gradient (for rules that update without autograd).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import ClassVar, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgebnn import nn as bnn
+from edgebnn.train.base import Algorithm, StepResult
+from edgebnn.train.config import TrainConfig
+
+#: modules that only reshape the input of the next weight layer; they open its segment
+_INPUT_PREP = (nn.Flatten, nn.Identity, nn.Dropout)
+
+
+@dataclass
+class Segment:
+    """One weight layer and the modules that turn its output into the next layer's input."""
+
+    index: int
+    body: nn.Sequential     # the model's own modules, in order (shared, not copied)
+    layer: nn.Module        # the weight layer (BinaryLinear / BinaryConv2d subclass)
+    is_output: bool         # the ScoreLinear giving the class scores
+
+    @property
+    def channels(self) -> int:
+        """Output channels / features of the weight layer: the width feedback matrices need."""
+        return int(self.layer.weight.shape[0])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def parameters(self) -> Iterator[nn.Parameter]:
+        return self.body.parameters()
+
+    def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the weight layer's input, the activation right after its Sign, the segment output).
+
+        The Sign output is aligned with the layer output (before any pooling), which is what a
+        weight update from activation differences needs; for the output layer it is the scores."""
+        mods = list(self.body)
+        at = mods.index(self.layer)
+        for m in mods[:at]:
+            x = m(x)
+        layer_in = x
+        x = act = self.layer(x)
+        for m in mods[at + 1:]:
+            x = m(x)
+            if isinstance(m, bnn.Sign):
+                act = x
+        return layer_in, act, x
+
+
+def split_segments(model: nn.Sequential) -> list[Segment]:
+    """The model as segments; raises ValueError for a layout the local rules cannot split."""
+    groups: list[list[nn.Module]] = []
+    pending: list[nn.Module] = []
+    for m in model:
+        if isinstance(m, (bnn.BinaryLinear, bnn.BinaryConv2d)):
+            groups.append([*pending, m])
+            pending = []
+        elif isinstance(m, _INPUT_PREP) or not groups:
+            pending.append(m)
+        else:
+            groups[-1].append(m)
+    if pending or not groups:
+        raise ValueError("the model must end with its output weight layer (a ScoreLinear)")
+    segments = []
+    for i, mods in enumerate(groups):
+        layer = next(m for m in mods if isinstance(m, (bnn.BinaryLinear, bnn.BinaryConv2d)))
+        segments.append(Segment(i, nn.Sequential(*mods), layer, isinstance(layer, bnn.ScoreLinear)))
+    if not segments[-1].is_output or any(s.is_output for s in segments[:-1]):
+        raise ValueError("the last weight layer, and only it, must be a ScoreLinear")
+    return segments
+
+
+def adam(params: Iterator[nn.Parameter] | Sequence[nn.Parameter], lr: float,
+         config: TrainConfig) -> torch.optim.Adam:
+    """The optimizer of the comparative study (Adam, the config's weight decay, 1e-5 default).
+
+    Rules that update segment by segment share one optimizer and clear gradients to None after
+    each step: Adam skips parameters whose grad is None, so each step touches only the segment
+    that just computed its gradient."""
+    return torch.optim.Adam(list(params), lr=lr, weight_decay=config.weight_decay)
+
+
+@contextlib.contextmanager
+def frozen_bn_stats(module: nn.Module) -> Iterator[None]:
+    """Train-mode BatchNorm (batch statistics) that leaves the running averages alone.
+
+    For running a segment a second time on the same batch (DFA's recompute) or for a probing
+    pass: the running mean/var must count each batch once, as they do under backprop."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.track_running_stats for m in bns]
+    try:
+        for m in bns:
+            m.track_running_stats = False
+        yield
+    finally:
+        for m, s in zip(bns, saved):
+            m.track_running_stats = s
+
+
+def compact(x: torch.Tensor) -> torch.Tensor:
+    """A one-byte copy of an activation that is exactly ±1 (int8) or 0..255 integers (uint8).
+
+    Binary activations and 8-bit pixels are all these rules keep between the forward pass and
+    the update, and both are exact in a byte: 4× less than float32. `.float()` restores them."""
+    if bool(((x == 1) | (x == -1)).all()):
+        return x.to(torch.int8)
+    if bool(((x >= 0) & (x <= 255) & (x == x.round())).all()):
+        return x.to(torch.uint8)
+    return x
+
+
+def weight_grad(layer: nn.Module, x: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
+    """∂/∂W of Σ grad_out ⊙ layer(x) for a binary Linear/Conv2d, without autograd.
+
+    The gradient reaches the latent weights through the sign STE (pass where |W| <= 1). Conv
+    inputs are padded with the layer's own pad value, as its forward does."""
+    if isinstance(layer, nn.Conv2d):
+        ph, pw = layer.padding  # type: ignore[misc]
+        if ph or pw:
+            x = F.pad(x, (pw, pw, ph, ph), value=layer.pad_value)
+        g = torch.nn.grad.conv2d_weight(x, layer.weight.shape, grad_out, layer.stride, 0,
+                                        layer.dilation, layer.groups)
+    else:
+        g = grad_out.t() @ x
+    return g * (layer.weight.abs() <= 1).to(g.dtype)
+
+
+class SegmentedAlgorithm(Algorithm):
+    """Base of the rules that see the model as segments and train it with one shared Adam.
+
+    It owns what they all need: the segments, the optimizer, a per-architecture default
+    learning rate (the study tuned the rate per architecture, and one value cannot serve both
+    the MLP and the VGG-style CNN), the feedback tensors to report, and the output layer's
+    cross-entropy update, which every one of these rules keeps (only FA alters it)."""
+
+    #: default learning rate by model name, over `default_lr` (used for models not listed)
+    default_lrs: ClassVar[dict[str, float]] = {}
+
+    def __init__(self, model: nn.Sequential, config: TrainConfig) -> None:
+        super().__init__(model, config)
+        if config.lr is None:
+            self.lr = self.default_lrs.get(config.model, self.default_lr)
+        self.segments = split_segments(model)
+        self.hidden, self.head = self.segments[:-1], self.segments[-1]
+        self.n_classes = self.head.channels
+        self.optimizer = adam(model.parameters(), self.lr, config)
+        self.feedback: list[torch.Tensor] = []
+
+    def feedback_tensors(self) -> list[torch.Tensor]:
+        return list(self.feedback)
+
+    def output_update(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Cross-entropy gradient for the output layer only (its input detached); returns the
+        training-mode logits and the loss. The caller steps the optimizer."""
+        logits = self.head(h.detach())
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        return logits.detach(), loss.item()
+
+    def step_segment(self, segment: Segment | None = None) -> None:
+        """Applies the gradients computed so far (one segment's, or all) and clears them."""
+        self.optimizer.step()
+        bnn.clip_latent_weights(segment.body if segment is not None else self.model)
+        self.optimizer.zero_grad(set_to_none=True)
+
+    @staticmethod
+    def result(logits: torch.Tensor, loss: float, y: torch.Tensor) -> StepResult:
+        return StepResult(loss, int((logits.argmax(1) == y).sum()))

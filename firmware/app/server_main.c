@@ -1,0 +1,437 @@
+/* The protocol server (docs/protocol.md): prints the banner, then serves framed requests on
+ * UART0 forever. Models are uploaded into a static RAM slot and validated by the unchanged C
+ * core; inference runs in the linker's fixed arena region. No malloc anywhere.
+ *
+ * Memory (sized by the build, see firmware/Makefile): two model slots of MODEL_SLOT_SIZE bytes
+ * (the active model and the staging slot an upload goes to, swapped on a successful commit, so
+ * the active model survives any failed or abandoned upload), the arena (__heap_start ..
+ * __heap_end) and one payload buffer each way of PROTO_MAX_PAYLOAD bytes. */
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "edgebnn.h"
+#include "print.h"
+#include "proto.h"
+
+#ifndef FW_VERSION
+#error "FW_VERSION comes from the Makefile"
+#endif
+#ifndef MODEL_SLOT_SIZE
+#error "MODEL_SLOT_SIZE comes from the Makefile"
+#endif
+#ifndef PROTO_MAX_PAYLOAD
+#error "PROTO_MAX_PAYLOAD comes from the Makefile"
+#endif
+#if PROTO_MAX_PAYLOAD < 256 || PROTO_MAX_PAYLOAD > 65532 || PROTO_MAX_PAYLOAD % 4
+#error "PROTO_MAX_PAYLOAD must be a multiple of 4 in 256..65532"
+#endif
+#if MODEL_SLOT_SIZE % 16
+#error "MODEL_SLOT_SIZE must be a multiple of 16"
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "scores are written in place: the protocol is little-endian, so must the core be"
+#endif
+
+/* A byte gap this long inside a frame ends it as truncated. */
+#define FRAME_GAP_MS 250u
+
+extern uint8_t __heap_start[], __heap_end[];   /* the arena region, ld/common.ld */
+
+typedef struct {
+    ebnn_model model;
+    uint32_t size, crc;      /* size 0: no model */
+} slot_info;
+
+static uint8_t slots[2][MODEL_SLOT_SIZE] __attribute__((aligned(EBNN_ALIGN)));
+static slot_info active_info;
+static unsigned active;                   /* index of the active slot */
+static struct {                           /* the upload into slots[!active] */
+    bool open;
+    uint32_t size, crc, received;
+} upload;
+
+/* Payload buffers as words: replies write int32 scores in place. */
+static uint32_t rx_words[PROTO_MAX_PAYLOAD / 4];
+static uint32_t tx_words[PROTO_MAX_PAYLOAD / 4];
+#define RX ((uint8_t *)rx_words)
+#define TX ((uint8_t *)tx_words)
+
+/* Sequencing and duplicate detection: the reply to the last executed request is kept in TX so
+ * a retransmitted request (same seq, command and payload CRC) is answered without running it
+ * again. This makes every retry safe, LOAD_CHUNK and LOAD_COMMIT included. */
+static struct {
+    bool valid;             /* a request has been executed since boot */
+    uint16_t seq;
+    uint8_t cmd;
+    uint32_t payload_crc;
+    uint8_t status;         /* the kept reply */
+    uint16_t len;
+} last;
+/* Replies never exceed min(our maximum, the host's from HELLO). Zero-initialized (0 = no HELLO
+ * yet: ours) so the image has no .data to copy. */
+static uint16_t host_max_payload;
+#define reply_limit (host_max_payload && host_max_payload < PROTO_MAX_PAYLOAD ? \
+                     host_max_payload : PROTO_MAX_PAYLOAD)
+
+static void send_frame(uint8_t cmd, uint8_t status, uint16_t seq, const uint8_t *payload,
+                       uint16_t len)
+{
+    uint8_t hdr[PROTO_HEADER_SIZE], crc[PROTO_TRAILER_SIZE];
+    proto_header h = {PROTO_MAJOR, (uint8_t)(cmd | PROTO_REPLY), status, 0, seq, len};
+    proto_encode_header(hdr, &h);
+    proto_put32(crc, ebnn_crc32(0, payload, len));
+    board_uart_write(hdr, sizeof hdr);
+    board_uart_write(payload, len);
+    board_uart_write(crc, sizeof crc);
+}
+
+/* An error reply that is not kept for duplicates (the request was not executed). */
+static void send_error(uint8_t cmd, uint16_t seq, uint8_t status, const uint8_t *detail,
+                       uint16_t len)
+{
+    send_frame(cmd, status, seq, detail, len);
+}
+
+/* ---- command handlers: fill TX, return the status and set *len ---- */
+
+static uint16_t put_str(uint8_t *p, uint16_t at, uint16_t cap, const char *s)
+{
+    while (*s && at + 1u < cap)
+        p[at++] = (uint8_t)*s++;
+    p[at++] = 0;
+    return at;
+}
+
+static void put_model_summary(uint8_t *p)
+{
+    const ebnn_model *m = &active_info.model;
+    bool have = active_info.size != 0;
+    proto_put32(p, active_info.size);
+    proto_put32(p + 4, active_info.crc);
+    proto_put16(p + 8, have ? m->n_classes : 0);
+    proto_put16(p + 10, have ? m->in_h : 0);
+    proto_put16(p + 12, have ? m->in_w : 0);
+    proto_put16(p + 14, have ? m->in_c : 0);
+    proto_put32(p + 16, have ? m->arena_size : 0);
+}
+
+static uint8_t cmd_hello(uint16_t n, uint16_t *len)
+{
+    if (n < 4 || proto_get16(RX + 2) < 256)
+        return PROTO_ERR_BAD_REQUEST;
+    host_max_payload = proto_get16(RX + 2);
+    TX[0] = PROTO_MAJOR;
+    TX[1] = PROTO_MINOR;
+    proto_put16(TX + 2, PROTO_MAX_PAYLOAD);
+    proto_put32(TX + 4, 0);   /* feature bits: none defined in 1.0 */
+    *len = put_str(TX, 8, PROTO_MAX_PAYLOAD, FW_VERSION);
+    return PROTO_OK;
+}
+
+static uint8_t cmd_info(uint16_t *len)
+{
+    uint16_t at;
+    TX[0] = PROTO_MAJOR;
+    TX[1] = PROTO_MINOR;
+    proto_put16(TX + 2, PROTO_MAX_PAYLOAD);
+    proto_put32(TX + 4, board_clock_hz());
+    proto_put32(TX + 8, MODEL_SLOT_SIZE);
+    proto_put32(TX + 12, (uint32_t)(__heap_end - __heap_start));
+    put_model_summary(TX + 16);
+    proto_put32(TX + 36, EBNN_SEMIHOSTING ? 1u : 0u);   /* flags: bit 0 semihosting build */
+    at = put_str(TX, 40, reply_limit, FW_VERSION);
+    at = put_str(TX, at, reply_limit, board_name());
+    *len = put_str(TX, at, reply_limit, ebnn_build_info());
+    return PROTO_OK;
+}
+
+static uint8_t cmd_load_begin(uint16_t n, uint16_t *len)
+{
+    uint32_t size;
+    if (n != 8)
+        return PROTO_ERR_BAD_REQUEST;
+    size = proto_get32(RX);
+    upload.open = false;
+    if (size > MODEL_SLOT_SIZE) {
+        proto_put32(TX, MODEL_SLOT_SIZE);
+        proto_put32(TX + 4, size);
+        *len = 8;
+        return PROTO_ERR_TOO_LARGE;
+    }
+    if (size < EBNN_HEADER_SIZE)
+        return PROTO_ERR_BAD_REQUEST;
+    upload.open = true;
+    upload.size = size;
+    upload.crc = proto_get32(RX + 4);
+    upload.received = 0;
+    proto_put32(TX, MODEL_SLOT_SIZE);
+    proto_put16(TX + 4, (uint16_t)(PROTO_MAX_PAYLOAD - 4));
+    *len = 6;
+    return PROTO_OK;
+}
+
+static uint8_t load_state_error(uint16_t *len)
+{
+    proto_put32(TX, upload.open ? upload.received : 0);
+    *len = 4;
+    return PROTO_ERR_LOAD_STATE;
+}
+
+static uint8_t cmd_load_chunk(uint16_t n, uint16_t *len)
+{
+    uint32_t offset, count;
+    if (n < 4)
+        return PROTO_ERR_BAD_REQUEST;
+    offset = proto_get32(RX);
+    count = n - 4u;
+    /* Contiguous: a chunk may overlap what was received (a retry) but leave no gap. */
+    if (!upload.open || offset > upload.received || count > upload.size - offset)
+        return load_state_error(len);
+    memcpy(slots[!active] + offset, RX + 4, count);
+    if (offset + count > upload.received)
+        upload.received = offset + count;
+    proto_put32(TX, upload.received);
+    *len = 4;
+    return PROTO_OK;
+}
+
+static uint8_t cmd_load_commit(uint16_t *len)
+{
+    uint8_t *staged = slots[!active];
+    ebnn_model m;
+    ebnn_diag diag = {-1, NULL, 0, 0};
+    ebnn_status st;
+    uint32_t crc;
+    if (!upload.open || upload.received != upload.size)
+        return load_state_error(len);
+    upload.open = false;   /* whatever happens next, a new upload starts with LOAD_BEGIN */
+    crc = ebnn_crc32(0, staged, upload.size);
+    if (crc != upload.crc) {
+        proto_put32(TX, crc);
+        *len = 4;
+        return PROTO_ERR_LOAD_CRC;
+    }
+    st = ebnn_model_load(&m, staged, upload.size, &diag);
+    if (st != EBNN_OK) {
+        proto_put32(TX, (uint32_t)st);
+        proto_put32(TX + 4, (uint32_t)diag.layer);
+        proto_put32(TX + 8, diag.got);
+        proto_put32(TX + 12, diag.expected);
+        *len = put_str(TX, 16, reply_limit, diag.field ? diag.field : "");
+        return PROTO_ERR_MODEL;
+    }
+    if (m.arena_size > (uint32_t)(__heap_end - __heap_start)) {
+        proto_put32(TX, (uint32_t)(__heap_end - __heap_start));
+        proto_put32(TX + 4, m.arena_size);
+        *len = 8;
+        return PROTO_ERR_TOO_LARGE;
+    }
+    active = !active;   /* the commit point: the new model becomes active in one step */
+    active_info.model = m;
+    active_info.size = upload.size;
+    active_info.crc = crc;
+    put_model_summary(TX);
+    *len = 20;
+    return PROTO_OK;
+}
+
+static uint8_t cmd_read(uint16_t n, uint16_t *len)
+{
+    uint32_t offset, count;
+    if (n != 6)
+        return PROTO_ERR_BAD_REQUEST;
+    if (active_info.size == 0)
+        return PROTO_ERR_NO_MODEL;
+    offset = proto_get32(RX);
+    count = proto_get16(RX + 4);
+    if (offset > active_info.size || count > reply_limit - 12u)
+        return PROTO_ERR_BAD_REQUEST;
+    if (count > active_info.size - offset)
+        count = active_info.size - offset;
+    proto_put32(TX, active_info.size);
+    proto_put32(TX + 4, active_info.crc);
+    proto_put32(TX + 8, offset);
+    memcpy(TX + 12, slots[active] + offset, count);
+    *len = (uint16_t)(12 + count);
+    return PROTO_OK;
+}
+
+/* Runs one sample into scores (4-byte aligned), returning the cycles it took. */
+static ebnn_status run_one(const uint8_t *input, int32_t *scores, uint32_t *cycles)
+{
+    uint64_t t0 = board_cycles();
+    ebnn_status st = ebnn_infer(&active_info.model, input, scores, __heap_start,
+                                (size_t)(__heap_end - __heap_start));
+    *cycles = (uint32_t)(board_cycles() - t0);
+    return st;
+}
+
+static uint8_t core_error(ebnn_status st, uint16_t *len)
+{
+    proto_put32(TX, (uint32_t)st);
+    *len = 4;
+    return PROTO_ERR_CORE;
+}
+
+static uint8_t cmd_infer(uint16_t n, uint16_t *len)
+{
+    const ebnn_model *m = &active_info.model;
+    uint32_t count, in_size, rec, i;
+    if (active_info.size == 0)
+        return PROTO_ERR_NO_MODEL;
+    if (n < 4)
+        return PROTO_ERR_BAD_REQUEST;
+    count = proto_get16(RX);
+    in_size = (uint32_t)ebnn_input_size(m);
+    rec = 8u + 4u * m->n_classes;
+    if (n != 4u + (uint64_t)count * in_size || 8u + (uint64_t)count * rec > reply_limit)
+        return PROTO_ERR_BAD_REQUEST;
+    proto_put16(TX, (uint16_t)count);
+    proto_put16(TX + 2, m->n_classes);
+    proto_put32(TX + 4, 0);
+    for (i = 0; i < count; i++) {
+        uint8_t *r = TX + 8 + i * rec;
+        int32_t *scores = (int32_t *)(void *)(r + 8);
+        uint32_t cycles;
+        ebnn_status st = run_one(RX + 4 + i * in_size, scores, &cycles);
+        if (st != EBNN_OK)
+            return core_error(st, len);
+        proto_put32(r, cycles);
+        proto_put16(r + 4, (uint16_t)ebnn_argmax(scores, m->n_classes));
+        proto_put16(r + 6, 0);
+    }
+    *len = (uint16_t)(8 + count * rec);
+    return PROTO_OK;
+}
+
+static uint8_t cmd_evaluate(uint16_t n, uint16_t *len)
+{
+    const ebnn_model *m = &active_info.model;
+    uint32_t count, in_size, i, correct = 0;
+    uint64_t total = 0;
+    const uint8_t *inputs;
+    if (active_info.size == 0)
+        return PROTO_ERR_NO_MODEL;
+    if (n < 4)
+        return PROTO_ERR_BAD_REQUEST;
+    count = proto_get16(RX);
+    in_size = (uint32_t)ebnn_input_size(m);
+    if (n != 4u + (uint64_t)count * (2u + in_size) || 4u * m->n_classes > sizeof tx_words)
+        return PROTO_ERR_BAD_REQUEST;
+    inputs = RX + 4 + 2 * count;
+    for (i = 0; i < count; i++) {
+        uint32_t cycles;
+        ebnn_status st = run_one(inputs + i * in_size, (int32_t *)tx_words, &cycles);
+        if (st != EBNN_OK)
+            return core_error(st, len);
+        total += cycles;
+        correct += ebnn_argmax((int32_t *)tx_words, m->n_classes) == proto_get16(RX + 4 + 2 * i);
+    }
+    proto_put16(TX, (uint16_t)count);
+    proto_put16(TX + 2, (uint16_t)correct);
+    proto_put32(TX + 4, 0);
+    proto_put32(TX + 8, (uint32_t)total);
+    proto_put32(TX + 12, (uint32_t)(total >> 32));
+    *len = 16;
+    return PROTO_OK;
+}
+
+/* Executes a request whose payload is in RX; the reply payload goes to TX. */
+static uint8_t dispatch(uint8_t cmd, uint16_t n, uint16_t *len)
+{
+    *len = 0;
+    switch (cmd) {
+    case PROTO_HELLO: return cmd_hello(n, len);
+    case PROTO_INFO: return n ? PROTO_ERR_BAD_REQUEST : cmd_info(len);
+    case PROTO_LOAD_BEGIN: return cmd_load_begin(n, len);
+    case PROTO_LOAD_CHUNK: return cmd_load_chunk(n, len);
+    case PROTO_LOAD_COMMIT: return n ? PROTO_ERR_BAD_REQUEST : cmd_load_commit(len);
+    case PROTO_READ: return cmd_read(n, len);
+    case PROTO_INFER: return cmd_infer(n, len);
+    case PROTO_EVALUATE: return cmd_evaluate(n, len);
+    case PROTO_RESET: case PROTO_TEST_FAULT: return n ? PROTO_ERR_BAD_REQUEST : PROTO_OK;
+    case PROTO_TEST_EXIT: return n == 1 ? PROTO_OK : PROTO_ERR_BAD_REQUEST;
+    case PROTO_TRAIN: return PROTO_ERR_NOT_SUPPORTED;
+    default: return PROTO_ERR_UNKNOWN_CMD;
+    }
+}
+
+/* Actions that happen after the reply has left: they end this firmware run. */
+static void after_reply(uint8_t cmd, uint8_t status)
+{
+    if (status != PROTO_OK)
+        return;
+    if (cmd == PROTO_RESET)
+        board_reset();
+    if (cmd == PROTO_TEST_EXIT)
+        board_semihost_exit(RX[0]);
+    if (cmd == PROTO_TEST_FAULT) {
+        board_uart_flush();
+        __asm volatile("udf #0");
+    }
+}
+
+static void serve_frame(const proto_header *h)
+{
+    uint32_t crc = ebnn_crc32(0, RX, h->len);
+    uint16_t len;
+    uint8_t status;
+    if (last.valid && h->seq == last.seq) {
+        if (h->cmd == last.cmd && crc == last.payload_crc) {   /* a retransmission */
+            send_frame(last.cmd, last.status, last.seq, TX, last.len);
+            return;
+        }
+    }
+    if (last.valid && h->cmd != PROTO_HELLO && h->seq != (uint16_t)(last.seq + 1u)) {
+        uint8_t expected[2];
+        proto_put16(expected, (uint16_t)(last.seq + 1u));
+        send_error(h->cmd, h->seq, PROTO_ERR_SEQ, expected, sizeof expected);
+        return;
+    }
+    status = dispatch(h->cmd, h->len, &len);
+    last.valid = true;
+    last.seq = h->seq;
+    last.cmd = h->cmd;
+    last.payload_crc = crc;
+    last.status = status;
+    last.len = len;
+    send_frame(h->cmd, status, h->seq, TX, len);
+    after_reply(h->cmd, status);
+}
+
+static void frame_error(const proto_parser *p)
+{
+    uint8_t detail[2];
+    uint16_t n = 0;
+    if (p->error == PROTO_ERR_TOO_LONG) {
+        proto_put16(detail, PROTO_MAX_PAYLOAD);
+        n = 2;
+    } else if (p->error == PROTO_ERR_VERSION) {
+        detail[0] = PROTO_MAJOR;
+        detail[1] = PROTO_MINOR;
+        n = 2;
+    }
+    send_error(p->h.cmd, p->h.seq, p->error, detail, n);
+}
+
+int main(void)
+{
+    proto_parser parser;
+    board_init();
+    board_uart_puts("EBNN-FW " FW_VERSION " board=");
+    board_uart_puts(board_name());
+    board_uart_puts(" clock=");
+    print_dec(board_clock_hz());
+    board_uart_puts("\r\n");
+
+    proto_parser_init(&parser, RX, PROTO_MAX_PAYLOAD);
+    for (;;) {
+        int c = board_uart_getc(proto_in_frame(&parser) ? FRAME_GAP_MS : BOARD_WAIT_FOREVER);
+        proto_event ev = c < 0 ? proto_timeout(&parser) : proto_feed(&parser, (uint8_t)c);
+        if (ev == PROTO_EV_FRAME)
+            serve_frame(&parser.h);
+        else if (ev == PROTO_EV_ERROR)
+            frame_error(&parser);
+    }
+}

@@ -1,0 +1,82 @@
+/* The shared driver of the optimized BIN-input convolution: it turns a CONV2D/DENSE layer into
+ * calls of an architecture's xorpop (one input window against a chunk of output channels) and
+ * finishes each channel with the helpers of common.h, so every kernel shares one definition of
+ * windows, padding and thresholds. Only groups == 1 for now; grouped layers stay on ref. */
+#include "kernels.h"
+
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define PATCH_WORDS 256u /* window copy on the stack: 1 KiB on a microcontroller */
+#define CHUNK_ROWS 32u
+#else
+#define PATCH_WORDS 4096u
+#define CHUNK_ROWS 256u
+#endif
+/* Output channels per pass over the pixels: their weights (about 24 KiB) stay in L1 while
+ * every pixel is run against them. */
+#define CHUNK_WORDS 6144u
+
+/* The window of output pixel (oy, ox) as one run of the input when it is one (no padding in it,
+ * and its rows adjacent: kh == 1 or rows as wide as the input); NULL otherwise. */
+static const uint32_t *window_in_place(const ebnn_layer *l, const uint32_t *in, uint32_t iw,
+                                       uint32_t oy, uint32_t ox) {
+    int32_t iy = (int32_t)(oy * l->sh) - (int32_t)l->ph, ix = (int32_t)(ox * l->sw) - (int32_t)l->pw;
+    if (iy < 0 || ix < 0 || iy + l->kh > l->in_h || ix + l->kw > l->in_w) return NULL;
+    if (l->kh != 1 && l->kw != l->in_w) return NULL;
+    return in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
+}
+
+/* Copies the window of (oy, ox) into patch in weight order (ky, kx, words); padded taps are
+ * -1 in every channel, i.e. zero words. */
+static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
+                   uint32_t ox, uint32_t *patch) {
+    uint32_t ky, kx, k;
+    for (ky = 0; ky < l->kh; ky++) {
+        int32_t iy = (int32_t)(oy * l->sh + ky) - (int32_t)l->ph;
+        for (kx = 0; kx < l->kw; kx++, patch += iw) {
+            int32_t ix = (int32_t)(ox * l->sw + kx) - (int32_t)l->pw;
+            if (iy < 0 || iy >= (int32_t)l->in_h || ix < 0 || ix >= (int32_t)l->in_w) {
+                for (k = 0; k < iw; k++) patch[k] = 0;
+            } else {
+                const uint32_t *px = in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
+                for (k = 0; k < iw; k++) patch[k] = px[k];
+            }
+        }
+    }
+}
+
+int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xorpop_fn xorpop) {
+    uint32_t patch[PATCH_WORDS], mism[CHUNK_ROWS];
+    uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
+    uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0, oy, ox, j;
+    size_t pix;
+    int may_gather = l->ph != 0 || l->pw != 0 || (l->kh != 1 && l->kw != l->in_w);
+
+    if (l->in_type != EBNN_T_BIN || l->groups != 1) return 0;
+    if (may_gather && n > PATCH_WORDS) return 0;
+
+    chunk = (CHUNK_WORDS / n) & ~3u;
+    if (chunk < 4u) chunk = 4u;
+    if (chunk > CHUNK_ROWS) chunk = CHUNK_ROWS;
+
+    for (pix = 0; pix < (size_t)l->out_h * l->out_w; pix++) ebnn_out_pixel_begin(l, out, pix);
+    for (c0 = 0; c0 < l->out_c; c0 += chunk) {
+        uint32_t rows = l->out_c - c0 < chunk ? l->out_c - c0 : chunk;
+        const uint32_t *w = l->weights + (size_t)c0 * n;
+        for (oy = 0, pix = 0; oy < l->out_h; oy++) {
+            for (ox = 0; ox < l->out_w; ox++, pix++) {
+                const uint32_t *x = window_in_place(l, in, iw, oy, ox);
+                if (x == NULL) {
+                    gather(l, in, iw, oy, ox, patch);
+                    x = patch;
+                }
+                xorpop(x, w, n, rows, mism);
+                /* Bits past in_c are zero in inputs and weights alike, so mism counts exactly
+                 * the mismatching terms; y as in the reference. */
+                for (j = 0; j < rows; j++)
+                    ebnn_out_finish(l, out, pix, c0 + j,
+                                    (int32_t)(terms - mism[j]) - (int32_t)mism[j]);
+            }
+        }
+    }
+    return 1;
+}

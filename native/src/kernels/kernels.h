@@ -1,0 +1,36 @@
+/* Plumbing of the optimized kernels: what an architecture file provides, the shared BIN-input
+ * convolution driver that runs it, and the list select.c chooses from. Not public API. */
+#ifndef EDGEBNN_KERNELS_KERNELS_H
+#define EDGEBNN_KERNELS_KERNELS_H
+
+#include "common.h"
+
+/* The hot loop every architecture implements: for r < rows,
+ *   mism[r] = popcount(x XOR w[r*n .. r*n + n-1])
+ * over n packed words. x and w need only 4-byte alignment. */
+typedef void (*ebnn_xorpop_fn)(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
+                               uint32_t *mism);
+
+typedef struct {
+    const char *name;
+    ebnn_xorpop_fn xorpop;
+    int (*usable)(void); /* 1 when this CPU can run it (checked at run time) */
+} ebnn_kernel;
+
+/* One per architecture file; each exists only where its file compiles it. */
+extern const ebnn_kernel ebnn_kernel_avx2, ebnn_kernel_popcnt; /* x86.c   (x86-64, GCC/clang) */
+extern const ebnn_kernel ebnn_kernel_neon;                      /* neon.c  (__ARM_NEON) */
+extern const ebnn_kernel ebnn_kernel_swar;                      /* swar.c  (everywhere) */
+
+/* The i-th kernel this CPU can run, best first; NULL past the last. select.c uses index 0. */
+const ebnn_kernel *ebnn_kernel_at(uint32_t i);
+
+/* CONV2D/DENSE with BIN input through xorpop (bin_conv.c). Returns 0, having written nothing,
+ * for layers it does not handle (groups > 1, a window larger than its stack patch); the
+ * caller then runs the reference. */
+int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xorpop_fn xorpop);
+
+/* ebnn_conv2d with a given kernel (NULL: the reference), for tests and benchmarks. */
+void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);
+
+#endif /* EDGEBNN_KERNELS_KERNELS_H */

@@ -1,0 +1,126 @@
+/* x86-64 kernels, compiled with per-function target attributes so that one portable build
+ * (no -march) carries them all; select.c picks one from the CPU's features at run time.
+ *   popcnt: 64-bit POPCNT, 4 output channels per loaded input word.
+ *   avx2:   nibble-lookup popcount (VPSHUFB) on 256-bit vectors, byte counters summed with
+ *           VPSADBW every 31 vectors, 4 output channels per loaded input vector.
+ * AVX-512 VPOPCNTDQ is left for later: no CPU here to test it on. */
+#include "kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <string.h>
+
+#define POPCNT __attribute__((target("popcnt")))
+#define AVX2 __attribute__((target("avx2,popcnt")))
+
+static inline uint64_t load64(const uint32_t *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v); /* words are only 4-byte aligned */
+    return v;
+}
+
+/* Rows r < b (b <= 4) of w against x, from word i on, with scalar POPCNT; adds to mism. */
+static POPCNT inline void tail_popcnt(const uint32_t *x, const uint32_t *w, uint32_t n,
+                                      uint32_t i, uint32_t b, uint32_t *mism) {
+    uint32_t j;
+    for (j = 0; j < b; j++) {
+        const uint32_t *r = w + (size_t)j * n;
+        uint32_t k = i, m = 0;
+        for (; k + 2u <= n; k += 2u) m += (uint32_t)__builtin_popcountll(load64(x + k) ^ load64(r + k));
+        if (k < n) m += (uint32_t)__builtin_popcount(x[k] ^ r[k]);
+        mism[j] += m;
+    }
+}
+
+static POPCNT void xorpop_popcnt(const uint32_t *x, const uint32_t *w, uint32_t n,
+                                 uint32_t rows, uint32_t *mism) {
+    uint32_t r = 0, k;
+    for (; r + 4u <= rows; r += 4u) {
+        const uint32_t *w0 = w + (size_t)r * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+        uint64_t m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+        for (k = 0; k + 2u <= n; k += 2u) {
+            uint64_t v = load64(x + k);
+            m0 += (uint64_t)__builtin_popcountll(v ^ load64(w0 + k));
+            m1 += (uint64_t)__builtin_popcountll(v ^ load64(w1 + k));
+            m2 += (uint64_t)__builtin_popcountll(v ^ load64(w2 + k));
+            m3 += (uint64_t)__builtin_popcountll(v ^ load64(w3 + k));
+        }
+        mism[r] = (uint32_t)m0, mism[r + 1] = (uint32_t)m1;
+        mism[r + 2] = (uint32_t)m2, mism[r + 3] = (uint32_t)m3;
+        tail_popcnt(x, w0, n, k, 4u, mism + r);
+    }
+    for (; r < rows; r++) {
+        mism[r] = 0;
+        tail_popcnt(x, w + (size_t)r * n, n, 0u, 1u, mism + r);
+    }
+}
+
+/* Bit counts of the bytes of v (0..8 each), by looking up both nibbles. */
+static AVX2 inline __m256i count_bytes(__m256i v, __m256i lut, __m256i low) {
+    __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+}
+
+static AVX2 inline __m256i loadv(const uint32_t *p) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+static AVX2 void xorpop_avx2(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
+                             uint32_t *mism) {
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1,
+                                         1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
+    uint32_t nv = n / 8u, r = 0;
+    for (; r + 4u <= rows; r += 4u) {
+        const uint32_t *w0 = w + (size_t)r * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+        __m256i s0 = zero, s1 = zero, s2 = zero, s3 = zero, t01, t23;
+        __m128i sum;
+        uint32_t v = 0;
+        while (v < nv) {
+            /* Byte counters take 31 vectors (31 x 8 <= 255) before they are widened. */
+            uint32_t end = nv - v > 31u ? v + 31u : nv;
+            __m256i b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+            for (; v < end; v++) {
+                __m256i xv = loadv(x + 8u * v);
+                b0 = _mm256_add_epi8(b0, count_bytes(_mm256_xor_si256(xv, loadv(w0 + 8u * v)), lut, low));
+                b1 = _mm256_add_epi8(b1, count_bytes(_mm256_xor_si256(xv, loadv(w1 + 8u * v)), lut, low));
+                b2 = _mm256_add_epi8(b2, count_bytes(_mm256_xor_si256(xv, loadv(w2 + 8u * v)), lut, low));
+                b3 = _mm256_add_epi8(b3, count_bytes(_mm256_xor_si256(xv, loadv(w3 + 8u * v)), lut, low));
+            }
+            s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(b0, zero));
+            s1 = _mm256_add_epi64(s1, _mm256_sad_epu8(b1, zero));
+            s2 = _mm256_add_epi64(s2, _mm256_sad_epu8(b2, zero));
+            s3 = _mm256_add_epi64(s3, _mm256_sad_epu8(b3, zero));
+        }
+        /* The four channels' 64-bit lane sums (each < 2^32) into one vector of 4 x u32:
+         * channel pairs share a lane (low/high half), then lanes and halves are added. */
+        t01 = _mm256_or_si256(s0, _mm256_slli_epi64(s1, 32));
+        t23 = _mm256_or_si256(s2, _mm256_slli_epi64(s3, 32));
+        t01 = _mm256_add_epi32(_mm256_unpacklo_epi64(t01, t23), _mm256_unpackhi_epi64(t01, t23));
+        sum = _mm_add_epi32(_mm256_castsi256_si128(t01), _mm256_extracti128_si256(t01, 1));
+        _mm_storeu_si128((__m128i *)(void *)(mism + r), sum);
+        tail_popcnt(x, w0, n, 8u * nv, 4u, mism + r);
+    }
+    for (; r < rows; r++) {
+        mism[r] = 0;
+        tail_popcnt(x, w + (size_t)r * n, n, 0u, 1u, mism + r);
+    }
+}
+
+static int has_popcnt(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("popcnt");
+}
+
+static int has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+}
+
+const ebnn_kernel ebnn_kernel_avx2 = {"avx2", xorpop_avx2, has_avx2};
+const ebnn_kernel ebnn_kernel_popcnt = {"popcnt", xorpop_popcnt, has_popcnt};
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int ebnn_x86_unused;
+#endif

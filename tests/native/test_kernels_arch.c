@@ -1,0 +1,232 @@
+/* Every optimized kernel this CPU can run against the scalar reference, bit for bit: the
+ * xorpop primitive on random lengths, row counts and misaligned pointers, then CONV2D/DENSE
+ * on random shapes (odd channel counts, sizes not a multiple of the word width, padding,
+ * strides 1-2, groups incl. depthwise, U8 and BIN input, BIN and I32 output).
+ *
+ * One file for every target: the host (ASan build), Linux user mode under qemu-aarch64 /
+ * qemu-arm, and bare-metal Cortex-M under qemu-system-arm (-DEBNN_BAREMETAL, with
+ * cm_startup.c). No malloc, no stdio on bare metal: static buffers and a small printer.
+ * Usage: test_kernels_arch [SEED] [CASES]. Exit status 0 when everything matches. */
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#if defined(EBNN_BAREMETAL)
+void ta_write(const char *s); /* cm_startup.c: semihosting */
+#else
+#include <stdio.h>
+#include <stdlib.h>
+static void ta_write(const char *s) { fputs(s, stdout); fflush(stdout); }
+#endif
+
+/* ---- output ---- */
+static void put_u(uint32_t v) {
+    char b[12];
+    int i = 11;
+    b[i] = 0;
+    do b[--i] = (char)('0' + v % 10u); while ((v /= 10u) != 0 && i > 0);
+    ta_write(b + i);
+}
+
+/* ---- random numbers (xorshift32) ---- */
+static uint32_t rng_state = 1;
+static uint32_t rnd(void) {
+    uint32_t x = rng_state;
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    return rng_state = x;
+}
+static uint32_t rnd_in(uint32_t lo, uint32_t hi) { return lo + rnd() % (hi - lo + 1u); }
+
+/* ---- buffers (sized for the largest case below) ---- */
+#define MAX_IN_WORDS 8192u
+#define MAX_W_WORDS 24576u
+#define MAX_OUT_WORDS 16384u
+static uint32_t in_buf[MAX_IN_WORDS + 4];
+static uint32_t w_buf[MAX_W_WORDS + 4];
+static uint32_t t_buf[1024];
+static uint32_t out_ref[MAX_OUT_WORDS], out_k[MAX_OUT_WORDS];
+static uint32_t mism[300];
+
+static int failures;
+
+static void fail(const char *what, const char *kernel, uint32_t a, uint32_t b) {
+    ta_write("FAIL ");
+    ta_write(what);
+    ta_write(" kernel ");
+    ta_write(kernel);
+    ta_write(" ");
+    put_u(a);
+    ta_write(" ");
+    put_u(b);
+    ta_write("\n");
+    failures++;
+}
+
+/* xorpop against a plain popcount, on lengths around the vector widths and misaligned. */
+static void check_xorpop(const ebnn_kernel *k, uint32_t cases) {
+    uint32_t c, i, r;
+    for (c = 0; c < cases; c++) {
+        uint32_t n = rnd_in(1, c % 4u == 0 ? 300u : 40u), rows = rnd_in(1, 9);
+        uint32_t off = rnd_in(0, 3); /* 4-byte aligned only */
+        uint32_t *x = in_buf + off, *w = w_buf + rnd_in(0, 3);
+        for (i = 0; i < n; i++) x[i] = rnd();
+        for (i = 0; i < n * rows; i++) w[i] = rnd_in(0, 7) == 0 ? x[i % n] : rnd();
+        k->xorpop(x, w, n, rows, mism);
+        for (r = 0; r < rows; r++) {
+            uint32_t want = 0;
+            for (i = 0; i < n; i++) want += ebnn_popcount32(x[i] ^ w[r * n + i]);
+            if (mism[r] != want) {
+                fail("xorpop n/rows", k->name, n, rows);
+                return;
+            }
+        }
+    }
+}
+
+static const uint16_t channels[] = {1, 3, 31, 32, 33, 63, 64, 65, 127, 129};
+static uint16_t pick_c(void) { return channels[rnd_in(0, 9)]; }
+
+/* Random kernel, stride, padding for an axis of size n. */
+static void axis(uint16_t n, uint16_t *k, uint16_t *s, uint16_t *p) {
+    *p = (uint16_t)rnd_in(0, 2);
+    *k = (uint16_t)rnd_in(1, 4);
+    if (*k > n + 2u * *p) *k = (uint16_t)(n + 2u * *p);
+    *s = (uint16_t)rnd_in(1, 2);
+}
+
+static uint32_t weight_words(const ebnn_layer *l) {
+    uint32_t cg = l->in_c / l->groups;
+    return l->out_c * (l->in_type == EBNN_T_U8 ? ebnn_words((uint32_t)l->kh * l->kw * cg)
+                                                : (uint32_t)l->kh * l->kw * ebnn_words(cg));
+}
+
+/* A random layer that fits the buffers; 0 when the draw is too large (caller redraws). */
+static int random_layer(ebnn_layer *l, uint32_t big) {
+    uint16_t cg, g;
+    uint32_t kind = rnd_in(0, 9), n, c, i, rowbits, roww;
+    memset(l, 0, sizeof *l);
+    l->op = EBNN_OP_CONV2D;
+    l->in_type = (uint8_t)(rnd_in(0, 7) == 0 ? EBNN_T_U8 : EBNN_T_BIN);
+    l->out_type = (uint8_t)(rnd_in(0, 2) ? EBNN_T_BIN : EBNN_T_I32);
+    l->in_h = (uint16_t)rnd_in(1, big ? 12 : 9), l->in_w = (uint16_t)rnd_in(1, big ? 12 : 9);
+    cg = l->in_type == EBNN_T_U8 ? (uint16_t)rnd_in(1, 4) : pick_c();
+    l->out_c = pick_c();
+    l->groups = 1;
+    if (kind < 2) { /* dense */
+        l->op = EBNN_OP_DENSE;
+        l->in_c = cg, l->kh = l->in_h, l->kw = l->in_w, l->sh = l->sw = 1;
+    } else {
+        if (kind == 2) { /* two groups */
+            g = 2, l->out_c = (uint16_t)(2 * pick_c());
+        } else if (kind == 3) { /* depthwise */
+            g = cg, l->out_c = g, cg = 1;
+        } else {
+            g = 1;
+        }
+        l->groups = g;
+        l->in_c = (uint16_t)(cg * g);
+        axis(l->in_h, &l->kh, &l->sh, &l->ph);
+        axis(l->in_w, &l->kw, &l->sw, &l->pw);
+    }
+    l->out_h = (uint16_t)((l->in_h + 2u * l->ph - l->kh) / l->sh + 1u);
+    l->out_w = (uint16_t)((l->in_w + 2u * l->pw - l->kw) / l->sw + 1u);
+    if ((size_t)l->in_h * l->in_w * (l->in_type == EBNN_T_U8 ? (l->in_c + 3u) / 4u : ebnn_words(l->in_c)) >
+            MAX_IN_WORDS ||
+        weight_words(l) > MAX_W_WORDS ||
+        (size_t)l->out_h * l->out_w * l->out_c > MAX_OUT_WORDS || l->out_c > 512u)
+        return 0;
+
+    /* Weights: random bits, padding bits of each row zero as the format requires. */
+    cg = (uint16_t)(l->in_c / l->groups);
+    rowbits = l->in_type == EBNN_T_U8 ? (uint32_t)l->kh * l->kw * cg : cg;
+    roww = ebnn_words(rowbits);
+    n = weight_words(l);
+    for (i = 0; i < n; i++) {
+        uint32_t used = rowbits - 32u * (i % roww);
+        w_buf[i] = used >= 32u ? rnd() : rnd() & ((1u << used) - 1u);
+    }
+    l->weights = w_buf;
+    if (l->out_type == EBNN_T_BIN) {
+        int32_t terms = (int32_t)((uint32_t)l->kh * l->kw * cg) * (l->in_type == EBNN_T_U8 ? 255 : 1);
+        for (c = 0; c < l->out_c; c++)
+            t_buf[c] = (uint32_t)((int32_t)rnd_in(0, (uint32_t)(2 * terms)) - terms);
+        for (c = 0; c < ebnn_words(l->out_c); c++) t_buf[l->out_c + c] = rnd();
+        l->thresholds = (const int32_t *)(const void *)t_buf;
+        l->flip = t_buf + l->out_c;
+    }
+    /* Input: U8 bytes, or BIN pixels with bits past in_c zero. */
+    if (l->in_type == EBNN_T_U8) {
+        uint8_t *p = (uint8_t *)in_buf;
+        for (i = 0; i < (uint32_t)l->in_h * l->in_w * l->in_c; i++) p[i] = (uint8_t)rnd();
+    } else {
+        uint32_t iw = ebnn_words(l->in_c);
+        for (i = 0; i < (uint32_t)l->in_h * l->in_w * iw; i++) {
+            uint32_t used = l->in_c - 32u * (i % iw);
+            in_buf[i] = used >= 32u ? rnd() : rnd() & ((1u << used) - 1u);
+        }
+    }
+    return 1;
+}
+
+static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized) {
+    uint32_t c, bytes, i;
+    ebnn_layer l;
+    for (c = 0; c < cases && failures == 0; c++) {
+        while (!random_layer(&l, c % 8u == 0)) {
+        }
+        bytes = (uint32_t)ebnn_tensor_bytes(l.out_type, l.out_h, l.out_w, l.out_c);
+        memset(out_ref, 0x5A, bytes);
+        memset(out_k, 0xA5, bytes); /* garbage the kernel must overwrite */
+        ebnn_ref_conv2d(&l, in_buf, out_ref);
+        if (l.in_type == EBNN_T_BIN && ebnn_bin_conv2d(&l, in_buf, out_k, k->xorpop))
+            ++*optimized;
+        else
+            ebnn_conv2d_with(k, &l, in_buf, out_k);
+        for (i = 0; i < bytes / 4u; i++) {
+            if (out_k[i] != out_ref[i]) {
+                fail("conv case/word", k->name, c, i);
+                ta_write("  in ");
+                put_u(l.in_h), ta_write("x"), put_u(l.in_w), ta_write("x"), put_u(l.in_c);
+                ta_write(" out_c "), put_u(l.out_c), ta_write(" k "), put_u(l.kh), ta_write("x");
+                put_u(l.kw), ta_write(" s "), put_u(l.sh), ta_write(","), put_u(l.sw);
+                ta_write(" p "), put_u(l.ph), ta_write(","), put_u(l.pw), ta_write(" g ");
+                put_u(l.groups), ta_write(" in_type "), put_u(l.in_type), ta_write(" out_type ");
+                put_u(l.out_type), ta_write("\n");
+                break;
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    uint32_t seed = 1, cases = 400, i;
+    const ebnn_kernel *k;
+#if !defined(EBNN_BAREMETAL)
+    if (argc > 1) seed = (uint32_t)strtoul(argv[1], NULL, 0);
+    if (argc > 2) cases = (uint32_t)strtoul(argv[2], NULL, 0);
+#else
+    (void)argc, (void)argv;
+#endif
+    rng_state = seed ? seed : 1;
+    ta_write("test_kernels_arch: seed ");
+    put_u(seed);
+    ta_write("; ");
+    ta_write(ebnn_build_info());
+    ta_write("\n");
+    for (i = 0; (k = ebnn_kernel_at(i)) != NULL && failures == 0; i++) {
+        uint32_t optimized = 0;
+        check_xorpop(k, cases);
+        check_conv(k, cases, &optimized);
+        ta_write("  kernel ");
+        ta_write(k->name);
+        ta_write(failures ? ": FAILED, " : ": xorpop ok, ");
+        put_u(cases);
+        ta_write(" conv cases, ");
+        put_u(optimized);
+        ta_write(" through the kernel, the rest on ref\n");
+        if (optimized < cases / 3u) fail("too few optimized cases", k->name, optimized, cases);
+    }
+    if (i == 0) fail("no kernel", "-", 0, 0);
+    ta_write(failures ? "test_kernels_arch: FAILED\n" : "test_kernels_arch: all passed\n");
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,88 @@
+"""The device command line: `device info/load`, `eval --backend device:qemu:BOARD` (scores equal
+the native backend's) and `board run` (a board that outlives its socket:// sessions).
+
+Needs make, arm-none-eabi-gcc and qemu-system-arm (skipped otherwise)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgebnn import cli, format as fmt
+from edgebnn.device.ports import ensure_firmware
+from edgebnn.export import export_model
+from tests.conftest import random_model
+
+MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def firmware_env(tmp_path_factory):
+    """EDGEBNN_FIRMWARE_BUILD pointing at a fresh an386 build, for in-process and child CLIs."""
+    build = tmp_path_factory.mktemp("fw")
+    ensure_firmware("mps2-an386", build)
+    old = os.environ.get("EDGEBNN_FIRMWARE_BUILD")
+    os.environ["EDGEBNN_FIRMWARE_BUILD"] = str(build)
+    yield build
+    if old is None:
+        del os.environ["EDGEBNN_FIRMWARE_BUILD"]
+    else:
+        os.environ["EDGEBNN_FIRMWARE_BUILD"] = old
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "mlp.ebnn"
+    model = random_model("mlp", (8, 8, 1), 10, seed=21, layers=[64])
+    fmt.write(export_model(model, (8, 8, 1), 10), path)
+    return path
+
+
+def test_eval_on_device_equals_native(firmware_env, model_file, tmp_path, capsys):
+    results = {}
+    for backend in ("native", "device:qemu:mps2-an386"):
+        logits = tmp_path / f"{backend.replace(':', '_')}.npy"
+        assert cli.main(["eval", str(model_file), "--data", "digits", "--backend", backend,
+                         "--json", "--save-logits", str(logits)]) == 0
+        results[backend] = (json.loads(capsys.readouterr().out.strip().splitlines()[-1]),
+                            np.load(logits))
+    (native, native_scores), (device, device_scores) = results.values()
+    assert np.array_equal(native_scores, device_scores)
+    assert native["accuracy"] == device["accuracy"] and native["n"] == device["n"] > 100
+
+
+def test_device_info_load_and_errors(firmware_env, model_file, capsys):
+    assert cli.main(["device", "info", "--port", "qemu:mps2-an386", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["board"] == "mps2-an386" and info["model"]["size"] == 0
+    assert cli.main(["device", "load", str(model_file), "--port", "qemu:mps2-an386"]) == 0
+    assert "loaded" in capsys.readouterr().out
+    assert cli.main(["device", "load", str(ROOT / "README.md"), "--port",
+                     "qemu:mps2-an386"]) == 2
+    assert "LOAD_COMMIT (seq" in capsys.readouterr().err
+    assert cli.main(["device", "info", "--port", "socket://127.0.0.1:1"]) == 2
+    assert "socket://127.0.0.1:1: cannot open" in capsys.readouterr().err
+
+
+def test_board_run_serves_socket_sessions(firmware_env, model_file, capsys):
+    proc = subprocess.Popen([sys.executable, "-m", "edgebnn.cli", "board", "run", "mps2-an386"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("socket://127.0.0.1:"), url
+        assert cli.main(["device", "load", str(model_file), "--port", url]) == 0
+        capsys.readouterr()
+        # a second session finds the model the first one loaded
+        assert cli.main(["device", "info", "--port", url, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["model"]["size"] == model_file.stat().st_size
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0

@@ -1,0 +1,98 @@
+"""Every optimized C kernel against the scalar reference, bit for bit, where it runs: the host
+(each x86 variant forced, under ASan), AArch64 under qemu-aarch64 (baseline cortex-a53 and
+-cpu max), ARMv7 NEON under qemu-arm (cortex-a15), and Cortex-M4/M7/M55 bare metal under
+qemu-system-arm (semihosting exit status). The C side is tests/native/test_kernels_arch.c;
+missing toolchains or emulators skip with the reason. Also: the benchmark's --quick output
+structure (never its timings)."""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIVE = ROOT / "native"
+BUILD = NATIVE / "build"
+PASSED = "test_kernels_arch: all passed"
+BOARDS = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m55": "mps3-an547"}
+
+
+def run(cmd, timeout=120, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def need(*tools):
+    for t in tools:
+        if shutil.which(t) is None:
+            pytest.skip(f"{t} not installed")
+
+
+def make(target, *args):
+    r = run(["make", "-C", str(NATIVE), target, *args], timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def check(r, kernels):
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and PASSED in out, out
+    for k in kernels:
+        assert f"kernel {k}: xorpop ok" in out, out
+
+
+def test_host_every_x86_variant():
+    need("cc")
+    make("build/asan/test_kernels_arch")
+    seed = random.randrange(1, 2**31)
+    print(f"seed {seed}")
+    r = run([str(BUILD / "asan" / "test_kernels_arch"), str(seed), "300"])
+    kernels = ["swar"]
+    if os.uname().machine in ("x86_64", "AMD64"):
+        flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+        kernels += ["popcnt"] if " popcnt" in flags else []
+        kernels += ["avx2"] if " avx2" in flags else []
+    check(r, kernels)
+
+
+@pytest.mark.parametrize("cpu", ["cortex-a53", "max"])
+def test_aarch64_neon(cpu):
+    need("aarch64-linux-gnu-gcc", "qemu-aarch64")
+    make("build/arch/aarch64/test_kernels_arch")
+    r = run(["qemu-aarch64", "-cpu", cpu, str(BUILD / "arch" / "aarch64" / "test_kernels_arch")])
+    check(r, ["neon", "swar"])
+
+
+def test_armv7_neon():
+    need("arm-linux-gnueabihf-gcc", "qemu-arm")
+    make("build/arch/armv7/test_kernels_arch")
+    r = run(["qemu-arm", "-cpu", "cortex-a15", str(BUILD / "arch" / "armv7" / "test_kernels_arch")])
+    check(r, ["neon", "swar"])
+
+
+@pytest.mark.parametrize("cpu", sorted(BOARDS))
+def test_cortex_m(cpu):
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    elf = BUILD / "arch" / cpu / "test_kernels_arch.elf"
+    make(str(elf.relative_to(NATIVE)), f"CPU={cpu}")
+    r = run(["qemu-system-arm", "-M", BOARDS[cpu], "-nographic", "-monitor", "none",
+             "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)], timeout=60)
+    check(r, ["swar"])
+    # No libgcc popcount call per word: the SWAR kernel counts bits itself.
+    dis = run(["arm-none-eabi-objdump", "-d", str(elf)])
+    assert "__popcount" not in dis.stdout
+
+
+def test_bench_quick_structure():
+    need("cc")
+    r = run([sys.executable, "-m", "edgebnn.bench", "--quick", "--json"], timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert rows, r.stdout
+    for row in rows:
+        assert {"name", "target", "metric", "value", "reference", "ratio"} <= row.keys(), row
+    assert any(row["metric"] == "binary_mac_per_s" for row in rows)
+    assert any(row["name"].startswith("peak") for row in rows)
