@@ -1,7 +1,7 @@
 """Where a model runs for evaluation: `torch` (a run folder, eval mode), `native` (a `.ebnn`
-file on the host C core) or `onnx` (an exported ONNX file on onnxruntime). Every backend maps
-uint8 (N, H, W, C) images to int32 scores, so their outputs can be compared bit for bit. Later
-targets (device:PORT) plug in here."""
+file on the host C core), `onnx` (an exported ONNX file on onnxruntime) or `device:PORT` (a
+`.ebnn` file on a board over serial). Every backend maps uint8 (N, H, W, C) images to int32
+scores, so their outputs can be compared bit for bit."""
 from __future__ import annotations
 
 from pathlib import Path

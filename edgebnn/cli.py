@@ -129,25 +129,36 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the bundled defaults: train → export → run on the C core, cross-checked."""
+    """The main job on the bundled defaults: train → export → run on the host C core, on
+    onnxruntime and on the emulated board, each cross-checked against PyTorch bit for bit."""
     from edgebnn import format as fmt
     from edgebnn.export import export_run
+    from edgebnn.export import onnx as onnx_export
     from edgebnn.train import TrainConfig, train
 
     out = Path(args.out)
-    print(f"[1/3] training an MLP on digits with backprop -> {out}")
+    print(f"[1/5] training an MLP on digits with backprop -> {out}")
     metrics = train(TrainConfig(epochs=args.epochs), out, progress=not args.quiet)
     print(f"      test accuracy {metrics['accuracy']['test']:.4f}")
-    model_path = out / "model.ebnn"
-    size = fmt.write(export_run(out), model_path)
-    print(f"[2/3] exported {model_path}: {size:,} bytes")
-    torch_scores, labels = evaluate("torch", out, None, "test", None)
-    native_scores, _ = evaluate("native", model_path, None, "test", None)
-    same = np.array_equal(torch_scores, native_scores)
-    accuracy = float((native_scores.argmax(1) == labels).mean())
-    print(f"[3/3] C core on the host: test accuracy {accuracy:.4f} on {len(labels)} images; "
-          f"scores {'identical to' if same else 'DIFFERENT from'} PyTorch")
-    return 0 if same else 1
+    model = export_run(out)
+    model_path, onnx_path = out / "model.ebnn", out / "model.onnx"
+    size = fmt.write(model, model_path)
+    onnx_size = onnx_export.write(model, onnx_path)
+    print(f"[2/5] exported {model_path} ({size:,} bytes) and {onnx_path} ({onnx_size:,} bytes)")
+    expected, labels = evaluate("torch", out, None, "test", None)
+    targets = [("native", model_path, "C core on the host"),
+               ("onnx", onnx_path, "onnxruntime"),
+               (f"device:qemu:{args.board}", model_path,
+                f"emulated {args.board} board over serial")]
+    all_same = True
+    for step, (backend, path, what) in enumerate(targets, start=3):
+        scores, _ = evaluate(backend, path, None, "test", None)
+        same = np.array_equal(scores, expected)
+        all_same &= same
+        accuracy = float((scores.argmax(1) == labels).mean())
+        print(f"[{step}/5] {what}: test accuracy {accuracy:.4f} on {len(labels)} images; "
+              f"scores {'identical to' if same else 'DIFFERENT from'} PyTorch")
+    return 0 if all_same else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the main job on the bundled defaults, end to end")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--epochs", type=int, default=10)
+    d.add_argument("--board", default="mps2-an386", help="emulated board for the last step")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
     add_device_parsers(sub)   # device info|load, board run

@@ -85,3 +85,15 @@ def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "edgebnn.cli", "info"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and "C core:" in proc.stdout
+
+
+def test_demo_main_job_end_to_end(tmp_path, capsys):
+    """The README's main job: train → export → C core, onnxruntime and the emulated board."""
+    import shutil
+    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")):
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm (tools/setup.sh installs them)")
+    code, out, _ = _run(["demo", "--out", str(tmp_path / "demo"), "--epochs", "2", "--quiet"],
+                        capsys)
+    assert code == 0, out
+    assert out.count("identical to PyTorch") == 3 and "[5/5] emulated mps2-an386" in out
+    assert (tmp_path / "demo" / "model.ebnn").is_file() and (tmp_path / "demo" / "model.onnx").is_file()
