@@ -6,6 +6,7 @@
 #   cpu    -mcpu value           fpu    FPU/float-ABI flags for that core
 #   qemu   qemu-system-arm -M    uart0  UART0 base (CMSDK APB UART)
 #   clock  core clock in Hz (also the SysTick rate)    irqs  external IRQ vectors in the table
+#   layer  board layer source: boards/<layer>.c
 
 BOARDS := mps2-an386 mps2-an500 mps3-an547
 
@@ -14,6 +15,7 @@ mps2-an386.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
 mps2-an386.qemu  := mps2-an386
 mps2-an386.uart0 := 0x40004000
 mps2-an386.clock := 25000000
+mps2-an386.layer := cmsdk_systick
 mps2-an386.irqs  := 32
 
 mps2-an500.cpu   := cortex-m7
@@ -21,6 +23,7 @@ mps2-an500.fpu   := -mfpu=fpv5-d16 -mfloat-abi=hard
 mps2-an500.qemu  := mps2-an500
 mps2-an500.uart0 := 0x40004000
 mps2-an500.clock := 25000000
+mps2-an500.layer := cmsdk_systick
 mps2-an500.irqs  := 32
 
 mps3-an547.cpu   := cortex-m55
@@ -28,4 +31,5 @@ mps3-an547.fpu   := -mfloat-abi=hard
 mps3-an547.qemu  := mps3-an547
 mps3-an547.uart0 := 0x59303000
 mps3-an547.clock := 32000000
+mps3-an547.layer := cmsdk_systick
 mps3-an547.irqs  := 96

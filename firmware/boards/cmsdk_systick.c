@@ -1,5 +1,7 @@
-/* MPS2 AN500: Cortex-M7 with double-precision FPU (QEMU -M mps2-an500).
- * UART0 is a CMSDK APB UART, the tick is SysTick at the core clock. */
+/* Board layer for parts whose console is a CMSDK APB UART and whose tick is SysTick at the
+ * core clock: the Arm MPS2/MPS3 boards (mps2-an386 M4, mps2-an500 M7, mps3-an547 M55, which
+ * reaches UART0 through its Secure alias). The UART base and clock come from boards.mk. A board
+ * with other peripherals gets a file of its own beside this one (docs: firmware/README.md). */
 #include "board.h"
 #include "cmsdk_uart.h"
 #include "systick.h"
