@@ -1,7 +1,9 @@
 """Binary layers for PyTorch whose eval-mode arithmetic the C core reproduces bit for bit."""
 from edgebnn.nn.binarize import Sign, binarize
+from edgebnn.nn.quantize import quantize_grad, quantize_ste
 from edgebnn.nn.layers import (BatchNorm1d, BatchNorm2d, BinaryConv2d, BinaryLinear,
                                InputConv2d, InputLinear, ScoreLinear, clip_latent_weights)
 
 __all__ = ["Sign", "binarize", "BatchNorm1d", "BatchNorm2d", "BinaryConv2d", "BinaryLinear",
-           "InputConv2d", "InputLinear", "ScoreLinear", "clip_latent_weights"]
+           "InputConv2d", "InputLinear", "ScoreLinear", "clip_latent_weights", "quantize_ste",
+           "quantize_grad"]

@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -72,6 +72,11 @@ class Algorithm(ABC):
         """MACs per sample of one training step; the default is backprop's cost model,
         forward + input gradients (none for the first layer) + weight gradients."""
         return 3 * costs.total - costs.forward[0]
+
+    def compute_details(self, costs: LayerCosts) -> dict[str, Any]:
+        """Extra entries for metrics.json's "compute" (`cyclic`: its bit-weighted cost model,
+        the full-precision count and the saving); none by default."""
+        return {}
 
 
 _REGISTRY: dict[str, type[Algorithm]] = {}

@@ -98,9 +98,10 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         "parameters": n_params,
         "model_size_bytes": len(packed),
         "float32_size_bytes": 4 * n_params,
-        **memory.report(algo, memory.layer_costs(model, tuple(spec["input_shape"]),
-                                                 spec["n_classes"], config.batch_size)),
+        **memory.report(algo, costs := memory.layer_costs(model, tuple(spec["input_shape"]),
+                                                          spec["n_classes"], config.batch_size)),
     }
+    metrics["compute"].update(algo.compute_details(costs))
     if out is not None:
         run_folder.save(Path(out), config, spec, model, metrics)
     return metrics
