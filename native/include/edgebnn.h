@@ -100,7 +100,9 @@ static inline uint32_t ebnn_words(uint32_t bits) { return (bits + 31u) >> 5; }
 
 /* ---- model ---- */
 /* Validates the whole file (docs/format.md "Loader checks") and fills *m. data must stay valid
- * and unchanged while m is used. diag may be NULL. */
+ * and unchanged while m is used. diag may be NULL.
+ * Memory: none beyond *m (sizeof(ebnn_model)); the file is read in place (flash or RAM, 16-byte
+ * aligned); up to about 3 KiB of stack (the arena plan). */
 ebnn_status ebnn_model_load(ebnn_model *m, const void *data, size_t size, ebnn_diag *diag);
 /* Decodes record i of a loaded model. */
 ebnn_status ebnn_model_layer(const ebnn_model *m, uint32_t i, ebnn_layer *out);
@@ -110,10 +112,12 @@ size_t ebnn_arena_size(const ebnn_model *m);
 size_t ebnn_input_size(const ebnn_model *m);
 
 /* ---- inference ---- */
-/* One sample: input is in_h*in_w*in_c bytes (HWC), scores receives n_classes int32. */
+/* One sample: input is in_h*in_w*in_c bytes (HWC), scores receives n_classes int32.
+ * Memory: an arena of ebnn_arena_size(m) bytes, EBNN_ALIGN-aligned, owned by the caller (its
+ * contents need not be preserved between calls); up to about 3 KiB of stack. */
 ebnn_status ebnn_infer(const ebnn_model *m, const uint8_t *input, int32_t *scores,
                        void *arena, size_t arena_size);
-/* n samples, contiguous; scores is n * n_classes. */
+/* n samples, contiguous; scores is n * n_classes. Memory: as ebnn_infer (one arena, reused). */
 ebnn_status ebnn_infer_batch(const ebnn_model *m, const uint8_t *inputs, uint32_t n,
                              int32_t *scores, void *arena, size_t arena_size);
 /* Index of the first largest score. */
@@ -122,7 +126,9 @@ uint32_t ebnn_argmax(const int32_t *scores, uint32_t n);
 /* ---- kernels (one sample; shapes and layouts as in docs/format.md) ---- */
 /* Output bytes of a layer for one sample. */
 size_t ebnn_tensor_bytes(uint8_t dtype, uint32_t h, uint32_t w, uint32_t c);
-/* CONV2D/DENSE with U8 or BIN input, writing BIN (thresholds) or I32 (scores). */
+/* CONV2D/DENSE with U8 or BIN input, writing BIN (thresholds) or I32 (scores).
+ * Kernels write only `out` (ebnn_tensor_bytes of the layer's output) and use no heap; the
+ * optimized BIN path copies a padded window of at most 1 KiB onto the stack. */
 void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out);
 void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
 /* BINARIZE: U8 -> BIN, element e is +1 iff in[e] >= the u8 threshold of e. */
