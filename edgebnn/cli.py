@@ -100,7 +100,14 @@ def evaluate(backend: str, model_path: Path, data_spec: str | None, split: str,
     return scorer(ds.x), ds.y
 
 
+def _default_backend(model: Path) -> str:
+    if model.is_dir():
+        return "torch"
+    return "onnx" if model.suffix == ".onnx" else "native"
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    args.backend = args.backend or _default_backend(Path(args.model))
     scores, labels = evaluate(args.backend, Path(args.model), args.data, args.split, args.seed)
     n = len(labels)
     accuracy = float((scores.argmax(1) == labels).mean()) if n else float("nan")
@@ -199,8 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("eval", help="accuracy of a model on a data split")
     v.add_argument("model", help="run folder (torch), .ebnn file (native) or .onnx (onnx)")
     v.add_argument("--data", help="data spec (default: the one the model was trained on)")
-    v.add_argument("--backend", default="native", type=check_backend,
-                   help=f"{' | '.join(BACKENDS)} | device:PORT (PORT as for `device`)")
+    v.add_argument("--backend", type=check_backend,
+                   help=f"{' | '.join(BACKENDS)} | device:PORT (PORT as for `device`); default: "
+                        "torch for a run folder, onnx for a .onnx file, native otherwise")
     v.add_argument("--split", default="test", choices=("train", "val", "test"))
     v.add_argument("--seed", type=int, help="split seed (default: the training seed)")
     v.add_argument("--json", action="store_true", help='last line: {"accuracy": …, "n": …}')

@@ -97,3 +97,12 @@ def test_demo_main_job_end_to_end(tmp_path, capsys):
     assert code == 0, out
     assert out.count("identical to PyTorch") == 3 and "[5/5] emulated mps2-an386" in out
     assert (tmp_path / "demo" / "model.ebnn").is_file() and (tmp_path / "demo" / "model.onnx").is_file()
+
+
+def test_eval_picks_the_backend_from_the_model(cli_run, tmp_path, capsys):
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", str(cli_run), "--onnx", str(onnx_path)]) == 0
+    capsys.readouterr()
+    for path, backend in ((cli_run, "torch"), (onnx_path, "onnx")):
+        code, out, _ = _run(["eval", str(path), "--json"], capsys)
+        assert code == 0 and json.loads(out.splitlines()[-1])["backend"] == backend
