@@ -147,4 +147,9 @@ def export_run(folder) -> fmt.Model:
             "training": {"data": config.data, "seed": config.seed, "algo": config.algo,
                          "val_fraction": config.val_fraction,
                          "test_fraction": config.test_fraction, "image_size": config.image_size}}
-    return export_model(model, tuple(spec["input_shape"]), spec["n_classes"], meta)
+    exported = export_model(model, tuple(spec["input_shape"]), spec["n_classes"], meta)
+    if spec["name"] == "local_chain":   # the rule's state too, so the device can train it on
+        from edgebnn.export import trnl
+        from edgebnn.train.algorithms.local import LocalRule
+        exported.extra_sections[trnl.TAG] = trnl.from_rule(LocalRule(model, config))
+    return exported

@@ -43,6 +43,16 @@ def build_info() -> str:
     return ffi.string(lib.ebnn_build_info()).decode()
 
 
+def _where(source: str, diag) -> str:
+    """`source: layer i: field is got, expected e` from a filled ebnn_diag."""
+    if diag.field == ffi.NULL or not ffi.string(diag.field):
+        return source
+    field = ffi.string(diag.field).decode()
+    layer = f"layer {diag.layer}: " if diag.layer >= 0 else ""
+    expected = f", expected {diag.expected}" if diag.expected or diag.got else ""
+    return f"{source}: {layer}{field} is {diag.got}{expected}"
+
+
 class NativeModel:
     def __init__(self, data: bytes, source: str = "<bytes>") -> None:
         self.source = source
@@ -52,13 +62,7 @@ class NativeModel:
         diag = ffi.new("ebnn_diag *")
         code = lib.ebnn_model_load(self._model, self._data, len(data), diag)
         if code != lib.EBNN_OK:
-            where = source
-            if diag.field != ffi.NULL:
-                field = ffi.string(diag.field).decode()
-                layer = f"layer {diag.layer}: " if diag.layer >= 0 else ""
-                expected = f", expected {diag.expected}" if diag.expected or diag.got else ""
-                where += f": {layer}{field} is {diag.got}{expected}"
-            _check(code, where)
+            _check(code, _where(source, diag))
         self.arena_size = int(lib.ebnn_arena_size(self._model))
         self._arena_owner, self._arena = _aligned(self.arena_size)
 
@@ -87,3 +91,52 @@ class NativeModel:
                                     self.arena_size)
         _check(code, self.source)
         return scores
+
+
+class LocalTrainer(NativeModel):
+    """On-device training with the `local` rule (native/src/train/local.c) on a host copy of the
+    model: the same calls the firmware makes, on the model bytes held by this object."""
+
+    def __init__(self, data: bytes, source: str = "<bytes>") -> None:
+        super().__init__(data, source)
+        self._size = len(data)
+        self._train = ffi.new("ebnn_train_local *")
+        diag = ffi.new("ebnn_diag *")
+        _check(lib.ebnn_train_local_init(self._train, self._model, self._data, diag),
+               _where(source, diag))
+        self._scratch = (None, None, 0)   # (owner, pointer, batch it was sized for)
+
+    def scratch_size(self, batch: int) -> int:
+        """Bytes of scratch one step over `batch` samples needs."""
+        return int(lib.ebnn_train_local_buffer_size(self._train, batch))
+
+    def set_thresholds(self, p_q: list[int]) -> None:
+        """This epoch's reinforcement thresholds, one u32 per sub-network."""
+        for l, p in enumerate(p_q):
+            _check(lib.ebnn_train_local_set_threshold(self._train, l, int(p)), self.source)
+
+    @property
+    def step_index(self) -> int:
+        return int(lib.ebnn_train_local_step_index(self._train))
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> tuple[int, int]:
+        """One batch: uint8 images (N, H, W, C) and labels (N,) → (correct, wrong) of the last
+        sub-network, as counted before its update."""
+        x = np.ascontiguousarray(x, dtype=np.uint8)
+        y = np.ascontiguousarray(y, dtype=np.uint8)
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape or len(y) != len(x):
+            raise ValueError(f"{self.source}: batch is {x.shape} with {y.shape} labels")
+        if self._scratch[2] < len(x):
+            size = self.scratch_size(len(x))
+            self._scratch = (*_aligned(size), len(x))
+        _, pointer, batch = self._scratch
+        stats = ffi.new("ebnn_train_stats *")
+        _check(lib.ebnn_train_local_step(self._train, ffi.from_buffer("uint8_t[]", x),
+                                         ffi.from_buffer("uint8_t[]", y), len(x), pointer,
+                                         self.scratch_size(batch), stats), self.source)
+        return int(stats.correct), int(stats.wrong)
+
+    def to_bytes(self) -> bytes:
+        """The trained model file, CRCs rewritten (ebnn_model_finalize)."""
+        _check(lib.ebnn_model_finalize(self._data, self._size), self.source)
+        return bytes(ffi.buffer(self._data, self._size))

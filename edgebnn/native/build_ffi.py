@@ -25,6 +25,19 @@ size_t ebnn_input_size(const ebnn_model *m);
 ebnn_status ebnn_infer_batch(const ebnn_model *m, const uint8_t *inputs, uint32_t n,
                              int32_t *scores, void *arena, size_t arena_size);
 const char *ebnn_build_info(void);
+/* on-device training, the `local` rule */
+typedef struct { uint16_t n_hidden; ...; } ebnn_train_local;
+typedef struct { uint32_t correct, wrong; } ebnn_train_stats;
+ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint8_t *model_data,
+                                  ebnn_diag *diag);
+size_t ebnn_train_local_buffer_size(const ebnn_train_local *t, uint32_t batch);
+ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inputs,
+                                  const uint8_t *labels, uint32_t n, void *scratch,
+                                  size_t scratch_size, ebnn_train_stats *stats);
+ebnn_status ebnn_train_local_set_threshold(const ebnn_train_local *t, uint32_t layer,
+                                           uint32_t p_q);
+uint32_t ebnn_train_local_step_index(const ebnn_train_local *t);
+ebnn_status ebnn_model_finalize(uint8_t *data, size_t size);
 """
 
 ffibuilder = FFI()

@@ -45,6 +45,8 @@ typedef enum {
     EBNN_ERR_ALIGN,           /* model or arena pointer not EBNN_ALIGN-byte aligned */
     EBNN_ERR_ARENA,           /* arena smaller than ebnn_arena_size() */
     EBNN_ERR_LIMIT,           /* exceeds a compile-time limit (layers, sections) */
+    EBNN_ERR_TRAINING,        /* training section absent, invalid, or not matching the model */
+    EBNN_ERR_SCRATCH,         /* training scratch smaller than its _buffer_size() or misaligned */
     EBNN_STATUS_COUNT
 } ebnn_status;
 
@@ -138,6 +140,56 @@ static inline int ebnn_threshold_bit(const ebnn_layer *l, uint32_t c, int32_t y)
     int f = (int)((l->flip[c >> 5] >> (c & 31u)) & 1u);
     return f ? (y <= l->thresholds[c]) : (y >= l->thresholds[c]);
 }
+
+/* ---- on-device training: the `local` rule (docs/format.md, "Training section trnl") ----
+ * Gradient-free training with local binary error signals, integers only, bit-identical to
+ * edgebnn/train/algorithms/local.py (`local_step`). The model must be in writable RAM: a step
+ * updates the integer hidden weights in the ancillary `trnl` section, the packed sign bits in
+ * WGHT (so the unchanged inference engine runs the trained model) and the step counter; the
+ * file's CRCs go stale until ebnn_model_finalize(). The model's layers must be
+ * BINARIZE (flattened) -> DENSE BIN->BIN (T = 0, flip 0) x L -> DENSE I32. */
+#define EBNN_TRAIN_LOCAL_MAX_CLASSES 256  /* labels are u8 */
+
+/* A validated view of a model's training state; fill with ebnn_train_local_init(). */
+typedef struct {
+    const ebnn_model *model;
+    uint8_t *data;              /* the model file (== model->data), written by the steps */
+    uint8_t *trnl;              /* the training section inside data */
+    uint32_t trnl_size;
+    uint16_t n_hidden;          /* L trained sub-networks */
+    uint16_t first_dense;       /* LAYR index of the first hidden DENSE layer */
+    uint16_t max_width;         /* largest of the input width and every K */
+    uint8_t weight_bytes;       /* 1 (weight_bits <= 8) or 2 */
+} ebnn_train_local;
+
+/* Per-batch outcome of the last sub-network (the model's prediction): samples whose argmax is the
+ * label, and samples that drove an update (argmax wrong or margin below floor(K/4)). */
+typedef struct {
+    uint32_t correct, wrong;
+} ebnn_train_stats;
+
+/* Validates the `trnl` section against the loaded model m (whose data is the writable
+ * model_data) and fills *t. EBNN_ERR_TRAINING names the failing field in diag (may be NULL). */
+ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint8_t *model_data,
+                                  ebnn_diag *diag);
+/* Scratch bytes one step over a batch of `batch` samples needs (16-byte aligned buffer). */
+size_t ebnn_train_local_buffer_size(const ebnn_train_local *t, uint32_t batch);
+/* One batch: inputs are n U8 samples (ebnn_input_size() bytes each), labels n class indices.
+ * Every sub-network is updated once, in order, from the outputs its predecessor computed
+ * before its own update; the step counter in the section then advances by one. */
+ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inputs,
+                                  const uint8_t *labels, uint32_t n, void *scratch,
+                                  size_t scratch_size, ebnn_train_stats *stats);
+/* The reinforcement threshold p_q of sub-network `layer` (weight reinforced iff its draw < p_q).
+ * The host or firmware computes it once per epoch from the previous epoch's accuracy,
+ * p_q = floor(0.5 * sqrt(1 - acc) * sqrt(2 / (pi * N_in)) * 2^32) (local.py), and sets it here;
+ * it is stored in the section, so training resumes with it. */
+ebnn_status ebnn_train_local_set_threshold(const ebnn_train_local *t, uint32_t layer,
+                                           uint32_t p_q);
+uint32_t ebnn_train_local_step_index(const ebnn_train_local *t); /* batches trained so far */
+/* Rewrites every section CRC, the section table CRC and the header CRC of a model file in place
+ * (after training), so it loads again. Checks the header and section bounds first. */
+ebnn_status ebnn_model_finalize(uint8_t *data, size_t size);
 
 /* ---- build ---- */
 /* Compiler, flags and the kernels compiled in, e.g. "gcc 12.2.0; kernels: ref". */

@@ -25,6 +25,10 @@ static const status_text texts[EBNN_STATUS_COUNT] = {
     [EBNN_ERR_ALIGN] = {"EBNN_ERR_ALIGN", "model or arena pointer not 16-byte aligned"},
     [EBNN_ERR_ARENA] = {"EBNN_ERR_ARENA", "arena smaller than ebnn_arena_size()"},
     [EBNN_ERR_LIMIT] = {"EBNN_ERR_LIMIT", "exceeds a compile-time limit"},
+    [EBNN_ERR_TRAINING] = {"EBNN_ERR_TRAINING",
+                           "training section absent, invalid or not matching the model"},
+    [EBNN_ERR_SCRATCH] = {"EBNN_ERR_SCRATCH",
+                          "training scratch smaller than its buffer size or misaligned"},
 };
 
 static const status_text unknown = {"EBNN_ERR_UNKNOWN", "unknown status code"};

@@ -19,6 +19,8 @@ int main(int argc, char **argv) {
     printf("  engine ok\n");
     test_binarize(&r);
     printf("  binarize ok\n");
+    test_train_local(&r);
+    printf("  train_local ok\n");
     printf("test_native: all passed (%.2f s)\n", (double)(clock() - start) / CLOCKS_PER_SEC);
     return 0;
 }

@@ -1,0 +1,415 @@
+/* On-device training with the `local` rule (local binary error signals), the integer port of
+ * `local_step` in edgebnn/train/algorithms/local.py; every step below names the numbered step of
+ * that module's docstring it implements. The state lives in the model's `trnl` section
+ * (docs/format.md, "Training section trnl"): init validates all of it once, so a step indexes
+ * without bounds checks of its own, like inference on a loaded model. */
+#include <string.h>
+
+#include "../kernels/common.h"
+#include "train_internal.h"
+
+#define GOLDEN 0x9E3779B9u
+
+static ebnn_status bad(ebnn_diag *d, int32_t layer, const char *field, uint64_t got,
+                       uint64_t expected) {
+    if (d) {
+        d->layer = layer;
+        d->field = field;
+        d->got = got > UINT32_MAX ? UINT32_MAX : (uint32_t)got;
+        d->expected = expected > UINT32_MAX ? UINT32_MAX : (uint32_t)expected;
+    }
+    return EBNN_ERR_TRAINING;
+}
+
+void ebnn_trnl_entry(const ebnn_train_local *t, uint32_t l, ebnn_trnl_layer *e) {
+    const uint8_t *p = t->trnl + EBNN_TRNL_HEADER + l * EBNN_TRNL_ENTRY;
+    e->layer = ebnn_rd16(p);
+    e->gamma = ebnn_rd16(p + 2);
+    e->n_in = ebnn_rd16(p + 4);
+    e->k = ebnn_rd16(p + 6);
+    e->p_q = ebnn_rd32(p + 8);
+    e->w_off = ebnn_rd32(p + 12);
+    e->r_off = ebnn_rd32(p + 16);
+}
+
+/* Locates ancillary section `tag` of a loaded (hence validated) model; size 0 when absent. */
+static uint8_t *find_section(uint8_t *data, const char *tag, uint32_t *size) {
+    uint32_t n = ebnn_rd16(data + 16), i;
+    for (i = 0; i < n; i++) {
+        const uint8_t *e = data + EBNN_HEADER_SIZE + i * EBNN_SECTION_ENTRY_SIZE;
+        if (memcmp(e, tag, 4) == 0) {
+            *size = ebnn_rd32(e + 8);
+            return data + ebnn_rd32(e + 4);
+        }
+    }
+    *size = 0;
+    return NULL;
+}
+
+static int32_t weight_at(const ebnn_train_local *t, const uint8_t *w, size_t i) {
+    return t->weight_bytes == 1 ? (int32_t)(int8_t)w[i] : (int32_t)(int16_t)ebnn_rd16(w + 2 * i);
+}
+
+static void set_weight(const ebnn_train_local *t, uint8_t *w, size_t i, int32_t v) {
+    if (t->weight_bytes == 1) {
+        w[i] = (uint8_t)(int8_t)v;
+    } else {
+        w[2 * i] = (uint8_t)((uint32_t)v & 0xFFu);
+        w[2 * i + 1] = (uint8_t)(((uint32_t)v >> 8) & 0xFFu);
+    }
+}
+
+static uint32_t bit_of(const uint32_t *row, uint32_t i) { return (row[i >> 5] >> (i & 31u)) & 1u; }
+
+/* Checks the model's layers are the chain the rule trains and the section matches them: entry l
+ * describes DENSE layer 1 + l, blobs in the canonical order, hidden weights in range with their
+ * signs equal to WGHT's bits, the last readout equal to the output layer's weights. */
+static ebnn_status check_layers(ebnn_train_local *t, uint32_t n_classes, int32_t lo, int32_t hi,
+                                ebnn_diag *diag) {
+    const ebnn_model *m = t->model;
+    ebnn_layer lay;
+    uint32_t l, j, i, pos = ebnn_align16(EBNN_TRNL_HEADER + (uint32_t)t->n_hidden * EBNN_TRNL_ENTRY);
+    uint32_t n_in;
+
+    ebnn_model_layer(m, 0, &lay);
+    if (lay.op != EBNN_OP_BINARIZE || lay.out_h != 1 || lay.out_w != 1)
+        return bad(diag, 0, "op", lay.op, EBNN_OP_BINARIZE); /* flattened BINARIZE first */
+    n_in = lay.out_c;
+    t->max_width = (uint16_t)n_in;
+    if (m->n_layers != (uint32_t)t->n_hidden + 2u)
+        return bad(diag, -1, "n_hidden", t->n_hidden, m->n_layers >= 2u ? m->n_layers - 2u : 0u);
+    for (l = 0; l <= t->n_hidden; l++) {
+        int32_t li = (int32_t)(l + 1u);
+        int last = l == t->n_hidden;
+        ebnn_model_layer(m, l + 1u, &lay);
+        if (lay.op != EBNN_OP_DENSE || lay.in0 != l + 1u || lay.in_h != 1 || lay.in_w != 1)
+            return bad(diag, li, "op", lay.op, EBNN_OP_DENSE);
+        if (lay.out_type != (last ? EBNN_T_I32 : EBNN_T_BIN))
+            return bad(diag, li, "out_type", lay.out_type, last ? EBNN_T_I32 : EBNN_T_BIN);
+        if (!last) { /* h = sign(z), sign(0) = +1: threshold 0, no flip */
+            for (j = 0; j < lay.out_c; j++)
+                if (lay.thresholds[j] != 0) return bad(diag, li, "T", (uint32_t)lay.thresholds[j], 0);
+            for (j = 0; j < ebnn_words(lay.out_c); j++)
+                if (lay.flip[j] != 0) return bad(diag, li, "flip", lay.flip[j], 0);
+        }
+        if (lay.out_c > t->max_width) t->max_width = lay.out_c;
+    }
+
+    ebnn_model_layer(m, 0, &lay); /* then the entries against those layers */
+    n_in = lay.out_c;
+    for (l = 0; l < t->n_hidden; l++) {
+        int32_t li = (int32_t)l;
+        ebnn_trnl_layer e;
+        const uint8_t *w;
+        const uint32_t *wbits, *r;
+        uint32_t wsize, rsize, nw_in, nw_k, c;
+        ebnn_trnl_entry(t, l, &e);
+        ebnn_model_layer(m, l + 1u, &lay);
+        if (e.layer != l + 1u) return bad(diag, li, "layer", e.layer, l + 1u);
+        if (e.n_in != n_in) return bad(diag, li, "n_in", e.n_in, n_in);
+        if (e.k != lay.out_c) return bad(diag, li, "k", e.k, lay.out_c);
+        if (e.gamma == 0 || e.gamma > e.k) return bad(diag, li, "gamma", e.gamma, e.k);
+        {
+            const uint8_t *p = t->trnl + EBNN_TRNL_HEADER + l * EBNN_TRNL_ENTRY;
+            for (i = 20; i < EBNN_TRNL_ENTRY; i++)
+                if (p[i] != 0) return bad(diag, li, "reserved", p[i], 0);
+        }
+        nw_in = ebnn_words(e.n_in);
+        nw_k = ebnn_words(e.k);
+        wsize = (uint32_t)e.k * e.n_in * t->weight_bytes; /* < 2^33 is impossible: u16 x u16 x 2 */
+        rsize = n_classes * nw_k * 4u;
+        if (e.w_off != pos) return bad(diag, li, "w_off", e.w_off, pos);
+        if (wsize > t->trnl_size - pos) return bad(diag, li, "w_off", e.w_off, t->trnl_size);
+        pos = ebnn_align16(pos + wsize);
+        if (e.r_off != pos) return bad(diag, li, "r_off", e.r_off, pos);
+        if (pos > t->trnl_size || rsize > t->trnl_size - pos)
+            return bad(diag, li, "r_off", e.r_off, t->trnl_size);
+        pos = ebnn_align16(pos + rsize);
+
+        w = t->trnl + e.w_off;
+        wbits = lay.weights;
+        for (j = 0; j < e.k; j++)
+            for (i = 0; i < e.n_in; i++) {
+                int32_t v = weight_at(t, w, (size_t)j * e.n_in + i);
+                if (v < lo || v > hi) return bad(diag, li, "weight", (uint32_t)v, (uint32_t)hi);
+                if (bit_of(wbits + (size_t)j * nw_in, i) != (uint32_t)(v >= 0))
+                    return bad(diag, li, "sign", j, i);
+            }
+        r = (const uint32_t *)(const void *)(t->trnl + e.r_off);
+        for (c = 0; c < n_classes; c++) /* tail bits zero, as in a BIN tensor */
+            if (e.k % 32u && (r[(c + 1u) * nw_k - 1u] >> (e.k % 32u)) != 0)
+                return bad(diag, li, "readout", c, 0);
+        if (l + 1u == t->n_hidden) { /* the last readout is the output layer itself */
+            ebnn_model_layer(m, l + 2u, &lay);
+            if (memcmp(r, lay.weights, rsize) != 0) return bad(diag, li, "readout", 1, 0);
+        }
+        n_in = e.k;
+    }
+    if (pos != ebnn_align16(t->trnl_size))
+        return bad(diag, -1, "size", t->trnl_size, pos);
+    return EBNN_OK;
+}
+
+ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint8_t *model_data,
+                                  ebnn_diag *diag) {
+    ebnn_train_local v;
+    const uint8_t *h;
+    uint32_t bits, i;
+    ebnn_status s;
+
+    bad(diag, -1, "", 0, 0);
+    if (t == NULL || m == NULL || model_data == NULL || m->data != model_data) {
+        if (diag) diag->field = "model_data";
+        return EBNN_ERR_ARG;
+    }
+    memset(&v, 0, sizeof v);
+    v.model = m;
+    v.data = model_data;
+    v.trnl = find_section(model_data, "trnl", &v.trnl_size);
+    if (v.trnl == NULL) return bad(diag, -1, "trnl", 0, 1);
+    if (v.trnl_size < EBNN_TRNL_HEADER) return bad(diag, -1, "size", v.trnl_size, EBNN_TRNL_HEADER);
+    h = v.trnl;
+    if (ebnn_rd16(h) != EBNN_TRNL_VERSION) return bad(diag, -1, "version", ebnn_rd16(h), 1);
+    v.n_hidden = ebnn_rd16(h + 2);
+    bits = h[4];
+    if (v.n_hidden == 0 || v.n_hidden > EBNN_MAX_LAYERS - 2u)
+        return bad(diag, -1, "n_hidden", v.n_hidden, 1);
+    if (bits < 2 || bits > 16) return bad(diag, -1, "weight_bits", bits, 8);
+    if (h[5] != 0) return bad(diag, -1, "reserved", h[5], 0);
+    if (ebnn_rd16(h + 6) != m->n_classes) return bad(diag, -1, "n_classes", ebnn_rd16(h + 6), m->n_classes);
+    if (m->n_classes > EBNN_TRAIN_LOCAL_MAX_CLASSES)
+        return bad(diag, -1, "n_classes", m->n_classes, EBNN_TRAIN_LOCAL_MAX_CLASSES);
+    for (i = 16; i < EBNN_TRNL_HEADER; i++)
+        if (h[i] != 0) return bad(diag, -1, "reserved", h[i], 0);
+    if (v.trnl_size < EBNN_TRNL_HEADER + (uint32_t)v.n_hidden * EBNN_TRNL_ENTRY)
+        return bad(diag, -1, "size", v.trnl_size, EBNN_TRNL_HEADER + (uint32_t)v.n_hidden * EBNN_TRNL_ENTRY);
+    v.weight_bytes = bits <= 8 ? 1 : 2;
+    v.first_dense = 1;
+    s = check_layers(&v, m->n_classes, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, diag);
+    if (s != EBNN_OK) return s;
+    *t = v;
+    return EBNN_OK;
+}
+
+/* ---- scratch ---- */
+
+/* Byte offsets of the scratch regions for a batch; total 0 when over EBNN_MAX_BYTES. */
+typedef struct {
+    size_t in, out, mask, z, acc, scores, total;
+} scratch_plan;
+
+static scratch_plan plan(const ebnn_train_local *t, uint32_t batch) {
+    scratch_plan p;
+    uint64_t row = 4u * (uint64_t)ebnn_words(t->max_width), pos = 0;
+    uint64_t tensors = row * batch;
+    memset(&p, 0, sizeof p);
+    if (batch == 0 || tensors > EBNN_MAX_BYTES) return p;
+    p.in = (size_t)pos;                                  /* layer inputs, one row per sample */
+    pos += (tensors + 15u) & ~(uint64_t)15u;
+    p.out = (size_t)pos;                                 /* layer outputs h, the next inputs */
+    pos += (tensors + 15u) & ~(uint64_t)15u;
+    p.mask = (size_t)pos;                                /* selected units, one row per sample */
+    pos += (tensors + 15u) & ~(uint64_t)15u;
+    p.z = (size_t)pos;                                   /* one sample's pre-activations */
+    pos += (4u * (uint64_t)t->max_width + 15u) & ~(uint64_t)15u;
+    p.acc = (size_t)pos;                                 /* one unit's summed increments */
+    pos += (4u * (uint64_t)t->max_width + 15u) & ~(uint64_t)15u;
+    p.scores = (size_t)pos;                              /* one sample's readout scores */
+    pos += (4u * (uint64_t)t->model->n_classes + 15u) & ~(uint64_t)15u;
+    if (pos > EBNN_MAX_BYTES) return p;
+    p.total = (size_t)pos;
+    return p;
+}
+
+size_t ebnn_train_local_buffer_size(const ebnn_train_local *t, uint32_t batch) {
+    return t ? plan(t, batch).total : 0;
+}
+
+/* ---- the step ---- */
+
+/* MurmurHash3's 32-bit finalizer: the counter-based generator of the reinforcement draws. */
+static uint32_t fmix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+static int32_t saturate(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+typedef struct {
+    const ebnn_train_local *t;
+    ebnn_trnl_layer e;
+    uint32_t index, n_classes, nw_in, nw_k, stride;
+    uint8_t *w;              /* hidden weights (trnl) */
+    uint32_t *wbits;         /* their signs, as inference reads them (WGHT) */
+    const uint32_t *r;       /* readout: row c = class c's column, bit j = R[j, c] = +1 */
+    int32_t lo, hi;
+} sub_network;
+
+/* Steps 1-4 for one sample: h into out, the selected units into mask (cleared when the
+ * sample is right); returns 1 when the sample is wrong, sets *pred. */
+static int forward_select(const sub_network *s, const uint32_t *x, uint32_t y, uint32_t *out,
+                          uint32_t *mask, int32_t *z, int32_t *o, uint32_t *pred) {
+    const ebnn_trnl_layer *e = &s->e;
+    const uint32_t *ty = s->r + (size_t)y * s->nw_k;
+    uint32_t j, c, g, k;
+    int64_t best_other = INT64_MIN;
+
+    for (k = 0; k < s->nw_k; k++) out[k] = 0;
+    for (j = 0; j < e->k; j++) { /* 1. z = x . sign(W), h = sign(z) */
+        const uint32_t *wr = s->wbits + (size_t)j * s->nw_in;
+        uint32_t mism = 0;
+        for (k = 0; k < s->nw_in; k++) mism += ebnn_popcount32(x[k] ^ wr[k]);
+        z[j] = (int32_t)e->n_in - 2 * (int32_t)mism;
+        out[j >> 5] |= (uint32_t)(z[j] >= 0) << (j & 31u);
+    }
+    *pred = 0;
+    for (c = 0; c < s->n_classes; c++) { /* o = h . R, argmax = first largest */
+        const uint32_t *rc = s->r + (size_t)c * s->nw_k;
+        uint32_t mism = 0;
+        for (k = 0; k < s->nw_k; k++) mism += ebnn_popcount32(out[k] ^ rc[k]);
+        o[c] = (int32_t)e->k - 2 * (int32_t)mism;
+        if (o[c] > o[*pred]) *pred = c;
+        if (c != y && o[c] > best_other) best_other = o[c];
+    }
+    for (k = 0; k < s->nw_k; k++) mask[k] = 0;
+    /* 2. wrong: misclassified, or the top-2 margin below floor(K/4) */
+    if (*pred == y && (int64_t)o[y] - best_other >= (int64_t)(e->k / 4u)) return 0;
+    for (g = 0; g < e->k; g += e->gamma) { /* 3-4. per group, the cheapest erring unit */
+        uint32_t end = g + e->gamma < e->k ? g + e->gamma : e->k, best = end;
+        int32_t best_cost = 0;
+        for (j = g; j < end; j++) {
+            int32_t cost = z[j] < 0 ? -z[j] : z[j];
+            int errs = bit_of(ty, j) ? z[j] < 0 : z[j] > 0; /* z_j . t_j < 0 */
+            if (errs && (best == end || cost < best_cost)) {
+                best = j;
+                best_cost = cost;
+            }
+        }
+        if (best < end) mask[best >> 5] |= 1u << (best & 31u);
+    }
+    return 1;
+}
+
+/* Steps 5-6 for unit j: W_j += 2 sum_b t_bj m_bj x_b, saturated; then the seeded reinforcement
+ * W += 2 sign(W), saturated, for the weights whose draw is below p_q; WGHT's bits follow. */
+static void update_unit(const sub_network *s, uint32_t j, const uint32_t *xs, const uint32_t *masks,
+                        const uint8_t *labels, uint32_t n, int32_t *acc, uint32_t key) {
+    const ebnn_trnl_layer *e = &s->e;
+    uint32_t b, i, selected = 0;
+    uint8_t *w = s->w;
+    uint32_t *bits = s->wbits + (size_t)j * s->nw_in;
+    size_t base = (size_t)j * e->n_in;
+
+    for (i = 0; i < e->n_in; i++) acc[i] = 0;
+    for (b = 0; b < n; b++) {
+        const uint32_t *x = xs + (size_t)b * s->stride;
+        int32_t t;
+        if (!bit_of(masks + (size_t)b * s->stride, j)) continue;
+        t = bit_of(s->r + (size_t)labels[b] * s->nw_k, j) ? 1 : -1;
+        for (i = 0; i < e->n_in; i++) acc[i] += bit_of(x, i) ? t : -t;
+        selected = 1;
+    }
+    if (!selected && e->p_q == 0) return; /* nothing can change this row */
+    for (i = 0; i < e->n_in; i++) {
+        uint32_t idx = (uint32_t)(base + i);
+        int32_t v = saturate(weight_at(s->t, w, base + i) + 2 * acc[i], s->lo, s->hi);
+        if (fmix32(key ^ (idx * GOLDEN)) < e->p_q)
+            v = saturate(v + (v >= 0 ? 2 : -2), s->lo, s->hi);
+        set_weight(s->t, w, base + i, v);
+        if (v >= 0)
+            bits[i >> 5] |= 1u << (i & 31u);
+        else
+            bits[i >> 5] &= ~(1u << (i & 31u));
+    }
+}
+
+ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inputs,
+                                  const uint8_t *labels, uint32_t n, void *scratch,
+                                  size_t scratch_size, ebnn_train_stats *stats) {
+    scratch_plan p;
+    uint8_t *sc = (uint8_t *)scratch;
+    uint32_t *in, *out, *masks, b, l, j, step, seed, bits;
+    int32_t *z, *acc, *o;
+    size_t in_size;
+    ebnn_layer bin;
+
+    if (t == NULL || t->model == NULL || inputs == NULL || labels == NULL || n == 0)
+        return EBNN_ERR_ARG;
+    for (b = 0; b < n; b++)
+        if (labels[b] >= t->model->n_classes) return EBNN_ERR_ARG;
+    p = plan(t, n);
+    if (p.total == 0) return EBNN_ERR_LIMIT;
+    if (scratch == NULL || (uintptr_t)scratch % EBNN_ALIGN != 0 || scratch_size < p.total)
+        return EBNN_ERR_SCRATCH;
+    in = (uint32_t *)(void *)(sc + p.in);
+    out = (uint32_t *)(void *)(sc + p.out);
+    masks = (uint32_t *)(void *)(sc + p.mask);
+    z = (int32_t *)(void *)(sc + p.z);
+    acc = (int32_t *)(void *)(sc + p.acc);
+    o = (int32_t *)(void *)(sc + p.scores);
+
+    /* The ±1 input of the first sub-network: the model's own BINARIZE layer. */
+    {
+        uint32_t stride = ebnn_words(t->max_width);
+        in_size = ebnn_input_size(t->model);
+        ebnn_model_layer(t->model, 0, &bin);
+        for (b = 0; b < n; b++) ebnn_binarize(&bin, inputs + (size_t)b * in_size, in + (size_t)b * stride);
+    }
+    seed = ebnn_rd32(t->trnl + 8);
+    step = ebnn_rd32(t->trnl + 12);
+    bits = t->trnl[4];
+    if (stats) stats->correct = stats->wrong = 0;
+
+    for (l = 0; l < t->n_hidden; l++) {
+        sub_network s;
+        ebnn_layer lay;
+        uint32_t *swap, key;
+        s.t = t;
+        s.index = l;
+        ebnn_trnl_entry(t, l, &s.e);
+        ebnn_model_layer(t->model, s.e.layer, &lay);
+        s.n_classes = t->model->n_classes;
+        s.nw_in = ebnn_words(s.e.n_in);
+        s.nw_k = ebnn_words(s.e.k);
+        s.stride = ebnn_words(t->max_width);
+        s.w = t->trnl + s.e.w_off;
+        /* the writable view of the layer's weights: same offset in the caller's buffer */
+        s.wbits = (uint32_t *)(void *)(t->data + ((const uint8_t *)lay.weights - t->model->data));
+        s.r = (const uint32_t *)(const void *)(t->trnl + s.e.r_off);
+        s.hi = (int32_t)(1u << (bits - 1u)) - 1;
+        s.lo = -s.hi - 1;
+        /* Forward the whole batch before any update: the next sub-network sees these h. */
+        for (b = 0; b < n; b++) {
+            uint32_t pred;
+            int wrong = forward_select(&s, in + (size_t)b * s.stride, labels[b],
+                                       out + (size_t)b * s.stride, masks + (size_t)b * s.stride,
+                                       z, o, &pred);
+            if (stats && l + 1u == t->n_hidden) {
+                stats->correct += pred == labels[b] ? 1u : 0u;
+                stats->wrong += (uint32_t)wrong;
+            }
+        }
+        key = fmix32(seed ^ fmix32(step * 256u + l));
+        for (j = 0; j < s.e.k; j++) update_unit(&s, j, in, masks, labels, n, acc, key);
+        swap = in;
+        in = out;
+        out = swap;
+    }
+    ebnn_wr32(t->trnl + 12, step + 1u);
+    return EBNN_OK;
+}
+
+ebnn_status ebnn_train_local_set_threshold(const ebnn_train_local *t, uint32_t layer,
+                                           uint32_t p_q) {
+    if (t == NULL || t->trnl == NULL || layer >= t->n_hidden) return EBNN_ERR_ARG;
+    ebnn_wr32(t->trnl + EBNN_TRNL_HEADER + layer * EBNN_TRNL_ENTRY + 8, p_q);
+    return EBNN_OK;
+}
+
+uint32_t ebnn_train_local_step_index(const ebnn_train_local *t) {
+    return t && t->trnl ? ebnn_rd32(t->trnl + 12) : 0;
+}
