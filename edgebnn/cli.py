@@ -17,6 +17,23 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
 
 
+def _scalar(text: str) -> int | float | str:
+    """An --algo-arg value: int if it reads as one, else float, else the string as given."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _algo_arg(text: str) -> tuple[str, int | float | str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, _scalar(value)
+
+
 def _train_config(args: argparse.Namespace):
     from edgebnn.train import TrainConfig
 
@@ -26,7 +43,7 @@ def _train_config(args: argparse.Namespace):
     if args.width:
         model_kwargs["width"] = args.width
     return TrainConfig(data=args.data, model=args.model, model_kwargs=model_kwargs,
-                       algo=args.algo, epochs=args.epochs, batch_size=args.batch_size,
+                       algo=args.algo, algo_kwargs=dict(args.algo_arg or []), epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, seed=args.seed, image_size=args.image_size, limit=args.limit)
 
 
@@ -39,6 +56,21 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"best epoch {metrics['best_epoch']}), {metrics['seconds_per_epoch']:.2f} s/epoch, "
           f"{metrics['parameters']:,} parameters, {metrics['model_size_bytes']:,} bytes exported")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from edgebnn.train.compare import RESULTS_MD, CompareSpec, check_algos, compare
+
+    model_kwargs = {k: v for k, v in (("layers", args.layers), ("width", args.width)) if v}
+    spec = CompareSpec(data=args.data, model=args.model, algos=check_algos(args.algos),
+                       seeds=args.seeds, epochs=args.epochs, model_kwargs=model_kwargs,
+                       lr=args.lr, batch_size=args.batch_size, limit=args.limit,
+                       image_size=args.image_size)
+    out = Path(args.out)
+    rows = compare(spec, out, progress=not args.quiet)
+    print((out / RESULTS_MD).read_text(), end="")
+    print(f"wrote {out / RESULTS_MD}, results.csv and accuracy_vs_memory.png")
+    return 1 if any(r["failures"] for r in rows) else 0
 
 
 def _binary_weight_count(model) -> int:
@@ -183,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--layers", type=_int_list, help="mlp hidden sizes, e.g. 700,500,300,200")
     t.add_argument("--width", type=int, help="cnn base channel count")
     t.add_argument("--algo", default="bp")
+    t.add_argument("--algo-arg", type=_algo_arg, action="append", metavar="KEY=VALUE",
+                   help="algorithm hyperparameter (repeatable), e.g. gamma=20 for hsic")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, help="learning rate (default: the algorithm's)")
@@ -192,6 +226,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder to write")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("compare", help="train several algorithms × seeds; tabulate accuracy, "
+                                       "memory, time and MACs")
+    c.add_argument("--data", default="digits")
+    c.add_argument("--model", default="mlp", choices=sorted(MODELS))
+    c.add_argument("--algos", type=lambda s: [a for a in s.split(",") if a],
+                   default="bp,fa,dfa,drtp,hsic,sigprop,local,cyclic",
+                   help="comma-separated algorithm names (default: all eight)")
+    c.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per algorithm")
+    c.add_argument("--epochs", type=int, default=10)
+    c.add_argument("--layers", type=_int_list, help="mlp hidden sizes")
+    c.add_argument("--width", type=int, help="cnn base channel count")
+    c.add_argument("--lr", type=float, help="one rate for all (default: each algorithm's)")
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--image-size", type=int)
+    c.add_argument("--limit", type=int, help="use at most this many samples")
+    c.add_argument("--out", required=True, help="folder for runs/, results.md/.csv and the plot")
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
+    c.set_defaults(func=cmd_compare)
 
     e = sub.add_parser("export", help="write a model as a .ebnn file, ONNX graph or C header")
     e.add_argument("run_dir", metavar="SOURCE", help="run folder, or a .ebnn file")

@@ -1,0 +1,293 @@
+"""`edgebnn compare`: trains several algorithms over several seeds on one data set and model,
+then tabulates what each reached and what it cost.
+
+Why a separate module: the comparison is the project's evidence for the memory/accuracy
+trade-off of the learning rules, so it has to be reproducible from one command, resumable (a
+full study takes tens of minutes on a laptop-class CPU and gets interrupted) and read its numbers
+only from the run folders' metrics.json, i.e. from the same measurements `edgebnn train` records
+(train/memory.py), never from a separate estimate.
+
+Layout of the output folder DIR:
+- runs/<algo>-s<seed>/: one ordinary run folder per (algorithm, seed); a run whose metrics.json
+  exists and whose config.json equals the one asked for is complete and is not trained again.
+- results.md, results.csv: per algorithm, mean ± sample std over seeds (see `summarize`).
+- accuracy_vs_memory.png: test accuracy against measured peak training memory.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import statistics
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from tqdm import tqdm
+
+from edgebnn.train import run_folder
+from edgebnn.train.base import algorithm_names
+from edgebnn.train.config import TrainConfig
+from edgebnn.train.runner import train
+
+RESULTS_MD, RESULTS_CSV, PLOT = "results.md", "results.csv", "accuracy_vs_memory.png"
+FAILED = "failed.txt"
+
+#: (CSV column, where it lives in metrics.json) for the per-run numbers that get mean ± std
+METRICS: dict[str, tuple[str, ...]] = {
+    "test_accuracy": ("accuracy", "test"),
+    "learning_signal_bytes": ("memory", "learning_signal_bytes"),
+    "total_training_bytes": ("memory", "total_bytes"),
+    "process_peak_rss_bytes": ("memory", "process_peak_rss_bytes"),
+    "seconds_per_epoch": ("seconds_per_epoch",),
+    "training_macs_per_iteration": ("compute", "training_macs_per_iteration"),
+}
+#: metrics whose ratio to bp's mean is reported (the measured, per-step figures only)
+RATIO_METRICS = ("learning_signal_bytes", "total_training_bytes")
+
+TABLE_NOTE = (
+    "Mean ± sample standard deviation over seeds. *Learning signal*: peak bytes a rule holds "
+    "to produce its update (autograd's saved tensors measured during each step, tensors kept "
+    "outside autograd, feedback matrices); *training memory*: learning signal + parameters + "
+    "gradients + optimizer state (edgebnn/train/memory.py). Ratios are to bp's mean. "
+    "*Process peak RSS* is the Python process's high-water mark, which also holds the "
+    "interpreter, torch and the data set and only grows across the runs of one `compare` "
+    "process, so it depends on run order; it is reported but not used for any ratio. "
+    "Training MACs per iteration are counted from layer shapes (bit-weighted, 32×32-bit "
+    "equivalents, for `cyclic`)."
+)
+
+
+@dataclass
+class CompareSpec:
+    """What to compare: the shared training settings and the (algorithm, seed) grid."""
+
+    data: str
+    model: str
+    algos: list[str]
+    seeds: int = 3
+    epochs: int = 10
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    lr: float | None = None
+    batch_size: int = 64
+    limit: int | None = None
+    image_size: int | None = None
+
+    def config(self, algo: str, seed: int) -> TrainConfig:
+        return TrainConfig(data=self.data, model=self.model, model_kwargs=dict(self.model_kwargs),
+                           algo=algo, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           seed=seed, image_size=self.image_size, limit=self.limit)
+
+    def runs(self) -> list[tuple[str, int]]:
+        return [(algo, seed) for algo in self.algos for seed in range(self.seeds)]
+
+
+def check_algos(algos: Sequence[str]) -> list[str]:
+    """The names, de-duplicated in order; raises ValueError naming the known ones otherwise,
+    so a typo fails before any training rather than after an hour of it."""
+    known = algorithm_names()
+    unknown = [a for a in algos if a not in known]
+    if unknown:
+        raise ValueError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if not algos:
+        raise ValueError(f"no algorithms given; known: {', '.join(known)}")
+    return list(dict.fromkeys(algos))
+
+
+def run_dir(out: Path, algo: str, seed: int) -> Path:
+    return out / "runs" / f"{algo}-s{seed}"
+
+
+def is_complete(folder: Path, config: TrainConfig) -> bool:
+    """metrics.json is written last by run_folder.save, so its presence marks a finished run;
+    the config must also match, so changing --epochs (say) retrains instead of mixing settings."""
+    try:
+        saved = json.loads((folder / run_folder.CONFIG).read_text())
+        return (folder / run_folder.METRICS).is_file() and saved == dataclasses.asdict(config)
+    except (OSError, ValueError):
+        return False
+
+
+def run_all(spec: CompareSpec, out: Path, progress: bool = True) -> dict[str, list[int]]:
+    """Trains every missing (algo, seed) run; returns {"trained": …, "skipped": …, "failed": …}
+    as run indices. A failing run is recorded in its folder's failed.txt (last line: the error)
+    and the others go on, so one diverging rule does not cost the rest of the study."""
+    spec.algos = check_algos(spec.algos)
+    outcome: dict[str, list[int]] = {"trained": [], "skipped": [], "failed": []}
+    runs = spec.runs()
+    bar = tqdm(runs, desc="compare", unit="run", disable=not progress)
+    for i, (algo, seed) in enumerate(bar):
+        folder, config = run_dir(out, algo, seed), spec.config(algo, seed)
+        bar.set_postfix_str(f"{algo} seed {seed}")
+        if is_complete(folder, config):
+            outcome["skipped"].append(i)
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / FAILED).unlink(missing_ok=True)
+        try:
+            train(config, folder, progress=progress)
+        except Exception as e:  # noqa: BLE001 — recorded, reported in the table
+            (folder / FAILED).write_text(traceback.format_exc() + f"{type(e).__name__}: {e}\n")
+            tqdm.write(f"compare: {algo} seed {seed} failed: {type(e).__name__}: {e}")
+            outcome["failed"].append(i)
+            continue
+        outcome["trained"].append(i)
+    return outcome
+
+
+def _lookup(metrics: dict[str, Any], path: tuple[str, ...]) -> float:
+    value: Any = metrics
+    for key in path:
+        value = value[key]
+    return float(value)
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    """Sample std (n − 1); 0 for one seed, where there is no spread to estimate."""
+    if not values:
+        return math.nan, math.nan
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarize(spec: CompareSpec, out: Path) -> list[dict[str, Any]]:
+    """One row per algorithm, from the run folders present: n (runs completed), failures with
+    their last error line, mean/std of each METRICS entry, and ratios to bp's means."""
+    rows = []
+    for algo in spec.algos:
+        per_run: list[dict[str, Any]] = []
+        failures: list[str] = []
+        for seed in range(spec.seeds):
+            folder = run_dir(out, algo, seed)
+            if is_complete(folder, spec.config(algo, seed)):
+                per_run.append(json.loads((folder / run_folder.METRICS).read_text()))
+            elif (folder / FAILED).is_file():
+                lines = (folder / FAILED).read_text().strip().splitlines()
+                failures.append(f"seed {seed}: {lines[-1] if lines else 'unknown error'}")
+        row: dict[str, Any] = {"algo": algo, "n": len(per_run), "failures": "; ".join(failures)}
+        for name, path in METRICS.items():
+            row[f"{name}_mean"], row[f"{name}_std"] = _mean_std([_lookup(m, path) for m in per_run])
+        rows.append(row)
+    bp = next((r for r in rows if r["algo"] == "bp" and r["n"]), None)
+    for row in rows:
+        for name in RATIO_METRICS:
+            row[f"{name}_vs_bp"] = (row[f"{name}_mean"] / bp[f"{name}_mean"]) if bp else math.nan
+    return rows
+
+
+UNITS = ("B", "KiB", "MiB", "GiB")
+
+
+def _unit(n: float) -> int:
+    """Power of 1024 that puts n in [1, 1024): memory spans bytes to GiB across models."""
+    power = 0
+    while abs(n) >= 1024 and power < len(UNITS) - 1:
+        n, power = n / 1024, power + 1
+    return power
+
+
+def _bytes(n: float) -> str:
+    return "–" if math.isnan(n) else _in_unit(n, _unit(n))
+
+
+def _in_unit(n: float, power: int) -> str:
+    return f"{n:.0f} B" if power == 0 else f"{n / 1024 ** power:.3g} {UNITS[power]}"
+
+
+def _pm(mean: float, std: float, fmt: Callable[[float], str]) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{fmt(mean)} ± {fmt(std)}"
+
+
+def _pm_bytes(mean: float, std: float) -> str:
+    """Both in the mean's unit, so the spread reads against the value ("1.5 MiB ± 0 MiB")."""
+    if math.isnan(mean):
+        return "–"
+    power = _unit(mean)
+    std_text = _in_unit(std, power) if std else f"0 {UNITS[power]}"
+    return f"{_in_unit(mean, power)} ± {std_text}"
+
+
+def _ratio(r: float) -> str:
+    return "–" if math.isnan(r) else f"{r:.2f}"
+
+
+def markdown_table(spec: CompareSpec, rows: list[dict[str, Any]]) -> str:
+    has_bp = any(r["algo"] == "bp" and r["n"] for r in rows)
+    head = ["algorithm", "runs", "test accuracy (%)", "learning signal"]
+    head += ["÷ bp"] if has_bp else []
+    head += ["training memory"] + (["÷ bp"] if has_bp else [])
+    head += ["process peak RSS", "s / epoch", "training MACs / iteration"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [f"`{r['algo']}`", f"{r['n']}/{spec.seeds}",
+                 _pm(100 * r["test_accuracy_mean"], 100 * r["test_accuracy_std"],
+                     lambda v: f"{v:.2f}"),
+                 _pm_bytes(r["learning_signal_bytes_mean"], r["learning_signal_bytes_std"])]
+        cells += [_ratio(r["learning_signal_bytes_vs_bp"])] if has_bp else []
+        cells += [_pm_bytes(r["total_training_bytes_mean"], r["total_training_bytes_std"])]
+        cells += [_ratio(r["total_training_bytes_vs_bp"])] if has_bp else []
+        cells += [_bytes(r["process_peak_rss_bytes_mean"]),
+                  _pm(r["seconds_per_epoch_mean"], r["seconds_per_epoch_std"],
+                      lambda v: f"{v:.2f}"),
+                  "–" if math.isnan(r["training_macs_per_iteration_mean"])
+                  else f"{r['training_macs_per_iteration_mean']:.3g}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    settings = (f"`{spec.data}`, model `{spec.model}`"
+                + (f" {json.dumps(spec.model_kwargs)}" if spec.model_kwargs else "")
+                + f", {spec.epochs} epochs, batch {spec.batch_size}, seeds 0–{spec.seeds - 1}, "
+                + (f"lr {spec.lr}" if spec.lr is not None else "each algorithm's default lr")
+                + (f", limit {spec.limit}" if spec.limit else ""))
+    failures = [f"- `{r['algo']}` failed: {r['failures']}" for r in rows if r["failures"]]
+    return "\n".join([f"Data {settings}.", "", *lines, "", TABLE_NOTE, *([""] + failures
+                                                                          if failures else [])]) + "\n"
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot(spec: CompareSpec, rows: list[dict[str, Any]], path: Path) -> None:
+    """Accuracy against measured memory, one labelled point per algorithm, error bars = std.
+    Two panels because the learning signal is what the rules differ in, while the total
+    (parameters, gradients, Adam state) is what a device must actually hold."""
+    import matplotlib
+    matplotlib.use("Agg")   # no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, key, title in ((axes[0], "learning_signal_bytes", "learning signal (peak)"),
+                           (axes[1], "total_training_bytes", "training memory (peak)")):
+        for r in rows:
+            if not r["n"]:
+                continue
+            x, y = r[f"{key}_mean"] / 2**20, 100 * r["test_accuracy_mean"]
+            ax.errorbar(x, y, xerr=r[f"{key}_std"] / 2**20, yerr=100 * r["test_accuracy_std"],
+                        fmt="o", capsize=3)
+            ax.annotate(r["algo"], (x, y), textcoords="offset points", xytext=(5, 5))
+        ax.set_xlim(left=0)   # linear from 0: a rule that holds nothing (local) stays visible
+        ax.set_xlabel(f"{title}, MiB")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("test accuracy, %")
+    fig.suptitle(f"{spec.data}, {spec.model}: mean ± std over {spec.seeds} seeds, "
+                 f"{spec.epochs} epochs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def compare(spec: CompareSpec, out: Path, progress: bool = True) -> list[dict[str, Any]]:
+    """Runs what is missing, then writes results.md, results.csv and the plot; returns the rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    run_all(spec, out, progress)
+    rows = summarize(spec, out)
+    (out / RESULTS_MD).write_text(markdown_table(spec, rows))
+    write_csv(rows, out / RESULTS_CSV)
+    plot(spec, rows, out / PLOT)
+    return rows

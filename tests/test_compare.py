@@ -1,0 +1,90 @@
+"""`edgebnn compare` on a tiny grid (digits, MLP 32, bp + drtp, 2 seeds, 1 epoch, 300 samples):
+the table and CSV hold one row per algorithm with mean ± std and bp's ratio 1.00, the plot is a
+PNG, a second invocation trains nothing (resume), and a bad name fails before any training."""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from edgebnn.cli import main
+from edgebnn.train.compare import PLOT, RESULTS_CSV, RESULTS_MD
+
+ARGS = ["compare", "--data", "digits", "--model", "mlp", "--layers", "32", "--algos", "bp,drtp",
+        "--seeds", "2", "--epochs", "1", "--limit", "300", "--quiet"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("compare")
+    assert main([*ARGS, "--out", str(out)]) == 0
+    return out
+
+
+def test_runs_written(compared):
+    for algo in ("bp", "drtp"):
+        for seed in (0, 1):
+            assert (compared / "runs" / f"{algo}-s{seed}" / "metrics.json").is_file()
+
+
+def test_markdown_table(compared):
+    text = (compared / RESULTS_MD).read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| `")}
+    assert set(rows) == {"`bp`", "`drtp`"}
+    header = [c.strip() for c in next(l for l in text.splitlines()
+                                      if l.startswith("| algorithm")).split("|")[1:-1]]
+    bp = dict(zip(header[1:], rows["`bp`"]))
+    assert bp["runs"] == "2/2"
+    assert re.fullmatch(r"\d+\.\d\d ± \d+\.\d\d", bp["test accuracy (%)"])
+    assert bp["÷ bp"] == "1.00"
+    assert "not used for any ratio" in text   # the RSS caveat
+
+
+def test_csv(compared):
+    with (compared / RESULTS_CSV).open() as f:
+        rows = {r["algo"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"bp", "drtp"}
+    assert float(rows["bp"]["learning_signal_bytes_vs_bp"]) == 1.0
+    assert float(rows["bp"]["total_training_bytes_vs_bp"]) == 1.0
+    # DRTP keeps no graph beyond one layer: its measured learning signal is below backprop's
+    assert float(rows["drtp"]["learning_signal_bytes_vs_bp"]) < 1.0
+    for r in rows.values():
+        assert r["n"] == "2" and 0.0 <= float(r["test_accuracy_mean"]) <= 1.0
+        assert float(r["test_accuracy_std"]) >= 0.0
+        assert float(r["training_macs_per_iteration_mean"]) > 0
+
+
+def test_plot_is_png(compared):
+    data = (compared / PLOT).read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 1000
+
+
+def test_resume_skips_completed_runs(compared):
+    metrics = sorted((compared / "runs").glob("*/metrics.json"))
+    before = {p: p.stat().st_mtime_ns for p in metrics}
+    assert main([*ARGS, "--out", str(compared)]) == 0
+    assert {p: p.stat().st_mtime_ns for p in metrics} == before
+    assert (compared / RESULTS_MD).is_file()
+
+
+def test_unknown_algorithm_fails_before_training(tmp_path, capsys):
+    args = [a if a != "bp,drtp" else "bp,nope" for a in ARGS]
+    assert main([*args, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nope" in err and "drtp" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_algo_arg_fills_algo_kwargs():
+    from edgebnn.cli import _train_config, build_parser
+
+    args = build_parser().parse_args(["train", "--algo", "hsic", "--algo-arg", "gamma=2",
+                                      "--algo-arg", "gain=0.5", "--algo-arg", "mode=x",
+                                      "--out", "unused"])
+    assert _train_config(args).algo_kwargs == {"gamma": 2, "gain": 0.5, "mode": "x"}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--algo-arg", "novalue", "--out", "unused"])

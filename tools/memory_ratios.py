@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Measures each training rule's memory relative to backprop at ImageNette's 224×224 input and
+writes a markdown table, to set beside the comparative study's GPU figures (DRTP / HSIC /
+SigpropTL = 0.45 / 0.51 / 0.59 of BP's peak on VGG-19).
+
+Why a separate tool and not a test: one 224×224 training step of a VGG-style network costs
+billions of MACs per image, minutes on a CPU, which the default test run cannot afford. Why
+one step suffices: a rule's peak learning-signal memory is the same every step (it depends on
+shapes, not values), so synthetic random inputs measure it as well as real images do. The meter
+is the runner's (edgebnn/train/memory.py): autograd's saved tensors and the tensors a rule
+holds outside autograd, counted while `train_step` runs, plus feedback matrices, parameters,
+gradients and optimizer state after the step (Adam's moments exist only after one).
+
+Batch size: the study used 64; here it is the largest of 64, 32, 16, … whose backprop learning
+signal, doubled for headroom (the widest rule and torch's transient buffers), fits the budget
+(--budget-gib, default 8), measured from a 2-image probe. --batch overrides it.
+
+    OMP_NUM_THREADS=1 .venv/bin/python tools/memory_ratios.py --models cnn --out ratios.md
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from edgebnn.models import build_from_spec  # noqa: E402
+from edgebnn.train import TrainConfig, algorithm_names, get_algorithm  # noqa: E402
+from edgebnn.train import memory  # noqa: E402
+
+N_CLASSES = 10           # ImageNette
+LITERATURE_VGG19 = {"bp": 1.0, "dfa": 1.0, "drtp": 0.45, "hsic": 0.51, "sigprop": 0.59}
+
+
+@dataclass
+class Measurement:
+    algo: str
+    batch: int
+    memory: dict[str, Any] | None = None   # metrics.json's "memory" entry
+    seconds: float = float("nan")
+    error: str = ""
+
+
+def _spec(model: str, size: int, model_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The spec the runner would build for `--model` on 224×224 RGB, 10 classes."""
+    return {"name": model, "input_shape": [size, size, 3], "n_classes": N_CLASSES,
+            "kwargs": dict(model_kwargs), "classes": [str(c) for c in range(N_CLASSES)]}
+
+
+def measure(algo: str, model: str, size: int, batch: int, model_kwargs: dict[str, Any],
+            seed: int = 0) -> Measurement:
+    """One training step of `algo` on random uint8-range images; its "memory" report."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    try:
+        algo_cls = get_algorithm(algo)
+        spec = algo_cls.model_spec(_spec(model, size, model_kwargs))
+    except ValueError as e:   # e.g. `local` trains MLP chains only
+        return Measurement(algo, batch, error=str(e))
+    net = build_from_spec(spec)
+    rule = algo_cls(net, TrainConfig(model=model, model_kwargs=model_kwargs, algo=algo,
+                                     batch_size=batch, epochs=1, seed=seed))
+    images = rng.integers(0, 256, size=(batch, size, size, 3), dtype=np.uint8)
+    rule.prepare(images)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    y = torch.from_numpy(rng.integers(0, N_CLASSES, size=batch)).long()
+    net.train()
+    start = time.perf_counter()
+    with rule.meter.measure():
+        rule.train_step(x, y)
+    seconds = time.perf_counter() - start
+    costs = memory.layer_costs(net, (size, size, 3), N_CLASSES, batch)
+    return Measurement(algo, batch, memory.report(rule, costs)["memory"], seconds)
+
+
+def choose_batch(model: str, size: int, model_kwargs: dict[str, Any], budget: float) -> int:
+    per_image = measure("bp", model, size, 2, model_kwargs).memory["learning_signal_bytes"] / 2
+    batch = 64
+    while batch > 1 and 2 * per_image * batch > budget:
+        batch //= 2
+    return batch
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f}"
+
+
+def table(model: str, size: int, rows: list[Measurement]) -> str:
+    bp = next((r.memory for r in rows if r.algo == "bp" and r.memory), None)
+    head = ("| algorithm | learning signal, MiB | ÷ bp | training memory, MiB | ÷ bp | "
+            "published ÷ bp (VGG-19, GPU peak) | step, s |")
+    lines = [head, "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        published = f"{LITERATURE_VGG19[r.algo]:.2f}" if r.algo in LITERATURE_VGG19 else "–"
+        if r.memory is None:
+            lines.append(f"| `{r.algo}` | not measured: {r.error} | | | | {published} | |")
+            continue
+        ls, total = r.memory["learning_signal_bytes"], r.memory["total_bytes"]
+        ratio = (lambda v, k: f"{v / bp[k]:.2f}") if bp else (lambda v, k: "–")
+        lines.append(f"| `{r.algo}` | {_mib(ls)} | {ratio(ls, 'learning_signal_bytes')} | "
+                     f"{_mib(total)} | {ratio(total, 'total_bytes')} | {published} | "
+                     f"{r.seconds:.1f} |")
+    batch = rows[0].batch if rows else 0
+    return (f"Model `{model}` at {size}×{size}×3, {N_CLASSES} classes, batch {batch}, one "
+            "training step on random images.\n\n" + "\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default="cnn,mlp", help="comma-separated: cnn, mlp")
+    p.add_argument("--algos", default=",".join(algorithm_names()))
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--batch", type=int, help="images per step (default: as fits the budget)")
+    p.add_argument("--budget-gib", type=float, default=8.0)
+    p.add_argument("--layers", help="mlp hidden sizes (default 700,500,300,200)",
+                   default="700,500,300,200")
+    p.add_argument("--width", type=int, help="cnn base channel count (default: the model's)")
+    p.add_argument("--out", type=Path, help="markdown file to write (default: stdout only)")
+    args = p.parse_args(argv)
+
+    sections = []
+    for model in [m for m in args.models.split(",") if m]:
+        kwargs: dict[str, Any] = {}
+        if model == "mlp":
+            kwargs["layers"] = [int(v) for v in args.layers.split(",")]
+        elif args.width:
+            kwargs["width"] = args.width
+        batch = args.batch or choose_batch(model, args.size, kwargs, args.budget_gib * 2**30)
+        rows = []
+        for algo in [a for a in args.algos.split(",") if a]:
+            print(f"{model} {algo} batch {batch} ...", file=sys.stderr, flush=True)
+            rows.append(measure(algo, model, args.size, batch, kwargs))
+        sections.append(table(model, args.size, rows))
+    text = "\n".join(sections)
+    print(text, end="")
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
