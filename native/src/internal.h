@@ -34,6 +34,11 @@ typedef struct {
 
 void ebnn_record_decode(const uint8_t *rec, ebnn_record *r);
 
+/* Fills diag (when not NULL) with where a check failed, values clamped to 32 bits, and returns
+ * s: every validating parser (model.c, train/) reports through it. */
+ebnn_status ebnn_fail(ebnn_diag *d, ebnn_status s, int32_t layer, const char *field,
+                      uint64_t got, uint64_t expected);
+
 /* Arena placement of every tensor (plan.c). offset[t] is tensor t's byte offset in the arena;
  * tensor 0 (the caller's input) and tensor n_layers (the caller's scores) take no arena. */
 typedef struct {

@@ -8,8 +8,8 @@
 #define TAG_LAYR 0x5259414Cu /* "LAYR" read little-endian */
 #define TAG_WGHT 0x54484757u /* "WGHT" */
 
-static ebnn_status fail(ebnn_diag *d, ebnn_status s, int32_t layer, const char *field,
-                        uint64_t got, uint64_t expected) {
+ebnn_status ebnn_fail(ebnn_diag *d, ebnn_status s, int32_t layer, const char *field,
+                      uint64_t got, uint64_t expected) {
     if (d) {
         d->layer = layer;
         d->field = field;
@@ -64,14 +64,15 @@ static ebnn_status load_sections(ebnn_model *m, uint32_t file_size, ebnn_diag *d
     uint32_t layr_size = 0;
 
     if (file_size % EBNN_ALIGN != 0)
-        return fail(diag, EBNN_ERR_SECTION, -1, "file_size", file_size, ebnn_align16(file_size));
+        return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "file_size", file_size,
+                         ebnn_align16(file_size));
     if (n == 0 || n > EBNN_MAX_SECTIONS)
-        return fail(diag, EBNN_ERR_SECTION, -1, "n_sections", n, EBNN_MAX_SECTIONS);
+        return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "n_sections", n, EBNN_MAX_SECTIONS);
     table_end = EBNN_HEADER_SIZE + n * EBNN_SECTION_ENTRY_SIZE;
     if (table_end > file_size)
-        return fail(diag, EBNN_ERR_SECTION, -1, "file_size", file_size, table_end);
+        return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "file_size", file_size, table_end);
     if (ebnn_crc32(0, table, n * EBNN_SECTION_ENTRY_SIZE) != ebnn_rd32(d + 32))
-        return fail(diag, EBNN_ERR_HEADER_CRC, -1, "section_table_crc", ebnn_rd32(d + 32),
+        return ebnn_fail(diag, EBNN_ERR_HEADER_CRC, -1, "section_table_crc", ebnn_rd32(d + 32),
                     ebnn_crc32(0, table, n * EBNN_SECTION_ENTRY_SIZE));
 
     /* Structure first (all entries), then contents (CRCs). */
@@ -80,22 +81,22 @@ static ebnn_status load_sections(ebnn_model *m, uint32_t file_size, ebnn_diag *d
         uint32_t tag = ebnn_rd32(e), off = ebnn_rd32(e + 4), size = ebnn_rd32(e + 8);
         int critical = e[0] >= 'A' && e[0] <= 'Z';
         if (!is_letter(e[0]) || !is_letter(e[1]) || !is_letter(e[2]) || !is_letter(e[3]))
-            return fail(diag, EBNN_ERR_SECTION, -1, "tag", tag, 0);
+            return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "tag", tag, 0);
         if (critical && tag != TAG_LAYR && tag != TAG_WGHT)
-            return fail(diag, EBNN_ERR_SECTION, -1, "tag", tag, 0);
+            return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "tag", tag, 0);
         if (off % EBNN_ALIGN != 0)
-            return fail(diag, EBNN_ERR_SECTION, -1, "offset", off, ebnn_align16(off));
+            return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "offset", off, ebnn_align16(off));
         if (off < table_end)
-            return fail(diag, EBNN_ERR_SECTION, -1, "offset", off, table_end);
-        if (off > file_size) return fail(diag, EBNN_ERR_SECTION, -1, "offset", off, file_size);
+            return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "offset", off, table_end);
+        if (off > file_size) return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "offset", off, file_size);
         if (size > file_size - off)
-            return fail(diag, EBNN_ERR_SECTION, -1, "size", size, file_size - off);
+            return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "size", size, file_size - off);
         for (j = 0; j < i; j++) {
             const uint8_t *f = table + j * EBNN_SECTION_ENTRY_SIZE;
             uint32_t foff = ebnn_rd32(f + 4), fsize = ebnn_rd32(f + 8);
-            if (ebnn_rd32(f) == tag) return fail(diag, EBNN_ERR_SECTION, -1, "tag", tag, 0);
+            if (ebnn_rd32(f) == tag) return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "tag", tag, 0);
             if (size != 0 && fsize != 0 && off < foff + fsize && foff < off + size)
-                return fail(diag, EBNN_ERR_SECTION, -1, "offset", off, foff + fsize);
+                return ebnn_fail(diag, EBNN_ERR_SECTION, -1, "offset", off, foff + fsize);
         }
     }
     for (i = 0; i < n; i++) {
@@ -103,7 +104,7 @@ static ebnn_status load_sections(ebnn_model *m, uint32_t file_size, ebnn_diag *d
         uint32_t tag = ebnn_rd32(e), off = ebnn_rd32(e + 4), size = ebnn_rd32(e + 8);
         uint32_t crc = ebnn_crc32(0, d + off, size);
         if (crc != ebnn_rd32(e + 12))
-            return fail(diag, EBNN_ERR_SECTION_CRC, -1, "crc", ebnn_rd32(e + 12), crc);
+            return ebnn_fail(diag, EBNN_ERR_SECTION_CRC, -1, "crc", ebnn_rd32(e + 12), crc);
         if (tag == TAG_LAYR) {
             layr = d + off;
             layr_size = size;
@@ -112,14 +113,14 @@ static ebnn_status load_sections(ebnn_model *m, uint32_t file_size, ebnn_diag *d
             m->weights_size = size;
         }
     }
-    if (layr == NULL) return fail(diag, EBNN_ERR_MISSING_SECTION, -1, "LAYR", 0, 0);
-    if (wght == NULL) return fail(diag, EBNN_ERR_MISSING_SECTION, -1, "WGHT", 0, 0);
+    if (layr == NULL) return ebnn_fail(diag, EBNN_ERR_MISSING_SECTION, -1, "LAYR", 0, 0);
+    if (wght == NULL) return ebnn_fail(diag, EBNN_ERR_MISSING_SECTION, -1, "WGHT", 0, 0);
 
     m->n_layers = ebnn_rd16(d + 18);
     if (m->n_layers == 0 || m->n_layers > EBNN_MAX_LAYERS)
-        return fail(diag, EBNN_ERR_LIMIT, -1, "n_layers", m->n_layers, EBNN_MAX_LAYERS);
+        return ebnn_fail(diag, EBNN_ERR_LIMIT, -1, "n_layers", m->n_layers, EBNN_MAX_LAYERS);
     if (layr_size != (uint32_t)m->n_layers * EBNN_LAYER_RECORD_SIZE)
-        return fail(diag, EBNN_ERR_LAYER, -1, "size", layr_size,
+        return ebnn_fail(diag, EBNN_ERR_LAYER, -1, "size", layr_size,
                     (uint32_t)m->n_layers * EBNN_LAYER_RECORD_SIZE);
     m->layer_table = layr;
     m->weights = wght;
@@ -165,10 +166,11 @@ static ebnn_status check_blob(const ebnn_model *m, int32_t layer, const char *of
                               const char *size_name, uint32_t off, uint32_t size,
                               uint64_t expected, ebnn_diag *diag) {
     if (off % EBNN_ALIGN != 0)
-        return fail(diag, EBNN_ERR_WEIGHTS, layer, off_name, off, ebnn_align16(off));
-    if (size != expected) return fail(diag, EBNN_ERR_WEIGHTS, layer, size_name, size, expected);
+        return ebnn_fail(diag, EBNN_ERR_WEIGHTS, layer, off_name, off, ebnn_align16(off));
+    if (size != expected)
+        return ebnn_fail(diag, EBNN_ERR_WEIGHTS, layer, size_name, size, expected);
     if (size > m->weights_size || off > m->weights_size - size)
-        return fail(diag, EBNN_ERR_WEIGHTS, layer, off_name, off,
+        return ebnn_fail(diag, EBNN_ERR_WEIGHTS, layer, off_name, off,
                     size > m->weights_size ? 0 : m->weights_size - size);
     return EBNN_OK;
 }
@@ -188,16 +190,16 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
 
     /* Fields out of their range: EBNN_ERR_LAYER. */
     if (l->op < EBNN_OP_CONV2D || l->op > EBNN_OP_BINARIZE)
-        return fail(diag, EBNN_ERR_LAYER, li, "op", l->op, EBNN_OP_CONV2D);
-    if (r.flags != 0) return fail(diag, EBNN_ERR_LAYER, li, "flags", r.flags, 0);
-    if (l->in0 > i) return fail(diag, EBNN_ERR_LAYER, li, "in0", l->in0, i);
+        return ebnn_fail(diag, EBNN_ERR_LAYER, li, "op", l->op, EBNN_OP_CONV2D);
+    if (r.flags != 0) return ebnn_fail(diag, EBNN_ERR_LAYER, li, "flags", r.flags, 0);
+    if (l->in0 > i) return ebnn_fail(diag, EBNN_ERR_LAYER, li, "in0", l->in0, i);
     if (l->in1 != EBNN_TENSOR_NONE)
-        return fail(diag, EBNN_ERR_LAYER, li, "in1", l->in1, EBNN_TENSOR_NONE);
+        return ebnn_fail(diag, EBNN_ERR_LAYER, li, "in1", l->in1, EBNN_TENSOR_NONE);
     if (l->in_type > EBNN_T_I32)
-        return fail(diag, EBNN_ERR_LAYER, li, "in_type", l->in_type, EBNN_T_I32);
+        return ebnn_fail(diag, EBNN_ERR_LAYER, li, "in_type", l->in_type, EBNN_T_I32);
     if (l->out_type > EBNN_T_I32)
-        return fail(diag, EBNN_ERR_LAYER, li, "out_type", l->out_type, EBNN_T_I32);
-    if (!r.reserved_zero) return fail(diag, EBNN_ERR_LAYER, li, "reserved", 1, 0);
+        return ebnn_fail(diag, EBNN_ERR_LAYER, li, "out_type", l->out_type, EBNN_T_I32);
+    if (!r.reserved_zero) return ebnn_fail(diag, EBNN_ERR_LAYER, li, "reserved", 1, 0);
     {
         const uint16_t *v[] = {&l->in_h, &l->in_w, &l->in_c, &l->out_h, &l->out_w,
                                &l->out_c, &l->kh, &l->kw, &l->sh, &l->sw, &l->groups};
@@ -205,34 +207,34 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
                                             "kh", "kw", "sh", "sw", "groups"};
         size_t k;
         for (k = 0; k < sizeof names / sizeof names[0]; k++)
-            if (*v[k] == 0) return fail(diag, EBNN_ERR_LAYER, li, names[k], 0, 1);
+            if (*v[k] == 0) return ebnn_fail(diag, EBNN_ERR_LAYER, li, names[k], 0, 1);
     }
     if (l->in_c % l->groups != 0 || l->out_c % l->groups != 0 ||
         (!conv && l->groups != 1))
-        return fail(diag, EBNN_ERR_LAYER, li, "groups", l->groups, 1);
+        return ebnn_fail(diag, EBNN_ERR_LAYER, li, "groups", l->groups, 1);
     if (l->op == EBNN_OP_DENSE) {
         const field_check dense[] = {{"kh", l->kh, l->in_h}, {"kw", l->kw, l->in_w},
                                      {"sh", l->sh, 1},       {"sw", l->sw, 1},
                                      {"ph", l->ph, 0},       {"pw", l->pw, 0},
                                      {"groups", l->groups, 1}};
         bad = first_mismatch(dense, sizeof dense / sizeof dense[0]);
-        if (bad) return fail(diag, EBNN_ERR_LAYER, li, bad->name, bad->got, bad->expected);
+        if (bad) return ebnn_fail(diag, EBNN_ERR_LAYER, li, bad->name, bad->got, bad->expected);
     }
     if (l->op == EBNN_OP_BINARIZE) { /* elementwise: a 1x1 window, stride 1, no padding */
         const field_check elementwise[] = {{"kh", l->kh, 1}, {"kw", l->kw, 1}, {"sh", l->sh, 1},
                                            {"sw", l->sw, 1}, {"ph", l->ph, 0}, {"pw", l->pw, 0}};
         bad = first_mismatch(elementwise, sizeof elementwise / sizeof elementwise[0]);
-        if (bad) return fail(diag, EBNN_ERR_LAYER, li, bad->name, bad->got, bad->expected);
+        if (bad) return ebnn_fail(diag, EBNN_ERR_LAYER, li, bad->name, bad->got, bad->expected);
     }
 
     /* Op/type combinations this core runs: conv U8|BIN -> BIN|I32, maxpool BIN -> BIN,
      * binarize U8 -> BIN. */
     if (conv ? l->in_type == EBNN_T_I32
              : l->in_type != (l->op == EBNN_OP_BINARIZE ? EBNN_T_U8 : EBNN_T_BIN))
-        return fail(diag, EBNN_ERR_UNSUPPORTED, li, "in_type", l->in_type,
+        return ebnn_fail(diag, EBNN_ERR_UNSUPPORTED, li, "in_type", l->in_type,
                     conv || l->op == EBNN_OP_BINARIZE ? EBNN_T_U8 : EBNN_T_BIN);
     if (conv ? l->out_type == EBNN_T_U8 : l->out_type != EBNN_T_BIN)
-        return fail(diag, EBNN_ERR_UNSUPPORTED, li, "out_type", l->out_type, EBNN_T_BIN);
+        return ebnn_fail(diag, EBNN_ERR_UNSUPPORTED, li, "out_type", l->out_type, EBNN_T_BIN);
 
     /* Shapes: the producer's, and the output size formula. */
     src = tensor_of(m, l->in0);
@@ -242,12 +244,12 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
                                         {"in_w", l->in_w, src.w},
                                         {"in_c", l->in_c, src.c}};
         bad = first_mismatch(producer, sizeof producer / sizeof producer[0]);
-        if (bad) return fail(diag, EBNN_ERR_SHAPE, li, bad->name, bad->got, bad->expected);
+        if (bad) return ebnn_fail(diag, EBNN_ERR_SHAPE, li, bad->name, bad->got, bad->expected);
     }
     if ((uint32_t)l->in_h + 2u * l->ph < l->kh)
-        return fail(diag, EBNN_ERR_SHAPE, li, "kh", l->kh, (uint32_t)l->in_h + 2u * l->ph);
+        return ebnn_fail(diag, EBNN_ERR_SHAPE, li, "kh", l->kh, (uint32_t)l->in_h + 2u * l->ph);
     if ((uint32_t)l->in_w + 2u * l->pw < l->kw)
-        return fail(diag, EBNN_ERR_SHAPE, li, "kw", l->kw, (uint32_t)l->in_w + 2u * l->pw);
+        return ebnn_fail(diag, EBNN_ERR_SHAPE, li, "kw", l->kw, (uint32_t)l->in_w + 2u * l->pw);
     if (l->op == EBNN_OP_BINARIZE && l->out_h == 1 && l->out_w == 1 &&
         l->out_c == (uint32_t)l->in_h * l->in_w * l->in_c) {
         /* BINARIZE may flatten its output to 1 x 1 x in_h*in_w*in_c (dense packing) */
@@ -257,16 +259,16 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
             {"out_w", l->out_w, ((uint32_t)l->in_w + 2u * l->pw - l->kw) / l->sw + 1u},
             {"out_c", l->out_c, conv ? l->out_c : l->in_c}};
         bad = first_mismatch(out, sizeof out / sizeof out[0]);
-        if (bad) return fail(diag, EBNN_ERR_SHAPE, li, bad->name, bad->got, bad->expected);
+        if (bad) return ebnn_fail(diag, EBNN_ERR_SHAPE, li, bad->name, bad->got, bad->expected);
     }
 
     /* Compile-time limits: exact int32 pre-activations, 31-bit tensor sizes. */
     cg = (uint32_t)l->in_c / l->groups;
     n = (uint64_t)l->kh * l->kw * cg;
     if (conv && n * (l->in_type == EBNN_T_U8 ? 255u : 1u) > INT32_MAX)
-        return fail(diag, EBNN_ERR_LIMIT, li, "kh*kw*cg", n, 0);
+        return ebnn_fail(diag, EBNN_ERR_LIMIT, li, "kh*kw*cg", n, 0);
     if (ebnn_tensor_bytes(l->out_type, l->out_h, l->out_w, l->out_c) > EBNN_MAX_BYTES)
-        return fail(diag, EBNN_ERR_LIMIT, li, "out_bytes",
+        return ebnn_fail(diag, EBNN_ERR_LIMIT, li, "out_bytes",
                     ebnn_tensor_bytes(l->out_type, l->out_h, l->out_w, l->out_c),
                     EBNN_MAX_BYTES);
 
@@ -293,28 +295,29 @@ ebnn_status ebnn_model_load(ebnn_model *m, const void *data, size_t size, ebnn_d
     uint32_t file_size, i;
     ebnn_status s;
 
-    fail(diag, EBNN_OK, -1, "", 0, 0);
-    if (m == NULL || d == NULL) return fail(diag, EBNN_ERR_ARG, -1, m ? "data" : "m", 0, 0);
+    ebnn_fail(diag, EBNN_OK, -1, "", 0, 0);
+    if (m == NULL || d == NULL) return ebnn_fail(diag, EBNN_ERR_ARG, -1, m ? "data" : "m", 0, 0);
     if ((uintptr_t)d % EBNN_ALIGN != 0)
-        return fail(diag, EBNN_ERR_ALIGN, -1, "data", (uintptr_t)d % EBNN_ALIGN, 0);
+        return ebnn_fail(diag, EBNN_ERR_ALIGN, -1, "data", (uintptr_t)d % EBNN_ALIGN, 0);
     if (size < EBNN_HEADER_SIZE)
-        return fail(diag, EBNN_ERR_TRUNCATED, -1, "size", size, EBNN_HEADER_SIZE);
+        return ebnn_fail(diag, EBNN_ERR_TRUNCATED, -1, "size", size, EBNN_HEADER_SIZE);
     if (memcmp(d, "EBNN", 4) != 0)
-        return fail(diag, EBNN_ERR_MAGIC, -1, "magic", ebnn_rd32(d), 0x4E4E4245u);
+        return ebnn_fail(diag, EBNN_ERR_MAGIC, -1, "magic", ebnn_rd32(d), 0x4E4E4245u);
     if (ebnn_rd16(d + 4) != EBNN_FORMAT_MAJOR)
-        return fail(diag, EBNN_ERR_VERSION, -1, "version_major", ebnn_rd16(d + 4),
+        return ebnn_fail(diag, EBNN_ERR_VERSION, -1, "version_major", ebnn_rd16(d + 4),
                     EBNN_FORMAT_MAJOR);
     if (ebnn_crc32(0, d, 60) != ebnn_rd32(d + 60))
-        return fail(diag, EBNN_ERR_HEADER_CRC, -1, "header_crc", ebnn_rd32(d + 60),
+        return ebnn_fail(diag, EBNN_ERR_HEADER_CRC, -1, "header_crc", ebnn_rd32(d + 60),
                     ebnn_crc32(0, d, 60));
     file_size = ebnn_rd32(d + 8);
-    if (size < file_size) return fail(diag, EBNN_ERR_TRUNCATED, -1, "size", size, file_size);
+    if (size < file_size) return ebnn_fail(diag, EBNN_ERR_TRUNCATED, -1, "size", size, file_size);
     /* Header fields this core has no support for: a non-zero flag or an unknown input type. */
     if (ebnn_rd32(d + 12) != 0)
-        return fail(diag, EBNN_ERR_UNSUPPORTED, -1, "flags", ebnn_rd32(d + 12), 0);
-    if (d[28] != EBNN_T_U8) return fail(diag, EBNN_ERR_UNSUPPORTED, -1, "input_type", d[28], 0);
+        return ebnn_fail(diag, EBNN_ERR_UNSUPPORTED, -1, "flags", ebnn_rd32(d + 12), 0);
+    if (d[28] != EBNN_T_U8)
+        return ebnn_fail(diag, EBNN_ERR_UNSUPPORTED, -1, "input_type", d[28], 0);
     if (d[29] != 0 || d[30] != 0 || d[31] != 0)
-        return fail(diag, EBNN_ERR_UNSUPPORTED, -1, "reserved", 1, 0);
+        return ebnn_fail(diag, EBNN_ERR_UNSUPPORTED, -1, "reserved", 1, 0);
 
     memset(&t, 0, sizeof t);
     t.data = d;
@@ -326,7 +329,8 @@ ebnn_status ebnn_model_load(ebnn_model *m, const void *data, size_t size, ebnn_d
     s = load_sections(&t, file_size, diag);
     if (s != EBNN_OK) return s;
     if (ebnn_input_size(&t) > EBNN_MAX_BYTES)
-        return fail(diag, EBNN_ERR_LIMIT, -1, "input_size", ebnn_input_size(&t), EBNN_MAX_BYTES);
+        return ebnn_fail(diag, EBNN_ERR_LIMIT, -1, "input_size", ebnn_input_size(&t),
+                         EBNN_MAX_BYTES);
 
     for (i = 0; i < t.n_layers; i++) {
         s = check_layer(&t, i, diag);
@@ -334,14 +338,14 @@ ebnn_status ebnn_model_load(ebnn_model *m, const void *data, size_t size, ebnn_d
     }
     ebnn_record_decode(t.layer_table + (size_t)(t.n_layers - 1) * EBNN_LAYER_RECORD_SIZE, &last);
     if (last.l.out_type != EBNN_T_I32)
-        return fail(diag, EBNN_ERR_SHAPE, t.n_layers - 1, "out_type", last.l.out_type,
+        return ebnn_fail(diag, EBNN_ERR_SHAPE, t.n_layers - 1, "out_type", last.l.out_type,
                     EBNN_T_I32);
     if ((uint64_t)last.l.out_h * last.l.out_w * last.l.out_c != t.n_classes)
-        return fail(diag, EBNN_ERR_SHAPE, t.n_layers - 1, "n_classes", t.n_classes,
+        return ebnn_fail(diag, EBNN_ERR_SHAPE, t.n_layers - 1, "n_classes", t.n_classes,
                     (uint64_t)last.l.out_h * last.l.out_w * last.l.out_c);
 
     if (ebnn_plan_arena(&t, &plan) != EBNN_OK)
-        return fail(diag, EBNN_ERR_LIMIT, -1, "arena_size", 0, EBNN_MAX_BYTES);
+        return ebnn_fail(diag, EBNN_ERR_LIMIT, -1, "arena_size", 0, EBNN_MAX_BYTES);
     t.arena_size = plan.size;
     *m = t;
     return EBNN_OK;

@@ -12,13 +12,7 @@
 
 static ebnn_status bad(ebnn_diag *d, int32_t layer, const char *field, uint64_t got,
                        uint64_t expected) {
-    if (d) {
-        d->layer = layer;
-        d->field = field;
-        d->got = got > UINT32_MAX ? UINT32_MAX : (uint32_t)got;
-        d->expected = expected > UINT32_MAX ? UINT32_MAX : (uint32_t)expected;
-    }
-    return EBNN_ERR_TRAINING;
+    return ebnn_fail(d, EBNN_ERR_TRAINING, layer, field, got, expected);
 }
 
 void ebnn_trnl_entry(const ebnn_train_local *t, uint32_t l, ebnn_trnl_layer *e) {
