@@ -274,16 +274,26 @@ static uint8_t core_error(ebnn_status st, uint16_t *len)
     return PROTO_ERR_CORE;
 }
 
-static uint8_t cmd_infer(uint16_t n, uint16_t *len)
+/* The start shared by INFER and EVALUATE: a model must be active, and the payload opens with a
+ * u16 sample count (then 2 reserved bytes); each sample is in_size bytes of the model's input. */
+static uint8_t batch_header(uint16_t n, uint32_t *count, uint32_t *in_size)
 {
-    const ebnn_model *m = &active_info.model;
-    uint32_t count, in_size, rec, i;
     if (active_info.size == 0)
         return PROTO_ERR_NO_MODEL;
     if (n < 4)
         return PROTO_ERR_BAD_REQUEST;
-    count = proto_get16(RX);
-    in_size = (uint32_t)ebnn_input_size(m);
+    *count = proto_get16(RX);
+    *in_size = (uint32_t)ebnn_input_size(&active_info.model);
+    return PROTO_OK;
+}
+
+static uint8_t cmd_infer(uint16_t n, uint16_t *len)
+{
+    const ebnn_model *m = &active_info.model;
+    uint32_t count, in_size, rec, i;
+    uint8_t err = batch_header(n, &count, &in_size);
+    if (err != PROTO_OK)
+        return err;
     rec = 8u + 4u * m->n_classes;
     if (n != 4u + (uint64_t)count * in_size || 8u + (uint64_t)count * rec > reply_limit)
         return PROTO_ERR_BAD_REQUEST;
@@ -311,12 +321,9 @@ static uint8_t cmd_evaluate(uint16_t n, uint16_t *len)
     uint32_t count, in_size, i, correct = 0;
     uint64_t total = 0;
     const uint8_t *inputs;
-    if (active_info.size == 0)
-        return PROTO_ERR_NO_MODEL;
-    if (n < 4)
-        return PROTO_ERR_BAD_REQUEST;
-    count = proto_get16(RX);
-    in_size = (uint32_t)ebnn_input_size(m);
+    uint8_t err = batch_header(n, &count, &in_size);
+    if (err != PROTO_OK)
+        return err;
     if (n != 4u + (uint64_t)count * (2u + in_size) || 4u * m->n_classes > sizeof tx_words)
         return PROTO_ERR_BAD_REQUEST;
     inputs = RX + 4 + 2 * count;
