@@ -32,10 +32,18 @@ class Op(IntEnum):
     DENSE = 2
     MAXPOOL = 3
     BINARIZE = 4    # version 1.1: U8 -> BIN, one u8 threshold per input element
+    THRESHOLD = 5   # version 1.2: I32 -> BIN, the CONV2D/DENSE BIN-output thresholds blob
+    ADD = 6         # version 1.2: I32 in0 + I32 in1 (same shape) -> I32, the residual sum
+    GAP = 7         # version 1.2: BIN (h, w, c) -> U8 (1, 1, c), the count of +1 per channel
 
 
-#: the minor version that introduced each op added after 1.0 (a writer records the highest used)
-OP_MINOR = {Op.BINARIZE: 1}
+#: the minor version that introduced each op added after 1.0 (a writer records the highest used,
+#: so files without these ops keep the version, and the bytes, they had before)
+OP_MINOR = {Op.BINARIZE: 1, Op.THRESHOLD: 2, Op.ADD: 2, Op.GAP: 2}
+#: ops that read a second tensor (in1); every other op has in1 = TENSOR_NONE
+TWO_INPUT_OPS = frozenset({Op.ADD})
+#: GAP counts into a u8, so at most this many positions are summed per channel
+GAP_MAX_POSITIONS = 255
 
 
 class DType(IntEnum):
@@ -108,7 +116,7 @@ class Layer:
         return np.frombuffer(self.thresholds, dtype=np.uint8).reshape(self.in_shape)
 
     def threshold_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(T int32[out_c], flip bool[out_c])."""
+        """(T int32[out_c], flip bool[out_c]) of a BIN-output CONV2D/DENSE or a THRESHOLD."""
         c = self.out_shape[2]
         t = np.frombuffer(self.thresholds, dtype="<i4", count=c)
         flip_words = np.frombuffer(self.thresholds, dtype="<u4", offset=4 * c)
@@ -136,6 +144,34 @@ class Model:
     extra_sections: dict[bytes, bytes] = field(default_factory=dict)
 
 
+def check_wiring(model: Model, source: str = "<model>") -> None:
+    """Checks what the tensor graph needs before anything runs: every in0/in1 names an earlier
+    tensor (skips are allowed, forward references are not), only ADD reads in1, and each input's
+    type and shape is its producer's. The C loader makes the same checks (and the rest of
+    docs/format.md "Loader checks"); doing them here too makes a faulty exporter fail at write
+    time, naming the layer and field, instead of producing a file no device loads."""
+    types = [DType.U8] + [layer.out_type for layer in model.layers]
+    shapes = [tuple(model.input_shape)] + [tuple(layer.out_shape) for layer in model.layers]
+    for i, layer in enumerate(model.layers):
+        def fail(name: str, got: object, expected: object) -> FormatError:
+            return FormatError(f"{source}: layer {i}: {name} is {got}, expected {expected}")
+
+        if not 0 <= layer.in0 <= i:
+            raise fail("in0", layer.in0, f"a tensor id 0..{i}")
+        if (layer.in_type, tuple(layer.in_shape)) != (types[layer.in0], shapes[layer.in0]):
+            raise fail("in0", f"{layer.in_type.name} {tuple(layer.in_shape)}",
+                       f"tensor {layer.in0}'s {types[layer.in0].name} {shapes[layer.in0]}")
+        if layer.op not in TWO_INPUT_OPS:
+            if layer.in1 != TENSOR_NONE:
+                raise fail("in1", layer.in1, f"0x{TENSOR_NONE:04X} ({layer.op.name} has one input)")
+            continue
+        if not 0 <= layer.in1 <= i:
+            raise fail("in1", layer.in1, f"a tensor id 0..{i}")
+        if (types[layer.in1], shapes[layer.in1]) != (layer.in_type, tuple(layer.in_shape)):
+            raise fail("in1", f"tensor {layer.in1} ({types[layer.in1].name} {shapes[layer.in1]})",
+                       f"{layer.in_type.name} {tuple(layer.in_shape)} like in0")
+
+
 def _pad16(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
@@ -144,6 +180,7 @@ def to_bytes(model: Model) -> bytes:
     """Serializes a Model; every blob 16-byte aligned, CRCs filled."""
     if not 1 <= len(model.layers) <= MAX_LAYERS:
         raise FormatError(f"n_layers is {len(model.layers)}, expected 1..{MAX_LAYERS}")
+    check_wiring(model)
     blob = bytearray()
     records = []
     for layer in model.layers:
@@ -243,7 +280,9 @@ def from_bytes(data: bytes, source: str = "<bytes>") -> Model:
                             blob[w_off:w_off + w_size], blob[t_off:t_off + t_size]))
     meta = json.loads(sections[b"meta"].decode()) if b"meta" in sections else {}
     extra = {t: b for t, b in sections.items() if t not in (b"LAYR", b"WGHT", b"meta")}
-    return Model((h, w, c), n_classes, layers, meta, extra)
+    model = Model((h, w, c), n_classes, layers, meta, extra)
+    check_wiring(model, source)
+    return model
 
 
 def read(path: str | Path) -> Model:

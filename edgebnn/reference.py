@@ -41,18 +41,35 @@ def weights_pm1(layer: fmt.Layer) -> np.ndarray:
     return bits.reshape(-1, kh, kw, cg).astype(np.int64) * 2 - 1
 
 
-def run_layer(layer: fmt.Layer, x: np.ndarray) -> np.ndarray:
-    """One sample. U8/I32 tensors are integer arrays; BIN tensors are ±1 int64 arrays."""
+def _sign_at_thresholds(layer: fmt.Layer, y: np.ndarray) -> np.ndarray:
+    """Folded batch norm + sign: ±1 per element of y (…, C) from the layer's T and flip."""
+    t, flip = layer.threshold_arrays()
+    return np.where(np.where(flip, y <= t, y >= t), 1, -1)
+
+
+def _wrap_i32(y: np.ndarray) -> np.ndarray:
+    """Two's-complement int32 wrap-around, as the C core's ADD computes it."""
+    return (y + 2**31) % 2**32 - 2**31
+
+
+def run_layer(layer: fmt.Layer, x: np.ndarray, x1: np.ndarray | None = None) -> np.ndarray:
+    """One sample; x is tensor in0, x1 tensor in1 (ADD only). U8/I32 tensors are integer
+    arrays; BIN tensors are ±1 int64 arrays."""
     if layer.op == fmt.Op.MAXPOOL:
         return _maxpool(x, layer)
     if layer.op == fmt.Op.BINARIZE:
         return np.where(x >= layer.binarize_thresholds(), 1, -1).reshape(layer.out_shape)
+    if layer.op == fmt.Op.THRESHOLD:
+        return _sign_at_thresholds(layer, x)
+    if layer.op == fmt.Op.ADD:
+        return _wrap_i32(x + x1)
+    if layer.op == fmt.Op.GAP:   # the number of +1 values of each channel
+        return (x == 1).sum(axis=(0, 1)).reshape(layer.out_shape)
     pad_value = 0 if layer.in_type == fmt.DType.U8 else -1
     y = _conv(x.astype(np.int64), weights_pm1(layer), layer, pad_value)
     if layer.out_type == fmt.DType.I32:
         return y
-    t, flip = layer.threshold_arrays()
-    return np.where(np.where(flip, y <= t, y >= t), 1, -1)
+    return _sign_at_thresholds(layer, y)
 
 
 def _maxpool(x: np.ndarray, layer: fmt.Layer) -> np.ndarray:
@@ -72,6 +89,7 @@ def infer(model: fmt.Model, images: np.ndarray) -> np.ndarray:
     for n, image in enumerate(images):
         tensors = [image.astype(np.int64)]
         for layer in model.layers:
-            tensors.append(run_layer(layer, tensors[layer.in0]))
+            x1 = None if layer.in1 == fmt.TENSOR_NONE else tensors[layer.in1]
+            tensors.append(run_layer(layer, tensors[layer.in0], x1))
         out[n] = tensors[-1].reshape(-1)
     return out
