@@ -25,10 +25,13 @@ def make_rule(digits, layers, seed=7, **algo):
     """An untrained chain (thresholds fitted) and its Python trainer."""
     torch.manual_seed(seed)
     chain = local_chain((8, 8, 1), 10, layers)
-    chain.input_threshold().fit(digits.train.x)
     config = TrainConfig(algo="local", model_kwargs={"layers": list(layers)},
                          batch_size=BATCH, seed=seed, algo_kwargs=algo)
-    return LocalRule(chain, config)
+    rule = LocalRule(chain, config)
+    rule.prepare(digits.train.x)
+    # digits' border pixels are nearly constant: disabled inputs, which the C step must skip
+    assert chain.input_threshold().disabled_features().any()
+    return rule
 
 
 def export_with_state(rule) -> bytes:

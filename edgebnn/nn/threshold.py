@@ -10,12 +10,24 @@ whose median is 0) would be a constant carrying nothing, while x ≥ 1 still say
 `digits`, where a third of the pixels have median 0, this takes the local rule's test accuracy
 from about 55% to about 85% (256-unit layer, 30 epochs). It exports as the
 .ebnn 1.1 BINARIZE layer (docs/format.md), which the C core runs exactly.
+
+Features that are (almost) constant on the training set — +1 in fewer than `min_fraction` or
+more than 1 − `min_fraction` of the samples, like MNIST's border pixels that are ink in a
+handful of images — are *disabled*: their threshold is 0, so they are always +1 and carry
+nothing. They must be, for the local rule: on mnist5k 82% of the pixels are such features, and
+as ±1 inputs they act as a large shared bias that every update moves, so all samples collapsed
+onto one hidden code and the rule stayed at chance (10%); with them disabled it learns (see
+docs/results.md). A threshold of 0 is the marker the trainers read (`disabled_features`).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
+
+#: Features +1 in fewer than this fraction of the training samples (or in more than 1 − it)
+#: are disabled.
+MIN_FRACTION = 0.05
 
 
 def lower_median(x: np.ndarray) -> np.ndarray:
@@ -37,9 +49,17 @@ class InputThreshold(nn.Module):
         super().__init__()
         self.register_buffer("threshold", torch.zeros(shape_hwc, dtype=torch.uint8))
 
-    def fit(self, images_hwc: np.ndarray) -> None:
-        """Thresholds = max(lower median, 1) of uint8 training images (N, H, W, C)."""
-        self.threshold.copy_(torch.from_numpy(np.maximum(lower_median(images_hwc), 1)))
+    def fit(self, images_hwc: np.ndarray, min_fraction: float = MIN_FRACTION) -> None:
+        """Thresholds = max(lower median, 1) of uint8 training images (N, H, W, C), and 0 for
+        the features whose fraction of +1 is below min_fraction or above 1 − min_fraction."""
+        t = np.maximum(lower_median(images_hwc), 1)
+        ones = (images_hwc >= t).mean(axis=0)
+        t[(ones < min_fraction) | (ones > 1.0 - min_fraction)] = 0
+        self.threshold.copy_(torch.from_numpy(t))
+
+    def disabled_features(self) -> np.ndarray:
+        """bool (H·W·C,) in the output's order: the features fit() disabled (threshold 0)."""
+        return (self.threshold == 0).flatten().numpy()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hwc = x.permute(0, 2, 3, 1)

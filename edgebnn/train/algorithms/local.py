@@ -30,6 +30,12 @@ against; integers only):
 Every sub-network sees the h its predecessor computed *before* its own update (one forward
 pass per batch).
 
+Disabled input features (edgebnn/nn/threshold.py: threshold 0, always +1) never update: step 5's
+increment is zero in their columns of the first sub-network, and `prepare` gives their weights
+alternating signs ±1 along each row, so their constant inputs cancel in z (to 0, or ±1 when
+their number is odd) instead of acting as a bias. Reinforcement leaves them alone in effect: it
+grows |W| without changing a sign.
+
 Storage: hidden weights are int8 by default (`weight_bits`, algo_kwargs; the paper counts them
 as 8-bit in its memory model and leaves them unclipped), saturating at [−2^(b−1), 2^(b−1) − 1].
 Init W = trunc(N(0, 8²)) as in the paper's code. Defaults: batch 100, γ from the paper's table
@@ -109,11 +115,12 @@ class LocalStep:
 
 def local_step(w: np.ndarray, x: np.ndarray, y: np.ndarray, readout: np.ndarray, gamma: int,
                limits: tuple[int, int], p_q: int = 0, seed: int = 0, step: int = 0,
-               layer: int = 0) -> LocalStep:
+               layer: int = 0, frozen: np.ndarray | None = None) -> LocalStep:
     """One update of one sub-network (the integer reference; see the module docstring).
 
     w: integer (K, N_in); x: ±1 integer (B, N_in); y: int (B,); readout: ±1 (K, C);
-    limits: the saturation range of w; p_q: the reinforcement threshold as a u32."""
+    limits: the saturation range of w; p_q: the reinforcement threshold as a u32;
+    frozen: bool (N_in,), the disabled input features whose columns step 5 leaves alone."""
     lo, hi = limits
     x = x.astype(np.int32)
     r = readout.astype(np.int32)
@@ -143,12 +150,26 @@ def local_step(w: np.ndarray, x: np.ndarray, y: np.ndarray, readout: np.ndarray,
     mask[b_idx, g_idx * gamma + best[b_idx, g_idx]] = True
     mask = mask[:, :k]
 
-    new = w.astype(np.int64) + 2 * ((t * mask).T.astype(np.int64) @ x.astype(np.int64))
+    increment = (t * mask).T.astype(np.int64) @ x.astype(np.int64)
+    if frozen is not None:
+        increment[:, frozen] = 0
+    new = w.astype(np.int64) + 2 * increment
     new = np.clip(new, lo, hi)
     if p_q > 0:
         hit = reinforce_draws(new.shape, seed, step, layer) < np.uint64(p_q)
         new = np.clip(new + 2 * hit * sign(new), lo, hi)
     return LocalStep(new.astype(w.dtype), h.astype(np.int8), pred, wrong, mask)
+
+
+def cancel_disabled(layer: torch.nn.Module, disabled: np.ndarray) -> None:
+    """Weights ±1, alternating along each row (starting with +1 on even rows, −1 on odd ones),
+    in the columns of the disabled features, whose inputs are a constant +1: they then add 0 (or
+    ±1) to every unit's z instead of a bias that the update would keep moving."""
+    cols = np.flatnonzero(disabled)
+    rows = np.arange(layer.weight.shape[0])[:, None]
+    pattern = 1 - 2 * ((rows + np.arange(len(cols))[None, :]) % 2)
+    with torch.no_grad():
+        layer.weight[:, torch.from_numpy(cols)] = torch.from_numpy(pattern).to(layer.weight.dtype)
 
 
 class LocalRule(Algorithm):
@@ -185,7 +206,9 @@ class LocalRule(Algorithm):
         return spec
 
     def prepare(self, train_x: np.ndarray) -> None:
-        self.model.input_threshold().fit(train_x)
+        threshold = self.model.input_threshold()
+        threshold.fit(train_x)
+        cancel_disabled(self.hidden[0], threshold.disabled_features())
 
     def thresholds(self) -> list[int]:
         """This epoch's reinforcement thresholds p_q per sub-network."""
@@ -196,9 +219,11 @@ class LocalRule(Algorithm):
         with torch.no_grad():
             h = self.model.input_threshold()(x).flatten(1).to(torch.int8).numpy()
         labels = y.numpy()
+        frozen = self.model.input_threshold().disabled_features()
         for l, (layer, p_q) in enumerate(zip(self.hidden, self.thresholds())):
             res = local_step(layer.weight.numpy(), h, labels, self.readouts[l], self.gammas[l],
-                             layer.limits, p_q, self.seed, self.step, l)
+                             layer.limits, p_q, self.seed, self.step, l,
+                             frozen if l == 0 else None)
             with torch.no_grad():
                 layer.weight.copy_(torch.from_numpy(res.weights))
             h = res.h

@@ -240,6 +240,8 @@ typedef struct {
     uint8_t *w;              /* hidden weights (trnl) */
     uint32_t *wbits;         /* their signs, as inference reads them (WGHT) */
     const uint32_t *r;       /* readout: row c = class c's column, bit j = R[j, c] = +1 */
+    const uint8_t *in_thr;   /* first sub-network: BINARIZE's thresholds (0 = disabled input,
+                              * never updated); NULL for the others */
     int32_t lo, hi;
 } sub_network;
 
@@ -288,8 +290,9 @@ static int forward_select(const sub_network *s, const uint32_t *x, uint32_t y, u
     return 1;
 }
 
-/* Steps 5-6 for unit j: W_j += 2 sum_b t_bj m_bj x_b, saturated; then the seeded reinforcement
- * W += 2 sign(W), saturated, for the weights whose draw is below p_q; WGHT's bits follow. */
+/* Steps 5-6 for unit j: W_j += 2 sum_b t_bj m_bj x_b, saturated, except in the columns of
+ * disabled inputs; then the seeded reinforcement W += 2 sign(W), saturated, for the weights
+ * whose draw is below p_q; WGHT's bits follow. */
 static void update_unit(const sub_network *s, uint32_t j, const uint32_t *xs, const uint32_t *masks,
                         const uint8_t *labels, uint32_t n, int32_t *acc, uint32_t key) {
     const ebnn_trnl_layer *e = &s->e;
@@ -310,7 +313,8 @@ static void update_unit(const sub_network *s, uint32_t j, const uint32_t *xs, co
     if (!selected && e->p_q == 0) return; /* nothing can change this row */
     for (i = 0; i < e->n_in; i++) {
         uint32_t idx = (uint32_t)(base + i);
-        int32_t v = saturate(weight_at(s->t, w, base + i) + 2 * acc[i], s->lo, s->hi);
+        int32_t inc = (s->in_thr != NULL && s->in_thr[i] == 0) ? 0 : 2 * acc[i];
+        int32_t v = saturate(weight_at(s->t, w, base + i) + inc, s->lo, s->hi);
         if (fmix32(key ^ (idx * GOLDEN)) < e->p_q)
             v = saturate(v + (v >= 0 ? 2 : -2), s->lo, s->hi);
         set_weight(s->t, w, base + i, v);
@@ -374,6 +378,7 @@ ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inpu
         /* the writable view of the layer's weights: same offset in the caller's buffer */
         s.wbits = (uint32_t *)(void *)(t->data + ((const uint8_t *)lay.weights - t->model->data));
         s.r = (const uint32_t *)(const void *)(t->trnl + s.e.r_off);
+        s.in_thr = l == 0 ? (const uint8_t *)(const void *)bin.thresholds : NULL;
         s.hi = (int32_t)(1u << (bits - 1u)) - 1;
         s.lo = -s.hi - 1;
         /* Forward the whole batch before any update: the next sub-network sees these h. */
