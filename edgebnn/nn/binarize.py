@@ -7,6 +7,7 @@ where |x| <= 1 (the hard-tanh STE of Courbariaux et al. / Hubara et al.).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -27,7 +28,13 @@ def binarize(x: torch.Tensor) -> torch.Tensor:
 
 
 class Sign(nn.Module):
-    """Binary activation; after a BatchNorm the pair folds into one integer threshold."""
+    """Binary activation; after a BatchNorm the pair folds into one integer threshold.
+
+    `binary` False (the `--binarize weights|none` ablations, edgebnn/nn/ablation.py) gives
+    hardtanh instead: the function whose gradient the STE uses, so the ablation changes only
+    the rounding to ±1, not the shape of the nonlinearity or its gradient window."""
+
+    binary: bool = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return binarize(x)
+        return binarize(x) if self.binary else F.hardtanh(x)

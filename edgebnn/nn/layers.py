@@ -51,12 +51,16 @@ class _BinaryWeights:
 
     Latent weights keep PyTorch's default fan-in scaled init (|w| ≲ 1/√fan_in): near zero, a
     few optimizer steps flip a sign, where an init spread over [-1, 1] would freeze most signs
-    for hundreds of steps."""
+    for hundreds of steps.
+
+    `binary` False (the `--binarize acts|none` ablations, edgebnn/nn/ablation.py) uses the
+    latent weights themselves: the same layer at full precision, which does not deploy."""
 
     weight: nn.Parameter
+    binary: bool = True
 
     def binary_weight(self) -> torch.Tensor:
-        return binarize(self.weight)
+        return binarize(self.weight) if self.binary else self.weight
 
 
 class BinaryLinear(_BinaryWeights, nn.Linear):
