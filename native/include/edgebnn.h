@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 #define EBNN_FORMAT_MAJOR 1
-#define EBNN_FORMAT_MINOR 0
+#define EBNN_FORMAT_MINOR 2  /* the newest ops this core runs; any minor of major 1 loads */
 #define EBNN_MAX_LAYERS 255
 #define EBNN_MAX_SECTIONS 16
 #define EBNN_ALIGN 16          /* model data and arena alignment, bytes */
@@ -54,7 +54,10 @@ typedef enum {
     EBNN_OP_CONV2D = 1,
     EBNN_OP_DENSE = 2,
     EBNN_OP_MAXPOOL = 3,
-    EBNN_OP_BINARIZE = 4 /* format 1.1 */
+    EBNN_OP_BINARIZE = 4,  /* format 1.1 */
+    EBNN_OP_THRESHOLD = 5, /* format 1.2: I32 -> BIN by folded thresholds */
+    EBNN_OP_ADD = 6,       /* format 1.2: I32 in0 + I32 in1 -> I32 */
+    EBNN_OP_GAP = 7        /* format 1.2: BIN (h,w,c) -> U8 (1,1,c), +1 count per channel */
 } ebnn_op;
 typedef enum { EBNN_T_U8 = 0, EBNN_T_BIN = 1, EBNN_T_I32 = 2 } ebnn_dtype;
 
@@ -74,9 +77,10 @@ typedef struct {
     uint16_t groups;
     uint16_t in_h, in_w, in_c, out_h, out_w, out_c;
     uint16_t kh, kw, sh, sw, ph, pw;
-    const uint32_t *weights;    /* NULL for MAXPOOL */
-    const int32_t *thresholds;  /* out_c values; NULL unless out_type == EBNN_T_BIN with weights;
-                                 * BINARIZE: in_h*in_w*in_c u8 values (cast to uint8_t *) */
+    const uint32_t *weights;    /* NULL unless CONV2D or DENSE */
+    const int32_t *thresholds;  /* out_c values; NULL unless out_type == EBNN_T_BIN with weights
+                                 * or op THRESHOLD; BINARIZE: in_h*in_w*in_c u8 values (cast to
+                                 * uint8_t *) */
     const uint32_t *flip;       /* ceil(out_c/32) words, beside thresholds */
 } ebnn_layer;
 
@@ -135,6 +139,14 @@ void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out);
 void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
 /* BINARIZE: U8 -> BIN, element e is +1 iff in[e] >= the u8 threshold of e. */
 void ebnn_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out);
+/* THRESHOLD: I32 -> BIN, channel c of each pixel through ebnn_threshold_bit (tail bits zero). */
+void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out);
+/* ADD: out = a + b element-wise over in_h*in_w*in_c int32, two's-complement wrap-around. out
+ * may not alias a or b (the arena plan never makes it). */
+void ebnn_add(const ebnn_layer *l, const int32_t *a, const int32_t *b, int32_t *out);
+/* GAP: BIN (in_h, in_w, in_c) -> U8 in_c values, the number of +1 bits of each channel over the
+ * in_h*in_w <= 255 positions. */
+void ebnn_gap(const ebnn_layer *l, const uint32_t *in, uint8_t *out);
 /* Applies folded batch-norm + sign to channel c's pre-activation y. */
 static inline int ebnn_threshold_bit(const ebnn_layer *l, uint32_t c, int32_t y) {
     int f = (int)((l->flip[c >> 5] >> (c & 31u)) & 1u);
@@ -190,6 +202,47 @@ uint32_t ebnn_train_local_step_index(const ebnn_train_local *t); /* batches trai
 /* Rewrites every section CRC, the section table CRC and the header CRC of a model file in place
  * (after training), so it loads again. Checks the header and section bounds first. */
 ebnn_status ebnn_model_finalize(uint8_t *data, size_t size);
+
+/* ---- on-device training: DRTP (docs/format.md, "Training section trnd") ----
+ * Direct random target projection with integers only, bit-identical to
+ * edgebnn/train/ondevice_drtp.py (`DrtpReference`): int16 fixed-point latent weights in the
+ * ancillary `trnd` section, ±1 projection matrices regenerated from its seed (never stored).
+ * As with the local rule the model must be in writable RAM; a step rewrites the latent weights,
+ * their sign bits in WGHT and the step counter, and ebnn_model_finalize() makes the file load
+ * again. Layers: [BINARIZE (flattened) ->] DENSE -> ... (BIN out, any thresholds/flips) ->
+ * DENSE I32; the first DENSE may read the U8 image, later ones a flat BIN vector. Statistics are
+ * ebnn_train_stats: argmax right, and samples that updated the output layer. */
+#define EBNN_TRAIN_DRTP_MAX_BATCH 4096u  /* keeps the summed updates inside int32 */
+
+/* A validated view of a model's DRTP state; fill with ebnn_train_drtp_init(). */
+typedef struct {
+    const ebnn_model *model;
+    uint8_t *data;              /* the model file (== model->data), written by the steps */
+    uint8_t *trnd;              /* the training section inside data */
+    uint32_t trnd_size;
+    uint16_t n_trained;         /* DENSE layers trained, the output layer included */
+    uint16_t first_dense;       /* LAYR index of the first of them (1 after a BINARIZE, else 0) */
+    uint16_t max_width;         /* widest BIN vector: the BINARIZE output and every hidden K */
+    uint16_t max_in;            /* largest N_in of a trained layer */
+} ebnn_train_drtp;
+
+/* Validates the `trnd` section against the loaded model m (whose data is the writable
+ * model_data) and fills *t. EBNN_ERR_TRAINING names the failing field in diag (may be NULL). */
+ebnn_status ebnn_train_drtp_init(ebnn_train_drtp *t, const ebnn_model *m, uint8_t *model_data,
+                                 ebnn_diag *diag);
+/* Scratch bytes one step over a batch of `batch` samples needs (16-byte aligned buffer); 0 when
+ * batch is 0 or above EBNN_TRAIN_DRTP_MAX_BATCH. */
+size_t ebnn_train_drtp_buffer_size(const ebnn_train_drtp *t, uint32_t batch);
+/* One batch: n U8 samples, n labels. Each layer in order runs on the whole batch and is then
+ * updated; the next one reads the outputs computed before that update. Step counter += 1. */
+ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs,
+                                 const uint8_t *labels, uint32_t n, void *scratch,
+                                 size_t scratch_size, ebnn_train_stats *stats);
+/* Sets trained layer `layer`'s (0 = first DENSE) update shift (0 ... 30) and window (hidden: STE
+ * half-width on z - T; output: the margin); stored in the section, so training resumes with it. */
+ebnn_status ebnn_train_drtp_set_hyper(const ebnn_train_drtp *t, uint32_t layer, uint32_t shift,
+                                      uint32_t window);
+uint32_t ebnn_train_drtp_step_index(const ebnn_train_drtp *t); /* batches trained so far */
 
 /* ---- build ---- */
 /* Compiler, flags and the kernels compiled in, e.g. "gcc 12.2.0; kernels: ref". */

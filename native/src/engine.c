@@ -1,6 +1,12 @@
 /* Inference: runs the layers in file order, tensors placed by the arena plan. */
 #include "internal.h"
 
+/* Where tensor t lives: the caller's input (t = 0) or its place in the arena. */
+static const void *tensor_at(const ebnn_plan *p, const uint8_t *input, const uint8_t *arena,
+                             uint16_t t) {
+    return t == 0 ? (const void *)input : (const void *)(arena + p->offset[t]);
+}
+
 static void run_sample(const ebnn_model *m, const ebnn_plan *p, const uint8_t *input,
                        int32_t *scores, uint8_t *arena) {
     uint32_t i;
@@ -9,14 +15,28 @@ static void run_sample(const ebnn_model *m, const ebnn_plan *p, const uint8_t *i
         const void *in;
         void *out;
         (void)ebnn_model_layer(m, i, &l); /* i < n_layers: cannot fail */
-        in = l.in0 == 0 ? (const void *)input : (const void *)(arena + p->offset[l.in0]);
+        in = tensor_at(p, input, arena, l.in0);
         out = i + 1 == m->n_layers ? (void *)scores : (void *)(arena + p->offset[i + 1]);
-        if (l.op == EBNN_OP_MAXPOOL)
+        switch (l.op) {
+        case EBNN_OP_MAXPOOL:
             ebnn_maxpool(&l, (const uint32_t *)in, (uint32_t *)out);
-        else if (l.op == EBNN_OP_BINARIZE)
+            break;
+        case EBNN_OP_BINARIZE:
             ebnn_binarize(&l, (const uint8_t *)in, (uint32_t *)out);
-        else
+            break;
+        case EBNN_OP_THRESHOLD:
+            ebnn_threshold(&l, (const int32_t *)in, (uint32_t *)out);
+            break;
+        case EBNN_OP_ADD: /* the loader checked in1 like in0 */
+            ebnn_add(&l, (const int32_t *)in, (const int32_t *)tensor_at(p, input, arena, l.in1),
+                     (int32_t *)out);
+            break;
+        case EBNN_OP_GAP:
+            ebnn_gap(&l, (const uint32_t *)in, (uint8_t *)out);
+            break;
+        default: /* CONV2D, DENSE */
             ebnn_conv2d(&l, in, out);
+        }
     }
 }
 

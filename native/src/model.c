@@ -175,26 +175,42 @@ static ebnn_status check_blob(const ebnn_model *m, int32_t layer, const char *of
     return EBNN_OK;
 }
 
+/* The input and output types each op runs with (docs/format.md "Loader checks"); a conv's
+ * in_type may also be BIN and its out_type I32. */
+static const struct {
+    uint8_t in, out;
+} op_types[] = {
+    {EBNN_T_U8, EBNN_T_BIN},  /* CONV2D (U8|BIN -> BIN|I32) */
+    {EBNN_T_U8, EBNN_T_BIN},  /* DENSE (likewise) */
+    {EBNN_T_BIN, EBNN_T_BIN}, /* MAXPOOL */
+    {EBNN_T_U8, EBNN_T_BIN},  /* BINARIZE */
+    {EBNN_T_I32, EBNN_T_BIN}, /* THRESHOLD */
+    {EBNN_T_I32, EBNN_T_I32}, /* ADD */
+    {EBNN_T_BIN, EBNN_T_U8},  /* GAP */
+};
+
 static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag) {
     ebnn_record r;
     const ebnn_layer *l = &r.l;
     const field_check *bad;
     int32_t li = (int32_t)i;
-    int conv;
+    int conv, add, pointwise;
     uint32_t cg;
     uint64_t n, row_words, t_expected;
     tensor_desc src;
 
     ebnn_record_decode(m->layer_table + (size_t)i * EBNN_LAYER_RECORD_SIZE, &r);
     conv = l->op == EBNN_OP_CONV2D || l->op == EBNN_OP_DENSE;
+    add = l->op == EBNN_OP_ADD;
+    pointwise = l->op >= EBNN_OP_BINARIZE; /* BINARIZE and the 1.2 ops: no window */
 
     /* Fields out of their range: EBNN_ERR_LAYER. */
-    if (l->op < EBNN_OP_CONV2D || l->op > EBNN_OP_BINARIZE)
+    if (l->op < EBNN_OP_CONV2D || l->op > EBNN_OP_GAP)
         return ebnn_fail(diag, EBNN_ERR_LAYER, li, "op", l->op, EBNN_OP_CONV2D);
     if (r.flags != 0) return ebnn_fail(diag, EBNN_ERR_LAYER, li, "flags", r.flags, 0);
     if (l->in0 > i) return ebnn_fail(diag, EBNN_ERR_LAYER, li, "in0", l->in0, i);
-    if (l->in1 != EBNN_TENSOR_NONE)
-        return ebnn_fail(diag, EBNN_ERR_LAYER, li, "in1", l->in1, EBNN_TENSOR_NONE);
+    if (add ? l->in1 > i : l->in1 != EBNN_TENSOR_NONE)
+        return ebnn_fail(diag, EBNN_ERR_LAYER, li, "in1", l->in1, add ? i : EBNN_TENSOR_NONE);
     if (l->in_type > EBNN_T_I32)
         return ebnn_fail(diag, EBNN_ERR_LAYER, li, "in_type", l->in_type, EBNN_T_I32);
     if (l->out_type > EBNN_T_I32)
@@ -220,21 +236,23 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
         bad = first_mismatch(dense, sizeof dense / sizeof dense[0]);
         if (bad) return ebnn_fail(diag, EBNN_ERR_LAYER, li, bad->name, bad->got, bad->expected);
     }
-    if (l->op == EBNN_OP_BINARIZE) { /* elementwise: a 1x1 window, stride 1, no padding */
+    if (pointwise) { /* a 1x1 window, stride 1, no padding */
         const field_check elementwise[] = {{"kh", l->kh, 1}, {"kw", l->kw, 1}, {"sh", l->sh, 1},
                                            {"sw", l->sw, 1}, {"ph", l->ph, 0}, {"pw", l->pw, 0}};
         bad = first_mismatch(elementwise, sizeof elementwise / sizeof elementwise[0]);
         if (bad) return ebnn_fail(diag, EBNN_ERR_LAYER, li, bad->name, bad->got, bad->expected);
     }
+    if (l->op == EBNN_OP_GAP && (uint32_t)l->in_h * l->in_w > 255u) /* counts fit a u8 */
+        return ebnn_fail(diag, EBNN_ERR_LAYER, li, "in_h*in_w", (uint32_t)l->in_h * l->in_w,
+                         255u);
 
-    /* Op/type combinations this core runs: conv U8|BIN -> BIN|I32, maxpool BIN -> BIN,
-     * binarize U8 -> BIN. */
-    if (conv ? l->in_type == EBNN_T_I32
-             : l->in_type != (l->op == EBNN_OP_BINARIZE ? EBNN_T_U8 : EBNN_T_BIN))
+    /* Op/type combinations this core runs (op_types). */
+    if (conv ? l->in_type == EBNN_T_I32 : l->in_type != op_types[l->op - 1].in)
         return ebnn_fail(diag, EBNN_ERR_UNSUPPORTED, li, "in_type", l->in_type,
-                    conv || l->op == EBNN_OP_BINARIZE ? EBNN_T_U8 : EBNN_T_BIN);
-    if (conv ? l->out_type == EBNN_T_U8 : l->out_type != EBNN_T_BIN)
-        return ebnn_fail(diag, EBNN_ERR_UNSUPPORTED, li, "out_type", l->out_type, EBNN_T_BIN);
+                         op_types[l->op - 1].in);
+    if (conv ? l->out_type == EBNN_T_U8 : l->out_type != op_types[l->op - 1].out)
+        return ebnn_fail(diag, EBNN_ERR_UNSUPPORTED, li, "out_type", l->out_type,
+                         op_types[l->op - 1].out);
 
     /* Shapes: the producer's, and the output size formula. */
     src = tensor_of(m, l->in0);
@@ -246,6 +264,15 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
         bad = first_mismatch(producer, sizeof producer / sizeof producer[0]);
         if (bad) return ebnn_fail(diag, EBNN_ERR_SHAPE, li, bad->name, bad->got, bad->expected);
     }
+    if (add) { /* the second operand: in0's type and shape */
+        tensor_desc src1 = tensor_of(m, l->in1);
+        const field_check second[] = {{"in1_type", src1.type, l->in_type},
+                                      {"in1_h", src1.h, l->in_h},
+                                      {"in1_w", src1.w, l->in_w},
+                                      {"in1_c", src1.c, l->in_c}};
+        bad = first_mismatch(second, sizeof second / sizeof second[0]);
+        if (bad) return ebnn_fail(diag, EBNN_ERR_SHAPE, li, bad->name, bad->got, bad->expected);
+    }
     if ((uint32_t)l->in_h + 2u * l->ph < l->kh)
         return ebnn_fail(diag, EBNN_ERR_SHAPE, li, "kh", l->kh, (uint32_t)l->in_h + 2u * l->ph);
     if ((uint32_t)l->in_w + 2u * l->pw < l->kw)
@@ -253,6 +280,11 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
     if (l->op == EBNN_OP_BINARIZE && l->out_h == 1 && l->out_w == 1 &&
         l->out_c == (uint32_t)l->in_h * l->in_w * l->in_c) {
         /* BINARIZE may flatten its output to 1 x 1 x in_h*in_w*in_c (dense packing) */
+    } else if (l->op == EBNN_OP_GAP) {
+        const field_check out[] = {{"out_h", l->out_h, 1}, {"out_w", l->out_w, 1},
+                                   {"out_c", l->out_c, l->in_c}};
+        bad = first_mismatch(out, sizeof out / sizeof out[0]);
+        if (bad) return ebnn_fail(diag, EBNN_ERR_SHAPE, li, bad->name, bad->got, bad->expected);
     } else {
         const field_check out[] = {
             {"out_h", l->out_h, ((uint32_t)l->in_h + 2u * l->ph - l->kh) / l->sh + 1u},
@@ -275,7 +307,7 @@ static ebnn_status check_layer(const ebnn_model *m, uint32_t i, ebnn_diag *diag)
     /* Weight and threshold blobs. */
     row_words = l->in_type == EBNN_T_U8 ? ebnn_words((uint32_t)n)
                                         : (uint64_t)l->kh * l->kw * ebnn_words(cg);
-    t_expected = conv && l->out_type == EBNN_T_BIN
+    t_expected = (conv && l->out_type == EBNN_T_BIN) || l->op == EBNN_OP_THRESHOLD
                      ? 4u * ((uint64_t)l->out_c + ebnn_words(l->out_c))
                      : 0u;
     if (l->op == EBNN_OP_BINARIZE) t_expected = (uint64_t)l->in_h * l->in_w * l->in_c;
@@ -358,8 +390,9 @@ ebnn_status ebnn_model_layer(const ebnn_model *m, uint32_t i, ebnn_layer *out) {
     if (r.l.op == EBNN_OP_BINARIZE) {
         /* u8 thresholds at a 16-aligned offset; the kernel reads them as bytes */
         r.l.thresholds = (const int32_t *)(const void *)(m->weights + r.t_off);
-    } else if (r.l.op != EBNN_OP_MAXPOOL) {
-        r.l.weights = (const uint32_t *)(const void *)(m->weights + r.w_off);
+    } else if (r.l.op != EBNN_OP_MAXPOOL && r.l.op != EBNN_OP_ADD && r.l.op != EBNN_OP_GAP) {
+        if (r.l.op != EBNN_OP_THRESHOLD)
+            r.l.weights = (const uint32_t *)(const void *)(m->weights + r.w_off);
         if (r.l.out_type == EBNN_T_BIN) {
             r.l.thresholds = (const int32_t *)(const void *)(m->weights + r.t_off);
             r.l.flip = (const uint32_t *)(const void *)(r.l.thresholds + r.l.out_c);

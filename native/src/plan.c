@@ -1,5 +1,6 @@
 /* Arena planning. Tensor t (the output of layer t-1) is live from step t-1, when it is
- * written, to the step of its last consumer; two tensors whose lifetimes meet get disjoint
+ * written, to the step of its last consumer — the latest layer that reads it as in0 or in1, which
+ * may be many layers later (a residual skip); two tensors whose lifetimes meet get disjoint
  * 16-byte aligned ranges, found by first fit. The model input is read from the caller's buffer
  * and the last layer writes the caller's scores, so neither takes arena space. */
 #include "internal.h"
@@ -18,6 +19,7 @@ ebnn_status ebnn_plan_arena(const ebnn_model *m, ebnn_plan *p) {
     for (t = 0; t < n; t++) {
         ebnn_record_decode(m->layer_table + (size_t)t * EBNN_LAYER_RECORD_SIZE, &r);
         last[r.l.in0] = (uint8_t)t; /* layers run in order, so the latest reader wins */
+        if (r.l.in1 != EBNN_TENSOR_NONE) last[r.l.in1] = (uint8_t)t;
         if (t + 1 < n)              /* validated: at most EBNN_MAX_BYTES */
             bytes[t + 1] = ebnn_align16((uint32_t)ebnn_tensor_bytes(r.l.out_type, r.l.out_h,
                                                                     r.l.out_w, r.l.out_c));

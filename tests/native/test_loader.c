@@ -84,7 +84,7 @@ static const edit_case cases[] = {
     {"WGHT missing", E1(WGHT_ENTRY, 0, 1, 'w'), ALL_CRC, EBNN_ERR_MISSING_SECTION, -1, "WGHT"},
     /* layer fields out of range */
     {"op 0", E1(LAYER1, OP, 2, 0), ALL_CRC, EBNN_ERR_LAYER, 1, "op"},
-    {"op 5", E1(LAYER1, OP, 2, 5), ALL_CRC, EBNN_ERR_LAYER, 1, "op"}, /* 4 = BINARIZE (1.1) */
+    {"op 8", E1(LAYER1, OP, 2, 8), ALL_CRC, EBNN_ERR_LAYER, 1, "op"}, /* 4 (1.1), 5..7 (1.2) */
     {"layer flags", E1(LAYER0, FLAGS, 2, 1), ALL_CRC, EBNN_ERR_LAYER, 0, "flags"},
     {"in0 not earlier", E1(LAYER2, IN0, 2, 3), ALL_CRC, EBNN_ERR_LAYER, 2, "in0"},
     {"in1 set", E1(LAYER2, IN1, 2, 0), ALL_CRC, EBNN_ERR_LAYER, 2, "in1"},

@@ -61,7 +61,80 @@ def tiny_mlp() -> fmt.Model:
     return fmt.Model((3, 3, 1), 3, layers)
 
 
-VECTORS = {"tiny_cnn": tiny_cnn, "tiny_mlp": tiny_mlp}
+def _conv(rng: np.random.Generator, in_type: fmt.DType, out_type: fmt.DType,
+          in_shape: tuple[int, int, int], out_c: int, in0: int, kernel: int = 3,
+          stride: int = 1, groups: int = 1) -> fmt.Layer:
+    """A CONV2D with random ±1 weights, 'same' padding, and random thresholds when it outputs
+    BIN (spread over about one standard deviation of its sums, so the bits vary)."""
+    h, w, c = in_shape
+    pad = kernel // 2
+    out_shape = ((h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1, out_c)
+    layer = fmt.Layer(fmt.Op.CONV2D, in_type, out_type, (h, w, c), out_shape, (kernel, kernel),
+                      (stride, stride), (pad, pad), groups, in0=in0)
+    rows, per_row = layer.weight_rows()
+    n = kernel * kernel * (c // groups)
+    if in_type == fmt.DType.U8:
+        layer.weights = fmt.pack_bits(_bits(rng, rows, n)).tobytes()
+    else:
+        layer.weights = fmt.pack_bits(_bits(rng, rows * kernel * kernel, c // groups)).tobytes()
+    assert len(layer.weights) == rows * per_row * 4
+    if out_type == fmt.DType.BIN:
+        layer.thresholds = _thresholds(rng, out_c, np.sqrt(n))
+    return layer
+
+
+def _thresholds(rng: np.random.Generator, c: int, spread: float) -> bytes:
+    s = max(1, int(spread))
+    return fmt.threshold_bytes(rng.integers(-s, s + 1, c), rng.integers(0, 2, c).astype(bool))
+
+
+def residual_net(seed: int, input_shape: tuple[int, int, int], c1: int, c2: int,
+                 n_classes: int) -> fmt.Model:
+    """A small residual network with an integer (I32) stream, every format 1.2 op and the
+    wiring a ResNet needs: U8 stem conv -> I32 stream; THRESHOLD; BIN conv -> BIN; BIN conv
+    -> I32; ADD with the stream (a skip over three layers); THRESHOLD; a stride-2 block whose
+    shortcut is a strided 1x1 BIN conv -> I32 reading the same BIN tensor as the block (two
+    readers); ADD; THRESHOLD; depthwise 3x3 BIN conv; GAP; DENSE U8 -> I32 scores."""
+    rng = np.random.default_rng(seed)
+    B, U8, I32 = fmt.DType.BIN, fmt.DType.U8, fmt.DType.I32
+    h, w, _ = input_shape
+    hh, hw = (h - 1) // 2 + 1, (w - 1) // 2 + 1
+    s1, s2 = (h, w, c1), (hh, hw, c2)
+    stem = 128 * np.sqrt(9 * input_shape[2])         # spread of the U8 stem's sums
+
+    def threshold(shape: tuple[int, int, int], tensor: int, spread: float) -> fmt.Layer:
+        return fmt.Layer(fmt.Op.THRESHOLD, I32, B, shape, shape, in0=tensor,
+                         thresholds=_thresholds(rng, shape[2], spread))
+
+    def add(shape: tuple[int, int, int], a: int, b: int) -> fmt.Layer:
+        return fmt.Layer(fmt.Op.ADD, I32, I32, shape, shape, in0=a, in1=b)
+
+    layers = [
+        _conv(rng, U8, I32, input_shape, c1, in0=0),              # t1: the stream
+        threshold(s1, 1, stem),                                   # t2
+        _conv(rng, B, B, s1, c1, in0=2),                          # t3
+        _conv(rng, B, I32, s1, c1, in0=3),                        # t4
+        add(s1, 4, 1),                                            # t5 = t4 + t1
+        threshold(s1, 5, stem),                                   # t6
+        _conv(rng, B, B, s1, c2, in0=6, stride=2),                # t7
+        _conv(rng, B, I32, s2, c2, in0=7),                        # t8
+        _conv(rng, B, I32, s1, c2, in0=6, kernel=1, stride=2),    # t9: shortcut of t6
+        add(s2, 8, 9),                                            # t10
+        threshold(s2, 10, np.sqrt(9 * c2 + c1)),                  # t11
+        _conv(rng, B, B, s2, c2, in0=11, groups=c2),              # t12: depthwise
+        fmt.Layer(fmt.Op.GAP, B, U8, s2, (1, 1, c2), in0=12),     # t13: +1 counts
+        fmt.Layer(fmt.Op.DENSE, U8, I32, (1, 1, c2), (1, 1, n_classes), in0=13,
+                  weights=fmt.pack_bits(_bits(rng, n_classes, c2)).tobytes()),
+    ]
+    return fmt.Model(input_shape, n_classes, layers, {"source": "tests/vectors/make_vectors.py"})
+
+
+def tiny_resnet() -> fmt.Model:
+    """residual_net on 7×7×3 input with 5 and 33 channels: odd sizes and a word boundary."""
+    return residual_net(12, (7, 7, 3), 5, 33, 6)
+
+
+VECTORS = {"tiny_cnn": tiny_cnn, "tiny_mlp": tiny_mlp, "tiny_resnet": tiny_resnet}
 
 
 def inputs_for(model: fmt.Model, name: str) -> np.ndarray:
