@@ -10,6 +10,9 @@ It uses standard ops only (no custom domain), so onnxruntime and viewers take it
     BIN out: Cast int32 → GreaterOrEqual / LessOrEqual against int32 T (Where by flip) → ±1
     MAXPOOL: Pad −1 → MaxPool
     BINARIZE: GreaterOrEqual against the per-pixel uint8 thresholds → ±1 (→ Flatten)
+    THRESHOLD: the BIN-output comparison above, on an int32 stream tensor
+    ADD:     Add of two int32 tensors (wraps like the C core)
+    GAP:     Relu (±1 → 1/0) → ReduceSum over H, W: the +1 counts, as float pixels
   → scores int32 [N, n_classes] (H, W, C order, like the C core's output tensor).
 
 Activations travel as float32 because that is what Conv/MatMul compute on everywhere; integer
@@ -203,6 +206,31 @@ def _binarize(g: _Graph, t: _Tensors, i: int, layer: fmt.Layer) -> tuple[str, st
     return g.op("Flatten", [pm1], f"t{i + 1}_flat", datatype="BIPOLAR", axis=1), "flat"
 
 
+def _spatial_layout(shape: tuple[int, int, int]) -> str:
+    """The layout an element-wise op works in: flat for a 1 × 1 × C tensor (a DENSE output),
+    NCHW otherwise (a Conv output), so the common cases need no conversion."""
+    return "flat" if shape[:2] == (1, 1) else "nchw"
+
+
+def _add(g: _Graph, t: _Tensors, i: int, layer: fmt.Layer) -> tuple[str, str]:
+    """ADD (format 1.2): the int32 sum of in0 and in1, computed in int32 like the C core (the
+    float32 Conv sums feeding it are each exact), so no 2^24 bound applies to the stream."""
+    layout = _spatial_layout(layer.in_shape)
+    name = g.op("Add", [t.get(layer.in0, layout), t.get(layer.in1, layout)],
+                f"t{i + 1}_{layout}", f"layer {i}: ADD of tensors {layer.in0} and {layer.in1}")
+    return name, layout
+
+
+def _gap(g: _Graph, t: _Tensors, i: int, layer: fmt.Layer) -> str:
+    """GAP (format 1.2): per channel the number of +1 values, Relu(±1) summed over H and W —
+    small exact integers in float32, which a following U8-input DENSE reads like pixels."""
+    ones = g.op("Relu", [t.get(layer.in0, "nchw")], f"layer{i}_ones", f"layer {i}: +1 -> 1, "
+                "-1 -> 0")
+    axes = g.const(f"layer{i}_axes", np.array([2, 3], np.int64))
+    return g.op("ReduceSum", [ones, axes], f"t{i + 1}_nchw", f"layer {i}: GAP, +1 counts",
+                "UINT8", keepdims=1)
+
+
 def opset_version() -> int:
     return min(onnx.defs.onnx_opset_version(), MAX_OPSET)
 
@@ -215,8 +243,6 @@ def to_onnx(model: fmt.Model, name: str = "edgebnn") -> onnx.ModelProto:
     t.set(0, "nhwc", g.op("Cast", [INPUT], "t0_nhwc", "the uint8 pixels as float32", "UINT8",
                           to=TensorProto.FLOAT))
     for i, layer in enumerate(model.layers):
-        if layer.in_type == fmt.DType.I32:
-            raise ExportError(f"layer {i}: takes an I32 tensor; no op of format 1.0 does")
         if layer.op == fmt.Op.MAXPOOL:
             t.set(i + 1, "nchw", _maxpool(g, t, i, layer))
             continue
@@ -224,8 +250,20 @@ def to_onnx(model: fmt.Model, name: str = "edgebnn") -> onnx.ModelProto:
             name, layout = _binarize(g, t, i, layer)
             t.set(i + 1, layout, name)
             continue
-        if layer.op not in (fmt.Op.CONV2D, fmt.Op.DENSE):
-            raise ExportError(f"layer {i}: no ONNX translation for op {layer.op.name}")
+        if layer.op == fmt.Op.THRESHOLD:
+            layout = _spatial_layout(layer.in_shape)
+            t.set(i + 1, layout, _threshold(g, i, layer, t.get(layer.in0, layout), layout))
+            continue
+        if layer.op == fmt.Op.ADD:
+            name, layout = _add(g, t, i, layer)
+            t.set(i + 1, layout, name)
+            continue
+        if layer.op == fmt.Op.GAP:
+            t.set(i + 1, "nchw", _gap(g, t, i, layer))
+            continue
+        if layer.op not in (fmt.Op.CONV2D, fmt.Op.DENSE) or layer.in_type == fmt.DType.I32:
+            raise ExportError(f"layer {i}: no ONNX translation for {layer.op.name} with "
+                              f"{layer.in_type.name} input")
         y, layout = _linear(g, t, i, layer)
         t.set(i + 1, layout, _threshold(g, i, layer, y, layout)
               if layer.out_type == fmt.DType.BIN else y)
