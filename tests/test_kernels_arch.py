@@ -55,6 +55,7 @@ def test_host_every_x86_variant():
         flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
         kernels += ["popcnt"] if " popcnt" in flags else []
         kernels += ["avx2"] if " avx2" in flags else []
+        kernels += ["avx512"] if " avx512f" in flags and " avx512_vpopcntdq" in flags else []
     check(r, kernels)
 
 

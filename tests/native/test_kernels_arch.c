@@ -178,10 +178,10 @@ static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized
         memset(out_ref, 0x5A, bytes);
         memset(out_k, 0xA5, bytes); /* garbage the kernel must overwrite */
         ebnn_ref_conv2d(&l, in_buf, out_ref);
-        if (l.in_type == EBNN_T_BIN && ebnn_bin_conv2d(&l, in_buf, out_k, k->xorpop))
+        if (ebnn_conv2d_try(k, &l, in_buf, out_k))
             ++*optimized;
         else
-            ebnn_conv2d_with(k, &l, in_buf, out_k);
+            ebnn_ref_conv2d(&l, in_buf, out_k);
         for (i = 0; i < bytes / 4u; i++) {
             if (out_k[i] != out_ref[i]) {
                 fail("conv case/word", k->name, c, i);

@@ -18,7 +18,8 @@ typedef struct {
 } ebnn_kernel;
 
 /* One per architecture file; each exists only where its file compiles it. */
-extern const ebnn_kernel ebnn_kernel_avx2, ebnn_kernel_popcnt; /* x86.c   (x86-64, GCC/clang) */
+extern const ebnn_kernel ebnn_kernel_avx512, ebnn_kernel_avx2,
+    ebnn_kernel_popcnt;                                         /* x86.c   (x86-64, GCC/clang) */
 extern const ebnn_kernel ebnn_kernel_neon;                      /* neon.c  (__ARM_NEON) */
 extern const ebnn_kernel ebnn_kernel_swar;                      /* swar.c  (everywhere) */
 
@@ -29,6 +30,15 @@ const ebnn_kernel *ebnn_kernel_at(uint32_t i);
  * for layers it does not handle (groups > 1, a window larger than its stack patch); the
  * caller then runs the reference. */
 int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xorpop_fn xorpop);
+
+/* The channels-in-lanes convolution of the x86 kernel k (x86_lanes.c); 0, having written
+ * nothing, when k has none or the layer is not one it handles. */
+int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
+                          void *out);
+
+/* Runs the layer through kernel k's optimized paths: 1 when one of them ran it, 0 (nothing
+ * written) when the layer is left to the reference. */
+int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);
 
 /* ebnn_conv2d with a given kernel (NULL: the reference), for tests and benchmarks. */
 void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);

@@ -7,6 +7,7 @@
 /* Best first. */
 static const ebnn_kernel *const candidates[] = {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    &ebnn_kernel_avx512,
     &ebnn_kernel_avx2,
     &ebnn_kernel_popcnt,
 #endif
@@ -23,11 +24,16 @@ const ebnn_kernel *ebnn_kernel_at(uint32_t i) {
     return NULL;
 }
 
+int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
+    if (k == NULL || l->in_type != EBNN_T_BIN) return 0;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (ebnn_x86_lanes_conv2d(k, l, (const uint32_t *)in, out)) return 1;
+#endif
+    return ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);
+}
+
 void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
-    if (k != NULL && l->in_type == EBNN_T_BIN &&
-        ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop))
-        return;
-    ebnn_ref_conv2d(l, in, out);
+    if (!ebnn_conv2d_try(k, l, in, out)) ebnn_ref_conv2d(l, in, out);
 }
 
 void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out) {
@@ -78,6 +84,7 @@ const char *ebnn_build_info(void) {
     const ebnn_kernel *k = ebnn_kernel_at(0);
     (void)k;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (k == &ebnn_kernel_avx512) return EBNN_INFO "avx512 (avx2, popcnt, swar, ref available)";
     if (k == &ebnn_kernel_avx2) return EBNN_INFO "avx2 (popcnt, swar, ref available)";
     if (k == &ebnn_kernel_popcnt) return EBNN_INFO "popcnt (swar, ref available)";
 #endif

@@ -1,0 +1,227 @@
+/* Channels-in-lanes BIN convolution for x86 (AVX-512 VPOPCNTDQ and AVX2), the path most
+ * convolutions take on the host. The weights of a group of output channels (16 for AVX-512,
+ * 8 for AVX2) are repacked word-major, so that one vector holds word j of every channel of the
+ * group. Each input word of the window is then broadcast and XOR-ed with that vector, and the
+ * lanes accumulate per-channel mismatch counts directly: no horizontal reduction per output,
+ * no scalar tail for rows that are not a whole number of vectors, and the threshold, the flip
+ * and the bit packing of the outputs are one vector compare. Four output pixels share every
+ * loaded weight vector. Why not xorpop row by row: a 3x3x128 window is 36 words, so the row
+ * primitive spends a large share of its time in tails and reductions (docs/performance.md).
+ *
+ * The weights repacking costs one pass over the group's weights, so layers with a single
+ * output pixel (dense batch 1) stay on xorpop (bin_conv.c). */
+#include "kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define PIX 4u          /* output pixels per block */
+#define MAX_LANES 16u
+#define MAX_SEGS 16u    /* window rows (kh) of a padded / strided conv handled here */
+#define WL_WORDS 8192u  /* one group's repacked weights: window words x lanes (32 KiB) */
+#define PATCH_WORDS 4096u /* gathered windows of edge pixels, plus a zero row */
+
+/* One group of output channels and where its results go. */
+typedef struct {
+    const ebnn_layer *l;
+    void *out;
+    uint32_t c0, valid;        /* first channel of the group, channels in it (<= lanes) */
+    int32_t terms;             /* kh * kw * in_c */
+    int32_t thr[MAX_LANES];    /* thresholds of the group (BIN output), 0 past valid */
+    uint32_t flip;             /* flip bits of the group */
+} group;
+
+/* A block of PIX output pixels: the window of pixel p is segs runs of len words, run s at
+ * x[s * PIX + p]. Pixels past the layer's last repeat it; only npix are written. */
+typedef struct {
+    const uint32_t *x[MAX_SEGS * PIX];
+    uint32_t segs, len;
+    size_t pix0;
+    uint32_t npix;
+} block;
+
+/* Counts the block against the group's repacked weights wl and writes the outputs. */
+typedef void (*lanes_fn)(const uint32_t *wl, const block *b, const group *g);
+
+#define AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
+#define AVX2 __attribute__((target("avx2")))
+
+/* Output bits of pixel pix, channels c0.. of the group, OR-ed into their (cleared) word; the
+ * group never straddles a word (32 is a multiple of the lane count and c0 of it). */
+static void put_bits(const group *g, size_t pix, uint32_t bits) {
+    uint32_t *o = (uint32_t *)g->out + pix * ebnn_words(g->l->out_c) + (g->c0 >> 5);
+    *o |= (bits & ((1u << g->valid) - 1u)) << (g->c0 & 31u);
+}
+
+/* y = terms - 2 * mismatches, then either the thresholded bits or the integers. */
+static AVX512 void finish16(const group *g, size_t pix, __m512i m) {
+    __m512i y = _mm512_sub_epi32(_mm512_set1_epi32(g->terms), _mm512_add_epi32(m, m));
+    if (g->l->out_type == EBNN_T_BIN) {
+        __m512i t = _mm512_loadu_si512((const void *)g->thr);
+        uint32_t ge = _mm512_cmp_epi32_mask(y, t, _MM_CMPINT_NLT);
+        uint32_t le = _mm512_cmp_epi32_mask(y, t, _MM_CMPINT_LE);
+        put_bits(g, pix, (ge & ~g->flip) | (le & g->flip));
+    } else {
+        __mmask16 keep = (__mmask16)((1u << g->valid) - 1u);
+        _mm512_mask_storeu_epi32((int32_t *)g->out + pix * g->l->out_c + g->c0, keep, y);
+    }
+}
+
+static AVX512 void lanes16(const uint32_t *wl, const block *b, const group *g) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    uint32_t s, k;
+    for (s = 0; s < b->segs; s++) {
+        const uint32_t *x0 = b->x[s * PIX], *x1 = b->x[s * PIX + 1], *x2 = b->x[s * PIX + 2],
+                       *x3 = b->x[s * PIX + 3], *w = wl + (size_t)s * b->len * 16u;
+        for (k = 0; k < b->len; k++) {
+            __m512i wv = _mm512_loadu_si512((const void *)(w + 16u * k));
+            a0 = _mm512_add_epi32(a0, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x0[k]))));
+            a1 = _mm512_add_epi32(a1, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x1[k]))));
+            a2 = _mm512_add_epi32(a2, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x2[k]))));
+            a3 = _mm512_add_epi32(a3, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x3[k]))));
+        }
+    }
+    finish16(g, b->pix0, a0);
+    if (b->npix > 1u) finish16(g, b->pix0 + 1u, a1);
+    if (b->npix > 2u) finish16(g, b->pix0 + 2u, a2);
+    if (b->npix > 3u) finish16(g, b->pix0 + 3u, a3);
+}
+
+static AVX2 void finish8(const group *g, size_t pix, __m256i m) {
+    __m256i y = _mm256_sub_epi32(_mm256_set1_epi32(g->terms), _mm256_add_epi32(m, m));
+    if (g->l->out_type == EBNN_T_BIN) {
+        __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)g->thr);
+        uint32_t lt = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t, y)));
+        uint32_t gt = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(y, t)));
+        put_bits(g, pix, (~lt & ~g->flip) | (~gt & g->flip));
+    } else {
+        int32_t v[8];
+        uint32_t j;
+        _mm256_storeu_si256((__m256i *)(void *)v, y);
+        for (j = 0; j < g->valid; j++) ((int32_t *)g->out)[pix * g->l->out_c + g->c0 + j] = v[j];
+    }
+}
+
+/* Byte counters (<= 8 per word) into the 32-bit lane sums: 31 words at most in between. */
+static AVX2 inline __m256i widen(__m256i bytes) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(bytes, _mm256_set1_epi8(1)), _mm256_set1_epi16(1));
+}
+
+/* Bit counts of the bytes of v (nibble lookup). */
+static AVX2 inline __m256i count_bytes8(__m256i v, __m256i lut, __m256i low) {
+    __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+}
+
+static AVX2 void lanes8(const uint32_t *wl, const block *b, const group *g) {
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1,
+                                         1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    __m256i b0 = _mm256_setzero_si256(), b1 = b0, b2 = b0, b3 = b0;
+    __m256i a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+    uint32_t s, k, since = 0;
+    for (s = 0; s < b->segs; s++) {
+        const uint32_t *x0 = b->x[s * PIX], *x1 = b->x[s * PIX + 1], *x2 = b->x[s * PIX + 2],
+                       *x3 = b->x[s * PIX + 3], *w = wl + (size_t)s * b->len * 8u;
+        for (k = 0; k < b->len;) {
+            uint32_t end = b->len - k > 31u - since ? k + 31u - since : b->len;
+            since += end - k;
+            for (; k < end; k++) {
+                __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(w + 8u * k));
+                b0 = _mm256_add_epi8(b0, count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x0[k])), lut, low));
+                b1 = _mm256_add_epi8(b1, count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x1[k])), lut, low));
+                b2 = _mm256_add_epi8(b2, count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x2[k])), lut, low));
+                b3 = _mm256_add_epi8(b3, count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x3[k])), lut, low));
+            }
+            if (since == 31u) {
+                a0 = _mm256_add_epi32(a0, widen(b0)), a1 = _mm256_add_epi32(a1, widen(b1));
+                a2 = _mm256_add_epi32(a2, widen(b2)), a3 = _mm256_add_epi32(a3, widen(b3));
+                b0 = b1 = b2 = b3 = _mm256_setzero_si256();
+                since = 0;
+            }
+        }
+    }
+    finish8(g, b->pix0, _mm256_add_epi32(a0, widen(b0)));
+    if (b->npix > 1u) finish8(g, b->pix0 + 1u, _mm256_add_epi32(a1, widen(b1)));
+    if (b->npix > 2u) finish8(g, b->pix0 + 2u, _mm256_add_epi32(a2, widen(b2)));
+    if (b->npix > 3u) finish8(g, b->pix0 + 3u, _mm256_add_epi32(a3, widen(b3)));
+}
+
+/* Window runs of pixel p of the block: one run when windows are contiguous in the input
+ * (segs == 1), else one per kernel row: in place, the zero row for rows in the padding, or a
+ * copy in the pixel's patch when the row reaches into the horizontal padding. */
+static void window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, size_t pix,
+                   uint32_t p, block *b, uint32_t *patch, const uint32_t *zero) {
+    uint32_t oy = (uint32_t)(pix / l->out_w), ox = (uint32_t)(pix % l->out_w), ky, kx, k;
+    int32_t iy0 = (int32_t)(oy * l->sh) - (int32_t)l->ph;
+    int32_t ix0 = (int32_t)(ox * l->sw) - (int32_t)l->pw;
+    int inside = ix0 >= 0 && ix0 + (int32_t)l->kw <= (int32_t)l->in_w;
+    for (ky = 0; ky < b->segs; ky++) {
+        int32_t iy = iy0 + (int32_t)ky;
+        uint32_t *row = patch + (size_t)ky * b->len;
+        if (iy < 0 || iy >= (int32_t)l->in_h) {
+            b->x[ky * PIX + p] = zero;
+        } else if (inside) {
+            b->x[ky * PIX + p] = in + ((size_t)iy * l->in_w + (size_t)ix0) * iw;
+        } else {
+            for (kx = 0; kx < l->kw; kx++) {
+                int32_t ix = ix0 + (int32_t)kx;
+                int pad = ix < 0 || ix >= (int32_t)l->in_w;
+                const uint32_t *px = pad ? zero : in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
+                for (k = 0; k < iw; k++) row[kx * iw + k] = px[k];
+            }
+            b->x[ky * PIX + p] = row;
+        }
+    }
+}
+
+/* Group g's weights word-major: wl[j * lanes + c] = word j of channel c0 + c (zero past out_c). */
+static void repack(const ebnn_layer *l, uint32_t n, uint32_t lanes, group *g, uint32_t *wl) {
+    uint32_t c, j;
+    for (c = 0; c < lanes; c++) {
+        const uint32_t *w = l->weights + (size_t)(g->c0 + c) * n;
+        for (j = 0; j < n; j++) wl[(size_t)j * lanes + c] = c < g->valid ? w[j] : 0u;
+        g->thr[c] = c < g->valid && l->out_type == EBNN_T_BIN ? l->thresholds[g->c0 + c] : 0;
+    }
+    g->flip = l->out_type == EBNN_T_BIN ? ebnn_bits_at(l->flip, g->c0, g->valid) : 0u;
+}
+
+int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
+                          void *out) {
+    uint32_t wl[WL_WORDS], patch[PATCH_WORDS];
+    uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw, lanes, p;
+    size_t pixels = (size_t)l->out_h * l->out_w, pix;
+    lanes_fn run;
+    group g;
+    block b;
+
+    if (k == &ebnn_kernel_avx512) run = lanes16, lanes = 16u;
+    else if (k == &ebnn_kernel_avx2) run = lanes8, lanes = 8u;
+    else return 0;
+    if (l->in_type != EBNN_T_BIN || l->groups != 1 || pixels < 2u) return 0;
+    if ((size_t)n * lanes > WL_WORDS) return 0;
+    b.segs = (l->kh == 1u || l->kw == l->in_w) && l->ph == 0 && l->pw == 0 ? 1u : l->kh;
+    b.len = n / b.segs;
+    if (b.segs > MAX_SEGS || (size_t)(PIX + 1u) * n > PATCH_WORDS) return 0;
+    for (p = 0; p < b.len; p++) patch[PIX * n + p] = 0; /* the zero row */
+
+    for (pix = 0; pix < pixels; pix++) ebnn_out_pixel_begin(l, out, pix);
+    g.l = l, g.out = out, g.terms = (int32_t)((uint32_t)l->kh * l->kw * l->in_c);
+    for (g.c0 = 0; g.c0 < l->out_c; g.c0 += lanes) {
+        g.valid = l->out_c - g.c0 < lanes ? l->out_c - g.c0 : lanes;
+        repack(l, n, lanes, &g, wl);
+        for (b.pix0 = 0; b.pix0 < pixels; b.pix0 += PIX) {
+            b.npix = pixels - b.pix0 < PIX ? (uint32_t)(pixels - b.pix0) : PIX;
+            for (p = 0; p < PIX; p++)
+                window(l, in, iw, b.pix0 + (p < b.npix ? p : b.npix - 1u), p, &b,
+                       patch + (size_t)p * n, patch + (size_t)PIX * n);
+            run(wl, &b, &g);
+        }
+    }
+    return 1;
+}
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int ebnn_x86_lanes_unused;
+#endif
