@@ -13,8 +13,10 @@ import pytest
 
 from edgebnn import format as fmt
 from edgebnn import reference
+from edgebnn.export import header
 from edgebnn.export import onnx as onnx_export
 from edgebnn.native import NativeError, NativeModel
+from tests.test_header import ARM_TOOLS, _make, _need, _parse
 from tests.vectors.make_vectors import residual_net
 
 # (input shape, stage-1 channels, stage-2 channels, classes): odd sizes, channel counts around
@@ -48,6 +50,30 @@ def test_c_core_reference_and_onnx_agree(shape, c1, c2, classes):
     onnx = _onnx_scores(model, x)
     assert onnx.dtype == np.int32 and np.array_equal(onnx, native)
     assert len({tuple(s) for s in native}) > len(x) // 2, "inputs should give distinct scores"
+
+
+@pytest.fixture(scope="module")
+def embedded_resnet(tmp_path_factory) -> tuple:
+    """A residual model as a C header plus sample inputs (docs/embedding.md), and the host C
+    core's scores for them."""
+    model = residual_net(8, (9, 6, 2), 17, 31, 10)
+    data = fmt.to_bytes(model)
+    folder = tmp_path_factory.mktemp("embed_resnet")
+    header.write(data, folder / "model.h")
+    x = _images((9, 6, 2), 12, seed=9)
+    (folder / "samples.h").write_text(header.samples_text(x))
+    return folder, NativeModel(data).infer(x)
+
+
+@pytest.mark.parametrize("target", ["run-host", "run-cm4"])
+def test_embedded_on_host_and_cortex_m4_under_qemu(embedded_resnet, target):
+    """The header export and the firmware build run the 1.2 ops: the example program prints
+    the host core's scores, compiled for the host and for Cortex-M4 under QEMU."""
+    _need(*(ARM_TOOLS if target == "run-cm4" else ("make", "cc")))
+    folder, expected = embedded_resnet
+    r = _make(target, folder)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert np.array_equal(_parse(r.stdout, expected.shape[1]), expected)
 
 
 def test_stream_values_and_counts_are_the_spec_ones():
