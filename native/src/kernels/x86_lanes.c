@@ -4,8 +4,9 @@
  * group. Each input word of the window is then broadcast and XOR-ed with that vector, and the
  * lanes accumulate per-channel mismatch counts directly: no horizontal reduction per output,
  * no scalar tail for rows that are not a whole number of vectors, and the threshold, the flip
- * and the bit packing of the outputs are one vector compare. Four output pixels share every
- * loaded weight vector. Why not xorpop row by row: a 3x3x128 window is 36 words, so the row
+ * and the bit packing of the outputs are one vector compare. Eight output pixels share every
+ * loaded weight vector, and the windows of a block of pixels are found once for as many
+ * channel groups as fit in the repacked-weights buffer. Why not xorpop row by row: a 3x3x128 window is 36 words, so the row
  * primitive spends a large share of its time in tails and reductions (docs/performance.md).
  *
  * The weights repacking costs one pass over the group's weights, so layers with a single
@@ -15,11 +16,12 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define PIX 4u          /* output pixels per block */
+#define PIX 8u          /* output pixels per block */
 #define MAX_LANES 16u
 #define MAX_SEGS 16u    /* window rows (kh) of a padded / strided conv handled here */
 #define WL_WORDS 8192u  /* one group's repacked weights: window words x lanes (32 KiB) */
-#define PATCH_WORDS 4096u /* gathered windows of edge pixels, plus a zero row */
+#define PATCH_WORDS 8192u /* gathered windows of edge pixels, plus a zero row */
+#define MAX_GROUPS 64u
 
 /* One group of output channels and where its results go. */
 typedef struct {
@@ -68,23 +70,19 @@ static AVX512 void finish16(const group *g, size_t pix, __m512i m) {
 }
 
 static AVX512 void lanes16(const uint32_t *wl, const block *b, const group *g) {
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    uint32_t s, k;
+    __m512i a[PIX];
+    uint32_t s, k, p;
+    for (p = 0; p < PIX; p++) a[p] = _mm512_setzero_si512();
     for (s = 0; s < b->segs; s++) {
-        const uint32_t *x0 = b->x[s * PIX], *x1 = b->x[s * PIX + 1], *x2 = b->x[s * PIX + 2],
-                       *x3 = b->x[s * PIX + 3], *w = wl + (size_t)s * b->len * 16u;
+        const uint32_t *const *x = b->x + s * PIX, *w = wl + (size_t)s * b->len * 16u;
         for (k = 0; k < b->len; k++) {
             __m512i wv = _mm512_loadu_si512((const void *)(w + 16u * k));
-            a0 = _mm512_add_epi32(a0, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x0[k]))));
-            a1 = _mm512_add_epi32(a1, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x1[k]))));
-            a2 = _mm512_add_epi32(a2, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x2[k]))));
-            a3 = _mm512_add_epi32(a3, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x3[k]))));
+            for (p = 0; p < PIX; p++)
+                a[p] = _mm512_add_epi32(
+                    a[p], _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x[p][k]))));
         }
     }
-    finish16(g, b->pix0, a0);
-    if (b->npix > 1u) finish16(g, b->pix0 + 1u, a1);
-    if (b->npix > 2u) finish16(g, b->pix0 + 2u, a2);
-    if (b->npix > 3u) finish16(g, b->pix0 + 3u, a3);
+    for (p = 0; p < b->npix; p++) finish16(g, b->pix0 + p, a[p]);
 }
 
 static AVX2 void finish8(const group *g, size_t pix, __m256i m) {
@@ -117,42 +115,35 @@ static AVX2 void lanes8(const uint32_t *wl, const block *b, const group *g) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1,
                                          1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0F);
-    __m256i b0 = _mm256_setzero_si256(), b1 = b0, b2 = b0, b3 = b0;
-    __m256i a0 = b0, a1 = b0, a2 = b0, a3 = b0;
-    uint32_t s, k, since = 0;
+    __m256i c[PIX], a[PIX]; /* byte counters, lane sums */
+    uint32_t s, k, p, since = 0;
+    for (p = 0; p < PIX; p++) c[p] = a[p] = _mm256_setzero_si256();
     for (s = 0; s < b->segs; s++) {
-        const uint32_t *x0 = b->x[s * PIX], *x1 = b->x[s * PIX + 1], *x2 = b->x[s * PIX + 2],
-                       *x3 = b->x[s * PIX + 3], *w = wl + (size_t)s * b->len * 8u;
+        const uint32_t *const *x = b->x + s * PIX, *w = wl + (size_t)s * b->len * 8u;
         for (k = 0; k < b->len;) {
             uint32_t end = b->len - k > 31u - since ? k + 31u - since : b->len;
             since += end - k;
             for (; k < end; k++) {
                 __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(w + 8u * k));
-                b0 = _mm256_add_epi8(b0, count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x0[k])), lut, low));
-                b1 = _mm256_add_epi8(b1, count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x1[k])), lut, low));
-                b2 = _mm256_add_epi8(b2, count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x2[k])), lut, low));
-                b3 = _mm256_add_epi8(b3, count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x3[k])), lut, low));
+                for (p = 0; p < PIX; p++)
+                    c[p] = _mm256_add_epi8(c[p], count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x[p][k])), lut, low));
             }
             if (since == 31u) {
-                a0 = _mm256_add_epi32(a0, widen(b0)), a1 = _mm256_add_epi32(a1, widen(b1));
-                a2 = _mm256_add_epi32(a2, widen(b2)), a3 = _mm256_add_epi32(a3, widen(b3));
-                b0 = b1 = b2 = b3 = _mm256_setzero_si256();
+                for (p = 0; p < PIX; p++)
+                    a[p] = _mm256_add_epi32(a[p], widen(c[p])), c[p] = _mm256_setzero_si256();
                 since = 0;
             }
         }
     }
-    finish8(g, b->pix0, _mm256_add_epi32(a0, widen(b0)));
-    if (b->npix > 1u) finish8(g, b->pix0 + 1u, _mm256_add_epi32(a1, widen(b1)));
-    if (b->npix > 2u) finish8(g, b->pix0 + 2u, _mm256_add_epi32(a2, widen(b2)));
-    if (b->npix > 3u) finish8(g, b->pix0 + 3u, _mm256_add_epi32(a3, widen(b3)));
+    for (p = 0; p < b->npix; p++) finish8(g, b->pix0 + p, _mm256_add_epi32(a[p], widen(c[p])));
 }
 
 /* Window runs of pixel p of the block: one run when windows are contiguous in the input
  * (segs == 1), else one per kernel row: in place, the zero row for rows in the padding, or a
  * copy in the pixel's patch when the row reaches into the horizontal padding. */
-static void window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, size_t pix,
-                   uint32_t p, block *b, uint32_t *patch, const uint32_t *zero) {
-    uint32_t oy = (uint32_t)(pix / l->out_w), ox = (uint32_t)(pix % l->out_w), ky, kx, k;
+static void window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
+                   uint32_t ox, uint32_t p, block *b, uint32_t *patch, const uint32_t *zero) {
+    uint32_t ky, kx, k;
     int32_t iy0 = (int32_t)(oy * l->sh) - (int32_t)l->ph;
     int32_t ix0 = (int32_t)(ox * l->sw) - (int32_t)l->pw;
     int inside = ix0 >= 0 && ix0 + (int32_t)l->kw <= (int32_t)l->in_w;
@@ -189,10 +180,11 @@ static void repack(const ebnn_layer *l, uint32_t n, uint32_t lanes, group *g, ui
 int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
                           void *out) {
     uint32_t wl[WL_WORDS], patch[PATCH_WORDS];
-    uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw, lanes, p;
+    uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw, lanes, p, c0, per, i;
+    uint32_t oy, ox;
     size_t pixels = (size_t)l->out_h * l->out_w, pix;
     lanes_fn run;
-    group g;
+    group g[MAX_GROUPS];
     block b;
 
     if (k == &ebnn_kernel_avx512) run = lanes16, lanes = 16u;
@@ -204,18 +196,27 @@ int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint3
     b.len = n / b.segs;
     if (b.segs > MAX_SEGS || (size_t)(PIX + 1u) * n > PATCH_WORDS) return 0;
     for (p = 0; p < b.len; p++) patch[PIX * n + p] = 0; /* the zero row */
+    per = WL_WORDS / (n * lanes); /* channel groups whose weights fit in wl at once */
+    if (per > MAX_GROUPS) per = MAX_GROUPS;
 
     for (pix = 0; pix < pixels; pix++) ebnn_out_pixel_begin(l, out, pix);
-    g.l = l, g.out = out, g.terms = (int32_t)((uint32_t)l->kh * l->kw * l->in_c);
-    for (g.c0 = 0; g.c0 < l->out_c; g.c0 += lanes) {
-        g.valid = l->out_c - g.c0 < lanes ? l->out_c - g.c0 : lanes;
-        repack(l, n, lanes, &g, wl);
-        for (b.pix0 = 0; b.pix0 < pixels; b.pix0 += PIX) {
+    for (c0 = 0; c0 < l->out_c; c0 += per * lanes) {
+        uint32_t ng = 0;
+        for (; ng < per && c0 + ng * lanes < l->out_c; ng++) {
+            group *gi = &g[ng];
+            gi->l = l, gi->out = out, gi->terms = (int32_t)((uint32_t)l->kh * l->kw * l->in_c);
+            gi->c0 = c0 + ng * lanes;
+            gi->valid = l->out_c - gi->c0 < lanes ? l->out_c - gi->c0 : lanes;
+            repack(l, n, lanes, gi, wl + (size_t)ng * n * lanes);
+        }
+        for (b.pix0 = 0, oy = ox = 0; b.pix0 < pixels; b.pix0 += PIX) {
             b.npix = pixels - b.pix0 < PIX ? (uint32_t)(pixels - b.pix0) : PIX;
-            for (p = 0; p < PIX; p++)
-                window(l, in, iw, b.pix0 + (p < b.npix ? p : b.npix - 1u), p, &b,
-                       patch + (size_t)p * n, patch + (size_t)PIX * n);
-            run(wl, &b, &g);
+            for (p = 0; p < PIX; p++) { /* pixels past the last repeat it */
+                window(l, in, iw, oy, ox, p, &b, patch + (size_t)p * n, patch + (size_t)PIX * n);
+                if (p + 1u < b.npix && ++ox == l->out_w) ox = 0, oy++;
+            }
+            if (++ox == l->out_w) ox = 0, oy++;
+            for (i = 0; i < ng; i++) run(wl + (size_t)i * n * lanes, &b, &g[i]);
         }
     }
     return 1;
