@@ -2,6 +2,9 @@
 
 - `qemu:BOARD` — our firmware (built on demand with make) on an emulated board, started with
   QemuBoard and torn down on exit;
+- `linux:ARCH` (`aarch64`, `armv7`, `native`) — the ARM Linux runtime (firmware/linux, built on
+  demand) under qemu-user on a pseudo-terminal, started with LinuxRuntime and torn down on exit
+  (a real Pi running `edgebnn-runtime --tty …` is a plain device path on the host side);
 - any pyserial URL — `socket://HOST:PORT`, `rfc2217://…`, `loop://` (framing tests);
 - a device path — `/dev/ttyACM0` (115200 baud, 8N1).
 """
@@ -34,26 +37,45 @@ def ensure_firmware(board: str, build_dir: Optional[Path] = None, timeout: float
     if board not in load_boards():
         raise DeviceError(f"qemu:{board}: unknown board; known: {', '.join(load_boards())}")
     build_dir = Path(build_dir or firmware_build_dir())
-    elf = build_dir / board / "edgebnn-fw.elf"
-    missing = [t for t in ("make", "arm-none-eabi-gcc") if shutil.which(t) is None]
+    return _make(f"qemu:{board}", "firmware", build_dir / board / "edgebnn-fw.elf",
+                 ["-C", str(FIRMWARE_DIR), f"BOARD={board}", f"BUILD={build_dir}"],
+                 "arm-none-eabi-gcc", build_dir / f".{board}.lock", timeout)
+
+
+def ensure_runtime(arch: str, build_dir: Optional[Path] = None, timeout: float = 300) -> Path:
+    """The ARM Linux runtime for `arch` (firmware/linux), (re)built with make like
+    ensure_firmware; DeviceError when it is missing and cannot be built."""
+    from edgebnn.device.linux import ARCHES, RUNTIME_DIR, runtime_path
+
+    if arch not in ARCHES:
+        raise DeviceError(f"linux:{arch}: unknown architecture; known: {', '.join(ARCHES)}")
+    build_dir = Path(build_dir or firmware_build_dir())
+    return _make(f"linux:{arch}", "runtime", runtime_path(arch, build_dir),
+                 ["-C", str(RUNTIME_DIR), f"ARCH={arch}", f"BUILD={build_dir}"],
+                 ARCHES[arch].compiler, build_dir / f".linux-{arch}.lock", timeout)
+
+
+def _make(tag: str, what: str, output: Path, make_args: list, compiler: str, lock_path: Path,
+          timeout: float) -> Path:
+    """Runs make (one build at a time per lock file: parallel CLI calls or tests) and returns
+    `output`; an existing output is used as is when make or the compiler is missing."""
+    missing = [t for t in ("make", compiler) if shutil.which(t) is None]
     if missing:
-        if elf.is_file():
-            return elf
-        raise DeviceError(f"qemu:{board}: firmware {elf} is not built and cannot be: "
+        if output.is_file():
+            return output
+        raise DeviceError(f"{tag}: {what} {output} is not built and cannot be: "
                           f"{', '.join(missing)} not found (run tools/setup.sh)")
-    build_dir.mkdir(parents=True, exist_ok=True)
-    # One build at a time per build directory (parallel CLI calls or tests).
-    with open(build_dir / f".{board}.lock", "w") as lock:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            r = subprocess.run(["make", "-C", str(FIRMWARE_DIR), f"BOARD={board}",
-                                f"BUILD={build_dir}"], capture_output=True, text=True,
+            r = subprocess.run(["make", *make_args], capture_output=True, text=True,
                                timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise DeviceError(f"qemu:{board}: firmware build took over {timeout} s") from None
-    if r.returncode != 0 or not elf.is_file():
-        raise DeviceError(f"qemu:{board}: firmware build failed:\n{(r.stdout + r.stderr)[-2000:]}")
-    return elf
+            raise DeviceError(f"{tag}: {what} build took over {timeout} s") from None
+    if r.returncode != 0 or not output.is_file():
+        raise DeviceError(f"{tag}: {what} build failed:\n{(r.stdout + r.stderr)[-2000:]}")
+    return output
 
 
 @contextlib.contextmanager
@@ -87,6 +109,11 @@ def open_device(port: str, *, timeout: float = 2.0, retries: int = 2,
         finally:
             qb.close()
         return
+    if port.startswith("linux:"):
+        with _open_linux(port, timeout=timeout, retries=retries, build_dir=build_dir,
+                         boot_timeout=boot_timeout) as dev:
+            yield dev
+        return
     try:
         link = serial.serial_for_url(port, baudrate=BAUD, timeout=timeout)
     except (serial.SerialException, ValueError) as e:
@@ -109,3 +136,29 @@ def _qemu_exit_note(qb) -> Optional[str]:
         return None
     out = qb.output()
     return f"QEMU exited with status {rc}" + (f": {out[-300:]}" if out else "")
+
+
+@contextlib.contextmanager
+def _open_linux(port: str, *, timeout: float, retries: int, build_dir: Optional[Path],
+                boot_timeout: float) -> Iterator:
+    """A `Device` on the Linux runtime under qemu-user (see open_device)."""
+    from edgebnn.device.client import Device
+    from edgebnn.device.linux import ARCHES, LinuxRuntime, LinuxRuntimeError
+
+    arch = port[len("linux:"):]
+    emulator = ARCHES[arch].qemu if arch in ARCHES else None
+    if emulator and shutil.which(emulator) is None:
+        raise DeviceError(f"{port}: {emulator} not found (run tools/setup.sh)")
+    rt = LinuxRuntime(arch, ensure_runtime(arch, build_dir), timeout=boot_timeout)
+    try:
+        rt.start()
+        rt.read_banner()
+        dev = Device(rt.link, port, timeout=timeout, retries=retries, exit_info=rt.exit_note,
+                     pending=rt.pending)
+        dev.runtime = rt
+        dev.hello()
+        yield dev
+    except LinuxRuntimeError as e:
+        raise DeviceError(str(e)) from None
+    finally:
+        rt.close()

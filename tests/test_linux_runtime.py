@@ -1,0 +1,202 @@
+"""The ARM Linux runtime (firmware/linux): built with Debian's cross compilers for aarch64 and
+armv7 (static, NEON), run under qemu-aarch64 / qemu-arm on Raspberry Pi cores over a
+pseudo-terminal. It serves the firmware's protocol from the same server code: the banner and
+INFO name the board and the C core's NEON kernels, scores over the pty equal the host C core's
+for an MLP and a CNN, EVALUATE and READ work, and the fault cases (garbage, a wrong CRC, a
+truncated frame, an oversized length, an abandoned upload, RESET, a fault, the runtime killed)
+each give an error reply or a clear host error, bounded in time, without losing the committed
+model.
+
+Needs make and, per architecture, its cross compiler and qemu-user emulator (tools/setup.sh
+installs them); an architecture whose tools are missing is skipped with their names."""
+from __future__ import annotations
+
+import random
+import shutil
+import struct
+import subprocess
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgebnn import format as fmt
+from edgebnn.device.errors import CommandError, DeviceError
+from edgebnn.device.framing import REPLY, Cmd, Frame, Status, encode, encode_header
+from edgebnn.device.linux import ARCHES, runtime_path
+from edgebnn.device.ports import ensure_runtime, open_device
+from edgebnn.export import export_model
+from edgebnn.native import NativeModel
+from tests.conftest import random_images, random_model
+from tests.test_device_qemu import raw_exchange
+
+SHAPE = (8, 8, 1)
+SLOT = 4 * 1024 * 1024           # firmware/linux/Makefile defaults
+MAX_PAYLOAD = 4096
+ELF_MACHINE = {"aarch64": 183, "armv7": 40}    # e_machine: EM_AARCH64, EM_ARM
+
+
+def _missing(arch: str) -> list[str]:
+    tools = ["make", ARCHES[arch].compiler, ARCHES[arch].qemu]
+    return [t for t in tools if shutil.which(t) is None]
+
+
+ARM = [pytest.param(a, marks=pytest.mark.skipif(bool(_missing(a)), reason=(
+    f"not installed: {', '.join(_missing(a))} (tools/setup.sh installs them)")))
+    for a in ("aarch64", "armv7")]
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("linux-runtime")
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, bytes]:
+    mlp = random_model("mlp", SHAPE, 10, seed=21, layers=[96, 64])
+    cnn = random_model("cnn", SHAPE, 10, seed=22, width=8, fc=32)
+    return {"mlp": fmt.to_bytes(export_model(mlp, SHAPE, 10)),
+            "cnn": fmt.to_bytes(export_model(cnn, SHAPE, 10))}
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return random_images(SHAPE, 60, seed=7)
+
+
+def _elf_is_static(path: Path) -> tuple[int, bool]:
+    """(e_machine, no PT_INTERP program header) of a little-endian ELF file."""
+    data = path.read_bytes()
+    assert data[:4] == b"\x7fELF" and data[5] == 1, f"{path}: not a little-endian ELF"
+    wide = data[4] == 2
+    (machine,) = struct.unpack_from("<H", data, 18)
+    phoff, phentsize, phnum = (struct.unpack_from("<Q", data, 32)[0], *struct.unpack_from(
+        "<HH", data, 54)) if wide else (struct.unpack_from("<I", data, 28)[0],
+                                        *struct.unpack_from("<HH", data, 42))
+    types = [struct.unpack_from("<I", data, phoff + i * phentsize)[0] for i in range(phnum)]
+    return machine, 3 not in types     # PT_INTERP = 3
+
+
+@pytest.mark.parametrize("arch", ARM)
+def test_builds_static_for_the_target(build_dir, arch):
+    exe = ensure_runtime(arch, build_dir)
+    assert exe == runtime_path(arch, build_dir)
+    assert _elf_is_static(exe) == (ELF_MACHINE[arch], True)
+    r = subprocess.run([ARCHES[arch].qemu, str(exe), "--version"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0 and f"board=linux-{arch}" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("arch", ARM)
+def test_scores_equal_host_core(build_dir, models, images, arch):
+    with open_device(f"linux:{arch}", build_dir=build_dir) as dev:
+        info = dev.info()
+        assert (info.board, info.model.size, info.clock_hz) == (f"linux-{arch}", 0, 10**9)
+        assert "kernels: neon" in info.core, info.core
+        assert (info.model_slot_size, info.arena_size, info.max_payload) == (SLOT, SLOT,
+                                                                             MAX_PAYLOAD)
+        with pytest.raises(CommandError, match="ERR_NO_MODEL"):
+            dev.request(Cmd.INFER, struct.pack("<HH", 0, 0))
+        labels = np.arange(len(images)) % 10
+        for name, data in models.items():
+            summary = dev.load(data)
+            assert (summary.size, summary.input_shape) == (len(data), SHAPE)
+            expected = NativeModel(data).infer(images)
+            result = dev.infer(images)
+            assert np.array_equal(result.scores, expected), f"{arch} {name}: scores differ"
+            assert np.array_equal(result.classes, expected.argmax(1))
+            correct, n, cycles = dev.evaluate(images, labels)
+            assert (correct, n) == (int((expected.argmax(1) == labels).sum()), len(images))
+            assert cycles > 0          # nanoseconds of CLOCK_MONOTONIC
+            assert dev.read_model() == data
+        assert dev.info().model.crc == zlib.crc32(models["cnn"])
+
+
+# --- fault tests ---------------------------------------------------------------------------
+@pytest.fixture(params=ARM)
+def dev(request, build_dir, models):
+    """The runtime with the MLP committed."""
+    with open_device(f"linux:{request.param}", build_dir=build_dir, timeout=1.0) as d:
+        d.load(models["mlp"])
+        yield d
+
+
+def test_garbage_and_frame_errors_keep_serving(dev, models, images):
+    expected = NativeModel(models["mlp"]).infer(images[:20])
+    rng = random.Random(3)
+    for _ in range(4):
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
+        dev.link.write(junk + b"\xEB\x4E" + bytes(rng.randrange(256) for _ in range(5)))
+        assert np.array_equal(dev.infer(images[:20]).scores, expected)
+    seq = 200
+    bad = bytearray(encode(Frame(Cmd.INFO, seq)))
+    bad[-1] ^= 0xFF
+    assert raw_exchange(dev, bytes(bad)) == [Frame(Cmd.INFO | REPLY, seq, b"", Status.ERR_CRC)]
+    (f,) = raw_exchange(dev, encode_header(Cmd.LOAD_CHUNK, seq, MAX_PAYLOAD + 4) + bytes(64))
+    assert (f.status, f.payload) == (Status.ERR_TOO_LONG, struct.pack("<H", MAX_PAYLOAD))
+    t0 = time.monotonic()
+    (f,) = raw_exchange(dev, encode(Frame(Cmd.INFER, seq, bytes(68)))[:40])
+    assert (f.cmd, f.seq, f.status) == (Cmd.INFER | REPLY, seq, Status.ERR_TRUNCATED)
+    assert time.monotonic() - t0 < 1.5
+    assert np.array_equal(dev.infer(images[:20]).scores, expected)
+
+
+def test_abandoned_upload_keeps_the_old_model(dev, models, images):
+    old = NativeModel(models["mlp"]).infer(images)
+    new = models["cnn"]
+    dev.request(Cmd.LOAD_BEGIN, struct.pack("<II", len(new), zlib.crc32(new)))
+    dev.request(Cmd.LOAD_CHUNK, struct.pack("<I", 0) + new[:1024])
+    with pytest.raises(CommandError, match=r"ERR_LOAD_STATE \(device has 1024 bytes"):
+        dev.request(Cmd.LOAD_COMMIT)
+    assert np.array_equal(dev.infer(images).scores, old)
+    with pytest.raises(CommandError, match=rf"ERR_TOO_LARGE \(needs {SLOT + 1} bytes, "
+                                           rf"device has {SLOT}"):
+        dev.request(Cmd.LOAD_BEGIN, struct.pack("<II", SLOT + 1, 0))
+    broken = bytearray(new)
+    broken[8] ^= 0x10
+    with pytest.raises(CommandError, match="ERR_MODEL"):
+        dev.load(bytes(broken))
+    assert np.array_equal(dev.infer(images).scores, old)
+    assert dev.read_model() == models["mlp"]
+
+
+def test_runtime_killed_is_a_clear_host_error(dev, images):
+    rt = dev.runtime
+    dev.link.write(encode(Frame(Cmd.INFER, 1, bytes(200)))[:100])   # waits mid-frame
+    threading.Timer(0.3, rt.proc.kill).start()
+    t0 = time.monotonic()
+    with pytest.raises(DeviceError, match=rf"linux:{rt.arch.name}: (link lost|no reply to "
+                                          r"INFER).*the runtime exited with status -9"):
+        dev.infer(images)
+    assert time.monotonic() - t0 < 5.0
+
+
+@pytest.mark.parametrize("arch", ARM)
+def test_reset_fault_and_exit(build_dir, models, arch):
+    with open_device(f"linux:{arch}", build_dir=build_dir) as dev:
+        dev.load(models["mlp"])
+        dev.reset()                               # a fresh boot: banner, empty RAM slot
+        assert dev.info().model.size == 0
+        dev.test_exit(42)
+        assert dev.runtime.wait_exit(timeout=5) == 42
+    with open_device(f"linux:{arch}", build_dir=build_dir) as dev:
+        dev.test_fault()                          # udf: SIGILL, reported on the line
+        assert dev.runtime.wait_exit(timeout=5) == 128 + 4
+        tail = dev.link.read(4096)
+        assert b"EBNN-FAULT SIGILL sig=4" in tail, tail
+
+
+@pytest.mark.parametrize("arch", ARM)
+def test_bad_tty_is_a_clear_error(build_dir, tmp_path, arch):
+    exe = ensure_runtime(arch, build_dir)
+    plain = tmp_path / "not-a-tty"
+    plain.write_bytes(b"")
+    for path, message in ((tmp_path / "missing", "cannot open: No such file"),
+                          (plain, "not a terminal device")):
+        r = subprocess.run([ARCHES[arch].qemu, str(exe), "--tty", str(path)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and f"--tty {path}: {message}" in r.stderr, r.stderr
+
