@@ -99,6 +99,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not (args.output or args.onnx or args.header):
         raise ValueError("nothing to write: pass -o FILE.ebnn, --onnx FILE and/or --header FILE")
     model, data = _export_source(Path(args.run_dir))
+    if args.train_section == "drtp":   # on-device DRTP state (docs/format.md, trnd)
+        from edgebnn import format as fmt
+        from edgebnn.export import trnd
+        if Path(args.run_dir).is_file():
+            raise ValueError("--train-section drtp needs a run folder (its float latent weights)")
+        model.extra_sections[trnd.TAG] = trnd.from_run(Path(args.run_dir), model)
+        data = fmt.to_bytes(model)
     if args.output:
         Path(args.output).write_bytes(data)
         n_weights = _binary_weight_count(model)
@@ -254,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--header", metavar="FILE",
                    help="C header embedding the model (docs/embedding.md)")
     e.add_argument("--name", help="C identifier prefix in the header (default: its file name)")
+    e.add_argument("--train-section", choices=["drtp"],
+                   help="add the state for on-device training with this rule (the `trnd` "
+                        "section of docs/format.md; `local` runs always carry `trnl`)")
     e.set_defaults(func=cmd_export)
 
     v = sub.add_parser("eval", help="accuracy of a model on a data split")

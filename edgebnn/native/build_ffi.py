@@ -38,6 +38,17 @@ ebnn_status ebnn_train_local_set_threshold(const ebnn_train_local *t, uint32_t l
                                            uint32_t p_q);
 uint32_t ebnn_train_local_step_index(const ebnn_train_local *t);
 ebnn_status ebnn_model_finalize(uint8_t *data, size_t size);
+/* on-device training, DRTP */
+typedef struct { uint16_t n_trained; ...; } ebnn_train_drtp;
+ebnn_status ebnn_train_drtp_init(ebnn_train_drtp *t, const ebnn_model *m, uint8_t *model_data,
+                                 ebnn_diag *diag);
+size_t ebnn_train_drtp_buffer_size(const ebnn_train_drtp *t, uint32_t batch);
+ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs,
+                                 const uint8_t *labels, uint32_t n, void *scratch,
+                                 size_t scratch_size, ebnn_train_stats *stats);
+ebnn_status ebnn_train_drtp_set_hyper(const ebnn_train_drtp *t, uint32_t layer, uint32_t shift,
+                                      uint32_t window);
+uint32_t ebnn_train_drtp_step_index(const ebnn_train_drtp *t);
 """
 
 ffibuilder = FFI()

@@ -1,5 +1,5 @@
-/* The `trnl` training section's layout (docs/format.md, "Training section trnl"), shared by the
- * training sources; not part of the public API. */
+/* The `trnl` training section's layout (docs/format.md, "Training section trnl") and helpers
+ * shared by the training sources (local.c, drtp.c); not part of the public API. */
 #ifndef EDGEBNN_TRAIN_INTERNAL_H
 #define EDGEBNN_TRAIN_INTERNAL_H
 
@@ -16,6 +16,24 @@ typedef struct {
 } ebnn_trnl_layer;
 
 void ebnn_trnl_entry(const ebnn_train_local *t, uint32_t l, ebnn_trnl_layer *e);
+
+/* Locates ancillary section `tag` of a loaded (hence validated) model file; NULL and size 0
+ * when absent (section.c). */
+uint8_t *ebnn_train_find_section(uint8_t *data, const char *tag, uint32_t *size);
+
+/* MurmurHash3's 32-bit finalizer: the counter-based generator of the training rules' draws. */
+static inline uint32_t ebnn_fmix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+static inline uint32_t ebnn_bit_at(const uint32_t *row, uint32_t i) {
+    return (row[i >> 5] >> (i & 31u)) & 1u;
+}
 
 static inline void ebnn_wr32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v & 0xFFu);
