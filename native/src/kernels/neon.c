@@ -1,53 +1,158 @@
-/* NEON kernel, AArch64 and ARMv7-A: EOR + CNT per 128-bit vector, byte counts accumulated
- * pairwise into 16-bit lanes (UADALP / VPADAL), 4 output channels per loaded input vector.
- * Only baseline Advanced SIMD: no dot-product extension, and no across-vector adds on ARMv7. */
+/* NEON kernel, AArch64 and ARMv7-A: EOR + CNT per 128-bit vector and channel, the byte counts
+ * added into byte accumulators (up to 31 vectors: 31 x 8 <= 255), widened pairwise into 32-bit
+ * lanes (UADDLP + UADALP) only then, and reduced across lanes once per call. Each loaded input
+ * vector serves CH output channels.
+ * AArch64: the inner loop is written in assembly (8 channels, one LD1 of 4 registers per row
+ * and step: 13 instructions per 4 x 128 binary MACs and channel, plus a 1/8 share of the input
+ * load, the pointer rewind and the loop), because GCC spills the 8 accumulators; whole vectors and words left over
+ * go through the same accumulators with 128- and 32-bit steps. Only baseline Advanced SIMD:
+ * no dot-product extension, no across-vector adds on ARMv7. */
 #include "kernels.h"
 
 #if defined(__ARM_NEON)
 #include <arm_neon.h>
 
-#define STRIDE_BLOCK 4096u /* vectors per 16-bit accumulation: 4096 x 16 <= 65535 + 1 */
+#if defined(__aarch64__)
+#define CH 8u /* channels per block */
+#else
+#define CH 4u /* ARMv7 has 16 q registers: 4 byte + 4 wide accumulators, 2 input, 2 weight */
+#endif
 
-static inline uint8x16_t loadq(const uint32_t *p) {
+/* The channel loops must be unrolled to keep the accumulators in registers, which GCC does
+ * at -O2 only when asked. */
+#define UNROLL _Pragma("GCC unroll 8")
+
+static inline uint8x16_t load1(const uint32_t *p) {
     return vld1q_u8((const uint8_t *)(const void *)p);
 }
 
-static inline uint32_t sum_u16(uint16x8_t v) {
+static inline uint32_t sum_u32(uint32x4_t v) {
 #if defined(__aarch64__)
-    return vaddlvq_u16(v);
+    return vaddvq_u32(v);
 #else
-    uint64x2_t s = vpaddlq_u32(vpaddlq_u16(v));
+    uint64x2_t s = vpaddlq_u32(v);
     return (uint32_t)(vgetq_lane_u64(s, 0) + vgetq_lane_u64(s, 1));
 #endif
 }
 
-/* mism of B rows (B = 1 or 4) over the whole vectors of n, then the tail words. */
-static inline void rows_neon(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t b,
-                             uint32_t *mism) {
-    uint32_t nv = n / 4u, v = 0, j, k;
-    uint32_t total[4] = {0, 0, 0, 0};
-    while (v < nv) {
-        uint32_t end = nv - v > STRIDE_BLOCK - 1u ? v + STRIDE_BLOCK - 1u : nv;
-        uint16x8_t a[4];
-        for (j = 0; j < b; j++) a[j] = vdupq_n_u16(0);
-        for (; v < end; v++) {
-            uint8x16_t xv = loadq(x + 4u * v);
-            for (j = 0; j < b; j++)
-                a[j] = vpadalq_u8(a[j], vcntq_u8(veorq_u8(xv, loadq(w + (size_t)j * n + 4u * v))));
+#if defined(__aarch64__)
+/* One row's part of a step: 4 vectors (64 bytes) of row j against the input in v16-v19; the
+ * row pointer then moves on to the next row (post-indexed by the row stride). */
+#define ROW4(j)                                                                            \
+    "ld1 {v20.16b-v23.16b}, [%[w]], %[stride]\n\t"                                         \
+    "eor v20.16b, v20.16b, v16.16b\n\teor v21.16b, v21.16b, v17.16b\n\t"                   \
+    "eor v22.16b, v22.16b, v18.16b\n\teor v23.16b, v23.16b, v19.16b\n\t"                   \
+    "cnt v20.16b, v20.16b\n\tcnt v21.16b, v21.16b\n\t"                                     \
+    "cnt v22.16b, v22.16b\n\tcnt v23.16b, v23.16b\n\t"                                     \
+    "add v20.16b, v20.16b, v21.16b\n\tadd v22.16b, v22.16b, v23.16b\n\t"                   \
+    "add v20.16b, v20.16b, v22.16b\n\tadd %[a" #j "].16b, %[a" #j "].16b, v20.16b\n\t"
+/* The same with one vector per step, and with one word (LDR S zeroes the rest of the register,
+ * so the whole-register ops add zeros there; an 8B op would clear the accumulators' top half). */
+#define ROW_Q(j)                                                                           \
+    "ld1 {v20.16b}, [%[w]], %[stride]\n\t"                                                 \
+    "eor v20.16b, v20.16b, v16.16b\n\tcnt v20.16b, v20.16b\n\t"                            \
+    "add %[a" #j "].16b, %[a" #j "].16b, v20.16b\n\t"
+#define ROW_S(j)                                                                           \
+    "ldr s20, [%[w]]\n\tadd %[w], %[w], %[stride]\n\t"                                     \
+    "eor v20.16b, v20.16b, v16.16b\n\tcnt v20.16b, v20.16b\n\t"                            \
+    "add %[a" #j "].16b, %[a" #j "].16b, v20.16b\n\t"
+
+/* k steps of `bytes` per row over the 8 rows: after each step w is back on row 0, `bytes`
+ * further on. */
+#define STEP_LOOP(load_x, row, bytes)                                                      \
+    __asm volatile("1:\n\t" load_x row(0) row(1) row(2) row(3) row(4) row(5) row(6) row(7) \
+                   "sub %[w], %[w], %[back]\n\t"                                           \
+                   "subs %w[k], %w[k], #1\n\t"                                             \
+                   "b.ne 1b\n\t"                                                           \
+                   : [x] "+r"(x), [k] "+r"(k), [w] "+r"(w), [a0] "+w"(a0), [a1] "+w"(a1),    \
+                     [a2] "+w"(a2), [a3] "+w"(a3), [a4] "+w"(a4), [a5] "+w"(a5),             \
+                     [a6] "+w"(a6), [a7] "+w"(a7)                                            \
+                   : [stride] "r"(stride), [back] "r"(8u * stride - (bytes))                 \
+                   : "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "cc", "memory")
+
+/* mism of the 8 rows at w (row stride n words). */
+static void block8(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t *mism) {
+    uint64_t stride = 4u * (uint64_t)n;
+    uint32_t steps = n / 16u, vecs = (n / 4u) % 4u, words = n % 4u, k;
+    uint32x4_t wide[CH];
+    uint8x16_t a0, a1, a2, a3, a4, a5, a6, a7;
+    uint32_t j;
+    UNROLL for (j = 0; j < CH; j++) wide[j] = vdupq_n_u32(0);
+    do {
+        /* <= 7 steps per byte accumulation (28 vectors); the left-over vectors and words (<= 3
+         * each) join the last one when it has <= 6 steps: <= 30 counts of <= 8 per byte. */
+        uint32_t now = steps > 7u ? 7u : steps;
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = vdupq_n_u8(0);
+        steps -= now;
+        if (now != 0) {
+            k = now;
+            STEP_LOOP("ld1 {v16.16b-v19.16b}, [%[x]], #64\n\t", ROW4, 64u);
         }
-        for (j = 0; j < b; j++) total[j] += sum_u16(a[j]);
+        if (steps == 0 && now < 7u) {
+            if (vecs != 0) {
+                k = vecs;
+                STEP_LOOP("ldr q16, [%[x]], #16\n\t", ROW_Q, 16u);
+                vecs = 0;
+            }
+            if (words != 0) {
+                k = words;
+                STEP_LOOP("ldr s16, [%[x]], #4\n\t", ROW_S, 4u);
+                words = 0;
+            }
+        }
+#define WIDEN(j) wide[j] = vpadalq_u16(wide[j], vpaddlq_u8(a##j))
+        WIDEN(0), WIDEN(1), WIDEN(2), WIDEN(3), WIDEN(4), WIDEN(5), WIDEN(6), WIDEN(7);
+#undef WIDEN
+    } while (steps != 0 || vecs != 0 || words != 0);
+    UNROLL for (j = 0; j < CH; j++) mism[j] = sum_u32(wide[j]);
+}
+#else
+/* mism of the 4 rows at w (row stride n words) over their whole vectors, then the words. */
+static void block4(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t *mism) {
+    uint32_t nv = n / 4u, v = 0, j, k;
+    uint32x4_t wide[CH];
+    UNROLL for (j = 0; j < CH; j++) wide[j] = vdupq_n_u32(0);
+    while (v < nv) {
+        uint8x16_t acc[CH];
+        uint32_t end = nv - v > 31u ? v + 31u : nv;
+        UNROLL for (j = 0; j < CH; j++) acc[j] = vdupq_n_u8(0);
+        for (; v < end; v++) {
+            uint8x16_t xv = load1(x + 4u * v);
+            UNROLL for (j = 0; j < CH; j++)
+                acc[j] = vaddq_u8(acc[j], vcntq_u8(veorq_u8(xv, load1(w + (size_t)j * n + 4u * v))));
+        }
+        UNROLL for (j = 0; j < CH; j++) wide[j] = vpadalq_u16(wide[j], vpaddlq_u8(acc[j]));
     }
-    for (j = 0; j < b; j++) {
-        for (k = 4u * nv; k < n; k++) total[j] += ebnn_popcount32(x[k] ^ w[(size_t)j * n + k]);
-        mism[j] = total[j];
+    UNROLL for (j = 0; j < CH; j++) {
+        mism[j] = sum_u32(wide[j]);
+        for (k = 4u * nv; k < n; k++) mism[j] += ebnn_popcount32(x[k] ^ w[(size_t)j * n + k]);
     }
+}
+#endif
+
+/* mism of one row: whole vectors, reduced every 31 (byte counts <= 248), then the words. */
+static uint32_t row1(const uint32_t *x, const uint32_t *w, uint32_t n) {
+    uint32_t k, v = 0, total = 0, nv = n / 4u;
+    while (v < nv) {
+        uint8x16_t acc = vdupq_n_u8(0);
+        uint32_t end = nv - v > 31u ? v + 31u : nv;
+        for (; v < end; v++) acc = vaddq_u8(acc, vcntq_u8(veorq_u8(load1(x + 4u * v), load1(w + 4u * v))));
+        total += sum_u32(vpaddlq_u16(vpaddlq_u8(acc)));
+    }
+    for (k = 4u * nv; k < n; k++) total += ebnn_popcount32(x[k] ^ w[k]);
+    return total;
 }
 
 static void xorpop_neon(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
                         uint32_t *mism) {
     uint32_t r = 0;
-    for (; r + 4u <= rows; r += 4u) rows_neon(x, w + (size_t)r * n, n, 4u, mism + r);
-    for (; r < rows; r++) rows_neon(x, w + (size_t)r * n, n, 1u, mism + r);
+    for (; r + CH <= rows; r += CH)
+#if defined(__aarch64__)
+        block8(x, w + (size_t)r * n, n, mism + r);
+#else
+        block4(x, w + (size_t)r * n, n, mism + r);
+#endif
+    for (; r < rows; r++) mism[r] = row1(x, w + (size_t)r * n, n);
 }
 
 static int always(void) { return 1; }

@@ -1,0 +1,147 @@
+/* ARM instruction-count benchmark (edgebnn/bench_arm.py builds and runs it): every kernel this
+ * build carries, and the scalar reference, on the named binary layers, each call between two
+ * calls of bench_mark(). Instructions are counted outside the program, deterministically:
+ *  - Linux user mode (qemu-aarch64 / qemu-arm): the TCG plugin tools/qemu_plugin/insn_count.c
+ *    prints the running instruction total whenever bench_mark's first instruction executes;
+ *  - bare-metal Cortex-M (qemu-system-arm -icount shift=N): bench_mark reads the SysTick count
+ *    extended to 64 bits (cm_systick.c), which then advances 2^N ns per instruction.
+ * The program prints, in call order, one line per measured region:
+ *     region <kind> <layer> <kernel> <binary MACs> [<ticks>]
+ * (ticks only on bare metal), and first an "empty" region, the cost of the marks themselves.
+ * Kinds: "layer" is the whole CONV2D/DENSE call (driver, window copies, thresholds), "loop"
+ * one xorpop call on the layer's first window against every output channel, i.e. the inner
+ * loops alone. No malloc: static buffers
+ * sized for the largest layer. */
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#if defined(EBNN_BAREMETAL)
+void ta_write(const char *s);       /* cm_startup.c: semihosting output */
+uint64_t cm_ticks(void);            /* cm_systick.c */
+void cm_ticks_start(void);
+/* Cortex-M memory (512 KiB RAM on mps3-an547): the dense layer is scaled to 1024 x 1024. */
+#define DENSE_N 1024u
+#else
+#include <stdio.h>
+static void ta_write(const char *s) { fputs(s, stdout); }
+#define DENSE_N 4096u
+#endif
+
+#define CONV_HW 28u
+#define CONV_C 128u
+#define IN_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u) > DENSE_N / 32u ? CONV_HW * CONV_HW * (CONV_C / 32u) : DENSE_N / 32u)
+#define W_WORDS (DENSE_N * DENSE_N / 32u > CONV_C * 9u * (CONV_C / 32u) ? DENSE_N * DENSE_N / 32u : CONV_C * 9u * (CONV_C / 32u))
+#define OUT_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u))
+#define MAX_C (DENSE_N > CONV_C ? DENSE_N : CONV_C)
+
+static uint32_t in_buf[IN_WORDS], w_buf[W_WORDS], out_buf[OUT_WORDS];
+static uint32_t thr_buf[MAX_C + MAX_C / 32u], mism[MAX_C];
+
+#if defined(EBNN_BAREMETAL)
+static uint64_t mark_ticks[2];
+static uint32_t mark_count;
+#endif
+
+/* The marker the counters key on: never inlined, so every region starts and ends with the
+ * same instructions, which the "empty" region measures. */
+__attribute__((noinline)) void bench_mark(void) {
+#if defined(EBNN_BAREMETAL)
+    mark_ticks[mark_count++ & 1u] = cm_ticks();
+#endif
+    __asm volatile("" ::: "memory");
+}
+
+static void put_u64(uint64_t v) {
+    char b[24];
+    int i = 23;
+    b[i] = 0;
+    do b[--i] = (char)('0' + (int)(v % 10u)); while ((v /= 10u) != 0 && i > 0);
+    ta_write(b + i);
+}
+
+static void report(const char *kind, const char *layer, const char *kernel, uint64_t macs) {
+    ta_write("region ");
+    ta_write(kind);
+    ta_write(" ");
+    ta_write(layer);
+    ta_write(" ");
+    ta_write(kernel);
+    ta_write(" ");
+    put_u64(macs);
+#if defined(EBNN_BAREMETAL)
+    ta_write(" ");
+    put_u64(mark_ticks[1] - mark_ticks[0]);
+#endif
+    ta_write("\n");
+}
+
+static uint32_t rng_state = 2463534242u;
+static uint32_t rnd(void) {
+    uint32_t x = rng_state;
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    return rng_state = x;
+}
+
+/* A BIN-in/BIN-out layer over the static buffers, random bits and zero thresholds. */
+static void make_layer(ebnn_layer *l, uint16_t hw, uint16_t c, uint16_t out_c, uint16_t k,
+                       uint16_t pad) {
+    uint32_t i, nw = (uint32_t)out_c * k * k * ebnn_words(c), nin = (uint32_t)hw * hw * ebnn_words(c);
+    memset(l, 0, sizeof *l);
+    l->op = k == hw && pad == 0 ? EBNN_OP_DENSE : EBNN_OP_CONV2D;
+    l->in_type = EBNN_T_BIN, l->out_type = EBNN_T_BIN, l->groups = 1;
+    l->in_h = l->in_w = hw, l->in_c = c, l->out_c = out_c;
+    l->kh = l->kw = k, l->sh = l->sw = 1, l->ph = l->pw = pad;
+    l->out_h = l->out_w = (uint16_t)(hw + 2u * pad - k + 1u);
+    for (i = 0; i < nw; i++) w_buf[i] = rnd();
+    for (i = 0; i < nin; i++) in_buf[i] = rnd();
+    for (i = 0; i < out_c + ebnn_words(out_c); i++) thr_buf[i] = 0;
+    l->weights = w_buf, l->thresholds = (const int32_t *)(const void *)thr_buf;
+    l->flip = thr_buf + out_c;
+}
+
+/* Whole layer, then its inner loops alone (one xorpop call: a window against every output
+ * channel), for each kernel and the reference (the reference has no xorpop). */
+static void bench_layer(const char *name, uint16_t hw, uint16_t c,
+                        uint16_t out_c, uint16_t k, uint16_t pad) {
+    ebnn_layer l;
+    const ebnn_kernel *kern;
+    uint32_t i, n;
+    uint64_t macs;
+    make_layer(&l, hw, c, out_c, k, pad);
+    n = (uint32_t)k * k * ebnn_words(c);
+    macs = (uint64_t)l.out_h * l.out_w * out_c * k * k * c;
+    for (i = 0;; i++) {
+        kern = ebnn_kernel_at(i);
+        bench_mark();
+        ebnn_conv2d_with(kern, &l, in_buf, out_buf);
+        bench_mark();
+        report("layer", name, kern ? kern->name : "ref", macs);
+        if (kern == NULL) break;
+        bench_mark();
+        kern->xorpop(in_buf, w_buf, n, out_c, mism);
+        bench_mark();
+        report("loop", name, kern->name, (uint64_t)n * 32u * out_c);
+    }
+}
+
+int main(int argc, char **argv) {
+    (void)argc, (void)argv;
+#if defined(EBNN_BAREMETAL)
+    cm_ticks_start();
+#endif
+    ta_write("bench_arm: ");
+    ta_write(ebnn_build_info());
+    ta_write("\n");
+    bench_mark();
+    bench_mark();
+    report("empty", "-", "-", 0);
+#if DENSE_N == 4096u
+    bench_layer("dense_4096x4096_b1", 1, 4096, 4096, 1, 0);
+#else
+    bench_layer("dense_1024x1024_b1", 1, 1024, 1024, 1, 0);
+#endif
+    bench_layer("conv3x3_128to128_28x28", CONV_HW, CONV_C, CONV_C, 3, 1);
+    ta_write("bench_arm: done\n");
+    return 0;
+}

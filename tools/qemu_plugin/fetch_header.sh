@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Fetches qemu-plugin.h for the installed QEMU from Debian's qemu source package (Debian ships
+# QEMU with plugin support but without the header). Only the orig tarball is downloaded (about
+# 80 MB, once) through apt with a private deb-src list, so the system's apt setup is untouched;
+# the one header is extracted to tools/qemu_plugin/build/include/qemu-plugin.h.
+# Usage: tools/qemu_plugin/fetch_header.sh   (needs network; run once per QEMU version)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=$here/build/include
+work=$here/build/apt
+mkdir -p "$out" "$work/lists/partial" "$work/archives/partial" "$work/src"
+
+pkgver=$(dpkg-query -W -f='${Version}' qemu-user 2>/dev/null || true)
+if [ -z "$pkgver" ]; then
+  echo "fetch_header: qemu-user is not installed (dpkg-query found no version)" >&2
+  exit 2
+fi
+srcver=${pkgver%+b[0-9]*} # a binNMU suffix (+bN) is not part of the source version
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+cat >"$work/sources.list" <<LIST
+deb-src http://deb.debian.org/debian $codename main
+deb-src http://deb.debian.org/debian $codename-updates main
+deb-src http://deb.debian.org/debian-security $codename-security main
+LIST
+apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=-"
+  -o "Dir::State::Lists=$work/lists" -o "Dir::Cache::Archives=$work/archives"
+  -o "APT::Sandbox::User=root")
+echo "fetch_header: apt-get update (deb-src for $codename)"
+apt-get "${apt_opts[@]}" update -qq
+cd "$work/src"
+echo "fetch_header: downloading qemu source $srcver"
+apt-get "${apt_opts[@]}" source --download-only -qq "qemu=$srcver"
+orig=$(ls qemu_*.orig.tar.* | head -n1)
+tar -xf "$orig" --wildcards --no-anchored --strip-components=3 -C "$out" '*/include/qemu/qemu-plugin.h'
+echo "fetch_header: $out/qemu-plugin.h (QEMU $srcver)"
+echo "$srcver" >"$out/QEMU_VERSION"
