@@ -112,15 +112,16 @@ def test_files_without_the_new_ops_keep_their_version():
     assert struct.unpack_from("<H", fmt.to_bytes(model), 6)[0] == 2
 
 
-def test_arena_keeps_skipped_tensors_alive():
-    """The stream (tensor 1) is read four layers later and tensor 6 by two layers: the arena
-    must hold each until its last reader, so it is larger than any two neighbouring tensors.
-    (A plan that freed them early would change the scores, which the agreement test catches.)"""
+def test_arena_keeps_skipped_tensors_alive_and_adds_in_place():
+    """The stream (tensor 1) is read three layers later and tensor 6 by two layers: the arena
+    holds each until its last reader (a plan that freed them early would also change the
+    scores, which the agreement test catches). The ADD writes over its dying operand, so the
+    peak is two I32 tensors and a BIN one, not three I32 tensors."""
     model = residual_net(2, (8, 8, 1), 32, 64, 3)
     arena = NativeModel(fmt.to_bytes(model)).arena_size
-    stream = 8 * 8 * 32 * 4                  # I32 (8, 8, 32)
+    stream, bits = 8 * 8 * 32 * 4, 8 * 8 * 4     # I32 and BIN (8, 8, 32)
     # while layer 3 writes tensor 4, tensors 1 (stream), 3 (its BIN input) and 4 are alive
-    assert arena >= 2 * stream + 8 * 8 * 4
+    assert 2 * stream + bits <= arena < 3 * stream
 
 
 def _recrc(data: bytearray) -> bytes:

@@ -142,7 +142,7 @@ void ebnn_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out);
 /* THRESHOLD: I32 -> BIN, channel c of each pixel through ebnn_threshold_bit (tail bits zero). */
 void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out);
 /* ADD: out = a + b element-wise over in_h*in_w*in_c int32, two's-complement wrap-around. out
- * may not alias a or b (the arena plan never makes it). */
+ * may be a or b (the arena plan computes an ADD in place over an operand it reads last). */
 void ebnn_add(const ebnn_layer *l, const int32_t *a, const int32_t *b, int32_t *out);
 /* GAP: BIN (in_h, in_w, in_c) -> U8 in_c values, the number of +1 bits of each channel over the
  * in_h*in_w <= 255 positions. */
