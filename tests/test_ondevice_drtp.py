@@ -114,7 +114,7 @@ def test_training_improves_a_host_trained_mlp(digits, host_run):
     for x, y in epochs(digits.train, 4, 1):
         trainer.step(x, y)
     before, after = accuracy(data, digits.test), accuracy(trainer.to_bytes(), digits.test)
-    # measured: two host epochs of float DRTP leave it at 0.16, four device epochs reach 0.78
+    # measured: two host epochs of float DRTP leave it at 0.18, four device epochs reach 0.78
     assert after > before + 0.3 and after > 0.6, (before, after)
 
 
