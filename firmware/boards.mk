@@ -7,6 +7,10 @@
 #   qemu   qemu-system-arm -M    uart0  UART0 base (CMSDK APB UART)
 #   clock  core clock in Hz (also the SysTick rate)    irqs  external IRQ vectors in the table
 #   layer  board layer source: boards/<layer>.c
+#   store  base address of the persistent store (the flash after the bootloader; docs/boot.md)
+#   store_layer  its driver: boards/<store_layer>.c
+#   qemu_ram  QEMU's machine RAM (base, size): edgebnn/device/qemu.py backs it with the store
+#          file (-machine memory-backend=...), so `store` must lie inside it
 
 BOARDS := mps2-an386 mps2-an500 mps3-an547
 
@@ -16,6 +20,9 @@ mps2-an386.qemu  := mps2-an386
 mps2-an386.uart0 := 0x40004000
 mps2-an386.clock := 25000000
 mps2-an386.layer := cmsdk_systick
+mps2-an386.store := 0x21000000
+mps2-an386.store_layer := mapped_store
+mps2-an386.qemu_ram := 0x21000000 16M
 mps2-an386.irqs  := 32
 
 mps2-an500.cpu   := cortex-m7
@@ -24,6 +31,9 @@ mps2-an500.qemu  := mps2-an500
 mps2-an500.uart0 := 0x40004000
 mps2-an500.clock := 25000000
 mps2-an500.layer := cmsdk_systick
+mps2-an500.store := 0x60000000
+mps2-an500.store_layer := mapped_store
+mps2-an500.qemu_ram := 0x60000000 16M
 mps2-an500.irqs  := 32
 
 mps3-an547.cpu   := cortex-m55
@@ -32,4 +42,7 @@ mps3-an547.qemu  := mps3-an547
 mps3-an547.uart0 := 0x59303000
 mps3-an547.clock := 32000000
 mps3-an547.layer := cmsdk_systick
+mps3-an547.store := 0x70000000
+mps3-an547.store_layer := mapped_store
+mps3-an547.qemu_ram := 0x60000000 2048M
 mps3-an547.irqs  := 96

@@ -6,7 +6,12 @@
         status = b.wait_exit()
 
 QEMU is started with `-serial tcp:127.0.0.1:PORT,server=on,wait=on`: the guest does not run until
-we connect, so no byte it sends is lost. Semihosting is enabled so firmware can end the run with
+we connect, so no byte it sends is lost. Our application (an `edgebnn-fw.elf` with its signed
+image `edgebnn-fw.img` beside it) boots as on a real part, through the bootloader
+(`edgebnn-boot.elf`, the -kernel) from the persistent store: QEMU's machine RAM backed by a
+file (`store=`, else a temporary one), which a new file gets "factory programmed" with
+(`edgebnn-factory.bin`: the erased store with the image in the app slot; docs/boot.md). Any
+other ELF is run directly as the -kernel. Semihosting is enabled so firmware can end the run with
 an exit status. Every wait is bounded by `timeout`; every failure raises `QemuError` naming the
 board and what did not happen, with the tail of QEMU's stderr when it has died.
 
@@ -45,6 +50,9 @@ class BoardInfo:
     uart0: int        # UART0 base address
     clock: int        # core clock, Hz
     irqs: int         # external interrupt vectors
+    store: int        # persistent store base address (docs/boot.md)
+    ram_base: int     # QEMU's machine RAM, which the store file backs
+    ram_size: int
 
 
 @dataclass(frozen=True)
@@ -77,12 +85,43 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
     for name in names:
         f = fields.get(name, {})
         try:
+            ram_base, ram_size = f["qemu_ram"].split()
             boards[name] = BoardInfo(name=name, cpu=f["cpu"], fpu=f["fpu"], qemu=f["qemu"],
                                      uart0=int(f["uart0"], 0), clock=int(f["clock"]),
-                                     irqs=int(f["irqs"]))
+                                     irqs=int(f["irqs"]), store=int(f["store"], 0),
+                                     ram_base=int(ram_base, 0), ram_size=_size(ram_size))
         except KeyError as e:
             raise ValueError(f"{path}: board {name} has no {e.args[0]}") from None
     return boards
+
+
+def _size(text: str) -> int:
+    """'16M' -> 16 MiB (QEMU's size suffixes K, M, G)."""
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+    return int(text[:-1] if scale > 1 else text, 0) * scale
+
+
+BOOTLOADER = "edgebnn-boot.elf"
+FACTORY = "edgebnn-factory.bin"
+
+
+def firmware_files(firmware: Path) -> Optional[tuple]:
+    """(bootloader ELF, factory store image) when `firmware` is one of our application builds
+    (the build writes them beside edgebnn-fw.elf), else None (a plain -kernel ELF)."""
+    firmware = Path(firmware)
+    boot, factory = firmware.parent / BOOTLOADER, firmware.parent / FACTORY
+    if firmware.with_suffix(".img").is_file() and boot.is_file() and factory.is_file():
+        return boot, factory
+    return None
+
+
+def provision_store(info: BoardInfo, path: Path, factory: bytes) -> None:
+    """Creates the store file for `info`'s board: QEMU's machine RAM size (sparse), with the
+    factory image (the erased flash, our application in its slot) at the store base."""
+    with open(path, "wb") as f:
+        f.truncate(info.ram_size)
+        f.seek(info.store - info.ram_base)
+        f.write(factory)
 
 
 def _free_port() -> int:
@@ -99,11 +138,14 @@ class QemuBoard:
     icount_shift: run with `-icount shift=N,align=off,sleep=off` (deterministic virtual time:
         each instruction takes 2**N ns, so SysTick counts instructions). None: real time.
     extra_args: appended to the QEMU command line.
+    store: the persistent store file for our application builds (module docstring): kept
+        across runs; created and factory-programmed when missing. None: a temporary file,
+        removed by close(). `.store` is the path in use.
     """
 
     def __init__(self, board: str, firmware: Path, *, timeout: float = 5.0,
                  icount_shift: Optional[int] = None, extra_args: Sequence[str] = (),
-                 qemu: str = QEMU):
+                 qemu: str = QEMU, store: Optional[Path] = None):
         boards = load_boards()
         if board not in boards:
             raise ValueError(f"unknown board {board!r}; known: {', '.join(boards)}")
@@ -114,6 +156,9 @@ class QemuBoard:
         self.icount_shift = icount_shift
         self.extra_args = list(extra_args)
         self.qemu = qemu
+        self.boot = firmware_files(self.firmware)
+        self.store: Optional[Path] = Path(store) if store is not None else None
+        self._temp_store = False
         self.port: Optional[int] = None
         self.url: Optional[str] = None
         self.serial: Optional[serial.SerialBase] = None
@@ -127,7 +172,29 @@ class QemuBoard:
                "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
         if self.icount_shift is not None:
             cmd += ["-icount", f"shift={self.icount_shift},align=off,sleep=off"]
-        return cmd + self.extra_args + ["-kernel", str(self.firmware)]
+        kernel = self.firmware
+        if self.boot is not None:
+            kernel = self.boot[0]
+            cmd += ["-object", f"memory-backend-file,id=store,size={self.info.ram_size},"
+                               f"mem-path={self.prepare_store()},share=on",
+                    "-machine", "memory-backend=store"]
+        return cmd + self.extra_args + ["-kernel", str(kernel)]
+
+    def prepare_store(self) -> Path:
+        """The store file, created (temporary unless `store` was given) and factory-programmed
+        when missing; QemuError when an existing one has the wrong size."""
+        if self.store is None:
+            fd, name = tempfile.mkstemp(prefix=f"edgebnn-{self.board}-", suffix=".store")
+            os.close(fd)
+            self.store, self._temp_store = Path(name), True
+            os.unlink(name)
+        if not self.store.exists() or self.store.stat().st_size == 0:
+            provision_store(self.info, self.store, self.boot[1].read_bytes())
+        elif self.store.stat().st_size != self.info.ram_size:
+            raise QemuError(f"{self._tag()}: store file {self.store} is "
+                            f"{self.store.stat().st_size} bytes, expected {self.info.ram_size} "
+                            f"(QEMU's machine RAM on {self.board})")
+        return self.store
 
     def start(self) -> "QemuBoard":
         if not self.firmware.is_file():
@@ -182,6 +249,9 @@ class QemuBoard:
                 pass
             self.serial = None
         self._stop()
+        if self._temp_store and self.store is not None:
+            self.store.unlink(missing_ok=True)
+            self.store, self._temp_store = None, False
 
     def _stop(self) -> None:
         proc, self.proc = self.proc, None

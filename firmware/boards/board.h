@@ -19,6 +19,30 @@ uint8_t board_uart_rx(void);           /* take it; only after board_uart_availab
 void board_uart_flush(void);           /* wait until queued TX bytes have left */
 uint64_t board_cycles(void);           /* monotonic, at BOARD_CLOCK_HZ, from board_init() */
 
+/* --- persistent store (boards/<store_layer>.c, per boards.mk) ---
+ * The part's flash after the bootloader: application and model slots (docs/boot.md). It is
+ * memory-mapped (read it, and run code from it, at board_store_base() + offset) and keeps its
+ * contents across resets and power loss. Writes follow NOR-flash rules so that code tested on
+ * one board is right on all: board_store_erase sets whole pages to 0xFF; board_store_write
+ * only clears bits (a word that would need a 0 -> 1 change is refused, and then nothing is
+ * written). Offsets are from the store base; erase takes page-aligned offset and length,
+ * write 4-byte aligned ones. On QEMU the store is machine RAM backed by a host file
+ * (mapped_store.c); an ARM Linux runtime maps a file; a real part drives its flash controller.
+ * Both return BOARD_STORE_OK or a negative BOARD_STORE_ERR_*. */
+enum {
+    BOARD_STORE_OK = 0,
+    BOARD_STORE_ERR_RANGE = -1,      /* beyond board_store_size() */
+    BOARD_STORE_ERR_ALIGN = -2,      /* erase: not page-aligned; write: not 4-byte aligned */
+    BOARD_STORE_ERR_NOT_ERASED = -3, /* write would set a bit that is 0 */
+    BOARD_STORE_ERR_HW = -4          /* the flash controller reported a failure */
+};
+#define BOARD_STORE_WRITE_ALIGN 4u
+uintptr_t board_store_base(void);
+uint32_t board_store_size(void);
+uint32_t board_store_page_size(void);
+int board_store_erase(uint32_t offset, uint32_t len);
+int board_store_write(uint32_t offset, const void *src, uint32_t len);
+
 /* --- common (boards/board_common.c) --- */
 const char *board_name(void);
 uint32_t board_clock_hz(void);

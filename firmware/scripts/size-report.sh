@@ -2,11 +2,12 @@
 # Flash/RAM usage of a firmware ELF against the budget of the part it models.
 #   flash = text (+rodata, tables) + data (its load image)
 #   RAM   = data + bss + stack + heap
-# Budgets come from the ELF itself (__flash_budget/__ram_budget, set by ld/<board>.ld).
+# Budgets come from the ELF itself (__flash_budget: its region, the bootloader region or the
+# application slot; __ram_budget: the part's SRAM; set by ld/*.ld).
 # Exits 1 when either is over budget (the linker ASSERTs should already have caught it).
 set -eu
 elf=$1
-board=$2
+board=$2   # a label: the board, or "<board> boot" for the bootloader
 CROSS=${CROSS:-arm-none-eabi-}
 
 sym() { "${CROSS}nm" "$elf" | awk -v s="$1" '$3 == s { print $1 }'; }

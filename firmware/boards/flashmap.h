@@ -1,0 +1,24 @@
+/* The flash map (ld/flashmap.ld, docs/boot.md) as the C code sees it: absolute addresses of
+ * the slots inside the store, and their sizes, taken from linker symbols so that the
+ * bootloader, the application and the linker agree by construction. */
+#ifndef EBNN_FLASHMAP_H
+#define EBNN_FLASHMAP_H
+
+#include <stdint.h>
+
+#include "board.h"
+
+extern const uint8_t __app_slot[], __app_staging[], __model_slot0[], __model_slot1[];
+/* Sizes are symbol values: read them as addresses. */
+extern const uint8_t __app_slot_size[], __model_slot_size[], __image_header_size[];
+extern const uint8_t __store_page[];
+extern volatile uint32_t __boot_request[];
+
+#define FLASHMAP_SIZE(sym) ((uint32_t)(uintptr_t)(sym))
+/* A slot's offset from the store base, as board_store_erase/write take it. */
+static inline uint32_t flashmap_offset(const uint8_t *slot)
+{
+    return (uint32_t)((uintptr_t)slot - board_store_base());
+}
+
+#endif

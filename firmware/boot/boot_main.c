@@ -1,0 +1,354 @@
+/* The resident bootloader (docs/boot.md). It runs first at every reset: finishes an install
+ * that a reset cut off, then starts the application in the app slot if that slot verifies
+ * (header, length, board, CRC) and nobody asked to stay here; otherwise it serves the update
+ * protocol (docs/protocol.md "Bootloader") on UART0 forever. It never writes the app slot
+ * except to install an image already verified in the staging slot, so no upload, however it
+ * ends, can leave the board without a working bootloader or replace a good application with a
+ * bad one. */
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "bootctl.h"
+#include "cortexm.h"
+#include "edgebnn.h"
+#include "flashmap.h"
+#include "image.h"
+#include "proto.h"
+#include "slots.h"
+
+#ifndef BOOT_VERSION
+#error "BOOT_VERSION comes from the Makefile"
+#endif
+
+#define FRAME_GAP_MS 250u
+#define TX_CAP 192u
+#define SCB_VTOR REG32(0xE000ED08u)      /* vector table offset (v7-M and v8-M) */
+#define ICSR_PENDSTCLR (1u << 25)
+/* Status of a failed erase/program (detail: i32 board_store error); docs/protocol.md. */
+#define BOOT_ERR_STORE 0x21u
+
+static uint32_t rx_words[PROTO_MAX_PAYLOAD / 4];
+static uint32_t tx_words[TX_CAP / 4];
+static uint32_t header_words[IMAGE_HEADER_SIZE / 4];  /* the upload's header, kept in RAM */
+#define RX ((uint8_t *)rx_words)
+#define TX ((uint8_t *)tx_words)
+#define HEADER ((uint8_t *)header_words)
+
+static struct {
+    bool open;
+    uint32_t size, crc, received;
+} upload;
+
+static struct {          /* the last executed request and its reply (docs/protocol.md) */
+    bool valid;
+    uint16_t seq;
+    uint8_t cmd, status;
+    uint32_t payload_crc;
+    uint16_t len;
+} last;
+
+static uint16_t put_str(uint16_t at, const char *s)
+{
+    while (*s && at + 1u < TX_CAP)
+        TX[at++] = (uint8_t)*s++;
+    TX[at++] = 0;
+    return at;
+}
+
+static void send_frame(uint8_t cmd, uint8_t status, uint16_t seq, const uint8_t *p, uint16_t n)
+{
+    uint8_t hdr[PROTO_HEADER_SIZE], crc[PROTO_TRAILER_SIZE];
+    proto_header h = {PROTO_MAJOR, (uint8_t)(cmd | PROTO_REPLY), status, 0, seq, n};
+    proto_encode_header(hdr, &h);
+    proto_put32(crc, ebnn_crc32(0, p, n));
+    board_uart_write(hdr, sizeof hdr);
+    board_uart_write(p, n);
+    board_uart_write(crc, sizeof crc);
+}
+
+static uint32_t staging_offset(void) { return flashmap_offset(__app_staging); }
+
+static uint8_t store_error(int st, uint16_t *len)
+{
+    proto_put32(TX, (uint32_t)st);
+    *len = 4;
+    return BOOT_ERR_STORE;
+}
+
+static uint8_t image_error_reply(image_error e, const char *why, uint16_t *len)
+{
+    proto_put32(TX, (uint32_t)e);
+    *len = put_str(4, why);
+    return BOOT_ERR_IMAGE;
+}
+
+static uint8_t load_state_error(uint16_t *len)
+{
+    proto_put32(TX, upload.open ? upload.received : 0);
+    *len = 4;
+    return PROTO_ERR_LOAD_STATE;
+}
+
+static uint8_t cmd_hello(uint16_t n, uint16_t *len)
+{
+    if (n < 4 || proto_get16(RX + 2) < 256)
+        return PROTO_ERR_BAD_REQUEST;
+    TX[0] = PROTO_MAJOR;
+    TX[1] = PROTO_MINOR;
+    proto_put16(TX + 2, PROTO_MAX_PAYLOAD);
+    proto_put32(TX + 4, BOOT_FEATURE_BOOTLOADER);
+    *len = put_str(8, "boot-" BOOT_VERSION);
+    return PROTO_OK;
+}
+
+static uint8_t cmd_info(uint16_t *len)
+{
+    image_info info;
+    char why[SLOT_WHY_CAP];
+    image_error e = slots_check(__app_slot, &info, why);
+    uint16_t at;
+    TX[0] = PROTO_MAJOR;
+    TX[1] = PROTO_MINOR;
+    proto_put16(TX + 2, PROTO_MAX_PAYLOAD);
+    proto_put32(TX + 4, board_clock_hz());
+    proto_put32(TX + 8, FLASHMAP_SIZE(__app_slot_size));
+    proto_put32(TX + 12, e == IMAGE_OK ? 1u : 0u);      /* flags: bit 0 app valid */
+    at = put_str(16, "boot-" BOOT_VERSION);
+    at = put_str(at, board_name());
+    at = put_str(at, e == IMAGE_OK ? info.version : "");
+    *len = put_str(at, why);
+    return PROTO_OK;
+}
+
+static uint8_t cmd_flash_begin(uint16_t n, uint16_t *len)
+{
+    uint32_t size, slot = FLASHMAP_SIZE(__app_slot_size);
+    int st;
+    if (n != 8)
+        return PROTO_ERR_BAD_REQUEST;
+    size = proto_get32(RX);
+    upload.open = false;
+    if (size > slot) {
+        proto_put32(TX, slot);
+        proto_put32(TX + 4, size);
+        *len = 8;
+        return PROTO_ERR_TOO_LARGE;
+    }
+    if (size <= IMAGE_HEADER_SIZE)
+        return PROTO_ERR_BAD_REQUEST;
+    st = board_store_erase(staging_offset(), slot);
+    if (st != BOARD_STORE_OK)
+        return store_error(st, len);
+    memset(HEADER, 0xFF, IMAGE_HEADER_SIZE);
+    upload.open = true;
+    upload.size = size;
+    upload.crc = proto_get32(RX + 4);
+    upload.received = 0;
+    proto_put32(TX, slot);
+    proto_put16(TX + 4, (uint16_t)(PROTO_MAX_PAYLOAD - 4));
+    *len = 6;
+    return PROTO_OK;
+}
+
+/* Chunks are contiguous (a resent, overlapping chunk is fine) at 4-byte aligned offsets. The
+ * header part stays in RAM until the commit; the body goes straight to the staging slot. */
+static uint8_t cmd_flash_chunk(uint16_t n, uint16_t *len)
+{
+    uint32_t offset, count, k;
+    uint8_t *data = RX + 4;
+    int st;
+    if (n < 4)
+        return PROTO_ERR_BAD_REQUEST;
+    offset = proto_get32(RX);
+    count = n - 4u;
+    if (!upload.open || offset > upload.received || count > upload.size - offset)
+        return load_state_error(len);
+    if (offset % BOARD_STORE_WRITE_ALIGN)
+        return PROTO_ERR_BAD_REQUEST;
+    if (offset + count > upload.received)
+        upload.received = offset + count;
+    if (offset < IMAGE_HEADER_SIZE) {
+        k = count < IMAGE_HEADER_SIZE - offset ? count : IMAGE_HEADER_SIZE - offset;
+        memcpy(HEADER + offset, data, k);
+        offset += k;
+        data += k;
+        count -= k;
+    }
+    if (count) {
+        /* Pad the tail to a word with 0xFF (leaves flash bits as erased). count % 4 != 0
+         * only when n < PROTO_MAX_PAYLOAD, so the padding stays inside RX. */
+        uint32_t padded = (count + 3u) & ~3u;
+        memset(data + count, 0xFF, padded - count);
+        st = board_store_write(staging_offset() + offset, data, padded);
+        if (st != BOARD_STORE_OK) {
+            upload.open = false;
+            return store_error(st, len);
+        }
+    }
+    proto_put32(TX, upload.received);
+    *len = 4;
+    return PROTO_OK;
+}
+
+static uint8_t cmd_flash_commit(uint16_t *len)
+{
+    image_info info;
+    char why[SLOT_WHY_CAP];
+    image_error e;
+    uint32_t crc, body;
+    int st;
+    if (!upload.open || upload.received != upload.size)
+        return load_state_error(len);
+    upload.open = false;   /* whatever happens next, a new upload starts with FLASH_BEGIN */
+    body = upload.size - IMAGE_HEADER_SIZE;
+    crc = ebnn_crc32(ebnn_crc32(0, HEADER, IMAGE_HEADER_SIZE),
+                     __app_staging + IMAGE_HEADER_SIZE, body);
+    if (crc != upload.crc) {
+        proto_put32(TX, crc);
+        *len = 4;
+        return PROTO_ERR_LOAD_CRC;
+    }
+    e = image_check(HEADER, __app_staging + IMAGE_HEADER_SIZE, FLASHMAP_SIZE(__app_slot_size),
+                    (uint32_t)(uintptr_t)__app_slot + IMAGE_HEADER_SIZE, &info, why, sizeof why);
+    if (e == IMAGE_OK && info.body_size != body) {
+        e = IMAGE_ERR_LENGTH;
+        memcpy(why, "body_size does not match the bytes uploaded after the header", 61);
+    }
+    if (e != IMAGE_OK)
+        return image_error_reply(e, why, len);
+    st = board_store_write(staging_offset(), HEADER, IMAGE_HEADER_SIZE);  /* verified: mark */
+    if (st == BOARD_STORE_OK)
+        st = slots_install();
+    if (st < 0)
+        return store_error(st, len);
+    if (st > 0)
+        return image_error_reply((image_error)st, "the installed copy does not verify", len);
+    proto_put32(TX, info.body_size);
+    proto_put32(TX + 4, info.body_crc);
+    *len = put_str(8, info.version);
+    return PROTO_OK;
+}
+
+static uint8_t cmd_boot(uint16_t *len)
+{
+    image_info info;
+    char why[SLOT_WHY_CAP];
+    image_error e = slots_check(__app_slot, &info, why);
+    return e == IMAGE_OK ? PROTO_OK : image_error_reply(e, why, len);
+}
+
+static uint8_t dispatch(uint8_t cmd, uint16_t n, uint16_t *len)
+{
+    *len = 0;
+    switch (cmd) {
+    case PROTO_HELLO: return cmd_hello(n, len);
+    case PROTO_INFO: return n ? PROTO_ERR_BAD_REQUEST : cmd_info(len);
+    case BOOT_CMD_ENTER: case PROTO_RESET: return n ? PROTO_ERR_BAD_REQUEST : PROTO_OK;
+    case BOOT_CMD_FLASH_BEGIN: return cmd_flash_begin(n, len);
+    case BOOT_CMD_FLASH_CHUNK: return cmd_flash_chunk(n, len);
+    case BOOT_CMD_FLASH_COMMIT: return n ? PROTO_ERR_BAD_REQUEST : cmd_flash_commit(len);
+    case BOOT_CMD_BOOT: return n ? PROTO_ERR_BAD_REQUEST : cmd_boot(len);
+    case PROTO_TEST_EXIT: return n == 1 ? PROTO_OK : PROTO_ERR_BAD_REQUEST;
+    default: return PROTO_ERR_UNKNOWN_CMD;
+    }
+}
+
+static void after_reply(uint8_t cmd, uint8_t status)
+{
+    if (status != PROTO_OK)
+        return;
+    if (cmd == PROTO_RESET || cmd == BOOT_CMD_BOOT)
+        board_reset();   /* the boot request is clear: the next boot starts the application */
+    if (cmd == PROTO_TEST_EXIT)
+        board_semihost_exit(RX[0]);
+}
+
+/* Sequencing as in docs/protocol.md: a retransmission is answered from the kept reply, HELLO
+ * and the first request after boot run at any seq, anything else must be last + 1. */
+static void serve_frame(const proto_header *h)
+{
+    uint32_t crc = ebnn_crc32(0, RX, h->len);
+    uint16_t len;
+    uint8_t status;
+    if (last.valid && h->seq == last.seq && h->cmd == last.cmd && crc == last.payload_crc) {
+        send_frame(last.cmd, last.status, last.seq, TX, last.len);
+        return;
+    }
+    if (last.valid && h->cmd != PROTO_HELLO && h->seq != (uint16_t)(last.seq + 1u)) {
+        uint8_t expected[2];
+        proto_put16(expected, (uint16_t)(last.seq + 1u));
+        send_frame(h->cmd, PROTO_ERR_SEQ, h->seq, expected, sizeof expected);
+        return;
+    }
+    status = dispatch(h->cmd, h->len, &len);
+    last.valid = true;
+    last.seq = h->seq;
+    last.cmd = h->cmd;
+    last.payload_crc = crc;
+    last.status = status;
+    last.len = len;
+    send_frame(h->cmd, status, h->seq, TX, len);
+    after_reply(h->cmd, status);
+}
+
+static void frame_error(const proto_parser *p)
+{
+    uint8_t detail[2] = {PROTO_MAJOR, PROTO_MINOR};
+    uint16_t n = p->error == PROTO_ERR_VERSION ? 2 : 0;
+    if (p->error == PROTO_ERR_TOO_LONG) {
+        proto_put16(detail, PROTO_MAX_PAYLOAD);
+        n = 2;
+    }
+    send_frame(p->h.cmd, p->error, p->h.seq, detail, n);
+}
+
+/* Hands the core to the application as a reset would: SysTick off and nothing pending, the
+ * vector table moved to the app's, its initial stack pointer loaded, its reset handler called
+ * (it sets up everything else itself). */
+__attribute__((noreturn)) static void start_app(void)
+{
+    const uint32_t *vectors = (const uint32_t *)(uintptr_t)(__app_slot + IMAGE_HEADER_SIZE);
+    board_uart_flush();
+    SYST_CSR = 0;
+    SCB_ICSR = ICSR_PENDSTCLR;
+    SCB_VTOR = (uint32_t)(uintptr_t)vectors;
+    cm_dsb();
+    cm_isb();
+#if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
+    __asm volatile("msr msplim, %0" ::"r"(0u));
+#endif
+    __asm volatile("msr msp, %0\n"
+                   "bx %1\n" ::"r"(vectors[0]), "r"(vectors[1]));
+    __builtin_unreachable();
+}
+
+int main(void)
+{
+    proto_parser parser;
+    image_info info;
+    char why[SLOT_WHY_CAP];
+    bool requested = __boot_request[0] == BOOT_REQUEST_STAY;
+    image_error app;
+    __boot_request[0] = 0;
+    board_init();
+    slots_recover();
+    app = slots_check(__app_slot, &info, why);
+    board_uart_puts("EBNN-BOOT " BOOT_VERSION " board=");
+    board_uart_puts(board_name());
+    board_uart_puts(" app=");
+    board_uart_puts(app == IMAGE_OK ? info.version : "none");
+    board_uart_puts(app == IMAGE_OK && !requested ? " mode=run\r\n" : " mode=update\r\n");
+    if (app == IMAGE_OK && !requested)
+        start_app();
+
+    proto_parser_init(&parser, RX, PROTO_MAX_PAYLOAD);
+    for (;;) {
+        int c = board_uart_getc(proto_in_frame(&parser) ? FRAME_GAP_MS : BOARD_WAIT_FOREVER);
+        proto_event ev = c < 0 ? proto_timeout(&parser) : proto_feed(&parser, (uint8_t)c);
+        if (ev == PROTO_EV_FRAME)
+            serve_frame(&parser.h);
+        else if (ev == PROTO_EV_ERROR)
+            frame_error(&parser);
+    }
+}
