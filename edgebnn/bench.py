@@ -112,6 +112,53 @@ def float_rates(name: str, min_time: float) -> dict[str, float]:
     return rates
 
 
+# Reference models for whole-model latency: name -> (builder name, input (H, W, C)).
+MODELS = {"mlp": ("mlp", (28, 28, 1)), "cnn": ("cnn", (32, 32, 3)),
+          "resnet18": ("resnet18", (32, 32, 3)), "mobilenetv2": ("mobilenetv2", (32, 32, 3))}
+
+
+def model_rows(names: list[str], min_time: float) -> list[dict]:
+    """Batch-1 latency of each reference model in the C core (its exported .ebnn, the kernels
+    the CPU selects) against onnxruntime float32 running the same architecture unbinarized
+    (binarize="none", exported by torch.onnx), both single-threaded, in the same run. Random
+    weights: the work per inference does not depend on their values."""
+    import io
+
+    import numpy as np
+    import torch
+
+    from edgebnn import format as fmt
+    from edgebnn.export import export_model
+    from edgebnn.models import build_model
+    from edgebnn.native import NativeModel
+
+    out: list[dict] = []
+    torch.manual_seed(0)
+    for name in names:
+        builder, shape = MODELS[name]
+        native = NativeModel(fmt.to_bytes(export_model(build_model(builder, shape, 10).eval(),
+                                                       shape, 10)))
+        x = np.random.default_rng(0).integers(0, 256, (1, *shape), dtype=np.uint8)
+        ours = _best(lambda: native.infer(x), min_time)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            continue
+        float_model = build_model(builder, shape, 10, binarize="none").eval()
+        buf = io.BytesIO()
+        xf = torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32))
+        torch.onnx.export(float_model, (xf,), buf, dynamo=False, opset_version=17)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = so.inter_op_num_threads = 1
+        sess = ort.InferenceSession(buf.getvalue(), so, providers=["CPUExecutionProvider"])
+        feed = {sess.get_inputs()[0].name: xf.numpy()}
+        ref = _best(lambda: sess.run(None, feed), min_time)
+        out.append(dict(name=f"model_{name}_{'x'.join(map(str, shape))}", target="host",
+                        metric="latency_s_vs_onnxruntime_fp32", value=ours, reference=ref,
+                        ratio=ref / ours))
+    return out
+
+
 def rows(quick: bool = False) -> list[dict]:
     c_rows = run_c_bench(quick)
     min_time = 0.05 if quick else 0.5
@@ -142,6 +189,7 @@ def rows(quick: bool = False) -> list[dict]:
             if ref_name == "onnxruntime_fp32" and name in ORT_GOAL:
                 row.update(goal=ORT_GOAL[name], met=row["ratio"] >= ORT_GOAL[name])
             out.append(row)
+    out += model_rows(["mlp", "cnn"] if quick else list(MODELS), min_time)
     return out
 
 

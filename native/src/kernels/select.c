@@ -25,11 +25,12 @@ const ebnn_kernel *ebnn_kernel_at(uint32_t i) {
 }
 
 int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
-    if (k == NULL || l->in_type != EBNN_T_BIN) return 0;
+    if (k == NULL) return 0;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (l->in_type == EBNN_T_U8) return ebnn_x86_u8_conv2d(k, l, (const uint8_t *)in, out);
     if (ebnn_x86_lanes_conv2d(k, l, (const uint32_t *)in, out)) return 1;
 #endif
-    return ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);
+    return l->in_type == EBNN_T_BIN && ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);
 }
 
 void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {

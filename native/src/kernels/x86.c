@@ -156,10 +156,12 @@ static int has_avx2(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
 }
 
-/* __builtin_cpu_supports also checks that the OS saves the 512-bit state. */
+/* BW for the 8-bit first layer (x86_u8.c); every CPU with VPOPCNTDQ has it.
+ * __builtin_cpu_supports also checks that the OS saves the 512-bit state. */
 static int has_avx512(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vpopcntdq");
 }
 
 const ebnn_kernel ebnn_kernel_avx512 = {"avx512", xorpop_avx512, has_avx512};
