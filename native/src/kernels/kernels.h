@@ -40,6 +40,11 @@ int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint3
  * no such path or the layer is not one it handles. */
 int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t *in, void *out);
 
+/* Depthwise BIN convolution on the x86 kernel k (x86_depthwise.c); 0, having written nothing,
+ * when k has no such path or the layer is not one it handles. */
+int ebnn_x86_depthwise_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
+                              void *out);
+
 /* Runs the layer through kernel k's optimized paths: 1 when one of them ran it, 0 (nothing
  * written) when the layer is left to the reference. */
 int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);

@@ -28,6 +28,7 @@ int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, v
     if (k == NULL) return 0;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     if (l->in_type == EBNN_T_U8) return ebnn_x86_u8_conv2d(k, l, (const uint8_t *)in, out);
+    if (ebnn_x86_depthwise_conv2d(k, l, (const uint32_t *)in, out)) return 1;
     if (ebnn_x86_lanes_conv2d(k, l, (const uint32_t *)in, out)) return 1;
 #endif
     return l->in_type == EBNN_T_BIN && ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);

@@ -1,0 +1,104 @@
+/* Depthwise BIN convolution (groups == in_c == out_c) on AVX-512. Each output channel sees one
+ * input bit per tap, so the work is bit-parallel across channels: the weights are repacked
+ * once per layer into one packed vector per tap (bit c = channel c's weight at that tap), the
+ * XOR of an input pixel with it gives 64 channels' mismatches at once, VPMOVM2B turns those 64
+ * bits into 64 byte lanes and the lanes count mismatches over the taps. The threshold and
+ * flip become two byte compares against per-channel bounds on the count, whose masks are the
+ * 64 output bits. Padded taps are all -1 (zero words), as in the reference. */
+#include "kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512bw")))
+#define MAX_TAPS 64u    /* kh * kw: the byte counters stay below 127 */
+#define MAX_WORDS 128u  /* input words per pixel (in_c <= 4096) */
+
+/* 64 channels' bits [64 q, 64 q + 64) of a packed vector of nw words. */
+static inline uint64_t bits64(const uint32_t *p, uint32_t nw, uint32_t q) {
+    uint64_t v = p[2u * q];
+    if (2u * q + 1u < nw) v |= (uint64_t)p[2u * q + 1u] << 32;
+    return v;
+}
+
+/* Per channel, the mismatch counts m that give a set output bit: m <= ge[c] when the bit is
+ * y >= T, m >= le[c] when it is y <= T (flipped), with y = taps - 2m; clamped to int8, where
+ * -1 / 127 stand for "never" / "always" (m is 0..taps). */
+static void bounds(const ebnn_layer *l, uint32_t taps, int8_t *ge, int8_t *le) {
+    uint32_t c;
+    for (c = 0; c < l->out_c; c++) {
+        int64_t d = (int64_t)taps - l->thresholds[c]; /* y >= T  <=>  2m <= d */
+        int64_t lo = d >= 0 ? d / 2 : -((-d + 1) / 2), hi = d >= 0 ? (d + 1) / 2 : -(-d / 2);
+        ge[c] = (int8_t)(lo < -1 ? -1 : lo > 127 ? 127 : lo);
+        le[c] = (int8_t)(hi < 0 ? 0 : hi > 127 ? 127 : hi);
+    }
+}
+
+static AVX512 void run(const ebnn_layer *l, const uint32_t *in, void *out, const uint32_t *wt,
+                       uint32_t taps, const int8_t *ge, const int8_t *le) {
+    const uint32_t *px[MAX_TAPS];
+    uint32_t iw = ebnn_words(l->in_c), nq = (iw + 1u) / 2u, oy, ox, ky, kx, t, q, j;
+    size_t pix = 0;
+    for (oy = 0; oy < l->out_h; oy++) {
+        for (ox = 0; ox < l->out_w; ox++, pix++) {
+            for (ky = 0, t = 0; ky < l->kh; ky++) {
+                int32_t iy = (int32_t)(oy * l->sh + ky) - (int32_t)l->ph;
+                for (kx = 0; kx < l->kw; kx++, t++) {
+                    int32_t ix = (int32_t)(ox * l->sw + kx) - (int32_t)l->pw;
+                    px[t] = iy < 0 || iy >= (int32_t)l->in_h || ix < 0 || ix >= (int32_t)l->in_w
+                                ? NULL
+                                : in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
+                }
+            }
+            for (q = 0; q < nq; q++) {
+                uint32_t left = l->out_c - 64u * q;
+                uint64_t keep = left >= 64u ? ~0ull : (1ull << left) - 1u;
+                __m512i m = _mm512_setzero_si512();
+                for (t = 0; t < taps; t++) {
+                    uint64_t x = px[t] != NULL ? bits64(px[t], iw, q) : 0u;
+                    /* a set mask bit is the byte -1: subtracting counts a mismatch */
+                    m = _mm512_sub_epi8(m, _mm512_movm_epi8(x ^ bits64(wt + (size_t)t * iw, iw, q)));
+                }
+                if (l->out_type == EBNN_T_BIN) {
+                    uint64_t flip = bits64(l->flip, iw, q), bits;
+                    __m512i g = _mm512_maskz_loadu_epi8(keep, ge + 64u * q);
+                    __m512i e = _mm512_maskz_loadu_epi8(keep, le + 64u * q);
+                    bits = (_mm512_cmple_epi8_mask(m, g) & ~flip) | (_mm512_cmpge_epi8_mask(m, e) & flip);
+                    bits &= keep;
+                    ((uint32_t *)out)[pix * iw + 2u * q] = (uint32_t)bits;
+                    if (2u * q + 1u < iw) ((uint32_t *)out)[pix * iw + 2u * q + 1u] = (uint32_t)(bits >> 32);
+                } else {
+                    int8_t counts[64];
+                    _mm512_storeu_si512((void *)counts, m);
+                    for (j = 0; j < 64u && j < left; j++)
+                        ((int32_t *)out)[pix * l->out_c + 64u * q + j] = (int32_t)taps - 2 * counts[j];
+                }
+            }
+        }
+    }
+}
+
+int ebnn_x86_depthwise_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
+                              void *out) {
+    uint32_t wt[MAX_TAPS * MAX_WORDS];
+    int8_t ge[32u * MAX_WORDS], le[32u * MAX_WORDS];
+    uint32_t taps = (uint32_t)l->kh * l->kw, iw = ebnn_words(l->in_c), t, c;
+
+    if (k != &ebnn_kernel_avx512 || l->in_type != EBNN_T_BIN) return 0;
+    if (l->groups != l->in_c || l->out_c != l->in_c || l->groups < 2u) return 0;
+    if (taps > MAX_TAPS || iw > MAX_WORDS) return 0;
+    /* tap t's weights as one packed vector: channel c's weights are taps words, bit 0 used */
+    memset(wt, 0, (size_t)taps * iw * sizeof wt[0]);
+    for (c = 0; c < l->out_c; c++)
+        for (t = 0; t < taps; t++)
+            wt[(size_t)t * iw + (c >> 5)] |= (l->weights[(size_t)c * taps + t] & 1u) << (c & 31u);
+    if (l->out_type == EBNN_T_BIN) bounds(l, taps, ge, le);
+    run(l, in, out, wt, taps, ge, le);
+    return 1;
+}
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int ebnn_x86_depthwise_unused;
+#endif
