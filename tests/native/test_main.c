@@ -21,6 +21,8 @@ int main(int argc, char **argv) {
     printf("  binarize ok\n");
     test_train_local(&r);
     printf("  train_local ok\n");
+    test_train_drtp(&r);
+    printf("  train_drtp ok\n");
     printf("test_native: all passed (%.2f s)\n", (double)(clock() - start) / CLOCKS_PER_SEC);
     return 0;
 }

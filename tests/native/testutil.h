@@ -31,5 +31,6 @@ void test_loader(tb_rng *r);
 void test_engine(tb_rng *r);
 void test_binarize(tb_rng *r);
 void test_train_local(tb_rng *r);
+void test_train_drtp(tb_rng *r);
 
 #endif /* EBNN_TEST_UTIL_H */
