@@ -76,6 +76,20 @@ def test_embedded_on_host_and_cortex_m4_under_qemu(embedded_resnet, target):
     assert np.array_equal(_parse(r.stdout, expected.shape[1]), expected)
 
 
+def test_firmware_server_under_qemu(tmp_path):
+    """The protocol server on the emulated M4 board (docs/protocol.md) loads a residual model
+    over serial and returns the host core's scores."""
+    _need(*ARM_TOOLS)
+    from edgebnn.device.ports import ensure_firmware, open_device
+
+    data = fmt.to_bytes(residual_net(8, (9, 6, 2), 17, 31, 10))
+    x = _images((9, 6, 2), 20, seed=4)
+    ensure_firmware("mps2-an386", tmp_path)
+    with open_device("qemu:mps2-an386", build_dir=tmp_path) as dev:
+        dev.load(data)
+        assert np.array_equal(dev.infer(x).scores, NativeModel(data).infer(x))
+
+
 def test_stream_values_and_counts_are_the_spec_ones():
     """Layer by layer on one input, against values computed here from the definitions: the
     ADD is the integer sum of its two producers, THRESHOLD the per-channel comparison, GAP the
