@@ -26,20 +26,6 @@ void ebnn_trnl_entry(const ebnn_train_local *t, uint32_t l, ebnn_trnl_layer *e) 
     e->r_off = ebnn_rd32(p + 16);
 }
 
-/* Locates ancillary section `tag` of a loaded (hence validated) model; size 0 when absent. */
-static uint8_t *find_section(uint8_t *data, const char *tag, uint32_t *size) {
-    uint32_t n = ebnn_rd16(data + 16), i;
-    for (i = 0; i < n; i++) {
-        const uint8_t *e = data + EBNN_HEADER_SIZE + i * EBNN_SECTION_ENTRY_SIZE;
-        if (memcmp(e, tag, 4) == 0) {
-            *size = ebnn_rd32(e + 8);
-            return data + ebnn_rd32(e + 4);
-        }
-    }
-    *size = 0;
-    return NULL;
-}
-
 static int32_t weight_at(const ebnn_train_local *t, const uint8_t *w, size_t i) {
     return t->weight_bytes == 1 ? (int32_t)(int8_t)w[i] : (int32_t)(int16_t)ebnn_rd16(w + 2 * i);
 }
@@ -52,8 +38,6 @@ static void set_weight(const ebnn_train_local *t, uint8_t *w, size_t i, int32_t 
         w[2 * i + 1] = (uint8_t)(((uint32_t)v >> 8) & 0xFFu);
     }
 }
-
-static uint32_t bit_of(const uint32_t *row, uint32_t i) { return (row[i >> 5] >> (i & 31u)) & 1u; }
 
 /* Checks the model's layers are the chain the rule trains and the section matches them: entry l
  * describes DENSE layer 1 + l, blobs in the canonical order, hidden weights in range with their
@@ -126,7 +110,7 @@ static ebnn_status check_layers(ebnn_train_local *t, uint32_t n_classes, int32_t
             for (i = 0; i < e.n_in; i++) {
                 int32_t v = weight_at(t, w, (size_t)j * e.n_in + i);
                 if (v < lo || v > hi) return bad(diag, li, "weight", (uint32_t)v, (uint32_t)hi);
-                if (bit_of(wbits + (size_t)j * nw_in, i) != (uint32_t)(v >= 0))
+                if (ebnn_bit_at(wbits + (size_t)j * nw_in, i) != (uint32_t)(v >= 0))
                     return bad(diag, li, "sign", j, i);
             }
         r = (const uint32_t *)(const void *)(t->trnl + e.r_off);
@@ -159,7 +143,7 @@ ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint
     memset(&v, 0, sizeof v);
     v.model = m;
     v.data = model_data;
-    v.trnl = find_section(model_data, "trnl", &v.trnl_size);
+    v.trnl = ebnn_train_find_section(model_data, "trnl", &v.trnl_size);
     if (v.trnl == NULL) return bad(diag, -1, "trnl", 0, 1);
     if (v.trnl_size < EBNN_TRNL_HEADER) return bad(diag, -1, "size", v.trnl_size, EBNN_TRNL_HEADER);
     h = v.trnl;
@@ -221,16 +205,6 @@ size_t ebnn_train_local_buffer_size(const ebnn_train_local *t, uint32_t batch) {
 
 /* ---- the step ---- */
 
-/* MurmurHash3's 32-bit finalizer: the counter-based generator of the reinforcement draws. */
-static uint32_t fmix32(uint32_t h) {
-    h ^= h >> 16;
-    h *= 0x85EBCA6Bu;
-    h ^= h >> 13;
-    h *= 0xC2B2AE35u;
-    h ^= h >> 16;
-    return h;
-}
-
 static int32_t saturate(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 typedef struct {
@@ -279,7 +253,7 @@ static int forward_select(const sub_network *s, const uint32_t *x, uint32_t y, u
         int32_t best_cost = 0;
         for (j = g; j < end; j++) {
             int32_t cost = z[j] < 0 ? -z[j] : z[j];
-            int errs = bit_of(ty, j) ? z[j] < 0 : z[j] > 0; /* z_j . t_j < 0 */
+            int errs = ebnn_bit_at(ty, j) ? z[j] < 0 : z[j] > 0; /* z_j . t_j < 0 */
             if (errs && (best == end || cost < best_cost)) {
                 best = j;
                 best_cost = cost;
@@ -305,9 +279,9 @@ static void update_unit(const sub_network *s, uint32_t j, const uint32_t *xs, co
     for (b = 0; b < n; b++) {
         const uint32_t *x = xs + (size_t)b * s->stride;
         int32_t t;
-        if (!bit_of(masks + (size_t)b * s->stride, j)) continue;
-        t = bit_of(s->r + (size_t)labels[b] * s->nw_k, j) ? 1 : -1;
-        for (i = 0; i < e->n_in; i++) acc[i] += bit_of(x, i) ? t : -t;
+        if (!ebnn_bit_at(masks + (size_t)b * s->stride, j)) continue;
+        t = ebnn_bit_at(s->r + (size_t)labels[b] * s->nw_k, j) ? 1 : -1;
+        for (i = 0; i < e->n_in; i++) acc[i] += ebnn_bit_at(x, i) ? t : -t;
         selected = 1;
     }
     if (!selected && e->p_q == 0) return; /* nothing can change this row */
@@ -315,7 +289,7 @@ static void update_unit(const sub_network *s, uint32_t j, const uint32_t *xs, co
         uint32_t idx = (uint32_t)(base + i);
         int32_t inc = (s->in_thr != NULL && s->in_thr[i] == 0) ? 0 : 2 * acc[i];
         int32_t v = saturate(weight_at(s->t, w, base + i) + inc, s->lo, s->hi);
-        if (fmix32(key ^ (idx * GOLDEN)) < e->p_q)
+        if (ebnn_fmix32(key ^ (idx * GOLDEN)) < e->p_q)
             v = saturate(v + (v >= 0 ? 2 : -2), s->lo, s->hi);
         set_weight(s->t, w, base + i, v);
         if (v >= 0)
@@ -392,7 +366,7 @@ ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inpu
                 stats->wrong += (uint32_t)wrong;
             }
         }
-        key = fmix32(seed ^ fmix32(step * 256u + l));
+        key = ebnn_fmix32(seed ^ ebnn_fmix32(step * 256u + l));
         for (j = 0; j < s.e.k; j++) update_unit(&s, j, in, masks, labels, n, acc, key);
         swap = in;
         in = out;
