@@ -30,6 +30,11 @@
  * end symbol), named as in the firmware's linker script. */
 uint8_t __heap_start[HEAP_SIZE] __attribute__((aligned(EBNN_ALIGN)));
 
+/* The word the application leaves for the bootloader before BOOT_CMD_ENTER's reset
+ * (boot/bootctl.h). The Linux runtime has no bootloader (it is updated by replacing the
+ * program), so the reset that follows starts the runtime again and nothing reads it. */
+volatile uint32_t __boot_request[4];
+
 static int in_fd = 0, out_fd = 1, reset_pipe = -1;
 static const char *line = "stdin/stdout";
 static struct timespec t0;

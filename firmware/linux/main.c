@@ -23,21 +23,24 @@
 #include "runtime.h"
 
 static const char usage[] =
-    "usage: edgebnn-runtime [--tty PATH] [--baud N]\n"
+    "usage: edgebnn-runtime [--tty PATH] [--baud N] [--store FILE]\n"
     "Serves the edgebnn serial protocol (docs/protocol.md) for board " BOARD_NAME ",\n"
     "firmware " FW_VERSION ", on a serial line.\n"
     "  --tty PATH  the line: /dev/ttyGS0 (USB gadget), /dev/serial0, /dev/ttyUSB0, /dev/pts/N;\n"
     "              set to raw 8N1. Without it: stdin/stdout (raw mode if a terminal)\n"
     "  --baud N    line speed for real UARTs (default 115200; ignored by ptys)\n"
+    "  --store FILE  the persistent store (the committed model; created when missing).\n"
+    "              Without it the store lives in memory: it survives RESET, not the exit\n"
     "  --version   print the firmware version and board, then exit\n"
     "Ends when the host closes the line (status 0), on TEST_EXIT (its status), or on a fault\n"
     "(128 + signal, after an EBNN-FAULT line). RESET restarts the server with empty memory.\n";
 
-static volatile sig_atomic_t boot_pid;
+static volatile sig_atomic_t boot_pid, forwarded_sig;
 
 /* SIGTERM/SIGINT/SIGHUP to the supervisor end the running boot the same way. */
 static void forward_signal(int sig)
 {
+    forwarded_sig = sig;
     if (boot_pid > 0)
         kill((pid_t)boot_pid, sig);
     else
@@ -88,8 +91,9 @@ static int boot(int in_fd, int out_fd, const char *line, const int reset[2])
     if (read(reset[0], &byte, 1) == 1)
         return -1;
     if (WIFSIGNALED(status)) {
-        fprintf(stderr, "edgebnn-runtime: the server was killed by signal %d (%s)\n",
-                WTERMSIG(status), strsignal(WTERMSIG(status)));
+        if (WTERMSIG(status) != forwarded_sig)   /* not the stop we were asked for */
+            fprintf(stderr, "edgebnn-runtime: the server was killed by signal %d (%s)\n",
+                    WTERMSIG(status), strsignal(WTERMSIG(status)));
         return 128 + WTERMSIG(status);
     }
     return WEXITSTATUS(status);
@@ -100,11 +104,12 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"tty", required_argument, NULL, 't'},
         {"baud", required_argument, NULL, 'b'},
+        {"store", required_argument, NULL, 's'},
         {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *tty = NULL, *line = "stdin/stdout";
+    const char *tty = NULL, *line = "stdin/stdout", *store = NULL;
     uint32_t baud = BOARD_BAUD;
     int in_fd = 0, out_fd = 1, reset[2], opt, status;
     char err[512], *end;
@@ -124,6 +129,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             baud = (uint32_t)b;
+            break;
+        case 's':
+            store = optarg;
             break;
         case 'v':
             printf("edgebnn-runtime " FW_VERSION " board=" BOARD_NAME "\n");
@@ -150,6 +158,10 @@ int main(int argc, char **argv)
     } else if (isatty(in_fd) && linux_tty_raw(in_fd, baud) != 0) {
         fprintf(stderr, "edgebnn-runtime: stdin: cannot set raw mode at %u baud: %s\n",
                 (unsigned)baud, strerror(errno));
+        return 2;
+    }
+    if (linux_store_open(store, err, sizeof err) != 0) {
+        fprintf(stderr, "edgebnn-runtime: %s\n", err);
         return 2;
     }
     if (pipe2(reset, O_CLOEXEC) != 0 || fcntl(reset[0], F_SETFL, O_NONBLOCK) != 0) {

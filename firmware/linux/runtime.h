@@ -23,6 +23,11 @@ int linux_tty_open(const char *path, uint32_t baud, char *err, size_t err_size);
 /* Raw mode on an fd that is already open (stdin when it is a terminal). 0, or -1 + errno. */
 int linux_tty_raw(int fd, uint32_t baud);
 
+/* store_linux.c: maps the persistent store (board.h) before the first boot: the file `path`
+ * (created erased when new or empty; locked against a second runtime), or anonymous memory
+ * when path is NULL. 0, or -1 with a message in err. */
+int linux_store_open(const char *path, char *err, size_t err_size);
+
 /* fault.c: reports SIGILL/SIGSEGV/SIGBUS/SIGFPE on the line as one `EBNN-FAULT` line (like the
  * firmware's fault handler on UART0), then ends the boot with status 128 + signal. */
 void linux_fault_install(int out_fd);
