@@ -104,39 +104,48 @@ class DrtpReference:
         if not 1 <= len(y) <= MAX_BATCH or len(x) != len(y):
             raise ValueError(f"batch of {len(x)} images and {len(y)} labels, expected 1.."
                              f"{MAX_BATCH} of each")
-        n_classes, q = self.model.n_classes, self.state.frac_bits
-        lim = 1 << q
         a = self._first_input(np.asarray(x))
-        rows = np.arange(len(y))
-        for l, s in enumerate(self.state.layers):
-            lay = self.model.layers[s.layer]
-            w = s.weights.astype(np.int64)
-            z = a @ _signs(w).T                                   # 1. (B, K)
-            if l < len(self.state.layers) - 1:
-                t, flip = lay.threshold_arrays()
-                t = t.astype(np.int64)
-                h = np.where(np.where(flip, z <= t, z >= t), 1, -1)
-                b = feedback_signs(self.state.seed, l, w.shape[0], n_classes)
-                proj = n_classes * b[:, y].T - b.sum(axis=1)        # 2. s (B, K)
-                active = np.abs(z - t) <= s.window
-                delta = proj * np.where(flip, -1, 1) * active
-                w = w - round_shift(delta.T @ a, s.shift)
-            else:                                                 # 3. the output layer
-                pred = z.argmax(axis=1)
-                others = z.copy()
-                others[rows, y] = np.iinfo(np.int64).min
-                runner = others.argmax(axis=1)
-                update = (pred != y) | (z[rows, y] - z[rows, runner] < s.window)
-                e = np.zeros_like(z)
-                e[rows[update], y[update]] += 1
-                e[rows[update], runner[update]] -= 1
-                w = w + round_shift(e.T @ a, s.shift)
-                stats = StepStats(int((pred == y).sum()), int(update.sum()))
-                h = a
-            s.weights = np.clip(w, -lim, lim).astype(np.int16)
-            a = h
+        *hidden, output = self.state.layers
+        for l, s in enumerate(hidden):
+            a = self._hidden_step(l, s, a, y)
+        stats = self._output_step(output, a, y)
         self.state.step = (self.state.step + 1) & _M32
         return stats
+
+    def _saturate(self, w: np.ndarray) -> np.ndarray:
+        lim = 1 << self.state.frac_bits
+        return np.clip(w, -lim, lim).astype(np.int16)
+
+    def _hidden_step(self, l: int, s: trnd.LayerState, a: np.ndarray, y: np.ndarray
+                     ) -> np.ndarray:
+        """Steps 1-2 for hidden layer l; returns its ±1 output from before the update."""
+        n_classes = self.model.n_classes
+        w = s.weights.astype(np.int64)
+        t, flip = self.model.layers[s.layer].threshold_arrays()
+        t = t.astype(np.int64)
+        z = a @ _signs(w).T                                       # (B, K)
+        h = np.where(np.where(flip, z <= t, z >= t), 1, -1)
+        b = feedback_signs(self.state.seed, l, w.shape[0], n_classes)
+        proj = n_classes * b[:, y].T - b.sum(axis=1)              # s_j per sample (B, K)
+        delta = proj * np.where(flip, -1, 1) * (np.abs(z - t) <= s.window)
+        s.weights = self._saturate(w - round_shift(delta.T @ a, s.shift))
+        return h
+
+    def _output_step(self, s: trnd.LayerState, a: np.ndarray, y: np.ndarray) -> StepStats:
+        """Step 3: the multiclass hinge against the runner-up."""
+        w = s.weights.astype(np.int64)
+        o = a @ _signs(w).T                                       # (B, C)
+        rows = np.arange(len(y))
+        pred = o.argmax(axis=1)
+        others = o.copy()
+        others[rows, y] = np.iinfo(np.int64).min
+        runner = others.argmax(axis=1)
+        update = (pred != y) | (o[rows, y] - o[rows, runner] < s.window)
+        e = np.zeros_like(o)
+        e[rows[update], y[update]] += 1
+        e[rows[update], runner[update]] -= 1
+        s.weights = self._saturate(w + round_shift(e.T @ a, s.shift))
+        return StepStats(int((pred == y).sum()), int(update.sum()))
 
     def to_bytes(self) -> bytes:
         """The model file with WGHT's bits = the latent signs and the section updated."""
