@@ -203,3 +203,13 @@ def test_export_flag_writes_the_section(tmp_path, digits, host_run, capsys):
     model, _, _ = run_folder.load(local_run)
     with pytest.raises(ExportError, match="integer weights"):
         trnd.from_torch(model, export_run(local_run))
+
+
+def test_exporter_refuses_models_drtp_cannot_train(digits):
+    from edgebnn.models import build_model
+    cnn = build_model("cnn", (8, 8, 1), 10, width=4, fc=16)
+    with pytest.raises(ExportError, match="CONV2D"):
+        trnd.from_torch(cnn, export_model(cnn, (8, 8, 1), 10))
+    wide = build_model("mlp", (128, 128, 4), 10, layers=[8])
+    with pytest.raises(ExportError, match="65535"):
+        trnd.from_torch(wide, export_model(wide, (128, 128, 4), 10))

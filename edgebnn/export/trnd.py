@@ -117,6 +117,9 @@ def trained_layers(model: fmt.Model) -> list[int]:
         if lay.in_type == fmt.DType.BIN and lay.in_shape[:2] != (1, 1):
             raise ExportError(f"layer {i}: a BIN input must be flat (1 x 1 x C), got "
                               f"{lay.in_shape}")
+        if int(np.prod(lay.in_shape)) > 0xFFFF:
+            raise ExportError(f"layer {i}: {int(np.prod(lay.in_shape))} inputs, expected at "
+                              "most 65535 (n_in is a u16 in the trnd entry)")
     return dense
 
 
