@@ -385,18 +385,17 @@ ebnn_status ebnn_model_load(ebnn_model *m, const void *data, size_t size, ebnn_d
 
 ebnn_status ebnn_model_layer(const ebnn_model *m, uint32_t i, ebnn_layer *out) {
     ebnn_record r;
+    int conv;
     if (m == NULL || out == NULL || i >= m->n_layers) return EBNN_ERR_ARG;
     ebnn_record_decode(m->layer_table + (size_t)i * EBNN_LAYER_RECORD_SIZE, &r);
+    conv = r.l.op == EBNN_OP_CONV2D || r.l.op == EBNN_OP_DENSE;
+    if (conv) r.l.weights = (const uint32_t *)(const void *)(m->weights + r.w_off);
     if (r.l.op == EBNN_OP_BINARIZE) {
         /* u8 thresholds at a 16-aligned offset; the kernel reads them as bytes */
         r.l.thresholds = (const int32_t *)(const void *)(m->weights + r.t_off);
-    } else if (r.l.op != EBNN_OP_MAXPOOL && r.l.op != EBNN_OP_ADD && r.l.op != EBNN_OP_GAP) {
-        if (r.l.op != EBNN_OP_THRESHOLD)
-            r.l.weights = (const uint32_t *)(const void *)(m->weights + r.w_off);
-        if (r.l.out_type == EBNN_T_BIN) {
-            r.l.thresholds = (const int32_t *)(const void *)(m->weights + r.t_off);
-            r.l.flip = (const uint32_t *)(const void *)(r.l.thresholds + r.l.out_c);
-        }
+    } else if ((conv && r.l.out_type == EBNN_T_BIN) || r.l.op == EBNN_OP_THRESHOLD) {
+        r.l.thresholds = (const int32_t *)(const void *)(m->weights + r.t_off);
+        r.l.flip = (const uint32_t *)(const void *)(r.l.thresholds + r.l.out_c);
     }
     *out = r.l;
     return EBNN_OK;
