@@ -14,6 +14,9 @@ static const ebnn_kernel *const candidates[] = {
 #if defined(__ARM_NEON)
     &ebnn_kernel_neon,
 #endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+    &ebnn_kernel_mve,
+#endif
     &ebnn_kernel_swar,
 };
 
@@ -92,6 +95,8 @@ const char *ebnn_build_info(void) {
 #endif
 #if defined(__ARM_NEON)
     return EBNN_INFO "neon (swar, ref available)";
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+    return EBNN_INFO "mve (swar, ref available)";
 #else
     return EBNN_INFO "swar (ref available)";
 #endif
