@@ -3,7 +3,7 @@
  * XNOR-popcount peak in the same run: a scalar POPCNT loop, an AVX2 Harley-Seal carry-save
  * loop and, where the CPU has it, an AVX-512 VPOPCNTQ loop, each XOR-ing two L1-resident
  * buffers. The peak loops live here, not in the library.
- * Prints one JSON object per line. Usage: bench_kernels [--quick] */
+ * Prints one JSON object per line. Usage: bench_kernels [--quick] [LAYER_NAME] */
 #define _POSIX_C_SOURCE 200112L
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,9 +261,13 @@ int main(int argc, char **argv) {
         {"resnet18_conv3x3_256_14x14", 14, 14, 256, 256, 3, 1, 1},
     };
     size_t i, count = sizeof full / sizeof full[0];
-    if (argc > 1 && strcmp(argv[1], "--quick") == 0) min_time = 0.02, count = 3;
+    const char *only = NULL; /* one layer by name, for studying it */
+    int arg = 1;
+    if (arg < argc && strcmp(argv[arg], "--quick") == 0) min_time = 0.02, count = 3, arg++;
+    if (arg < argc) only = argv[arg], count = sizeof full / sizeof full[0];
     printf("{\"kind\": \"info\", \"build\": \"%s\"}\n", ebnn_build_info());
     bench_peaks();
-    for (i = 0; i < count; i++) bench_layer(&full[i]);
+    for (i = 0; i < count; i++)
+        if (only == NULL || strcmp(only, full[i].name) == 0) bench_layer(&full[i]);
     return 0;
 }

@@ -16,7 +16,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
-#define PIX 8u          /* output pixels per block */
+#define PIX 8u          /* output pixels per block (lanes16 names its 8 accumulators) */
 #define MAX_LANES 16u
 #define MAX_SEGS 16u    /* window rows (kh) of a padded / strided conv handled here */
 #define WL_WORDS 8192u  /* one group's repacked weights: window words x lanes (32 KiB) */
@@ -69,20 +69,30 @@ static AVX512 void finish16(const group *g, size_t pix, __m512i m) {
     }
 }
 
+/* One accumulator per pixel of the block, as named variables: an array of them is zeroed
+ * through memory by the compiler on every call. */
+#define STEP16(p, a) a = _mm512_add_epi32(a, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x[p][k]))))
+
 static AVX512 void lanes16(const uint32_t *wl, const block *b, const group *g) {
-    __m512i a[PIX];
-    uint32_t s, k, p;
-    for (p = 0; p < PIX; p++) a[p] = _mm512_setzero_si512();
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+            a7 = a0;
+    uint32_t s, k;
     for (s = 0; s < b->segs; s++) {
         const uint32_t *const *x = b->x + s * PIX, *w = wl + (size_t)s * b->len * 16u;
         for (k = 0; k < b->len; k++) {
             __m512i wv = _mm512_loadu_si512((const void *)(w + 16u * k));
-            for (p = 0; p < PIX; p++)
-                a[p] = _mm512_add_epi32(
-                    a[p], _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x[p][k]))));
+            STEP16(0, a0), STEP16(1, a1), STEP16(2, a2), STEP16(3, a3);
+            STEP16(4, a4), STEP16(5, a5), STEP16(6, a6), STEP16(7, a7);
         }
     }
-    for (p = 0; p < b->npix; p++) finish16(g, b->pix0 + p, a[p]);
+    finish16(g, b->pix0, a0);
+    if (b->npix > 1u) finish16(g, b->pix0 + 1u, a1);
+    if (b->npix > 2u) finish16(g, b->pix0 + 2u, a2);
+    if (b->npix > 3u) finish16(g, b->pix0 + 3u, a3);
+    if (b->npix > 4u) finish16(g, b->pix0 + 4u, a4);
+    if (b->npix > 5u) finish16(g, b->pix0 + 5u, a5);
+    if (b->npix > 6u) finish16(g, b->pix0 + 6u, a6);
+    if (b->npix > 7u) finish16(g, b->pix0 + 7u, a7);
 }
 
 static AVX2 void finish8(const group *g, size_t pix, __m256i m) {
@@ -135,7 +145,8 @@ static AVX2 void lanes8(const uint32_t *wl, const block *b, const group *g) {
             }
         }
     }
-    for (p = 0; p < b->npix; p++) finish8(g, b->pix0 + p, _mm256_add_epi32(a[p], widen(c[p])));
+    for (p = 0; p < PIX; p++)
+        if (p < b->npix) finish8(g, b->pix0 + p, _mm256_add_epi32(a[p], widen(c[p])));
 }
 
 /* Window runs of pixel p of the block: one run when windows are contiguous in the input
