@@ -172,6 +172,12 @@ def check_wiring(model: Model, source: str = "<model>") -> None:
                        f"{layer.in_type.name} {tuple(layer.in_shape)} like in0")
 
 
+def required_minor(model: Model) -> int:
+    """The lowest version_minor whose ops cover the model's: what the writer records, and the
+    oldest C core (EBNN_FORMAT_MINOR) that runs the file."""
+    return max([VERSION_MINOR] + [OP_MINOR.get(layer.op, 0) for layer in model.layers])
+
+
 def _pad16(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
@@ -206,8 +212,7 @@ def to_bytes(model: Model) -> bytes:
         body += data + bytes(_pad16(len(data)) - len(data))
     file_size = offset + len(body)
     h, w, c = model.input_shape
-    minor = max([VERSION_MINOR] + [OP_MINOR.get(layer.op, 0) for layer in model.layers])
-    head = _HEADER.pack(MAGIC, VERSION_MAJOR, minor, file_size, 0, len(sections),
+    head = _HEADER.pack(MAGIC, VERSION_MAJOR, required_minor(model), file_size, 0, len(sections),
                         len(model.layers), h, w, c, model.n_classes, int(DType.U8),
                         zlib.crc32(table), 0)
     head = head[:60] + struct.pack("<I", zlib.crc32(head[:60]))

@@ -5,6 +5,7 @@ the Python reader reject broken wiring, naming the layer and field."""
 from __future__ import annotations
 
 import struct
+import subprocess
 import zlib
 
 import numpy as np
@@ -74,6 +75,23 @@ def test_embedded_on_host_and_cortex_m4_under_qemu(embedded_resnet, target):
     r = _make(target, folder)
     assert r.returncode == 0, r.stdout + r.stderr
     assert np.array_equal(_parse(r.stdout, expected.shape[1]), expected)
+
+
+@pytest.mark.parametrize("core_minor", [1, 2])
+def test_header_refuses_an_older_core(embedded_resnet, tmp_path, core_minor):
+    """A 1.2 model's header stops the build against a core of format 1.1 (which would refuse
+    the file at load time) and builds against 1.2."""
+    _need("cc")
+    folder, _ = embedded_resnet
+    src = tmp_path / "use.c"
+    src.write_text(f"#define EBNN_FORMAT_MINOR {core_minor}\n#include \"model.h\"\n"
+                   "int main(void) { return model_data[0] != 'E'; }\n")
+    r = subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", f"-I{folder}", str(src), "-o",
+                        str(tmp_path / "a.out")], capture_output=True, text=True, timeout=60)
+    if core_minor < 2:
+        assert r.returncode != 0 and "needs an edgebnn C core of format 1.2" in r.stderr
+    else:
+        assert r.returncode == 0, r.stderr
 
 
 def test_firmware_server_under_qemu(tmp_path):
