@@ -1,7 +1,8 @@
 """Opening a device from a `--port` string:
 
-- `qemu:BOARD` — our firmware (built on demand with make) on an emulated board, started with
-  QemuBoard and torn down on exit;
+- `qemu:BOARD[?store=FILE]` — our firmware (built on demand with make) on an emulated board,
+  started with QemuBoard and torn down on exit; it boots through the bootloader from a
+  persistent store (its flash), FILE or else a temporary one (docs/boot.md);
 - `linux:ARCH` (`aarch64`, `armv7`, `native`) — the ARM Linux runtime (firmware/linux, built on
   demand) under qemu-user on a pseudo-terminal, started with LinuxRuntime and torn down on exit
   (a real Pi running `edgebnn-runtime --tty …` is a plain device path on the host side);
@@ -87,13 +88,16 @@ def open_device(port: str, *, timeout: float = 2.0, retries: int = 2,
     from edgebnn.device.client import Device
 
     if port.startswith("qemu:"):
-        from edgebnn.device.qemu import QemuBoard, QemuError
+        from edgebnn.device.qemu import QemuBoard, QemuError, parse_port
 
-        board = port[len("qemu:"):]
+        try:
+            board, store = parse_port(port)
+        except ValueError as e:
+            raise DeviceError(str(e)) from None
         if shutil.which("qemu-system-arm") is None:
             raise DeviceError(f"{port}: qemu-system-arm not found (run tools/setup.sh)")
         elf = ensure_firmware(board, build_dir)
-        qb = QemuBoard(board, elf, timeout=boot_timeout)
+        qb = QemuBoard(board, elf, timeout=boot_timeout, store=store)
         try:
             qb.start()
             qb.read_banner()

@@ -35,6 +35,9 @@ QEMU = "qemu-system-arm"
 FIRMWARE_DIR = Path(os.environ.get("EDGEBNN_FIRMWARE_DIR",
                                    Path(__file__).resolve().parents[2] / "firmware"))
 BANNER_RE = re.compile(rb"EBNN-FW (?P<version>\S+) board=(?P<board>\S+) clock=(?P<clock>\d+)")
+#: The bootloader's, when it stays (no valid application, or asked to): docs/boot.md.
+BOOT_BANNER_RE = re.compile(rb"EBNN-BOOT (?P<version>\S+) board=(?P<board>\S+) "
+                            rb"clock=(?P<clock>\d+) app=\S+ mode=update")
 
 
 class QemuError(RuntimeError):
@@ -60,6 +63,7 @@ class Banner:
     version: str
     board: str
     clock: int
+    bootloader: bool = False   # the bootloader's banner: it serves the update protocol
 
 
 _LINE_RE = re.compile(r"^(?P<board>[A-Za-z0-9_-]+)\.(?P<key>[a-z0-9_]+)\s*:=\s*(?P<value>.*?)\s*$")
@@ -113,6 +117,20 @@ def firmware_files(firmware: Path) -> Optional[tuple]:
     if firmware.with_suffix(".img").is_file() and boot.is_file() and factory.is_file():
         return boot, factory
     return None
+
+
+def parse_port(port: str) -> tuple:
+    """`qemu:BOARD[?store=FILE]` -> (board, store path or None); ValueError naming what is
+    wrong."""
+    spec = port[len("qemu:"):] if port.startswith("qemu:") else port
+    board, _, query = spec.partition("?")
+    store = None
+    for option in filter(None, query.split("&")):
+        key, eq, value = option.partition("=")
+        if key != "store" or not eq or not value:
+            raise ValueError(f"{port}: unknown option {option!r}; expected store=FILE")
+        store = Path(value)
+    return board, store
 
 
 def provision_store(info: BoardInfo, path: Path, factory: bytes) -> None:
@@ -353,7 +371,8 @@ class QemuBoard:
     _link_closed = False  # the serial socket reported a disconnect
 
     def read_banner(self, timeout: Optional[float] = None) -> Banner:
-        """Wait for the firmware's `EBNN-FW <version> board=<board> clock=<hz>` line."""
+        """Wait for the firmware's `EBNN-FW <version> board=<board> clock=<hz>` line, or the
+        bootloader's when it stays in update mode (`Banner.bootloader`)."""
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         seen = b""
@@ -364,9 +383,10 @@ class QemuBoard:
             except QemuError:
                 raise self._died(f"no banner within {timeout} s", seen + self._pending) from None
             seen += line
-            m = BANNER_RE.search(line)
+            m = BANNER_RE.search(line) or BOOT_BANNER_RE.search(line)
             if m:
-                banner = Banner(m["version"].decode(), m["board"].decode(), int(m["clock"]))
+                banner = Banner(m["version"].decode(), m["board"].decode(), int(m["clock"]),
+                                m.re is BOOT_BANNER_RE)
                 if banner.board != self.board:
                     raise QemuError(f"{self._tag()}: banner names board {banner.board!r}")
                 return banner

@@ -14,6 +14,7 @@
 #include "edgebnn.h"
 #include "flashmap.h"
 #include "image.h"
+#include "print.h"
 #include "proto.h"
 #include "slots.h"
 
@@ -25,8 +26,6 @@
 #define TX_CAP 192u
 #define SCB_VTOR REG32(0xE000ED08u)      /* vector table offset (v7-M and v8-M) */
 #define ICSR_PENDSTCLR (1u << 25)
-/* Status of a failed erase/program (detail: i32 board_store error); docs/protocol.md. */
-#define BOOT_ERR_STORE 0x21u
 
 static uint32_t rx_words[PROTO_MAX_PAYLOAD / 4];
 static uint32_t tx_words[TX_CAP / 4];
@@ -336,6 +335,8 @@ int main(void)
     app = slots_check(__app_slot, &info, why);
     board_uart_puts("EBNN-BOOT " BOOT_VERSION " board=");
     board_uart_puts(board_name());
+    board_uart_puts(" clock=");
+    print_dec(board_clock_hz());
     board_uart_puts(" app=");
     board_uart_puts(app == IMAGE_OK ? info.version : "none");
     board_uart_puts(app == IMAGE_OK && !requested ? " mode=run\r\n" : " mode=update\r\n");

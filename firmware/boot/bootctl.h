@@ -21,6 +21,10 @@ enum {
  * (enum image_error, boot/image.h) and a NUL-terminated explanation. */
 #define BOOT_ERR_IMAGE 0x20u
 
+/* Reply status of a failed flash erase/program (bootloader uploads, the application's model
+ * save): detail i32, the board_store or model_store error. */
+#define BOOT_ERR_STORE 0x21u
+
 /* HELLO feature bit set by the bootloader, never by the application. */
 #define BOOT_FEATURE_BOOTLOADER (1u << 31)
 

@@ -1,0 +1,227 @@
+"""`edgebnn flash`: install a signed application image through the board's resident bootloader
+(docs/boot.md, docs/protocol.md "Bootloader").
+
+    with open_device("qemu:mps2-an386") as dev:
+        result = flash(dev, Path("edgebnn-fw.img").read_bytes())
+
+Steps, each bounded by the device's timeout: check the image on the host (fwimage.parse), ask a
+running application to reset into the bootloader (ENTER_BOOTLOADER) and wait for the
+bootloader's banner, upload the image chunk by chunk into the staging slot (FLASH_BEGIN /
+FLASH_CHUNK), have the bootloader verify and install it (FLASH_COMMIT: length, version, board,
+load address, CRC), boot it (BOOT) and check that the banner of the application that comes up
+carries the image's version. Any failure leaves the installed application as it was (the
+bootloader only replaces it with an image it has verified), and raises a DeviceError or
+CommandError saying what the board refused and why.
+"""
+from __future__ import annotations
+
+import enum
+import re
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from edgebnn.device import fwimage
+from edgebnn.device.client import BANNER_RE, Device
+from edgebnn.device.errors import CommandError, DeviceError
+
+#: The bootloader's banner (firmware/boot/boot_main.c):
+#: `EBNN-BOOT <version> board=<board> clock=<hz> app=<version|none> mode=run|update`.
+BOOT_BANNER_RE = re.compile(rb"EBNN-BOOT (\S+) board=(\S+) clock=(\d+) app=(\S+) "
+                            rb"mode=(run|update)\r?\n")
+#: HELLO feature bit of the bootloader (firmware/boot/bootctl.h).
+FEATURE_BOOTLOADER = 1 << 31
+
+
+class BootCmd(enum.IntEnum):
+    ENTER = 0x40          # application: reset into the bootloader; bootloader: no-op
+    FLASH_BEGIN = 0x41
+    FLASH_CHUNK = 0x42
+    FLASH_COMMIT = 0x43
+    BOOT = 0x44
+
+
+ERR_IMAGE = 0x20          # the bootloader refused the image (u32 reason, text)
+ERR_STORE = 0x21          # a flash erase/program failed (i32 error)
+IMAGE_REASONS = {1: "wrong magic", 2: "bad header", 3: "bad length", 4: "CRC mismatch",
+                 5: "bad version string", 6: "wrong board", 7: "wrong load address",
+                 8: "no image"}
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    """The bootloader's INFO reply."""
+    protocol: str
+    max_payload: int
+    clock_hz: int
+    slot_size: int
+    app_valid: bool
+    bootloader: str
+    board: str
+    app_version: str
+    app_problem: str      # why the app slot does not verify ('' when it does)
+
+
+@dataclass(frozen=True)
+class FlashResult:
+    version: str          # the version the new application's banner shows
+    size: int             # image bytes uploaded
+    seconds: float
+
+
+def _explain(e: CommandError) -> str:
+    """The bootloader's own words for an image or flash refusal."""
+    if e.status == ERR_IMAGE and len(e.detail) >= 4:
+        (reason,) = struct.unpack_from("<I", e.detail)
+        text = e.detail[4:].split(b"\0", 1)[0].decode(errors="replace")
+        return f"image refused ({IMAGE_REASONS.get(reason, f'reason {reason}')}): {text}"
+    if e.status == ERR_STORE and len(e.detail) >= 4:
+        return f"flash write failed (error {struct.unpack_from('<i', e.detail)[0]})"
+    return str(e)
+
+
+def _request(dev: Device, cmd: BootCmd, payload: bytes = b"", **kw) -> bytes:
+    """A bootloader request whose refusals read as the bootloader explains them."""
+    try:
+        return dev.request(cmd, payload, **kw)
+    except CommandError as e:
+        if e.status in (ERR_IMAGE, ERR_STORE):
+            raise CommandError(f"{dev.name}: {cmd.name} failed: {_explain(e)}", e.status,
+                               e.detail) from None
+        raise
+
+
+def wait_banner(dev: Device, pattern: re.Pattern, what: str,
+                timeout: Optional[float] = None) -> re.Match:
+    """Reads until `pattern` appears in the text the board prints (its boot banners)."""
+    deadline = time.monotonic() + (dev.timeout if timeout is None else timeout)
+    reader = dev._reader
+    while (m := pattern.search(bytes(reader.skipped))) is None:   # a copy: skipped shrinks
+        if time.monotonic() >= deadline:
+            raise dev._fail(f"no {what} banner within {timeout or dev.timeout} s; board printed "
+                            f"{bytes(reader.skipped[-200:])!r}")
+        reader.feed(dev._read_some(deadline))
+        reader.frames()          # banner text holds no sync byte: it moves to `skipped`
+    del reader.skipped[:m.end()]
+    return m
+
+
+def in_bootloader(dev: Device) -> bool:
+    """Whether the far end is the bootloader (HELLO's feature bit), after a fresh HELLO."""
+    return bool(dev.hello()["features"] & FEATURE_BOOTLOADER)
+
+
+def enter_bootloader(dev: Device, timeout: Optional[float] = None) -> None:
+    """Leaves the device in the bootloader: a running application is asked to reset into it."""
+    if in_bootloader(dev):
+        return
+    dev._reader.skipped.clear()
+    dev.request(BootCmd.ENTER, retries=0)
+    m = wait_banner(dev, BOOT_BANNER_RE, "bootloader", timeout)
+    if m[5] != b"update":
+        raise dev._fail(f"ENTER_BOOTLOADER: the bootloader started the application instead "
+                        f"({m[0].strip().decode(errors='replace')})")
+    if not in_bootloader(dev):
+        raise dev._fail("ENTER_BOOTLOADER: the device still answers as the application")
+
+
+def boot_info(dev: Device) -> BootInfo:
+    reply = dev.request(0x02)   # INFO, in the bootloader's layout
+    major, minor, max_payload, clock, slot, flags = struct.unpack_from("<BBHIII", reply)
+    strings = [s.decode(errors="replace") for s in reply[16:].split(b"\0")]
+    boot, board, app, why = (strings + [""] * 4)[:4]
+    return BootInfo(f"{major}.{minor}", max_payload, clock, slot, bool(flags & 1), boot, board,
+                    app, why)
+
+
+def upload(dev: Device, image: bytes,
+           progress: Optional[Callable[[int, int], None]] = None) -> str:
+    """FLASH_BEGIN, the chunks, FLASH_COMMIT; returns the version the bootloader installed."""
+    crc = zlib.crc32(image)
+    reply = dev.request(BootCmd.FLASH_BEGIN, struct.pack("<II", len(image), crc))
+    _slot, max_chunk = struct.unpack_from("<IH", reply)
+    chunk = min(max_chunk, dev.max_payload - 4) & ~3     # offsets stay word-aligned
+    for offset in range(0, len(image), chunk):
+        part = image[offset:offset + chunk]
+        (received,) = struct.unpack(
+            "<I", _request(dev, BootCmd.FLASH_CHUNK, struct.pack("<I", offset) + part))
+        if received != offset + len(part):
+            raise dev._fail(f"FLASH_CHUNK at {offset}: device acknowledged {received} bytes, "
+                            f"expected {offset + len(part)}")
+        if progress:
+            progress(received, len(image))
+    reply = _request(dev, BootCmd.FLASH_COMMIT)
+    return reply[8:].split(b"\0", 1)[0].decode(errors="replace")
+
+
+def boot(dev: Device, timeout: Optional[float] = None) -> str:
+    """BOOT: the bootloader resets into the installed application; returns the version its
+    banner shows, after a fresh HELLO with it."""
+    dev._reader.skipped.clear()
+    _request(dev, BootCmd.BOOT, retries=0)
+    m = wait_banner(dev, BANNER_RE, "application", timeout)
+    dev.hello()
+    return m[1].decode(errors="replace")
+
+
+def flash(dev: Device, image: bytes, *, progress: Optional[Callable[[int, int], None]] = None,
+          host_checks: bool = True, timeout: Optional[float] = None) -> FlashResult:
+    """Installs `image` (fwimage format) and boots it; see the module docstring.
+
+    host_checks: parse the image and compare its board with the device's before uploading
+        (False sends it as is, to see the bootloader's own refusal).
+    """
+    t0 = time.monotonic()
+    header = fwimage.parse(image) if host_checks else None
+    enter_bootloader(dev, timeout)
+    info = boot_info(dev)
+    if header is not None and header.board != info.board:
+        raise DeviceError(f"{dev.name}: image is for board {header.board}, the device is "
+                          f"{info.board}")
+    version = upload(dev, image, progress)
+    running = boot(dev, timeout)
+    if running != version:
+        raise DeviceError(f"{dev.name}: installed version {version} but the application "
+                          f"banner shows {running}")
+    return FlashResult(running, len(image), time.monotonic() - t0)
+
+
+def cmd_flash(args) -> int:
+    """`edgebnn flash IMAGE --port P`."""
+    import sys
+    from pathlib import Path
+
+    from edgebnn.device.ports import open_device
+
+    image = Path(args.image).read_bytes()
+    header = fwimage.parse(image, args.image)
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            print(f"\r  uploading {done:,}/{total:,} B ({100 * done // total}%)", end="",
+                  file=sys.stderr, flush=True)
+
+    with open_device(args.port, timeout=args.timeout) as dev:
+        print(f"{args.port}: flashing {args.image} (version {header.version}, board "
+              f"{header.board}, {len(image):,} B)", flush=True)
+        result = flash(dev, image, progress=progress, timeout=args.boot_timeout)
+    if tty:
+        print(file=sys.stderr)
+    print(f"{args.port}: application {result.version} running ({result.size:,} B in "
+          f"{result.seconds:.2f} s)")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Adds `flash` to the top-level subparsers."""
+    f = sub.add_parser("flash", help="install a signed firmware image through the bootloader")
+    f.add_argument("image", help="signed application image (firmware/build/<board>/edgebnn-fw.img)")
+    f.add_argument("--port", required=True,
+                   help="qemu:BOARD[?store=FILE], a pyserial URL or a device path")
+    f.add_argument("--timeout", type=float, default=2.0, help="seconds per reply (default 2)")
+    f.add_argument("--boot-timeout", type=float, default=10.0,
+                   help="seconds to wait for a banner after a reset (default 10)")
+    f.set_defaults(func=cmd_flash)
