@@ -18,7 +18,7 @@ from edgebnn.export import header
 from edgebnn.export import onnx as onnx_export
 from edgebnn.native import NativeError, NativeModel
 from tests.test_header import ARM_TOOLS, _make, _need, _parse
-from tests.vectors.make_vectors import residual_net
+from tests.vectors.make_vectors import residual_mlp, residual_net
 
 # (input shape, stage-1 channels, stage-2 channels, classes): odd sizes, channel counts around
 # and on word boundaries, a single channel; stride 2 on odd and even sizes
@@ -106,6 +106,19 @@ def test_firmware_server_under_qemu(tmp_path):
     with open_device("qemu:mps2-an386", build_dir=tmp_path) as dev:
         dev.load(data)
         assert np.array_equal(dev.infer(x).scores, NativeModel(data).infer(x))
+
+
+@pytest.mark.parametrize("shape, width, classes", [((3, 3, 1), 7, 3), ((4, 5, 2), 40, 10)])
+def test_flat_tensors_and_an_add_as_last_layer(shape, width, classes):
+    """THRESHOLD and ADD on 1 × 1 × C tensors (flat in ONNX), and the scores written by an ADD
+    (the caller's buffer, not the arena)."""
+    model = residual_mlp(width, shape, width, classes)
+    data = fmt.to_bytes(model)
+    x = _images(shape, 24, seed=width)
+    native = NativeModel(data).infer(x)
+    assert np.array_equal(reference.infer(fmt.from_bytes(data), x), native)
+    assert np.array_equal(_onnx_scores(model, x), native)
+    assert len({tuple(s) for s in native}) > len(x) // 2, "inputs should give distinct scores"
 
 
 def test_stream_values_and_counts_are_the_spec_ones():

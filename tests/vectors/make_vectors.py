@@ -129,6 +129,42 @@ def residual_net(seed: int, input_shape: tuple[int, int, int], c1: int, c2: int,
     return fmt.Model(input_shape, n_classes, layers, {"source": "tests/vectors/make_vectors.py"})
 
 
+def residual_mlp(seed: int, input_shape: tuple[int, int, int], width: int,
+                 n_classes: int) -> fmt.Model:
+    """The residual ops on 1 × 1 × C tensors (DENSE outputs), ending in an ADD: U8 DENSE -> I32
+    stream; THRESHOLD; BIN DENSE -> I32; ADD with the stream; THRESHOLD; two BIN DENSE -> I32
+    score heads, one reading the thresholded stream and one the first THRESHOLD (a skip); the
+    scores are their ADD."""
+    rng = np.random.default_rng(seed)
+    B, U8, I32 = fmt.DType.BIN, fmt.DType.U8, fmt.DType.I32
+    h, w, c = input_shape
+    flat, out = (1, 1, width), (1, 1, n_classes)
+
+    def dense(in_type: fmt.DType, in_shape: tuple[int, int, int], out_c: int,
+              in0: int) -> fmt.Layer:
+        n = in_shape[0] * in_shape[1] * in_shape[2]
+        rows = _bits(rng, out_c, n) if in_type == U8 else _bits(rng, out_c * in_shape[0]
+                                                                * in_shape[1], in_shape[2])
+        return fmt.Layer(fmt.Op.DENSE, in_type, I32, in_shape, (1, 1, out_c), in_shape[:2],
+                         in0=in0, weights=fmt.pack_bits(rows).tobytes())
+
+    def threshold(tensor: int, spread: float) -> fmt.Layer:
+        return fmt.Layer(fmt.Op.THRESHOLD, I32, B, flat, flat, in0=tensor,
+                         thresholds=_thresholds(rng, width, spread))
+
+    layers = [
+        dense(U8, input_shape, width, 0),                             # t1: the stream
+        threshold(1, 128 * np.sqrt(h * w * c)),                       # t2
+        dense(B, flat, width, 2),                                     # t3
+        fmt.Layer(fmt.Op.ADD, I32, I32, flat, flat, in0=3, in1=1),    # t4
+        threshold(4, 128 * np.sqrt(h * w * c)),                       # t5
+        dense(B, flat, n_classes, 5),                                 # t6
+        dense(B, flat, n_classes, 2),                                 # t7: from t2, a skip
+        fmt.Layer(fmt.Op.ADD, I32, I32, out, out, in0=6, in1=7),      # scores = t6 + t7
+    ]
+    return fmt.Model(input_shape, n_classes, layers)
+
+
 def tiny_resnet() -> fmt.Model:
     """residual_net on 7×7×3 input with 5 and 33 channels: odd sizes and a word boundary."""
     return residual_net(12, (7, 7, 3), 5, 33, 6)
