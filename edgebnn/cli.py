@@ -121,21 +121,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def model_splits(meta: dict, data_spec: str | None, seed: int | None, source: object,
+                 limit: int | None = None):
+    """The data splits rebuilt the way the model's training split them (its `training`
+    metadata: data spec, seed, fractions, image size); `data_spec`/`seed` override them, and
+    `limit` keeps a seeded subset as `edgebnn train --limit` does."""
+    from edgebnn import data
+
+    spec = data_spec or meta.get("data")
+    if not spec:
+        raise ValueError(f"{source}: no data spec stored in the model; pass --data")
+    return data.load(spec, image_size=meta.get("image_size"),
+                     seed=seed if seed is not None else meta.get("seed", 0),
+                     val_fraction=meta.get("val_fraction", 0.1),
+                     test_fraction=meta.get("test_fraction", 0.2), limit=limit)
+
+
 def evaluate(backend: str, model_path: Path, data_spec: str | None, split: str,
              seed: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(int32 scores, labels) of one split, rebuilt the way the model's training split it."""
-    from edgebnn import data
     from edgebnn.backends import open_scorer
 
     scorer, meta = open_scorer(backend, model_path)
-    spec = data_spec or meta.get("data")
-    if not spec:
-        raise ValueError(f"{model_path}: no data spec stored in the model; pass --data")
-    splits = data.load(spec, image_size=meta.get("image_size"),
-                       seed=seed if seed is not None else meta.get("seed", 0),
-                       val_fraction=meta.get("val_fraction", 0.1),
-                       test_fraction=meta.get("test_fraction", 0.2))
-    ds = getattr(splits, split)
+    ds = getattr(model_splits(meta, data_spec, seed, model_path), split)
     return scorer(ds.x), ds.y
 
 

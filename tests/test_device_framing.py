@@ -32,6 +32,11 @@ VECTOR_FRAMES = [
           + struct.pack("<IHHiii", 1234, 2, 0, -3, 1, 5)),
     Frame(Cmd.INFER | REPLY, 8, b"", Status.ERR_NO_MODEL),
     Frame(Cmd.LOAD_CHUNK | REPLY, 9, struct.pack("<H", 5), Status.ERR_SEQ),
+    Frame(Cmd.TRAIN, 10, struct.pack("<BBH", 1, 0, 2) + bytes([1, 0])
+          + bytes([0x00, 0x7F, 0x80, 0xFF, 0xFF, 0x80, 0x7F, 0x00])),
+    Frame(Cmd.TRAIN | REPLY, 10, struct.pack("<HHHHIQ", 2, 1, 1, 0, 5, 123456)),
+    Frame(Cmd.TRAIN_PARAMS, 11, struct.pack("<BBHII", 1, 0, 2, 0x01000000, 0x00800000)),
+    Frame(Cmd.TRAIN | REPLY, 12, struct.pack("<II", 65536, 78592), Status.ERR_TOO_LARGE),
 ]
 
 

@@ -48,6 +48,104 @@ def cmd_device_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_meta(model: bytes) -> dict:
+    from edgebnn import format as fmt
+
+    return fmt.from_bytes(model).meta.get("training", {})
+
+
+def cmd_device_train(args: argparse.Namespace) -> int:
+    """Loads the model, trains it epoch by epoch with the data streamed over serial (or, with
+    --simulate, in the host C core), prints train and held-out accuracy per epoch, writes the
+    pulled-back model; --verify repeats the training on the host and compares the bytes."""
+    from edgebnn.cli import model_splits
+    from edgebnn.device import training
+
+    if not (args.simulate or args.port):
+        raise ValueError("device train needs --port (or --simulate to train on the host)")
+    model = Path(args.model).read_bytes()
+    n_ins = training.check_trainable(model, args.model) if args.algo == "local" else []
+    splits = model_splits(_training_meta(model), args.data, args.seed, args.model, args.limit)
+    seed = args.seed if args.seed is not None else 0
+
+    def report(e: "training.Epoch") -> None:
+        cycles = f", {e.cycles / len(splits.train):,.0f} cycles/sample" if e.cycles else ""
+        print(f"  epoch {e.epoch}/{args.epochs}: train accuracy {e.train_accuracy:.4f}, test "
+              f"accuracy {e.test_accuracy:.4f} ({e.seconds:.1f} s{cycles})", flush=True)
+
+    def run(learner, batch: int) -> bytes:
+        before = learner.accuracy(splits.test.x, splits.test.y)
+        print(f"{learner.where}: training {args.model} with {args.algo}, {args.epochs} "
+              f"epoch(s) of {len(splits.train)} samples in batches of {batch}; test accuracy "
+              f"before: {before:.4f} on {len(splits.test)} samples", flush=True)
+        training.train_epochs(learner, splits.train, splits.test, n_ins, args.epochs, batch,
+                              seed, progress=not args.quiet, on_epoch=report)
+        return learner.model_bytes()
+
+    if args.simulate:
+        batch = args.batch or training.DEFAULT_BATCH
+        trained = run(training.HostLearner(model, args.algo), batch)
+    else:
+        from edgebnn.device.ports import open_device
+
+        with open_device(args.port, timeout=args.timeout) as dev:
+            batch = training.board_batch(dev, model, args.batch)
+            trained = run(training.BoardLearner(dev, model, args.algo), batch)
+    Path(args.output).write_bytes(trained)
+    print(f"wrote {args.output} ({len(trained):,} bytes)")
+    if args.verify and not args.simulate:
+        host = training.HostLearner(model, args.algo)
+        training.train_epochs(host, splits.train, splits.test, n_ins, args.epochs, batch, seed)
+        same = host.model_bytes() == trained
+        print(f"host C core simulation of the same training: "
+              f"{'identical' if same else 'DIFFERENT'} model bytes")
+        return 0 if same else 1
+    return 0
+
+
+def cmd_device_evaluate(args: argparse.Namespace) -> int:
+    """Accuracy of the board on a data split: of MODEL, uploaded first, or of the model the
+    board holds (its data spec read back from it unless --data is given)."""
+    from edgebnn.cli import model_splits
+    from edgebnn.device.ports import open_device
+
+    with open_device(args.port, timeout=args.timeout) as dev:
+        if args.model:
+            model = Path(args.model).read_bytes()
+            dev.load(model)
+        meta = _training_meta(model if args.model else dev.read_model()) if not args.data else {}
+        ds = getattr(model_splits(meta, args.data, args.seed, args.model or args.port,
+                                  args.limit), args.split)
+        correct, n, cycles = dev.evaluate(ds.x, ds.y)
+    accuracy = correct / n if n else float("nan")
+    if args.json:
+        print(json.dumps({"accuracy": accuracy, "n": n, "correct": correct, "cycles": cycles,
+                          "split": args.split, "port": args.port}))
+    else:
+        print(f"{args.port}: {args.split} accuracy {accuracy:.4f} ({correct}/{n}), "
+              f"{cycles / max(n, 1):,.0f} cycles/sample")
+    return 0
+
+
+def cmd_device_read(args: argparse.Namespace) -> int:
+    from edgebnn.device.ports import open_device
+
+    with open_device(args.port, timeout=args.timeout) as dev:
+        data = dev.read_model()
+    Path(args.output).write_bytes(data)
+    print(f"{args.port}: wrote the active model to {args.output} ({len(data):,} bytes)")
+    return 0
+
+
+def cmd_device_reset(args: argparse.Namespace) -> int:
+    from edgebnn.device.ports import open_device
+
+    with open_device(args.port, timeout=args.timeout) as dev:
+        dev.reset()
+        print(f"{args.port}: reset; firmware {dev.firmware} answered again")
+    return 0
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -83,7 +181,8 @@ def cmd_board_run(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub) -> None:
-    """Adds `device` (info, load) and `board` (run) to the top-level subparsers."""
+    """Adds `device` (info, load, train, evaluate, read, reset) and `board` (run) to the
+    top-level subparsers."""
     d = sub.add_parser("device", help="talk to a board running edgebnn firmware")
     dsub = d.add_subparsers(dest="device_command", required=True)
     i = dsub.add_parser("info", help="firmware, board, C core, memory and the active model")
@@ -94,6 +193,45 @@ def add_parsers(sub) -> None:
     ld.add_argument("model")
     _add_port(ld)
     ld.set_defaults(func=cmd_device_load)
+
+    tr = dsub.add_parser("train", help="train a model on the board, data streamed over serial, "
+                                       "and pull it back (docs/protocol.md \"Training\")")
+    tr.add_argument("model", help=".ebnn with a training section (an `--algo local` run)")
+    tr.add_argument("--port", help=PORT_HELP + "; not needed with --simulate")
+    tr.add_argument("--timeout", type=float, default=2.0, help="seconds per reply (default 2)")
+    tr.add_argument("--data", help="data spec (default: the one the model was trained on)")
+    tr.add_argument("--algo", default="local", choices=("local", "drtp"))
+    tr.add_argument("--epochs", type=int, default=1)
+    tr.add_argument("--batch", type=int, help="samples per step (default: 100, lowered to what "
+                                              "one frame and the board's arena hold)")
+    tr.add_argument("--seed", type=int, help="split and shuffle seed (default: the model's)")
+    tr.add_argument("--limit", type=int, help="use at most this many samples (quick runs)")
+    tr.add_argument("-o", "--output", required=True, metavar="TRAINED.ebnn")
+    tr.add_argument("--simulate", action="store_true",
+                    help="train in the host C core instead of on a board (the same steps)")
+    tr.add_argument("--verify", action="store_true",
+                    help="also simulate on the host and check the models are byte-identical")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=cmd_device_train)
+
+    ev = dsub.add_parser("evaluate", help="accuracy of the board on a data split")
+    ev.add_argument("model", nargs="?", help=".ebnn to upload first (default: the board's)")
+    _add_port(ev)
+    ev.add_argument("--data", help="data spec (default: the model's)")
+    ev.add_argument("--split", default="test", choices=("train", "val", "test"))
+    ev.add_argument("--seed", type=int, help="split seed (default: the model's)")
+    ev.add_argument("--limit", type=int, help="use at most this many samples")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_device_evaluate)
+
+    rd = dsub.add_parser("read", help="pull the board's active model back into a .ebnn file")
+    _add_port(rd)
+    rd.add_argument("-o", "--output", required=True, metavar="FILE.ebnn")
+    rd.set_defaults(func=cmd_device_read)
+
+    rs = dsub.add_parser("reset", help="reset the board and wait until it serves again")
+    _add_port(rs)
+    rs.set_defaults(func=cmd_device_reset)
 
     b = sub.add_parser("board", help="emulated boards")
     bsub = b.add_subparsers(dest="board_command", required=True)

@@ -23,12 +23,15 @@ from typing import Callable, Optional
 import numpy as np
 
 from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
-from edgebnn.device.framing import (MAJOR, REPLY, TRANSIENT, BadFrame, Cmd, Frame, FrameReader,
-                                    Status, cmd_name, encode, status_name)
+from edgebnn.device.framing import (MAJOR, MINOR, REPLY, TRANSIENT, BadFrame, Cmd, Frame,
+                                    FrameReader, Status, cmd_name, encode, status_name)
 
 BANNER_RE = re.compile(rb"EBNN-FW (\S+) board=(\S+) clock=(\d+)\r?\n")
 HOST_MAX_PAYLOAD = 0xFFFC
 _SUMMARY = struct.Struct("<IIHHHHI")    # size, crc, n_classes, in_h, in_w, in_c, arena
+#: TRAIN / TRAIN_PARAMS algorithm ids; HELLO's feature bit (id - 1) says the firmware has one
+TRAIN_ALGORITHMS = {"local": 1, "drtp": 2}
+_TRAIN_REPLY = struct.Struct("<HHHHIQ")  # n, correct, wrong, 0, step index, cycles
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,30 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True)
+class TrainResult:
+    """One TRAIN step as the board reports it."""
+    n: int
+    correct: int      # samples the model got right, counted before the update
+    wrong: int        # samples that drove the update (wrong, or right by too small a margin)
+    step: int         # batches the model has been trained on, this one included
+    cycles: int       # board_cycles() around the step
+
+
+@dataclass(frozen=True)
 class InferResult:
     scores: np.ndarray    # int32 (N, n_classes)
     classes: np.ndarray   # int (N,), the board's argmax
     cycles: np.ndarray    # uint32 (N,), board_cycles() around each sample
+
+
+def _core_status(code: int) -> str:
+    """A C core status as its name ('EBNN_ERR_TRAINING') when the host binding is built (the
+    board runs the same core, so the codes agree), else as its number."""
+    try:
+        from edgebnn._native import ffi, lib
+    except ImportError:
+        return f"C core status {code}"
+    return f"{ffi.string(lib.ebnn_status_name(code & 0x7FFFFFFF)).decode()} ({code})"
 
 
 def _describe_error(cmd: int, status: int, detail: bytes) -> str:
@@ -91,9 +114,9 @@ def _describe_error(cmd: int, status: int, detail: bytes) -> str:
             st, layer, got, expected = struct.unpack_from("<IiII", detail)
             field = detail[16:].split(b"\0", 1)[0].decode(errors="replace")
             where = f"layer {layer}: " if layer >= 0 else ""
-            text += f" (C loader status {st}: {where}{field} is {got}, expected {expected})"
+            text += f" ({_core_status(st)}: {where}{field} is {got}, expected {expected})"
         elif status == Status.ERR_CORE and len(detail) >= 4:
-            text += f" (C core status {struct.unpack_from('<I', detail)[0]})"
+            text += f" ({_core_status(struct.unpack_from('<I', detail)[0])})"
         elif status == Status.ERR_VERSION and len(detail) >= 2:
             text += f" (device speaks protocol {detail[0]}.{detail[1]})"
     except struct.error:
@@ -120,6 +143,7 @@ class Device:
         self.retries = int(retries)
         self.exit_info = exit_info
         self.max_payload = 256          # until HELLO tells us the device's
+        self.features = 0               # HELLO's feature bits
         self.firmware: Optional[str] = None
         self._reader = FrameReader(HOST_MAX_PAYLOAD)
         self._reader.feed(pending)
@@ -198,12 +222,13 @@ class Device:
     # --- commands ----------------------------------------------------------------------
     def hello(self) -> dict:
         """Version handshake; also resynchronizes sequence numbers. Called by open_device."""
-        reply = self.request(Cmd.HELLO, struct.pack("<BBH", MAJOR, 0, HOST_MAX_PAYLOAD),
+        reply = self.request(Cmd.HELLO, struct.pack("<BBH", MAJOR, MINOR, HOST_MAX_PAYLOAD),
                              allow_banner=True)
         major, minor, max_payload, features = struct.unpack_from("<BBHI", reply)
         if major != MAJOR:
             raise self._fail(f"device speaks protocol {major}.{minor}, this host {MAJOR}.x")
         self.max_payload = max_payload
+        self.features = features
         self.firmware = reply[8:].split(b"\0", 1)[0].decode(errors="replace")
         return {"protocol": f"{major}.{minor}", "max_payload": max_payload,
                 "features": features, "firmware": self.firmware}
@@ -322,6 +347,57 @@ class Device:
             correct += hits
             cycles += cyc
         return correct, len(x), cycles
+
+    # --- training (docs/protocol.md "Training") ------------------------------------------
+    def train_algorithm_id(self, algo: str) -> int:
+        """The protocol id of `algo`, checked against the firmware's HELLO feature bits."""
+        if algo not in TRAIN_ALGORITHMS:
+            raise ValueError(f"unknown training algorithm {algo!r}; known: "
+                             f"{', '.join(TRAIN_ALGORITHMS)}")
+        ident = TRAIN_ALGORITHMS[algo]
+        if not self.features >> (ident - 1) & 1:
+            has = [a for a, i in TRAIN_ALGORITHMS.items() if self.features >> (i - 1) & 1]
+            raise DeviceError(f"{self.name}: firmware {self.firmware} does not train with {algo} "
+                              f"(HELLO feature bits 0x{self.features:x}: "
+                              f"{', '.join(has) or 'no training'})")
+        return ident
+
+    def train_batch_limit(self) -> int:
+        """The most samples one TRAIN request carries (4 + n·(1 + input bytes) ≤ max payload);
+        the board's training scratch (its arena) may allow fewer, see edgebnn.device.training."""
+        return min(self.batch_size(1 + int(np.prod(self.model().input_shape))), 0xFFFF)
+
+    def train_batch(self, x: np.ndarray, y: np.ndarray, algo: str = "local") -> TrainResult:
+        """One on-device training step of the active model on labelled uint8 samples, in one
+        TRAIN request; the model is updated in place on the board (read it back with
+        read_model). A refused request leaves the board's model unchanged."""
+        ident = self.train_algorithm_id(algo)
+        x, m = self._check_input(x)
+        y = np.asarray(y)
+        if len(x) == 0 or y.shape != (len(x),) or y.min() < 0 or y.max() >= m.n_classes:
+            raise ValueError(f"{self.name}: TRAIN needs 1 or more samples with labels (N,) in "
+                             f"0..{m.n_classes - 1}, got {len(x)} samples and labels "
+                             f"{y.shape} in {y.min() if y.size else '-'}.."
+                             f"{y.max() if y.size else '-'}")
+        reply = self.request(Cmd.TRAIN, struct.pack("<BBH", ident, 0, len(x))
+                             + y.astype(np.uint8).tobytes() + x.tobytes())
+        n, correct, wrong, _, step, cycles = _TRAIN_REPLY.unpack_from(reply)
+        if n != len(x) or len(reply) != _TRAIN_REPLY.size:
+            raise self._fail(f"TRAIN: malformed reply ({n} samples, {len(reply)} bytes)")
+        return TrainResult(n, correct, wrong, step, cycles)
+
+    def set_train_params(self, values: list[int], algo: str = "local") -> int:
+        """Sets the algorithm's per-epoch parameters (local: the reinforcement thresholds p_q,
+        one u32 per sub-network); returns the model's step index."""
+        ident = self.train_algorithm_id(algo)
+        if not all(0 <= v <= 0xFFFFFFFF for v in values):
+            raise ValueError(f"{self.name}: TRAIN_PARAMS values must be u32, got {values}")
+        reply = self.request(Cmd.TRAIN_PARAMS, struct.pack(f"<BBH{len(values)}I", ident, 0,
+                                                           len(values), *values))
+        count, _, step = struct.unpack_from("<HHI", reply)
+        if count != len(values):
+            raise self._fail(f"TRAIN_PARAMS: device set {count} values, sent {len(values)}")
+        return step
 
     def reset(self, timeout: Optional[float] = None) -> None:
         """Resets the board, waits for its banner and shakes hands again."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 SYNC = b"\xEB\x4E"
-MAJOR, MINOR = 1, 0
+MAJOR, MINOR = 1, 1
 HEADER_SIZE = 14
 TRAILER_SIZE = 4
 REPLY = 0x80
@@ -36,7 +36,8 @@ class Cmd(enum.IntEnum):
     READ = 0x13
     INFER = 0x20
     EVALUATE = 0x21
-    TRAIN = 0x30          # reserved: on-device training
+    TRAIN = 0x30          # a batch of labelled samples -> one on-device training step
+    TRAIN_PARAMS = 0x31   # per-epoch training parameters
     TEST_EXIT = 0x7E      # test only
     TEST_FAULT = 0x7F     # test only
 

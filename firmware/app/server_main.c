@@ -15,6 +15,7 @@
 #include "proto.h"
 #include "bootctl.h"
 #include "model_store.h"
+#include "train_cmd.h"
 
 #ifndef FW_VERSION
 #error "FW_VERSION comes from the Makefile"
@@ -43,6 +44,7 @@ extern uint8_t __heap_start[], __heap_end[];   /* the arena region, ld/common.ld
 typedef struct {
     ebnn_model model;
     uint32_t size, crc;      /* size 0: no model */
+    bool stale;              /* trained since its CRCs were last rewritten (crc too is old) */
 } slot_info;
 
 static uint8_t slots[2][MODEL_SLOT_SIZE] __attribute__((aligned(EBNN_ALIGN)));
@@ -126,14 +128,26 @@ static uint8_t cmd_hello(uint16_t n, uint16_t *len)
     TX[0] = PROTO_MAJOR;
     TX[1] = PROTO_MINOR;
     proto_put16(TX + 2, PROTO_MAX_PAYLOAD);
-    proto_put32(TX + 4, 0);   /* feature bits: none defined in 1.0 */
+    proto_put32(TX + 4, train_features());   /* feature bits: the TRAIN algorithms */
     *len = put_str(TX, 8, PROTO_MAX_PAYLOAD, FW_VERSION);
     return PROTO_OK;
+}
+
+/* Training leaves the model's CRCs stale (the C core updates weights in place); they are
+ * rewritten before the model is described or read back, so a pulled file loads anywhere. */
+static void refresh_crcs(void)
+{
+    if (!active_info.stale)
+        return;
+    ebnn_model_finalize(slots[active], active_info.size);
+    active_info.crc = ebnn_crc32(0, slots[active], active_info.size);
+    active_info.stale = false;
 }
 
 static uint8_t cmd_info(uint16_t *len)
 {
     uint16_t at;
+    refresh_crcs();
     TX[0] = PROTO_MAJOR;
     TX[1] = PROTO_MINOR;
     proto_put16(TX + 2, PROTO_MAX_PAYLOAD);
@@ -198,6 +212,16 @@ static uint8_t cmd_load_chunk(uint16_t n, uint16_t *len)
     return PROTO_OK;
 }
 
+uint8_t server_model_error(uint8_t *reply, ebnn_status st, const ebnn_diag *diag, uint16_t *len)
+{
+    proto_put32(reply, (uint32_t)st);
+    proto_put32(reply + 4, (uint32_t)diag->layer);
+    proto_put32(reply + 8, diag->got);
+    proto_put32(reply + 12, diag->expected);
+    *len = put_str(reply, 16, reply_limit, diag->field ? diag->field : "");
+    return PROTO_ERR_MODEL;
+}
+
 static uint8_t cmd_load_commit(uint16_t *len)
 {
     uint8_t *staged = slots[!active];
@@ -215,14 +239,8 @@ static uint8_t cmd_load_commit(uint16_t *len)
         return PROTO_ERR_LOAD_CRC;
     }
     st = ebnn_model_load(&m, staged, upload.size, &diag);
-    if (st != EBNN_OK) {
-        proto_put32(TX, (uint32_t)st);
-        proto_put32(TX + 4, (uint32_t)diag.layer);
-        proto_put32(TX + 8, diag.got);
-        proto_put32(TX + 12, diag.expected);
-        *len = put_str(TX, 16, reply_limit, diag.field ? diag.field : "");
-        return PROTO_ERR_MODEL;
-    }
+    if (st != EBNN_OK)
+        return server_model_error(TX, st, &diag, len);
     if (m.arena_size > (uint32_t)(__heap_end - __heap_start)) {
         proto_put32(TX, (uint32_t)(__heap_end - __heap_start));
         proto_put32(TX + 4, m.arena_size);
@@ -241,6 +259,8 @@ static uint8_t cmd_load_commit(uint16_t *len)
     active_info.model = m;
     active_info.size = upload.size;
     active_info.crc = crc;
+    active_info.stale = false;
+    train_forget();
     put_model_summary(TX);
     *len = 20;
     return PROTO_OK;
@@ -253,6 +273,7 @@ static uint8_t cmd_read(uint16_t n, uint16_t *len)
         return PROTO_ERR_BAD_REQUEST;
     if (active_info.size == 0)
         return PROTO_ERR_NO_MODEL;
+    refresh_crcs();
     offset = proto_get32(RX);
     count = proto_get16(RX + 4);
     if (offset > active_info.size || count > reply_limit - 12u)
@@ -277,9 +298,9 @@ static ebnn_status run_one(const uint8_t *input, int32_t *scores, uint32_t *cycl
     return st;
 }
 
-static uint8_t core_error(ebnn_status st, uint16_t *len)
+uint8_t server_core_error(uint8_t *reply, ebnn_status st, uint16_t *len)
 {
-    proto_put32(TX, (uint32_t)st);
+    proto_put32(reply, (uint32_t)st);
     *len = 4;
     return PROTO_ERR_CORE;
 }
@@ -316,7 +337,7 @@ static uint8_t cmd_infer(uint16_t n, uint16_t *len)
         uint32_t cycles;
         ebnn_status st = run_one(RX + 4 + i * in_size, scores, &cycles);
         if (st != EBNN_OK)
-            return core_error(st, len);
+            return server_core_error(TX, st, len);
         proto_put32(r, cycles);
         proto_put16(r + 4, (uint16_t)ebnn_argmax(scores, m->n_classes));
         proto_put16(r + 6, 0);
@@ -341,7 +362,7 @@ static uint8_t cmd_evaluate(uint16_t n, uint16_t *len)
         uint32_t cycles;
         ebnn_status st = run_one(inputs + i * in_size, (int32_t *)tx_words, &cycles);
         if (st != EBNN_OK)
-            return core_error(st, len);
+            return server_core_error(TX, st, len);
         total += cycles;
         correct += ebnn_argmax((int32_t *)tx_words, m->n_classes) == proto_get16(RX + 4 + 2 * i);
     }
@@ -352,6 +373,19 @@ static uint8_t cmd_evaluate(uint16_t n, uint16_t *len)
     proto_put32(TX + 12, (uint32_t)(total >> 32));
     *len = 16;
     return PROTO_OK;
+}
+
+/* TRAIN and TRAIN_PARAMS (train_cmd.c) on the active model, in place in its slot, with the
+ * arena region as scratch; a success leaves the model's CRCs stale. */
+static uint8_t cmd_train(uint8_t cmd, uint16_t n, uint16_t *len)
+{
+    train_target t = {active_info.size ? &active_info.model : NULL, slots[active], __heap_start,
+                      (uint32_t)(__heap_end - __heap_start)};
+    uint8_t status = cmd == PROTO_TRAIN ? train_cmd_step(&t, RX, n, TX, len)
+                                        : train_cmd_params(&t, RX, n, TX, len);
+    if (status == PROTO_OK)
+        active_info.stale = true;
+    return status;
 }
 
 /* Executes a request whose payload is in RX; the reply payload goes to TX. */
@@ -370,7 +404,7 @@ static uint8_t dispatch(uint8_t cmd, uint16_t n, uint16_t *len)
     case PROTO_RESET: case PROTO_TEST_FAULT: case BOOT_CMD_ENTER:
         return n ? PROTO_ERR_BAD_REQUEST : PROTO_OK;
     case PROTO_TEST_EXIT: return n == 1 ? PROTO_OK : PROTO_ERR_BAD_REQUEST;
-    case PROTO_TRAIN: return PROTO_ERR_NOT_SUPPORTED;
+    case PROTO_TRAIN: case PROTO_TRAIN_PARAMS: return cmd_train(cmd, n, len);
     default: return PROTO_ERR_UNKNOWN_CMD;
     }
 }

@@ -19,7 +19,7 @@
 #define PROTO_SYNC0 0xEBu
 #define PROTO_SYNC1 0x4Eu
 #define PROTO_MAJOR 1u
-#define PROTO_MINOR 0u
+#define PROTO_MINOR 1u
 #define PROTO_HEADER_SIZE 14u
 #define PROTO_TRAILER_SIZE 4u
 #define PROTO_REPLY 0x80u            /* command bit set in every reply */
@@ -35,7 +35,8 @@ enum {
     PROTO_READ = 0x13,
     PROTO_INFER = 0x20,
     PROTO_EVALUATE = 0x21,
-    PROTO_TRAIN = 0x30,              /* reserved: on-device training (next increment) */
+    PROTO_TRAIN = 0x30,              /* a batch of labelled samples -> one training step */
+    PROTO_TRAIN_PARAMS = 0x31,       /* per-epoch training parameters (1.1) */
     PROTO_TEST_EXIT = 0x7E,          /* test only: end the QEMU run with a status */
     PROTO_TEST_FAULT = 0x7F          /* test only: execute an undefined instruction */
 };

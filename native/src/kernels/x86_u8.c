@@ -1,20 +1,18 @@
-/* The 8-bit first layer (U8 input, ±1 weights) on AVX-512 and AVX2, the layer that would
- * otherwise run on the reference bit by bit. With P the sum of the window's pixels whose weight
- * bit is set and S the sum of all its pixels, y = P - (S - P) = 2P - S exactly. The weight bits
- * are used as they are stored: on AVX-512 as the byte mask of a masked load (VMOVDQU8 with a
- * zeroing mask), on AVX2 expanded to a byte mask and AND-ed; VPSADBW sums the selected bytes.
- * 64 (32) multiply-accumulates per mask, no repacking of the weights, no multiplications. Windows are read in place when they are one run of the
+/* The 8-bit first layer (U8 input, ±1 weights) on AVX-512, the layer that would otherwise run
+ * on the reference bit by bit. With P the sum of the window's pixels whose weight bit is set
+ * and S the sum of all its pixels, y = P - (S - P) = 2P - S exactly. The weight bits are used
+ * as they are stored, as the byte mask of a masked load (VMOVDQU8 with a zeroing mask), and
+ * VPSADBW sums the selected bytes: 64 multiply-accumulates per mask, no repacking of the
+ * weights and no multiplications. Windows are read in place when they are one run of the
  * input (dense layers), else copied once per pixel (and group) into a patch, zeros in the
  * padding. */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
 #include <string.h>
 
-#include "x86_bytes.h"
-
 #define AVX512 __attribute__((target("avx512f,avx512bw")))
-#define AVX2 __attribute__((target("avx2")))
 #define PATCH_BYTES 16384u
 
 /* The window bytes of output pixel (oy, ox), channels [c0, c0 + cg) of each tap, in weight
@@ -54,30 +52,6 @@ static AVX512 uint32_t masked_sum(const uint8_t *x, const uint32_t *w, uint32_t 
     return (uint32_t)_mm512_reduce_add_epi64(acc);
 }
 
-static AVX2 uint32_t masked_sum8(const uint8_t *x, const uint32_t *w, uint32_t rw, uint32_t n) {
-    __m256i acc = _mm256_setzero_si256();
-    __m128i sum;
-    uint32_t j;
-    (void)rw; /* 32-bit chunks: word j of the row, always inside it */
-    for (j = 0; 32u * j < n; j++) {
-        uint32_t left = n - 32u * j;
-        uint32_t m = left >= 32u ? ~0u : (1u << left) - 1u;
-        __m256i v;
-        if (left >= 32u) {
-            v = _mm256_loadu_si256((const __m256i *)(const void *)(x + 32u * j));
-        } else { /* the window's last bytes, not read past */
-            uint8_t tail[32] = {0};
-            memcpy(tail, x + 32u * j, left);
-            v = _mm256_loadu_si256((const __m256i *)(const void *)tail);
-        }
-        if (w != NULL) m &= w[j];
-        v = _mm256_and_si256(v, ebnn_avx2_bytes_of_bits(m));
-        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(v, _mm256_setzero_si256()));
-    }
-    sum = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-    return (uint32_t)(_mm_cvtsi128_si64(sum) + _mm_extract_epi64(sum, 1));
-}
-
 int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t *in,
                        void *out) {
     uint8_t patch[PATCH_BYTES];
@@ -86,12 +60,7 @@ int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t 
     int in_place = l->groups == 1 && (l->kh == 1 || l->kw == l->in_w) && l->ph == 0 && l->pw == 0;
     size_t pix = 0;
 
-    uint32_t (*sum)(const uint8_t *, const uint32_t *, uint32_t, uint32_t);
-
-    if (k == &ebnn_kernel_avx512) sum = masked_sum;
-    else if (k == &ebnn_kernel_avx2) sum = masked_sum8;
-    else return 0;
-    if (l->in_type != EBNN_T_U8) return 0;
+    if (k != &ebnn_kernel_avx512 || l->in_type != EBNN_T_U8) return 0;
     if (!in_place && n > PATCH_BYTES) return 0;
     for (oy = 0; oy < l->out_h; oy++) {
         for (ox = 0; ox < l->out_w; ox++, pix++) {
@@ -103,9 +72,9 @@ int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t 
                     x = in + ((size_t)oy * l->sh * l->in_w + (size_t)ox * l->sw) * l->in_c;
                 else
                     gather(l, in, oy, ox, g * cg, cg, patch);
-                s = (int32_t)sum(x, NULL, rw, n);
+                s = (int32_t)masked_sum(x, NULL, rw, n);
                 for (o = g * og; o < (g + 1u) * og; o++) {
-                    int32_t p = (int32_t)sum(x, l->weights + (size_t)o * rw, rw, n);
+                    int32_t p = (int32_t)masked_sum(x, l->weights + (size_t)o * rw, rw, n);
                     ebnn_out_finish(l, out, pix, o, 2 * p - s);
                 }
             }

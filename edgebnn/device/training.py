@@ -1,0 +1,200 @@
+"""Training a model on a board over serial, epoch by epoch — and the identical training in the
+host C core, the simulation the board must match bit for bit.
+
+Both run the same loop (`train_epochs`) on a `Learner`: `BoardLearner` streams each batch to the
+board in one TRAIN request (the C core's training step runs there, on the model in its RAM
+slot), `HostLearner` runs that step in the host build of the same C code (LocalTrainer). The
+batches (a seeded permutation per epoch) and the per-epoch parameters are computed here, once,
+for both, so the two trained files are equal byte for byte.
+
+The `local` rule's only per-epoch parameter is its reinforcement threshold p_q per sub-network,
+which local.py derives from the previous epoch's training accuracy. The first epoch keeps the
+thresholds stored in the model (what its exporter or its last training left there); after every
+epoch the host sets p_q from the accuracy the board just counted, exactly as LocalRule.end_epoch
+then LocalRule.thresholds do, so training resumes correctly from a pulled model.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol
+
+import numpy as np
+
+from edgebnn.data.dataset import Dataset
+from edgebnn.export import trnl
+from edgebnn.train.algorithms.local import (DEFAULT_BATCH, probability_to_u32,
+                                            reinforce_probability)
+
+#: what `--algo` accepts; drtp trains once the C core and the firmware have it (HELLO features)
+ALGORITHMS = ("local", "drtp")
+
+
+@dataclass(frozen=True)
+class Step:
+    correct: int    # samples right before the update
+    wrong: int      # samples that drove the update
+    cycles: int     # board cycles of the step (0 on the host)
+
+
+class Learner(Protocol):
+    """Where the training steps run: a board, or the host C core."""
+
+    where: str
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> Step: ...
+
+    def set_thresholds(self, p_q: list[int]) -> None: ...
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float: ...
+
+    def model_bytes(self) -> bytes: ...
+
+
+class BoardLearner:
+    """Training on a board: the model is uploaded once, trained in place, and read back."""
+
+    def __init__(self, dev, model: bytes, algo: str = "local") -> None:
+        self.dev = dev
+        self.algo = algo
+        self.where = f"board {dev.name}"
+        dev.train_algorithm_id(algo)          # fails before the upload if the firmware lacks it
+        dev.load(model)
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> Step:
+        r = self.dev.train_batch(x, y, self.algo)
+        return Step(r.correct, r.wrong, r.cycles)
+
+    def set_thresholds(self, p_q: list[int]) -> None:
+        self.dev.set_train_params(p_q, self.algo)
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        correct, n, _ = self.dev.evaluate(x, y)
+        return correct / n if n else float("nan")
+
+    def model_bytes(self) -> bytes:
+        return self.dev.read_model()
+
+
+class HostLearner:
+    """The same training in the host build of the C core (the board's simulation)."""
+
+    where = "host C core"
+
+    def __init__(self, model: bytes, algo: str = "local") -> None:
+        from edgebnn.native import LocalTrainer
+
+        if algo != "local":
+            raise ValueError(f"the host C core trains with local only, not {algo!r}")
+        self.trainer = LocalTrainer(model, "<model to train>")
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> Step:
+        correct, wrong = self.trainer.step(x, y)
+        return Step(correct, wrong, 0)
+
+    def set_thresholds(self, p_q: list[int]) -> None:
+        self.trainer.set_thresholds(p_q)
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        from edgebnn.native import NativeModel
+
+        scores = NativeModel(self.model_bytes()).infer(x)
+        return float((scores.argmax(1) == y).mean()) if len(y) else float("nan")
+
+    def model_bytes(self) -> bytes:
+        return self.trainer.to_bytes()
+
+
+def check_trainable(model: bytes, source: str) -> list[int]:
+    """N_in of every sub-network of a model with a `local` training section (what p_q depends
+    on); FormatError naming `source` when the model cannot be trained on a device."""
+    from edgebnn import format as fmt
+
+    try:
+        state = trnl.read(model)
+    except fmt.FormatError as e:
+        raise fmt.FormatError(f"{source}: {e}; on-device training needs a model exported from "
+                              f"an `edgebnn train --algo local` run") from None
+    return [int(w.shape[1]) for w in state.weights]
+
+
+def thresholds(train_accuracy: float, n_ins: list[int]) -> list[int]:
+    """p_q per sub-network after an epoch with this training accuracy (LocalRule.thresholds)."""
+    return [probability_to_u32(reinforce_probability(train_accuracy, n)) for n in n_ins]
+
+
+def largest_batch(requested: Optional[int], frame_limit: int, scratch_size: Callable[[int], int],
+                  scratch_limit: int) -> int:
+    """The batch a board trains with: `requested` (default local.py's DEFAULT_BATCH) lowered to
+    what one TRAIN frame carries and to the largest batch whose training scratch fits the
+    board's arena; ValueError when not even one sample fits."""
+    want = DEFAULT_BATCH if requested is None else requested
+    if want < 1:
+        raise ValueError(f"--batch must be >= 1, got {want}")
+    hi = min(want, frame_limit)
+    if hi < 1 or scratch_size(1) > scratch_limit:
+        raise ValueError(f"one training sample does not fit the board (scratch "
+                         f"{scratch_size(1):,} B, arena {scratch_limit:,} B)")
+    lo = 1                                   # scratch grows with the batch: bisect
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if scratch_size(mid) <= scratch_limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def board_batch(dev, model: bytes, requested: Optional[int]) -> int:
+    """largest_batch for the board behind `dev`, from its HELLO frame size and INFO arena, with
+    the scratch sizes of the host build of the same C core."""
+    from edgebnn import format as fmt
+    from edgebnn.native import LocalTrainer
+
+    info = dev.info()
+    shape = fmt.from_bytes(model).input_shape
+    frame_limit = min(dev.batch_size(1 + int(np.prod(shape))), 0xFFFF)
+    return largest_batch(requested, frame_limit, LocalTrainer(model).scratch_size, info.arena_size)
+
+
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int
+    train_accuracy: float   # over the epoch, each batch counted before its update
+    test_accuracy: float    # held out, after the epoch
+    wrong: int
+    cycles: int             # board cycles spent in training steps
+    seconds: float
+
+
+def train_epochs(learner: Learner, train_set: Dataset, test_set: Dataset, n_ins: list[int],
+                 epochs: int, batch: int, seed: int = 0, progress: bool = False,
+                 on_epoch: Optional[Callable[[Epoch], None]] = None) -> list[Epoch]:
+    """Trains `epochs` epochs in batches of `batch` (order: one seeded generator, a fresh
+    permutation each epoch, as the host trainer does), measures held-out accuracy after each,
+    and sets the next epoch's thresholds. Deterministic in (model, data, epochs, batch, seed)."""
+    from tqdm import tqdm
+
+    if epochs < 1 or batch < 1:
+        raise ValueError(f"epochs and batch must be >= 1, got {epochs} and {batch}")
+    rng = np.random.default_rng(seed)
+    n = len(train_set)
+    history = []
+    for epoch in range(1, epochs + 1):
+        t0 = time.monotonic()
+        order = rng.permutation(n)
+        correct = wrong = cycles = 0
+        bar = tqdm(range(0, n, batch), desc=f"{learner.where} epoch {epoch}/{epochs}",
+                   disable=None if progress else True, leave=False, unit="batch")
+        for start in bar:
+            idx = order[start:start + batch]
+            s = learner.step(train_set.x[idx], train_set.y[idx])
+            correct, wrong, cycles = correct + s.correct, wrong + s.wrong, cycles + s.cycles
+        accuracy = correct / n
+        learner.set_thresholds(thresholds(accuracy, n_ins))
+        result = Epoch(epoch, accuracy, learner.accuracy(test_set.x, test_set.y), wrong, cycles,
+                       time.monotonic() - t0)
+        history.append(result)
+        if on_epoch:
+            on_epoch(result)
+    return history
