@@ -21,7 +21,11 @@ whole batch; the next layer sees the outputs computed *before* the update (no up
     (MurmurHash3's finalizer, as the local rule's draws). The straight-through derivative of the
     thresholded sign: δ_j = s_j·φ_j if |z_j − T_j| ≤ window, else 0, φ_j = −1 for a flipped unit
     (its output falls as z grows), +1 otherwise — an integer hardtanh STE around the threshold.
-    ΔW = −rnd(Σ_b δ_b x_bᵀ, shift), saturated at ±2^q.
+    ΔW = −rnd(Σ_b δ_b x_bᵀ, shift), saturated at ±2^q — except in the columns of the constant
+    inputs a BINARIZE makes with threshold 0 (+1 for every image; edgebnn/nn/threshold.py
+    disables nearly constant features so): moving all their weights by the same δ would grow a
+    bias shared by every sample (on mnist5k, 82 % of the pixels, the chain stayed at 10 %), so
+    they keep the values the host gave them — `untrained_chain` alternates their signs to cancel.
  3. Output layer (softmax is not integer): scores o = h·sign(W)ᵀ; with r = the highest-scoring
     class other than y (first on ties), a sample updates iff argmax o ≠ y or o_y − o_r < margin
     (the entry's window). Its error is e = onehot(y) − onehot(r): the two dominant terms of
@@ -128,8 +132,15 @@ class DrtpReference:
         b = feedback_signs(self.state.seed, l, w.shape[0], n_classes)
         proj = n_classes * b[:, y].T - b.sum(axis=1)              # s_j per sample (B, K)
         delta = proj * np.where(flip, -1, 1) * (np.abs(z - t) <= s.window)
-        s.weights = self._saturate(w - round_shift(delta.T @ a, s.shift))
+        step = round_shift(delta.T @ a, s.shift)
+        if l == 0 and self.model.layers[0].op == fmt.Op.BINARIZE:
+            step[:, self._constant_inputs()] = 0
+        s.weights = self._saturate(w - step)
         return h
+
+    def _constant_inputs(self) -> np.ndarray:
+        """bool (N,): BINARIZE features with threshold 0, +1 for every image (docstring)."""
+        return self.model.layers[0].binarize_thresholds().reshape(-1) == 0
 
     def _output_step(self, s: trnd.LayerState, a: np.ndarray, y: np.ndarray) -> StepStats:
         """Step 3: the multiclass hinge against the runner-up."""
@@ -170,6 +181,12 @@ def untrained_chain(input_shape: tuple[int, int, int], n_classes: int,
     for n_in, n_out in zip(sizes, sizes[1:]):
         mods += [bnn.BinaryLinear(n_in, n_out), bnn.Sign()]
     mods.append(bnn.ScoreLinear(sizes[-1], n_classes))
+    # Constant inputs (threshold 0) are never trained: alternating signs make them cancel
+    # instead of adding a random bias to every unit.
+    constant = np.flatnonzero(thr.threshold.flatten().numpy() == 0)
+    with torch.no_grad():
+        mods[1].weight[:, constant] = torch.where(torch.arange(len(constant)) % 2 == 0,
+                                                  1e-6, -1e-6)
     return nn.Sequential(*mods).eval()
 
 

@@ -198,6 +198,8 @@ typedef struct {
     uint32_t *wbits;      /* their signs, as inference reads them (WGHT) */
     uint32_t nw;          /* words per WGHT row */
     int32_t lim;          /* saturation: [-lim, lim] */
+    const uint8_t *in_thr; /* after a BINARIZE: its thresholds (0 = a constant +1 input, whose
+                            * weights stay as they are); NULL otherwise */
 } trained_layer;
 
 /* The layer's input b: the 8-bit pixels of the first layer without BINARIZE, else ±1 bits. */
@@ -235,12 +237,14 @@ static int32_t round_shift(int32_t v, uint32_t shift) {
     return v >= 0 ? (v + half) >> shift : -((-v + half) >> shift);
 }
 
-/* W_j += sign * rnd(acc, shift), saturated; WGHT's bits follow. */
+/* W_j += sign * rnd(acc, shift), saturated, except on constant inputs; WGHT's bits follow. */
 static void apply(const trained_layer *s, uint32_t j, const int32_t *acc, int32_t sign) {
     uint32_t i, *bits = s->wbits + (size_t)j * s->nw;
     size_t base = (size_t)j * s->e.n_in;
     for (i = 0; i < s->e.n_in; i++) {
-        int32_t v = latent_at(s->w, base + i) + sign * round_shift(acc[i], s->e.shift);
+        int32_t v;
+        if (s->in_thr != NULL && s->in_thr[i] == 0) continue;
+        v = latent_at(s->w, base + i) + sign * round_shift(acc[i], s->e.shift);
         v = v < -s->lim ? -s->lim : v > s->lim ? s->lim : v;
         set_latent(s->w, base + i, v);
         if (v >= 0)
@@ -345,6 +349,7 @@ ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs
     uint32_t *in, *out, *mask, b, l, j, seed, n_classes, stride;
     int32_t *acc, *o, lim;
     uint16_t *runner;
+    const uint8_t *in_thr;
     layer_input x;
 
     if (t == NULL || t->model == NULL || inputs == NULL || labels == NULL || n == 0)
@@ -371,9 +376,11 @@ ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs
     x.u8_stride = ebnn_input_size(t->model);
     x.bits = in;
     x.stride = stride;
+    in_thr = NULL;
     if (t->first_dense) { /* the ±1 input: the model's own BINARIZE layer */
         ebnn_layer bin;
         ebnn_model_layer(t->model, 0, &bin);
+        in_thr = (const uint8_t *)(const void *)bin.thresholds;
         for (b = 0; b < n; b++) ebnn_binarize(&bin, inputs + (size_t)b * x.u8_stride, in + (size_t)b * stride);
     } else {
         x.u8 = inputs;
@@ -388,6 +395,7 @@ ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs
         s.wbits = (uint32_t *)(void *)(t->data + ((const uint8_t *)s.lay.weights - t->model->data));
         s.nw = ebnn_words(s.e.n_in);
         s.lim = lim;
+        s.in_thr = l == 0 ? in_thr : NULL;
         if (l + 1u < t->n_trained) {
             uint32_t *swap;
             forward_hidden(&s, &x, n, out, mask, stride);
