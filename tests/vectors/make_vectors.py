@@ -132,9 +132,10 @@ def residual_net(seed: int, input_shape: tuple[int, int, int], c1: int, c2: int,
 def residual_mlp(seed: int, input_shape: tuple[int, int, int], width: int,
                  n_classes: int) -> fmt.Model:
     """The residual ops on 1 × 1 × C tensors (DENSE outputs), ending in an ADD: U8 DENSE -> I32
-    stream; THRESHOLD; BIN DENSE -> I32; ADD with the stream; THRESHOLD; two BIN DENSE -> I32
-    score heads, one reading the thresholded stream and one the first THRESHOLD (a skip); the
-    scores are their ADD."""
+    stream; THRESHOLD; BIN DENSE -> I32; ADD of the stream and that output (in1, which dies
+    there, while the stream is read again later); THRESHOLD; BIN DENSE -> I32; ADD with the
+    stream again; THRESHOLD; two BIN DENSE -> I32 score heads, one from the last THRESHOLD and
+    one from the first (a skip); the scores are their ADD."""
     rng = np.random.default_rng(seed)
     B, U8, I32 = fmt.DType.BIN, fmt.DType.U8, fmt.DType.I32
     h, w, c = input_shape
@@ -156,11 +157,14 @@ def residual_mlp(seed: int, input_shape: tuple[int, int, int], width: int,
         dense(U8, input_shape, width, 0),                             # t1: the stream
         threshold(1, 128 * np.sqrt(h * w * c)),                       # t2
         dense(B, flat, width, 2),                                     # t3
-        fmt.Layer(fmt.Op.ADD, I32, I32, flat, flat, in0=3, in1=1),    # t4
+        fmt.Layer(fmt.Op.ADD, I32, I32, flat, flat, in0=1, in1=3),    # t4 = t1 + t3
         threshold(4, 128 * np.sqrt(h * w * c)),                       # t5
-        dense(B, flat, n_classes, 5),                                 # t6
-        dense(B, flat, n_classes, 2),                                 # t7: from t2, a skip
-        fmt.Layer(fmt.Op.ADD, I32, I32, out, out, in0=6, in1=7),      # scores = t6 + t7
+        dense(B, flat, width, 5),                                     # t6
+        fmt.Layer(fmt.Op.ADD, I32, I32, flat, flat, in0=6, in1=1),    # t7 = t6 + t1
+        threshold(7, 128 * np.sqrt(h * w * c)),                       # t8
+        dense(B, flat, n_classes, 8),                                 # t9
+        dense(B, flat, n_classes, 2),                                 # t10: from t2, a skip
+        fmt.Layer(fmt.Op.ADD, I32, I32, out, out, in0=9, in1=10),     # scores = t9 + t10
     ]
     return fmt.Model(input_shape, n_classes, layers)
 
