@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <termios.h>
 #include <time.h>
@@ -70,12 +71,7 @@ int linux_write_all(int fd, const void *buf, size_t n)
 /* The host closed the line (EOF, hang-up, or a write error): nobody is left to serve. */
 __attribute__((noreturn)) static void line_closed(const char *what)
 {
-    static const char prefix[] = "edgebnn-runtime: ";
-    (void)linux_write_all(2, prefix, sizeof prefix - 1);
-    (void)linux_write_all(2, line, strlen(line));
-    (void)linux_write_all(2, ": ", 2);
-    (void)linux_write_all(2, what, strlen(what));
-    (void)linux_write_all(2, "; exiting\n", 10);
+    dprintf(2, "edgebnn-runtime: %s: %s; exiting\n", line, what);
     _exit(0);
 }
 
