@@ -208,9 +208,17 @@ def main(argv=None) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a few seconds: fewer layers, short timings")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--target", default="host",
+                   choices=("host", "aarch64", "aarch64-baseline", "armv7", "cortex-m4",
+                            "cortex-m7", "cortex-m55"),
+                   help="host: time the kernels here; an ARM target: count instructions under "
+                        "QEMU (edgebnn/bench_arm.py)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "target", "host") != "host":
+        from edgebnn import bench_arm
+        return bench_arm.run(args)
     result = rows(quick=args.quick)
     if args.json:
         for r in result:

@@ -15,6 +15,7 @@ Never used for timed assertions; the counts themselves are deterministic (tests 
 from __future__ import annotations
 
 import re
+import sys
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -72,9 +73,50 @@ def target(name: str) -> Target:
 TARGETS = ("aarch64", "aarch64-baseline", "armv7", "cortex-m4", "cortex-m7", "cortex-m55")
 
 
-def _run(cmd: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
+MODEL_DIR = NATIVE / "build" / "arch" / "bench_models"
+VECTORS = ROOT / "tests" / "vectors"
+# Reference models: the committed test vectors, and MNIST-shaped (28x28x1, 10 classes) models of
+# the default architectures with random weights (instruction counts do not depend on the
+# weights' values), as (name, builder name, builder arguments).
+GENERATED = (("mnist_mlp", "mlp", {}), ("mnist_cnn", "cnn", {}))
+
+
+def reference_models() -> list[tuple[str, Path]]:
+    """(name, .ebnn path) of every reference model; the generated ones are written once."""
+    models = [(p.stem, p) for p in sorted(VECTORS.glob("*.ebnn"))]
+    for name, builder, kwargs in GENERATED:
+        path = MODEL_DIR / f"{name}.ebnn"
+        if not path.exists():
+            import torch
+
+            from edgebnn import format as fmt
+            from edgebnn.export.ebnn import export_model
+            from edgebnn.models import build_model
+            torch.manual_seed(0)
+            model = build_model(builder, (28, 28, 1), 10, **kwargs).eval()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(fmt.to_bytes(export_model(model, (28, 28, 1), 10)))
+        models.append((name, path))
+    return models
+
+
+def _stage_models(models: list[tuple[str, Path]]) -> Path:
+    """The working directory the benchmark program runs in: the models as model<i>.ebnn."""
+    if len(models) > 10:
+        raise ValueError("the benchmark program reads at most 10 models (model0..model9.ebnn)")
+    stage = MODEL_DIR / "stage"
+    stage.mkdir(parents=True, exist_ok=True)
+    for old in stage.glob("model*.ebnn"):
+        old.unlink()
+    for i, (_, path) in enumerate(models):
+        shutil.copyfile(path, stage / f"model{i}.ebnn")
+    return stage
+
+
+def _run(cmd: list[str], timeout: float, what: str, cwd: Optional[Path] = None
+         ) -> subprocess.CompletedProcess:
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"{what} did not finish within {timeout:.0f} s: {' '.join(cmd)}") from None
     if r.returncode != 0:
@@ -113,19 +155,23 @@ def _mark_address(program: Path, nm: str) -> str:
 _REGION = re.compile(r"^region (\S+) (\S+) (\S+) (\d+)(?: (\d+))?$")
 
 
-def count(t: Target, timeout: float = 600) -> list[dict]:
+_MODEL = re.compile(r"^model (\d+) (?:bytes (\d+) arena (\d+)|error (\S+))$", re.M)
+
+
+def count(t: Target, models: list[tuple[str, Path]], timeout: float = 600) -> list[dict]:
     """Instructions of every region the benchmark program reports on target t, the cost of the
-    marks themselves (the "empty" region) subtracted: dicts kind (layer, loop), name, kernel,
-    macs, instructions."""
+    marks themselves (the "empty" region) subtracted: dicts kind (layer, loop, model), name,
+    kernel, macs, instructions; models also bytes and arena (their RAM)."""
     for tool in (t.command[0],):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (tools/setup.sh installs it)")
     program = build(t)
+    stage = _stage_models(models)
     if t.cpu is None:
         nm = "aarch64-linux-gnu-nm" if "aarch64" in t.name else "arm-linux-gnueabihf-nm"
         mark = _mark_address(program, nm)
         cmd = [*t.command, "-plugin", f"{plugin()},mark={mark}", "-d", "plugin", str(program)]
-        r = _run(cmd, timeout, f"the {t.name} benchmark")
+        r = _run(cmd, timeout, f"the {t.name} benchmark", cwd=stage)
         marks = [int(m) for m in re.findall(r"^insn_count mark (\d+)$", r.stderr, re.M)]
         regions = [_REGION.match(line) for line in r.stdout.splitlines()]
         regions = [m for m in regions if m]
@@ -134,7 +180,7 @@ def count(t: Target, timeout: float = 600) -> list[dict]:
                                f"{r.stdout[-2000:]}{r.stderr[-2000:]}")
         counts = [marks[2 * i + 1] - marks[2 * i] for i in range(len(regions))]
     else:
-        r = _run([*t.command, str(program)], timeout, f"the {t.name} benchmark")
+        r = _run([*t.command, str(program)], timeout, f"the {t.name} benchmark", cwd=stage)
         r.stdout += r.stderr  # semihosting writes to QEMU's stderr
         regions = [m for m in (_REGION.match(line) for line in r.stdout.splitlines()) if m]
         if not regions or any(m[5] is None for m in regions):
@@ -143,25 +189,47 @@ def count(t: Target, timeout: float = 600) -> list[dict]:
         counts = [round(int(m[5]) / per_insn) for m in regions]
     if not regions or regions[0][1] != "empty" or "bench_arm: done" not in r.stdout:
         raise RuntimeError(f"{t.name}: the benchmark did not run to the end\n{r.stdout[-2000:]}")
+    info = {}
+    for m in _MODEL.finditer(r.stdout):
+        i = int(m[1])
+        if m[4]:
+            raise RuntimeError(f"{t.name}: reference model {models[i][0]} ({models[i][1]}) "
+                               f"did not load: {m[4]}")
+        info[f"model{i}.ebnn"] = dict(name=models[i][0], bytes=int(m[2]), arena=int(m[3]))
     empty = counts[0]
-    return [dict(kind=m[1], name=m[2], kernel=m[3], macs=int(m[4]), instructions=c - empty)
-            for m, c in zip(regions[1:], counts[1:])]
+    out = []
+    for m, c in zip(regions[1:], counts[1:]):
+        row = dict(kind=m[1], name=m[2], kernel=m[3], macs=int(m[4]), instructions=c - empty)
+        if m[1] == "model":
+            if m[3] != "ok":
+                raise RuntimeError(f"{t.name}: inference of {info[m[2]]['name']} failed: {m[3]}")
+            row.update(info[m[2]])
+        out.append(row)
+    if len(info) != len(models):
+        raise RuntimeError(f"{t.name}: {len(info)} of {len(models)} models ran (the image's "
+                           f"buffers may be too small)\n{r.stdout[-2000:]}")
+    return out
 
 
 METRICS = {"layer": "instructions_per_binary_mac", "loop": "loop_instructions_per_binary_mac"}
 
 
-def rows(name: str) -> list[dict]:
+def rows(name: str, models: Optional[list[tuple[str, Path]]] = None) -> list[dict]:
     """The issue-6 rows for target name: instructions per binary MAC of every kernel, for the
     whole layer and for its inner loops alone, beside the scalar reference kernel's figure for
-    the same layer from the same run (ratio < 1: fewer instructions than ref); goal/met on the
-    best kernel of each."""
-    regions = count(target(name))
-    ref = {r["name"]: r["instructions"] / r["macs"] for r in regions if r["kernel"] == "ref"}
+    the same layer from the same run (ratio < 1: fewer instructions than ref), goal/met on the
+    best kernel of each; then per reference model the instructions of one inference, with its
+    size (flash) and arena (RAM) beside the inference's figures."""
+    models = reference_models() if models is None else models
+    regions = count(target(name), models)
+    ref = {r["name"]: r["instructions"] / r["macs"] for r in regions
+           if r["kernel"] == "ref" and r["kind"] == "layer"}
     goal = GOALS.get(name.replace("-baseline", ""))
     out: list[dict] = []
     best: dict[tuple, dict] = {}
     for r in regions:
+        if r["kind"] == "model":
+            continue
         per_mac = r["instructions"] / r["macs"]
         reference = ref.get(r["name"])
         row = dict(name=f"{r['name']}/{r['kernel']}", target=name, metric=METRICS[r["kind"]],
@@ -175,4 +243,46 @@ def rows(name: str) -> list[dict]:
     if goal is not None:
         for row in best.values():
             row.update(goal=goal, met=row["value"] <= goal)
+    for r in regions:
+        if r["kind"] == "model":
+            out.append(dict(name=f"model/{r['name']}", target=name,
+                            metric="instructions_per_inference", value=r["instructions"],
+                            reference=None, ratio=None))
+            out.append(dict(name=f"model/{r['name']}", target=name, metric="model_bytes",
+                            value=r["bytes"], reference=None, ratio=None))
+            out.append(dict(name=f"model/{r['name']}", target=name, metric="arena_bytes",
+                            value=r["arena"], reference=None, ratio=None))
     return out
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.4g}"
+
+
+def run(args) -> int:
+    """`edgebnn bench --target T` for an ARM target: the table, or one JSON object per line."""
+    import json
+    try:
+        result = rows(args.target)
+    except (RuntimeError, ValueError) as e:
+        print(f"edgebnn bench --target {args.target}: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        for r in result:
+            print(json.dumps(r))
+        return 0
+    print(f"# {args.target}: instructions counted under QEMU "
+          f"({'TCG plugin' if target(args.target).cpu is None else f'-icount shift={ICOUNT_SHIFT}'})")
+    print(f"{'name':40} {'metric':34} {'value':>10} {'reference':>10} {'ratio':>7}  goal")
+    for r in result:
+        goal = ""
+        if "goal" in r:
+            miss = r["value"] / r["goal"] - 1.0
+            goal = f"{r['goal']:g} " + ("met" if r["met"] else f"MISSED by {100 * miss:.0f}%")
+        print(f"{r['name']:40} {r['metric']:34} {_fmt(r['value']):>10} "
+              f"{_fmt(r['reference']):>10} {_fmt(r['ratio']):>7}  {goal}")
+    return 0

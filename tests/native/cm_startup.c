@@ -1,6 +1,6 @@
 /* Minimal bare-metal harness for running the C kernel tests on Cortex-M under qemu-system-arm
  * (mps2-an386 M4, mps2-an500 M7, mps3-an547 M55): vector table, reset (FPU on, .data/.bss),
- * main(), and semihosting for output and the exit status. Linked with cm_test.ld. */
+ * main(), and semihosting for output, reading host files and the exit status. Linked with cm_test.ld. */
 #include <stdint.h>
 
 extern uint32_t __data_start[], __data_end[], __data_load[], __bss_start[], __bss_end[];
@@ -20,6 +20,23 @@ static uint32_t semihost(uint32_t op, const void *arg) {
 }
 
 void ta_write(const char *s) { (void)semihost(0x04u, s); } /* SYS_WRITE0 */
+
+/* The host file name (relative to QEMU's working directory) read into buf: its size, or
+ * UINT32_MAX when it cannot be opened or is larger than cap. SYS_OPEN/FLEN/READ/CLOSE. */
+uint32_t ta_read_file(const char *name, void *buf, uint32_t cap);
+uint32_t ta_read_file(const char *name, void *buf, uint32_t cap) {
+    uint32_t len = 0, open_args[3] = {(uint32_t)(uintptr_t)name, 1u /* "rb" */, 0}, handle, size;
+    uint32_t rw_args[3];
+    while (name[len] != 0) len++;
+    open_args[2] = len;
+    handle = semihost(0x01u, open_args);
+    if (handle == UINT32_MAX) return UINT32_MAX;
+    size = semihost(0x0Cu, &handle);
+    rw_args[0] = handle, rw_args[1] = (uint32_t)(uintptr_t)buf, rw_args[2] = size;
+    if (size > cap || semihost(0x06u, rw_args) != 0) size = UINT32_MAX;
+    (void)semihost(0x02u, &handle);
+    return size;
+}
 
 static void exit_status(int status) {
     uint32_t block[2] = {0x20026u, (uint32_t)status}; /* ADP_Stopped_ApplicationExit */

@@ -10,22 +10,38 @@
  * (ticks only on bare metal), and first an "empty" region, the cost of the marks themselves.
  * Kinds: "layer" is the whole CONV2D/DENSE call (driver, window copies, thresholds), "loop"
  * one xorpop call on the layer's first window against every output channel, i.e. the inner
- * loops alone. No malloc: static buffers
+ * loops alone, "model" one ebnn_infer of a model file (bench_models). No malloc: static buffers
  * sized for the largest layer. */
 #include <string.h>
 
+#include "edgebnn.h"
 #include "kernels/kernels.h"
 
 #if defined(EBNN_BAREMETAL)
 void ta_write(const char *s);       /* cm_startup.c: semihosting output */
+uint32_t ta_read_file(const char *name, void *buf, uint32_t cap); /* and host files */
 uint64_t cm_ticks(void);            /* cm_systick.c */
 void cm_ticks_start(void);
 /* Cortex-M memory (512 KiB RAM on mps3-an547): the dense layer is scaled to 1024 x 1024. */
 #define DENSE_N 1024u
+#define MODEL_CAP (240u * 1024u)
+#define ARENA_CAP (48u * 1024u)
 #else
 #include <stdio.h>
 static void ta_write(const char *s) { fputs(s, stdout); }
+/* The whole file, as ta_read_file on bare metal. */
+static uint32_t ta_read_file(const char *name, void *buf, uint32_t cap) {
+    FILE *f = fopen(name, "rb");
+    size_t n;
+    if (f == NULL) return UINT32_MAX;
+    n = fread(buf, 1, cap, f);
+    if (n == cap && fgetc(f) != EOF) n = UINT32_MAX;
+    fclose(f);
+    return (uint32_t)n;
+}
 #define DENSE_N 4096u
+#define MODEL_CAP (8u << 20)
+#define ARENA_CAP (8u << 20)
 #endif
 
 #define CONV_HW 28u
@@ -35,8 +51,18 @@ static void ta_write(const char *s) { fputs(s, stdout); }
 #define OUT_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u))
 #define MAX_C (DENSE_N > CONV_C ? DENSE_N : CONV_C)
 
-static uint32_t in_buf[IN_WORDS], w_buf[W_WORDS], out_buf[OUT_WORDS];
+/* The layers' weights and, later, a model file and its arena share one pool (the runs do not
+ * overlap), so the Cortex-M image fits 512 KiB of RAM. */
+#define POOL_BYTES (W_WORDS * 4u > MODEL_CAP + ARENA_CAP ? W_WORDS * 4u : MODEL_CAP + ARENA_CAP)
+static uint32_t pool[POOL_BYTES / 4u] __attribute__((aligned(EBNN_ALIGN)));
+static uint32_t *const w_buf = pool;
+static uint8_t *const model_buf = (uint8_t *)pool;
+static uint8_t *const arena_buf = (uint8_t *)pool + MODEL_CAP;
+static uint32_t in_buf[IN_WORDS], out_buf[OUT_WORDS];
 static uint32_t thr_buf[MAX_C + MAX_C / 32u], mism[MAX_C];
+
+static uint8_t input_buf[16u * 1024u];
+static int32_t scores_buf[1024];
 
 #if defined(EBNN_BAREMETAL)
 static uint64_t mark_ticks[2];
@@ -125,6 +151,42 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
     }
 }
 
+/* One inference of every model file model0.ebnn, model1.ebnn, ... in the working directory
+ * (edgebnn/bench_arm.py writes them), on a zero input: "region model <i> - 0", preceded by
+ * "model <i> bytes <file size> arena <arena bytes>". */
+static void bench_models(void) {
+    char name[] = "model0.ebnn";
+    uint32_t i, size;
+    for (i = 0; i < 10u; i++) {
+        ebnn_model m;
+        ebnn_status st;
+        name[5] = (char)('0' + i);
+        size = ta_read_file(name, model_buf, MODEL_CAP);
+        if (size == UINT32_MAX) return;
+        st = ebnn_model_load(&m, model_buf, size, NULL);
+        if (st == EBNN_OK && (ebnn_arena_size(&m) > ARENA_CAP || ebnn_input_size(&m) > sizeof input_buf ||
+                              m.n_classes > 1024u))
+            st = EBNN_ERR_ARENA;
+        ta_write("model ");
+        put_u64(i);
+        if (st != EBNN_OK) {
+            ta_write(" error ");
+            ta_write(ebnn_status_name(st));
+            ta_write("\n");
+            continue;
+        }
+        ta_write(" bytes ");
+        put_u64(size);
+        ta_write(" arena ");
+        put_u64(ebnn_arena_size(&m));
+        ta_write("\n");
+        bench_mark();
+        st = ebnn_infer(&m, input_buf, scores_buf, arena_buf, ARENA_CAP);
+        bench_mark();
+        report("model", name, st == EBNN_OK ? "ok" : ebnn_status_name(st), 0);
+    }
+}
+
 int main(int argc, char **argv) {
     (void)argc, (void)argv;
 #if defined(EBNN_BAREMETAL)
@@ -142,6 +204,7 @@ int main(int argc, char **argv) {
     bench_layer("dense_1024x1024_b1", 1, 1024, 1024, 1, 0);
 #endif
     bench_layer("conv3x3_128to128_28x28", CONV_HW, CONV_C, CONV_C, 3, 1);
+    bench_models();
     ta_write("bench_arm: done\n");
     return 0;
 }
