@@ -186,6 +186,10 @@ def test_step_arguments_are_checked(digits):
     with pytest.raises(NativeError) as e:
         trainer.step(x[:2], np.array([0, 10], np.uint8))
     assert e.value.status == "EBNN_ERR_ARG"
+    ref = DrtpReference(trainer.to_bytes())
+    for bad_x, bad_y in ((x, np.zeros(len(x))), (x[:2], np.array([0, 10]))):
+        with pytest.raises(ValueError):
+            ref.step(bad_x, bad_y)
     with pytest.raises(NativeError) as e:
         trainer.set_hyper(0, 31, 8)
     assert e.value.status == "EBNN_ERR_ARG"

@@ -108,6 +108,8 @@ class DrtpReference:
         if not 1 <= len(y) <= MAX_BATCH or len(x) != len(y):
             raise ValueError(f"batch of {len(x)} images and {len(y)} labels, expected 1.."
                              f"{MAX_BATCH} of each")
+        if y.min() < 0 or y.max() >= self.model.n_classes:
+            raise ValueError(f"labels {y.min()}..{y.max()}, expected 0..{self.model.n_classes - 1}")
         a = self._first_input(np.asarray(x))
         *hidden, output = self.state.layers
         for l, s in enumerate(hidden):
