@@ -11,6 +11,7 @@ Needs make and, per architecture, its cross compiler and qemu-user emulator (too
 installs them); an architecture whose tools are missing is skipped with their names."""
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import struct
@@ -22,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import serial
 
 from edgebnn import format as fmt
 from edgebnn.device.errors import CommandError, DeviceError
-from edgebnn.device.framing import REPLY, Cmd, Frame, Status, encode, encode_header
-from edgebnn.device.linux import ARCHES, runtime_path
+from edgebnn.device.framing import (REPLY, Cmd, Frame, FrameReader, Status, encode,
+                                    encode_header)
+from edgebnn.device.linux import ARCHES, LinuxRuntime, runtime_path, serve_on_new_pty
 from edgebnn.device.ports import ensure_runtime, open_device
 from edgebnn.export import export_model
 from edgebnn.native import NativeModel
@@ -40,13 +43,17 @@ ELF_MACHINE = {"aarch64": 183, "armv7": 40}    # e_machine: EM_AARCH64, EM_ARM
 
 
 def _missing(arch: str) -> list[str]:
-    tools = ["make", ARCHES[arch].compiler, ARCHES[arch].qemu]
+    tools = ["make", ARCHES[arch].compiler] + ([ARCHES[arch].qemu] if ARCHES[arch].qemu else [])
     return [t for t in tools if shutil.which(t) is None]
 
 
-ARM = [pytest.param(a, marks=pytest.mark.skipif(bool(_missing(a)), reason=(
-    f"not installed: {', '.join(_missing(a))} (tools/setup.sh installs them)")))
-    for a in ("aarch64", "armv7")]
+def _params(*arches: str) -> list:
+    return [pytest.param(a, marks=pytest.mark.skipif(bool(_missing(a)), reason=(
+        f"not installed: {', '.join(_missing(a))} (tools/setup.sh installs them)")))
+        for a in arches]
+
+
+ARM = _params("aarch64", "armv7")
 
 
 @pytest.fixture(scope="module")
@@ -174,19 +181,58 @@ def test_runtime_killed_is_a_clear_host_error(dev, images):
     assert time.monotonic() - t0 < 5.0
 
 
-@pytest.mark.parametrize("arch", ARM)
+@pytest.mark.parametrize("arch", ARM + _params("native"))   # native: x86's udf as ud2
 def test_reset_fault_and_exit(build_dir, models, arch):
     with open_device(f"linux:{arch}", build_dir=build_dir) as dev:
         dev.load(models["mlp"])
-        dev.reset()                               # a fresh boot: banner, empty RAM slot
-        assert dev.info().model.size == 0
+        dev.reset()                   # a fresh boot (banner); the store keeps the model
+        assert dev.info().model.crc == zlib.crc32(models["mlp"])
         dev.test_exit(42)
         assert dev.runtime.wait_exit(timeout=5) == 42
     with open_device(f"linux:{arch}", build_dir=build_dir) as dev:
-        dev.test_fault()                          # udf: SIGILL, reported on the line
+        seq = (dev.last_seq + 1) & 0xFFFF
+        dev.link.write(encode(Frame(Cmd.TEST_FAULT, seq)))   # udf: SIGILL, reported on the line
+        reader = FrameReader()
+        reader.feed(_read_until_closed(dev.link))
+        assert reader.frames() == [Frame(Cmd.TEST_FAULT | REPLY, seq, b"", Status.OK)]
+        assert b"EBNN-FAULT SIGILL sig=4 " in reader.skipped, reader.skipped
         assert dev.runtime.wait_exit(timeout=5) == 128 + 4
-        tail = dev.link.read(4096)
-        assert b"EBNN-FAULT SIGILL sig=4" in tail, tail
+
+
+def _read_until_closed(link, timeout: float = 5.0) -> bytes:
+    """Everything the runtime sends until it closes the line (bounded)."""
+    out, deadline = b"", time.monotonic() + timeout
+    link.timeout = 0.05
+    while time.monotonic() < deadline:
+        try:
+            out += link.read(4096)
+        except serial.SerialException:
+            return out
+    raise AssertionError(f"the line was not closed within {timeout} s; received {out!r}")
+
+
+@pytest.mark.parametrize("arch", ARM)
+def test_store_file_keeps_the_model_when_the_runtime_is_killed(build_dir, tmp_path, models,
+                                                               images, arch):
+    exe, store = ensure_runtime(arch, build_dir), tmp_path / "store.bin"
+    with open_device(f"linux:{arch}?store={store}", build_dir=build_dir) as dev:
+        assert dev.info().model.size == 0                # a new store is erased flash
+        dev.load(models["cnn"])
+        with pytest.raises(CommandError, match="ERR_MODEL"):   # a bad upload changes nothing
+            dev.load(models["mlp"][:-16])
+        dev.runtime.proc.kill()
+        dev.runtime.proc.wait(timeout=5)
+    with open_device(f"linux:{arch}?store={store}", build_dir=build_dir) as dev:
+        assert dev.info().model.crc == zlib.crc32(models["cnn"])
+        assert np.array_equal(dev.infer(images).scores, NativeModel(models["cnn"]).infer(images))
+        # one store, one runtime: a second one is refused while this one holds it
+        r = subprocess.run([ARCHES[arch].qemu, str(exe), "--store", str(store)],
+                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert r.returncode == 2 and "in use by another runtime" in r.stderr, r.stderr
+    store.write_bytes(bytes(100))
+    r = subprocess.run([ARCHES[arch].qemu, str(exe), "--store", str(store)], capture_output=True,
+                       text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and f"--store {store}: 100 bytes, expected" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("arch", ARM)
@@ -200,3 +246,24 @@ def test_bad_tty_is_a_clear_error(build_dir, tmp_path, arch):
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2 and f"--tty {path}: {message}" in r.stderr, r.stderr
 
+
+
+@pytest.mark.parametrize("arch", ARM)
+def test_board_run_pty_serves_session_after_session(build_dir, models, images, arch):
+    """`edgebnn board run linux:ARCH`: the runtime on stdin/stdout (a pty master) keeps its
+    committed model across clients that open the pty's path one after another."""
+    proc, path, slave = serve_on_new_pty(LinuxRuntime(arch, ensure_runtime(arch, build_dir)))
+    try:
+        with open_device(path, timeout=2.0) as dev:
+            dev.load(models["cnn"])
+        with open_device(path, timeout=2.0) as dev:
+            assert dev.info().board == f"linux-{arch}"
+            assert np.array_equal(dev.infer(images).scores,
+                                  NativeModel(models["cnn"]).infer(images))
+        proc.terminate()
+        assert proc.wait(timeout=5) == 128 + 15      # the boot ended by the forwarded SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        os.close(slave)

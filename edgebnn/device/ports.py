@@ -3,8 +3,9 @@
 - `qemu:BOARD[?store=FILE]` — our firmware (built on demand with make) on an emulated board,
   started with QemuBoard and torn down on exit; it boots through the bootloader from a
   persistent store (its flash), FILE or else a temporary one (docs/boot.md);
-- `linux:ARCH` (`aarch64`, `armv7`, `native`) — the ARM Linux runtime (firmware/linux, built on
-  demand) under qemu-user on a pseudo-terminal, started with LinuxRuntime and torn down on exit
+- `linux:ARCH[?store=FILE]` (`aarch64`, `armv7`, `native`) — the ARM Linux runtime
+  (firmware/linux, built on demand) under qemu-user on a pseudo-terminal, started with
+  LinuxRuntime and torn down on exit; its store (the committed model) is FILE, else memory
   (a real Pi running `edgebnn-runtime --tty …` is a plain device path on the host side);
 - any pyserial URL — `socket://HOST:PORT`, `rfc2217://…`, `loop://` (framing tests);
 - a device path — `/dev/ttyACM0` (115200 baud, 8N1).
@@ -148,12 +149,18 @@ def _open_linux(port: str, *, timeout: float, retries: int, build_dir: Optional[
     """A `Device` on the Linux runtime under qemu-user (see open_device)."""
     from edgebnn.device.client import Device
     from edgebnn.device.linux import ARCHES, LinuxRuntime, LinuxRuntimeError
+    from edgebnn.device.qemu import parse_port
 
-    arch = port[len("linux:"):]
+    try:
+        name, store = parse_port(port)   # the same ?store=FILE option as qemu: ports
+    except ValueError as e:
+        raise DeviceError(str(e)) from None
+    arch = name[len("linux:"):]
     emulator = ARCHES[arch].qemu if arch in ARCHES else None
     if emulator and shutil.which(emulator) is None:
         raise DeviceError(f"{port}: {emulator} not found (run tools/setup.sh)")
-    rt = LinuxRuntime(arch, ensure_runtime(arch, build_dir), timeout=boot_timeout)
+    rt = LinuxRuntime(arch, ensure_runtime(arch, build_dir), timeout=boot_timeout,
+                      extra_args=["--store", str(store)] if store else [])
     try:
         rt.start()
         rt.read_banner()
