@@ -14,24 +14,13 @@
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
+#include "x86_finish.h"
 
 #define PIX 8u          /* output pixels per block (lanes16 names its 8 accumulators) */
-#define MAX_LANES 16u
 #define MAX_SEGS 16u    /* window rows (kh) of a padded / strided conv handled here */
 #define WL_WORDS 8192u  /* one group's repacked weights: window words x lanes (32 KiB) */
 #define PATCH_WORDS 8192u /* gathered windows of edge pixels, plus a zero row */
 #define MAX_GROUPS 64u
-
-/* One group of output channels and where its results go. */
-typedef struct {
-    const ebnn_layer *l;
-    void *out;
-    uint32_t c0, valid;        /* first channel of the group, channels in it (<= lanes) */
-    int32_t terms;             /* kh * kw * in_c */
-    int32_t thr[MAX_LANES];    /* thresholds of the group (BIN output), 0 past valid */
-    uint32_t flip;             /* flip bits of the group */
-} group;
 
 /* A block of PIX output pixels: the window of pixel p is segs runs of len words, run s at
  * x[s * PIX + p]. Pixels past the layer's last repeat it; only npix are written. */
@@ -45,28 +34,16 @@ typedef struct {
 /* Counts the block against the group's repacked weights wl and writes the outputs. */
 typedef void (*lanes_fn)(const uint32_t *wl, const block *b, const group *g);
 
-#define AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vpopcntdq")))
 #define AVX2 __attribute__((target("avx2")))
 
-/* Output bits of pixel pix, channels c0.. of the group, OR-ed into their (cleared) word; the
- * group never straddles a word (32 is a multiple of the lane count and c0 of it). */
-static void put_bits(const group *g, size_t pix, uint32_t bits) {
-    uint32_t *o = (uint32_t *)g->out + pix * ebnn_words(g->l->out_c) + (g->c0 >> 5);
-    *o |= (bits & ((1u << g->valid) - 1u)) << (g->c0 & 31u);
+/* The pre-activation y = terms - 2 * mismatches of a group's lanes. */
+static AVX512 inline __m512i y16(const group *g, __m512i m) {
+    return _mm512_sub_epi32(_mm512_set1_epi32(g->terms), _mm512_add_epi32(m, m));
 }
 
-/* y = terms - 2 * mismatches, then either the thresholded bits or the integers. */
-static AVX512 void finish16(const group *g, size_t pix, __m512i m) {
-    __m512i y = _mm512_sub_epi32(_mm512_set1_epi32(g->terms), _mm512_add_epi32(m, m));
-    if (g->l->out_type == EBNN_T_BIN) {
-        __m512i t = _mm512_loadu_si512((const void *)g->thr);
-        uint32_t ge = _mm512_cmp_epi32_mask(y, t, _MM_CMPINT_NLT);
-        uint32_t le = _mm512_cmp_epi32_mask(y, t, _MM_CMPINT_LE);
-        put_bits(g, pix, (ge & ~g->flip) | (le & g->flip));
-    } else {
-        __mmask16 keep = (__mmask16)((1u << g->valid) - 1u);
-        _mm512_mask_storeu_epi32((int32_t *)g->out + pix * g->l->out_c + g->c0, keep, y);
-    }
+static AVX2 inline __m256i y8(const group *g, __m256i m) {
+    return _mm256_sub_epi32(_mm256_set1_epi32(g->terms), _mm256_add_epi32(m, m));
 }
 
 /* One accumulator per pixel of the block, as named variables: an array of them is zeroed
@@ -85,29 +62,14 @@ static AVX512 void lanes16(const uint32_t *wl, const block *b, const group *g) {
             STEP16(4, a4), STEP16(5, a5), STEP16(6, a6), STEP16(7, a7);
         }
     }
-    finish16(g, b->pix0, a0);
-    if (b->npix > 1u) finish16(g, b->pix0 + 1u, a1);
-    if (b->npix > 2u) finish16(g, b->pix0 + 2u, a2);
-    if (b->npix > 3u) finish16(g, b->pix0 + 3u, a3);
-    if (b->npix > 4u) finish16(g, b->pix0 + 4u, a4);
-    if (b->npix > 5u) finish16(g, b->pix0 + 5u, a5);
-    if (b->npix > 6u) finish16(g, b->pix0 + 6u, a6);
-    if (b->npix > 7u) finish16(g, b->pix0 + 7u, a7);
-}
-
-static AVX2 void finish8(const group *g, size_t pix, __m256i m) {
-    __m256i y = _mm256_sub_epi32(_mm256_set1_epi32(g->terms), _mm256_add_epi32(m, m));
-    if (g->l->out_type == EBNN_T_BIN) {
-        __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)g->thr);
-        uint32_t lt = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t, y)));
-        uint32_t gt = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(y, t)));
-        put_bits(g, pix, (~lt & ~g->flip) | (~gt & g->flip));
-    } else {
-        int32_t v[8];
-        uint32_t j;
-        _mm256_storeu_si256((__m256i *)(void *)v, y);
-        for (j = 0; j < g->valid; j++) ((int32_t *)g->out)[pix * g->l->out_c + g->c0 + j] = v[j];
-    }
+    finish16(g, b->pix0, y16(g, a0));
+    if (b->npix > 1u) finish16(g, b->pix0 + 1u, y16(g, a1));
+    if (b->npix > 2u) finish16(g, b->pix0 + 2u, y16(g, a2));
+    if (b->npix > 3u) finish16(g, b->pix0 + 3u, y16(g, a3));
+    if (b->npix > 4u) finish16(g, b->pix0 + 4u, y16(g, a4));
+    if (b->npix > 5u) finish16(g, b->pix0 + 5u, y16(g, a5));
+    if (b->npix > 6u) finish16(g, b->pix0 + 6u, y16(g, a6));
+    if (b->npix > 7u) finish16(g, b->pix0 + 7u, y16(g, a7));
 }
 
 /* Byte counters (<= 8 per word) into the 32-bit lane sums: 31 words at most in between. */
@@ -146,7 +108,7 @@ static AVX2 void lanes8(const uint32_t *wl, const block *b, const group *g) {
         }
     }
     for (p = 0; p < PIX; p++)
-        if (p < b->npix) finish8(g, b->pix0 + p, _mm256_add_epi32(a[p], widen(c[p])));
+        if (p < b->npix) finish8(g, b->pix0 + p, y8(g, _mm256_add_epi32(a[p], widen(c[p]))));
 }
 
 /* Window runs of pixel p of the block: one run when windows are contiguous in the input
@@ -183,9 +145,7 @@ static void repack(const ebnn_layer *l, uint32_t n, uint32_t lanes, group *g, ui
     for (c = 0; c < lanes; c++) {
         const uint32_t *w = l->weights + (size_t)(g->c0 + c) * n;
         for (j = 0; j < n; j++) wl[(size_t)j * lanes + c] = c < g->valid ? w[j] : 0u;
-        g->thr[c] = c < g->valid && l->out_type == EBNN_T_BIN ? l->thresholds[g->c0 + c] : 0;
     }
-    g->flip = l->out_type == EBNN_T_BIN ? ebnn_bits_at(l->flip, g->c0, g->valid) : 0u;
 }
 
 int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
@@ -214,11 +174,8 @@ int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint3
     for (c0 = 0; c0 < l->out_c; c0 += per * lanes) {
         uint32_t ng = 0;
         for (; ng < per && c0 + ng * lanes < l->out_c; ng++) {
-            group *gi = &g[ng];
-            gi->l = l, gi->out = out, gi->terms = (int32_t)((uint32_t)l->kh * l->kw * l->in_c);
-            gi->c0 = c0 + ng * lanes;
-            gi->valid = l->out_c - gi->c0 < lanes ? l->out_c - gi->c0 : lanes;
-            repack(l, n, lanes, gi, wl + (size_t)ng * n * lanes);
+            ebnn_group_init(&g[ng], l, out, c0 + ng * lanes, lanes);
+            repack(l, n, lanes, &g[ng], wl + (size_t)ng * n * lanes);
         }
         for (b.pix0 = 0, oy = ox = 0; b.pix0 < pixels; b.pix0 += PIX) {
             b.npix = pixels - b.pix0 < PIX ? (uint32_t)(pixels - b.pix0) : PIX;

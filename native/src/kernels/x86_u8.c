@@ -3,7 +3,12 @@
  * bit is set and S the sum of all its pixels, y = P - (S - P) = 2P - S exactly. The weight bits
  * are used as they are stored: on AVX-512 as the byte mask of a masked load (VMOVDQU8 with a
  * zeroing mask), on AVX2 expanded to a byte mask and AND-ed; VPSADBW sums the selected bytes.
- * 64 (32) multiply-accumulates per mask, no repacking of the weights, no multiplications. Windows are read in place when they are one run of the
+ * 64 (32) multiply-accumulates per mask, no repacking of the weights, no multiplications:
+ * the path of dense layers (one output pixel, large windows).
+ * Convolutions (many pixels, small windows) take a channels-in-lanes path instead: the weights
+ * of 16 (AVX2: 8) channels repacked once as ±1 bytes, 4 window bytes broadcast and multiplied
+ * by them with VPMADDUBSW (u8 x s8, pairs <= 510: exact) and VPMADDWD, which sums y itself,
+ * then the vector threshold of x86_finish.h. Windows are read in place when they are one run of the
  * input (dense layers), else copied once per pixel (and group) into a patch, zeros in the
  * padding. */
 #include "kernels.h"
@@ -12,10 +17,13 @@
 #include <string.h>
 
 #include "x86_bytes.h"
+#include "x86_finish.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512bw")))
 #define AVX2 __attribute__((target("avx2")))
 #define PATCH_BYTES 16384u
+#define PM1_BYTES 16384u /* repacked ±1 weights of every channel group (window bytes x out_c) */
+#define PM1_GROUPS 64u
 
 /* The window bytes of output pixel (oy, ox), channels [c0, c0 + cg) of each tap, in weight
  * order (ky, kx, c); taps in the padding are 0 and add nothing to P or S. */
@@ -78,6 +86,64 @@ static AVX2 uint32_t masked_sum8(const uint8_t *x, const uint32_t *w, uint32_t r
     return (uint32_t)(_mm_cvtsi128_si64(sum) + _mm_extract_epi64(sum, 1));
 }
 
+/* The window (nd * 4 bytes, zeros past n) against the ±1 bytes wl[d][lane][4] of a group. */
+static AVX512 void pm1_pixel16(const int8_t *wl, uint32_t nd, const uint8_t *x, const group *g,
+                               size_t pix) {
+    __m512i acc = _mm512_setzero_si512();
+    uint32_t d, v;
+    for (d = 0; d < nd; d++) {
+        memcpy(&v, x + 4u * d, 4);
+        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_set1_epi32((int)v),
+                                                                           _mm512_loadu_si512((const void *)(wl + 64u * d))),
+                                                      _mm512_set1_epi16(1)));
+    }
+    finish16(g, pix, acc);
+}
+
+static AVX2 void pm1_pixel8(const int8_t *wl, uint32_t nd, const uint8_t *x, const group *g,
+                            size_t pix) {
+    __m256i acc = _mm256_setzero_si256();
+    uint32_t d, v;
+    for (d = 0; d < nd; d++) {
+        memcpy(&v, x + 4u * d, 4);
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi32((int)v),
+                                                                           _mm256_loadu_si256((const __m256i *)(const void *)(wl + 32u * d))),
+                                                      _mm256_set1_epi16(1)));
+    }
+    finish8(g, pix, acc);
+}
+
+/* Channels-in-lanes convolution with U8 input (groups == 1, more than one output pixel). */
+static int u8_lanes(const ebnn_layer *l, const uint8_t *in, void *out, uint32_t lanes,
+                    void (*pixel)(const int8_t *, uint32_t, const uint8_t *, const group *, size_t)) {
+    int8_t wl[PM1_BYTES];
+    uint8_t patch[PATCH_BYTES];
+    group g[PM1_GROUPS];
+    uint32_t n = (uint32_t)l->kh * l->kw * l->in_c, nd = (n + 3u) / 4u, rw = ebnn_words(n);
+    uint32_t ng = (l->out_c + lanes - 1u) / lanes, i, c, b, oy, ox;
+    size_t pix = 0, stride = (size_t)nd * 4u * lanes;
+
+    if (ng > PM1_GROUPS || (size_t)ng * stride > PM1_BYTES || 4u * nd > PATCH_BYTES) return 0;
+    for (i = 0; i < ng; i++) {
+        ebnn_group_init(&g[i], l, out, i * lanes, lanes);
+        for (c = 0; c < lanes; c++) {
+            const uint32_t *w = l->weights + (size_t)(i * lanes + c) * rw;
+            for (b = 0; b < 4u * nd; b++)
+                wl[i * stride + (b / 4u) * 4u * lanes + 4u * c + b % 4u] =
+                    (int8_t)(c >= g[i].valid || b >= n ? 0 : (w[b >> 5] >> (b & 31u)) & 1u ? 1 : -1);
+        }
+    }
+    memset(patch, 0, 4u * nd); /* the bytes past n stay 0 */
+    for (oy = 0; oy < l->out_h; oy++) {
+        for (ox = 0; ox < l->out_w; ox++, pix++) {
+            ebnn_out_pixel_begin(l, out, pix);
+            gather(l, in, oy, ox, 0, l->in_c, patch);
+            for (i = 0; i < ng; i++) pixel(wl + i * stride, nd, patch, &g[i], pix);
+        }
+    }
+    return 1;
+}
+
 int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t *in,
                        void *out) {
     uint8_t patch[PATCH_BYTES];
@@ -92,6 +158,10 @@ int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t 
     else if (k == &ebnn_kernel_avx2) sum = masked_sum8;
     else return 0;
     if (l->in_type != EBNN_T_U8) return 0;
+    if (l->groups == 1 && (size_t)l->out_h * l->out_w > 1u &&
+        u8_lanes(l, in, out, k == &ebnn_kernel_avx512 ? 16u : 8u,
+                 k == &ebnn_kernel_avx512 ? pm1_pixel16 : pm1_pixel8))
+        return 1;
     if (!in_place && n > PATCH_BYTES) return 0;
     for (oy = 0; oy < l->out_h; oy++) {
         for (ox = 0; ox < l->out_w; ox++, pix++) {
