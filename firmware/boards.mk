@@ -9,6 +9,7 @@
 #   layer  board layer source: boards/<layer>.c
 #   store  base address of the persistent store (the flash after the bootloader; docs/boot.md)
 #   store_layer  its driver: boards/<store_layer>.c
+#   flashmap  (optional) ld/<flashmap>.ld instead of ld/flashmap.ld: slots on uneven sectors
 #   qemu_ram  QEMU's machine RAM (base, size): edgebnn/device/qemu.py backs it with the store
 #          file (-machine memory-backend=...), so `store` must lie inside it
 
