@@ -1,54 +1,31 @@
 /* Portable blocked kernel, the Cortex-M4/M7 one (and the fallback of any CPU without a better
- * one): SWAR popcount without a popcount instruction or libgcc call. Three XOR-ed words go
- * through a carry-save adder (ones = a^b^c, twos = majority(a,b,c): 5 operations), so only two
- * words are counted: their nibble counts combine as ones + 2*twos (<= 12 per nibble). The
- * nibbles are then summed into bytes and the bytes across the word:
- *  - with the DSP extension (Cortex-M4/M7/M33/M55), by two USADA8 byte-sum-accumulates on the
- *    unfolded word s (sum of bytes = lo + 16*hi nibbles) and on its high nibbles (hi), the
- *    count being lo + hi = T1 - 15*T2 at the end: 3 instructions per triple, no fold;
- *  - elsewhere, folded into byte counters that are summed every 10 triples.
- * Each loaded input word is used for BLOCK output channels. The masks are kept in registers
- * (opaque to the compiler) so that Thumb-2 applies each one with its shift in one instruction. */
+ * one): SWAR popcount without a popcount instruction or libgcc call.
+ *  - Portable C: three words are counted into nibbles (<= 12 each), folded into byte counters,
+ *    and the bytes are summed only every 10 triples; each loaded input word serves BLOCK
+ *    output channels.
+ *  - Cortex-M with the DSP extension (M4, M7, M33, M55): a Thumb-2 assembly loop, because GCC
+ *    at -O2 spills and applies the masks as immediates (2 instructions each) instead of as
+ *    registers with a shifted operand (1). Three XOR-ed words go through a carry-save adder
+ *    (ones = a^b^c, twos = majority: 5 instructions), so only two words are counted; ones +
+ *    2*twos (<= 12 per nibble) is turned into byte counts and summed across the word by one
+ *    USADA8 (sum of absolute differences with zero, accumulating): 28 instructions per triple,
+ *    9.3 per 32-bit word, one channel at a time (14 registers are all in use). */
 #include "kernels.h"
 
-#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
-#define BLOCK 1u /* 13 usable registers: one channel keeps everything in registers */
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FEATURE_DSP)
+#define TRIPLES_ASM 1
+#define BLOCK 1u
+#elif defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define BLOCK 2u /* 13 usable registers: two channels keep everything in registers */
 #else
 #define BLOCK 4u
 #endif
-#if defined(__ARM_FEATURE_DSP)
-#include <arm_acle.h>
-#define TRIPLES 4681u /* per reduction: T1 grows <= 4 x 204 per triple, T1 < 2^32 */
-#else
 #define TRIPLES 10u /* 10 triples x 24 per byte counter <= 255 */
-#endif
-
-/* v, hidden from constant propagation: the compiler keeps it in a register. */
-static inline uint32_t in_register(uint32_t v) {
-#if defined(__GNUC__)
-    __asm("" : "+r"(v));
-#endif
-    return v;
-}
-
-/* The channel loops must be unrolled to keep the counters in registers, which GCC does at
- * -O2 only when asked. */
-#define UNROLL _Pragma("GCC unroll 4")
-
-typedef struct {
-    uint32_t m55, m33, m0f;
-} masks;
 
 /* Bit counts of v in its nibbles (0..4 each). */
-static inline uint32_t nibbles(uint32_t v, const masks *m) {
-    v -= (v >> 1) & m->m55;
-    return (v & m->m33) + ((v >> 2) & m->m33);
-}
-
-/* Nibble counts (<= 12) of the bits of a, b, c: carry-save, then ones + 2 * twos. */
-static inline uint32_t triple(uint32_t a, uint32_t b, uint32_t c, const masks *m) {
-    uint32_t u = a ^ b, ones = u ^ c, twos = a ^ ((a ^ c) & u);
-    return nibbles(ones, m) + (nibbles(twos, m) << 1);
+static inline uint32_t nibbles(uint32_t v) {
+    v -= (v >> 1) & 0x55555555u;
+    return (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
 }
 
 /* Sum of the four byte counters of a. */
@@ -57,37 +34,17 @@ static inline uint32_t byte_sum(uint32_t a) {
     return (a + (a >> 16)) & 0xFFFFu;
 }
 
-#if defined(__ARM_FEATURE_DSP)
-typedef struct {
-    uint32_t all, hi; /* T1: sum of the bytes of s; T2: of its high nibbles */
-} acc_t;
-static inline void acc_add(acc_t *a, uint32_t s, const masks *m) {
-    a->all = __usada8(s, 0u, a->all);
-    a->hi = __usada8((s >> 4) & m->m0f, 0u, a->hi);
-}
-static inline uint32_t acc_count(const acc_t *a) { return a->all - 15u * a->hi; }
-#else
-typedef struct {
-    uint32_t bytes;
-} acc_t;
-static inline void acc_add(acc_t *a, uint32_t s, const masks *m) {
-    a->bytes += (s & m->m0f) + ((s >> 4) & m->m0f);
-}
-static inline uint32_t acc_count(const acc_t *a) { return byte_sum(a->bytes); }
-#endif
-
-#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FEATURE_DSP)
-#define TRIPLES_ASM 1
-/* Cortex-M4/M7 inner loop in Thumb-2 assembly (GCC spills at -O2 and misses the shifted
- * operands): k >= 1 triples of one row, 28 instructions each (LDM of the input triple, LDM of
- * the weights, 3 EOR, carry-save 5, nibble counts 2 x 5, ones + 2*twos 1, nibbles to bytes
- * 4, USADA8 1, loop 2: 28) = 9.3 per 32-bit word. Adds the count to a->all (a->hi stays).
+#if defined(TRIPLES_ASM)
+/* Mismatches of the k >= 1 word triples at x and w. Per triple: LDM x, LDM w, 3 EOR,
+ * carry-save 5, nibble counts 2 x 5, ones + 2*twos 1, to bytes 4 (h = high nibbles; s - 15h =
+ * lo + hi per byte, <= 24, no borrow), USADA8 1, loop 2. x and w must be 4-byte aligned.
  * Not inlined: with the caller's values live around it GCC cannot allocate the operands. */
-__attribute__((noinline)) static void triples_asm(const uint32_t **x, const uint32_t **w, uint32_t k, acc_t *a) {
-    const uint32_t *xp = *x, *wp = *w;
-    uint32_t t1 = a->all, m55, m33, zero;
+__attribute__((noinline)) static uint32_t triples_asm(const uint32_t *x, const uint32_t *w,
+                                                      uint32_t k) {
+    uint32_t total = 0, m55, m33, zero;
     /* r0-r5 are named (LDM fills its list in register order); the constants are set here, not
-     * passed in, since GCC may give equal input values one register (zero would share t1's). */
+     * passed in, since GCC may give equal input values one register (zero would share total's
+     * while total starts at 0). */
     __asm volatile(
         "mov %[m55], #0x55555555\n\t"
         "mov %[m33], #0x33333333\n\t"
@@ -115,53 +72,43 @@ __attribute__((noinline)) static void triples_asm(const uint32_t **x, const uint
         "and r3, %[m33], r5, lsr #2\n\t"
         "and r5, r5, %[m33]\n\t"
         "add r5, r3\n\t"
-        /* s = ones + 2 * twos (<= 12 per nibble); h = its high nibbles; s - 15 h = lo + hi
-         * per byte (<= 24, no borrow), summed by USADA8 */
+        /* s = ones + 2 * twos; to byte counts; summed into total */
         "add r4, r4, r5, lsl #1\n\t"
         "lsrs r3, r4, #4\n\t"
         "and r3, r3, #0x0F0F0F0F\n\t"
         "sub r4, r4, r3, lsl #4\n\t"
         "add r4, r3\n\t"
-        "usada8 %[t1], r4, %[zero], %[t1]\n\t"
+        "usada8 %[total], r4, %[zero], %[total]\n\t"
         "subs %[k], %[k], #1\n\t"
         "bne 1b\n\t"
-        : [x] "+r"(xp), [w] "+r"(wp), [k] "+r"(k), [t1] "+r"(t1),
-          [m55] "=&r"(m55), [m33] "=&r"(m33), [zero] "=&r"(zero)
+        : [x] "+r"(x), [w] "+r"(w), [k] "+r"(k), [total] "+r"(total), [m55] "=&r"(m55),
+          [m33] "=&r"(m33), [zero] "=&r"(zero)
         :
         : "r0", "r1", "r2", "r3", "r4", "r5", "cc", "memory");
-    *x = xp, *w = wp;
-    a->all = t1;
+    return total;
 }
 #endif
 
 /* mism[0..B-1] for the B rows starting at w (B <= BLOCK). */
 static inline void rows_swar(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t b,
                              uint32_t *mism) {
-    masks m;
     uint32_t total[BLOCK] = {0}, i = 0, j;
-    m.m55 = in_register(0x55555555u), m.m33 = in_register(0x33333333u);
-    m.m0f = in_register(0x0F0F0F0Fu);
-    while (i + 3u <= n) {
-        acc_t acc[BLOCK];
-        uint32_t steps = (n - i) / 3u, s;
-        if (steps > TRIPLES) steps = TRIPLES;
-        UNROLL for (j = 0; j < b; j++) acc[j] = (acc_t){0};
 #if defined(TRIPLES_ASM)
-        if (b == 1u) {
-            const uint32_t *xp = x + i, *wp = w + i;
-            triples_asm(&xp, &wp, steps, &acc[0]);
-            i += 3u * steps;
-            steps = 0;
-        }
+    /* 96 per triple at most: no overflow below 44 million triples. */
+    if (n >= 3u) total[0] = triples_asm(x, w, n / 3u), i = n - n % 3u;
 #endif
+    while (i + 3u <= n) {
+        uint32_t acc[BLOCK] = {0}, steps = (n - i) / 3u, s;
+        if (steps > TRIPLES) steps = TRIPLES;
         for (s = 0; s < steps; s++, i += 3u) {
             uint32_t x0 = x[i], x1 = x[i + 1], x2 = x[i + 2];
-            UNROLL for (j = 0; j < b; j++) {
+            for (j = 0; j < b; j++) {
                 const uint32_t *r = w + (size_t)j * n + i;
-                acc_add(&acc[j], triple(x0 ^ r[0], x1 ^ r[1], x2 ^ r[2], &m), &m);
+                uint32_t v = nibbles(x0 ^ r[0]) + nibbles(x1 ^ r[1]) + nibbles(x2 ^ r[2]);
+                acc[j] += (v & 0x0F0F0F0Fu) + ((v >> 4) & 0x0F0F0F0Fu);
             }
         }
-        UNROLL for (j = 0; j < b; j++) total[j] += acc_count(&acc[j]);
+        for (j = 0; j < b; j++) total[j] += byte_sum(acc[j]);
     }
     for (; i < n; i++)
         for (j = 0; j < b; j++) total[j] += ebnn_popcount32(x[i] ^ w[(size_t)j * n + i]);
