@@ -3,7 +3,9 @@
 Builds and runs the C benchmark (tools/bench_kernels.c via `make -C native bench`; portable
 flags, no -march), which times every kernel this CPU can run and measures the machine's
 XNOR-popcount peak in the same run, then times onnxruntime and PyTorch float32 running the
-same layers single-threaded. Each figure is printed beside its reference from the same run:
+same layers single-threaded, and the batch-1 latency of the reference models in the C core
+against onnxruntime float32 of the same architectures. Timings are the best of repeated calls
+(the machine may be shared). Each figure is printed beside its reference from the same run:
 a table, or with --json one object per line with name, target, metric, value, reference,
 ratio (and goal/met where issue 6 sets a target). Never used for timed assertions."""
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +150,9 @@ def model_rows(names: list[str], min_time: float) -> list[dict]:
         float_model = build_model(builder, shape, 10, binarize="none").eval()
         buf = io.BytesIO()
         xf = torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32))
-        torch.onnx.export(float_model, (xf,), buf, dynamo=False, opset_version=17)
+        with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices
+            warnings.simplefilter("ignore")
+            torch.onnx.export(float_model, (xf,), buf, dynamo=False, opset_version=17)
         so = ort.SessionOptions()
         so.intra_op_num_threads = so.inter_op_num_threads = 1
         sess = ort.InferenceSession(buf.getvalue(), so, providers=["CPUExecutionProvider"])

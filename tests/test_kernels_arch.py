@@ -98,6 +98,7 @@ def test_bench_quick_structure():
         assert {"name", "target", "metric", "value", "reference", "ratio"} <= row.keys(), row
     assert any(row["metric"] == "binary_mac_per_s" for row in rows)
     assert any(row["name"].startswith("peak") for row in rows)
+    assert {"model_mlp_28x28x1", "model_cnn_32x32x3"} <= {row["name"] for row in rows}
 
 
 # ---- instruction counts (edgebnn/bench_arm.py): exact and repeatable, never timings ----
