@@ -1,8 +1,9 @@
 """On-device training over serial (docs/protocol.md "Training") on the three emulated boards:
-training an untrained and a host-trained `local` chain on digits improves held-out accuracy,
-and the model pulled back is byte for byte the host C core's simulation of the same batches and
-thresholds; malformed TRAIN / TRAIN_PARAMS requests get their precise error and leave the
-committed model intact; the `edgebnn device train|evaluate|read|reset` commands.
+training an untrained and a host-trained `local` chain, and an untrained DRTP chain, on digits
+improves held-out accuracy, and the model pulled back is byte for byte the host C core's
+simulation of the same batches and parameters; malformed TRAIN / TRAIN_PARAMS requests get
+their precise error and leave the committed model intact; the `edgebnn device
+train|evaluate|read|reset` commands.
 
 Needs make, arm-none-eabi-gcc and qemu-system-arm (skipped otherwise)."""
 from __future__ import annotations
@@ -20,16 +21,16 @@ import torch
 from edgebnn import format as fmt
 from edgebnn.cli import main, model_splits
 from edgebnn.device import training
-from edgebnn.device.client import TRAIN_ALGORITHMS
 from edgebnn.device.errors import CommandError, DeviceError
 from edgebnn.device.framing import REPLY, Cmd, Frame, FrameReader, Status, encode
 from edgebnn.device.ports import ensure_firmware, open_device
 from edgebnn.device.qemu import load_boards
-from edgebnn.export import export_model, export_run, trnl
+from edgebnn.export import export_model, export_run, trnd, trnl
 from edgebnn.models.local_chain import local_chain
 from edgebnn.native import LocalTrainer, NativeModel
 from edgebnn.train import TrainConfig, train
 from edgebnn.train.algorithms.local import LocalRule
+from edgebnn.train.ondevice_drtp import export_untrained
 
 MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
@@ -51,14 +52,22 @@ def chain_model(shape, layers, digits=None, seed: int = SEED) -> bytes:
     return fmt.to_bytes(model)
 
 
+def drtp_model(digits) -> bytes:
+    """An untrained DRTP chain with its trnd section and the data spec."""
+    model = fmt.from_bytes(export_untrained((8, 8, 1), 10, tuple(LAYERS), digits.train.x, SEED))
+    model.meta["training"] = {"data": "digits", "seed": SEED}
+    return fmt.to_bytes(model)
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, digits) -> dict[str, bytes]:
-    """untrained, and trained one epoch on the host by `edgebnn train --algo local`."""
+    """local: untrained, and trained one epoch on the host by `edgebnn train --algo local`;
+    drtp: untrained."""
     run = tmp_path_factory.mktemp("local_run")
     train(TrainConfig(algo="local", model_kwargs={"layers": LAYERS}, epochs=1, batch_size=100,
                       seed=SEED), run, progress=False)
     return {"untrained": chain_model((8, 8, 1), LAYERS, digits),
-            "host-trained": fmt.to_bytes(export_run(run))}
+            "host-trained": fmt.to_bytes(export_run(run)), "drtp": drtp_model(digits)}
 
 
 #: per board, the statuses of TRAIN and TRAIN_PARAMS sent to the freshly started board
@@ -86,32 +95,35 @@ def _status(dev, cmd: int, payload: bytes) -> int:
     return Status.OK
 
 
-@pytest.mark.parametrize("start", ["untrained", "host-trained"])
-def test_board_training_improves_and_equals_the_host_simulation(dev, models, start):
+@pytest.mark.parametrize("algo,start", [("local", "untrained"), ("local", "host-trained"),
+                                        ("drtp", "drtp")])
+def test_board_training_improves_and_equals_the_host_simulation(dev, models, algo, start):
     model = models[start]
     splits = model_splits(fmt.from_bytes(model).meta["training"], None, None, start)
-    n_ins = training.check_trainable(model, start)
-    batch = training.board_batch(dev, model, None)
+    schedule = training.epoch_schedule(model, start, algo)
+    batch = training.board_batch(dev, model, None, algo)
     assert batch == (dev.max_payload - 4) // (1 + 64)      # the frame, not the arena, limits it
 
     before = float((NativeModel(model).infer(splits.test.x).argmax(1) == splits.test.y).mean())
-    board = training.BoardLearner(dev, model)
-    (epoch,) = training.train_epochs(board, splits.train, splits.test, n_ins, 1, batch, SEED)
+    board = training.BoardLearner(dev, model, algo)
+    (epoch,) = training.train_epochs(board, splits.train, splits.test, schedule, 1, batch, SEED)
     pulled = board.model_bytes()
 
-    host = training.HostLearner(model)
-    (sim,) = training.train_epochs(host, splits.train, splits.test, n_ins, 1, batch, SEED)
+    host = training.HostLearner(model, algo)
+    (sim,) = training.train_epochs(host, splits.train, splits.test, schedule, 1, batch, SEED)
     assert host.model_bytes() == pulled, f"{dev.name}: board and host C core trained differently"
     assert (epoch.train_accuracy, epoch.wrong, epoch.test_accuracy) == \
         (sim.train_accuracy, sim.wrong, sim.test_accuracy)
     # the pulled file loads anywhere (CRCs refreshed), and the board's EVALUATE agrees with it
     scores = NativeModel(pulled).infer(splits.test.x)
     assert float((scores.argmax(1) == splits.test.y).mean()) == epoch.test_accuracy
-    state = trnl.read(pulled)
+    state = training.SECTIONS[algo].read(pulled)
     assert state.step == -(-len(splits.train) // batch)
-    assert state.thresholds == training.thresholds(epoch.train_accuracy, n_ins)
+    if algo == "local":
+        assert state.thresholds == schedule(epoch.train_accuracy)
     assert epoch.cycles > 0
-    # measured (an386, an500, an547 alike): untrained 0.08 -> 0.72, host-trained 0.62 -> 0.70
+    # measured (an386, an500, an547 alike): local untrained 0.08 -> 0.72, host-trained
+    # 0.62 -> 0.70; drtp untrained 0.07 -> 0.70
     assert epoch.test_accuracy > before + 0.05, (start, before, epoch.test_accuracy)
 
 
@@ -159,11 +171,9 @@ def test_malformed_requests_leave_the_model_intact(dev, models, digits):
         with pytest.raises(CommandError) as e:
             dev.request(cmd, payload)
         assert e.value.status == Status.ERR_BAD_REQUEST, name
-    if not dev.features >> (TRAIN_ALGORITHMS["drtp"] - 1) & 1:
-        expect(dev, Status.ERR_NOT_SUPPORTED, Cmd.TRAIN, train_request(2, y.tobytes(),
-                                                                        x.tobytes()))
-        with pytest.raises(DeviceError, match="does not train with drtp"):
-            dev.train_batch(x, y, "drtp")
+    assert dev.features == 0b11                            # local and drtp
+    e = expect(dev, Status.ERR_MODEL, Cmd.TRAIN, train_request(2, y.tobytes(), x.tobytes()))
+    assert "trnd is 0, expected 1" in str(e)               # a local model has no DRTP state
     with pytest.raises(ValueError, match="labels"):
         dev.train_batch(x, np.full(8, 10), "local")       # refused on the host already
     assert dev.read_model() == model                      # nothing was written
@@ -189,6 +199,25 @@ def _exchange(dev, frame: bytes, timeout: float = 5.0) -> Frame:
             if f.cmd == Cmd.TRAIN | REPLY:
                 return f
     raise AssertionError("no TRAIN reply")
+
+
+def test_drtp_parameters_are_checked_before_any_write(dev, models):
+    """TRAIN_PARAMS for drtp: (shift, window) per trained layer; one shift above 30 refuses the
+    whole request and sets nothing; valid ones land in the model's trnd section."""
+    model = models["drtp"]
+    dev.load(model)
+    n = len(trnd.read(model).layers)
+    assert n == 2
+    expect(dev, Status.ERR_BAD_REQUEST, Cmd.TRAIN_PARAMS,
+           struct.pack("<BBH4I", 2, 0, 4, 3, 100, 31, 5))
+    expect(dev, Status.ERR_BAD_REQUEST, Cmd.TRAIN_PARAMS, struct.pack("<BBH2I", 2, 0, 2, 3, 100))
+    assert dev.read_model() == model
+    assert dev.set_train_params([3, 100, 1, 5], "drtp") == 0
+    layers = trnd.read(dev.read_model()).layers
+    assert [(l.shift, l.window) for l in layers] == [(3, 100), (1, 5)]
+    host = training.HostLearner(model, "drtp")
+    host.set_params([3, 100, 1, 5])
+    assert dev.read_model() == host.model_bytes()
 
 
 def test_a_batch_beyond_the_arena_is_refused(dev):

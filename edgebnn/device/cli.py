@@ -64,7 +64,7 @@ def cmd_device_train(args: argparse.Namespace) -> int:
     if not (args.simulate or args.port):
         raise ValueError("device train needs --port (or --simulate to train on the host)")
     model = Path(args.model).read_bytes()
-    n_ins = training.check_trainable(model, args.model) if args.algo == "local" else []
+    schedule = training.epoch_schedule(model, args.model, args.algo)
     splits = model_splits(_training_meta(model), args.data, args.seed, args.model, args.limit)
     seed = args.seed if args.seed is not None else 0
 
@@ -78,7 +78,7 @@ def cmd_device_train(args: argparse.Namespace) -> int:
         print(f"{learner.where}: training {args.model} with {args.algo}, {args.epochs} "
               f"epoch(s) of {len(splits.train)} samples in batches of {batch}; test accuracy "
               f"before: {before:.4f} on {len(splits.test)} samples", flush=True)
-        training.train_epochs(learner, splits.train, splits.test, n_ins, args.epochs, batch,
+        training.train_epochs(learner, splits.train, splits.test, schedule, args.epochs, batch,
                               seed, progress=not args.quiet, on_epoch=report)
         return learner.model_bytes()
 
@@ -89,13 +89,14 @@ def cmd_device_train(args: argparse.Namespace) -> int:
         from edgebnn.device.ports import open_device
 
         with open_device(args.port, timeout=args.timeout) as dev:
-            batch = training.board_batch(dev, model, args.batch)
+            batch = training.board_batch(dev, model, args.batch, args.algo)
             trained = run(training.BoardLearner(dev, model, args.algo), batch)
     Path(args.output).write_bytes(trained)
     print(f"wrote {args.output} ({len(trained):,} bytes)")
     if args.verify and not args.simulate:
         host = training.HostLearner(model, args.algo)
-        training.train_epochs(host, splits.train, splits.test, n_ins, args.epochs, batch, seed)
+        training.train_epochs(host, splits.train, splits.test, schedule, args.epochs, batch,
+                              seed)
         same = host.model_bytes() == trained
         print(f"host C core simulation of the same training: "
               f"{'identical' if same else 'DIFFERENT'} model bytes")
@@ -196,11 +197,13 @@ def add_parsers(sub) -> None:
 
     tr = dsub.add_parser("train", help="train a model on the board, data streamed over serial, "
                                        "and pull it back (docs/protocol.md \"Training\")")
-    tr.add_argument("model", help=".ebnn with a training section (an `--algo local` run)")
+    tr.add_argument("model", help=".ebnn with the algorithm's training section (local: an "
+                                  "`--algo local` run; drtp: `export --train-section drtp`)")
     tr.add_argument("--port", help=PORT_HELP + "; not needed with --simulate")
     tr.add_argument("--timeout", type=float, default=2.0, help="seconds per reply (default 2)")
     tr.add_argument("--data", help="data spec (default: the one the model was trained on)")
-    tr.add_argument("--algo", default="local", choices=("local", "drtp"))
+    tr.add_argument("--algo", default="local", choices=("local", "drtp"),
+                    help="on-device algorithm (docs/protocol.md \"Training\"; default local)")
     tr.add_argument("--epochs", type=int, default=1)
     tr.add_argument("--batch", type=int, help="samples per step (default: 100, lowered to what "
                                               "one frame and the board's arena hold)")

@@ -3,15 +3,16 @@ host C core, the simulation the board must match bit for bit.
 
 Both run the same loop (`train_epochs`) on a `Learner`: `BoardLearner` streams each batch to the
 board in one TRAIN request (the C core's training step runs there, on the model in its RAM
-slot), `HostLearner` runs that step in the host build of the same C code (LocalTrainer). The
-batches (a seeded permutation per epoch) and the per-epoch parameters are computed here, once,
-for both, so the two trained files are equal byte for byte.
+slot), `HostLearner` runs that step in the host build of the same C code (LocalTrainer,
+DrtpTrainer). The batches (a seeded permutation per epoch) and the per-epoch parameters are
+computed here, once, for both, so the two trained files are equal byte for byte.
 
-The `local` rule's only per-epoch parameter is its reinforcement threshold p_q per sub-network,
-which local.py derives from the previous epoch's training accuracy. The first epoch keeps the
-thresholds stored in the model (what its exporter or its last training left there); after every
-epoch the host sets p_q from the accuracy the board just counted, exactly as LocalRule.end_epoch
-then LocalRule.thresholds do, so training resumes correctly from a pulled model.
+Per-epoch parameters (`epoch_schedule`): the `local` rule's reinforcement thresholds p_q, one
+per sub-network, which local.py derives from the previous epoch's training accuracy. The first
+epoch keeps the thresholds stored in the model (what its exporter or its last training left
+there); after every epoch the host sets p_q from the accuracy the board just counted, exactly as
+LocalRule.end_epoch then LocalRule.thresholds do, so training resumes correctly from a pulled
+model. DRTP has none: its update shifts and windows stay as the model stores them.
 """
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from typing import Callable, Optional, Protocol
 import numpy as np
 
 from edgebnn.data.dataset import Dataset
-from edgebnn.export import trnl
+from edgebnn.export import trnd, trnl
 from edgebnn.train.algorithms.local import (DEFAULT_BATCH, probability_to_u32,
                                             reinforce_probability)
 
-#: what `--algo` accepts; drtp trains once the C core and the firmware have it (HELLO features)
-ALGORITHMS = ("local", "drtp")
+#: what `--algo` accepts, and the training section each needs in the model
+SECTIONS = {"local": trnl, "drtp": trnd}
+#: per-epoch parameters from the epoch's training accuracy (None: nothing to set)
+Schedule = Callable[[float], Optional[list[int]]]
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Learner(Protocol):
 
     def step(self, x: np.ndarray, y: np.ndarray) -> Step: ...
 
-    def set_thresholds(self, p_q: list[int]) -> None: ...
+    def set_params(self, values: list[int]) -> None: ...
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float: ...
 
@@ -65,8 +68,8 @@ class BoardLearner:
         r = self.dev.train_batch(x, y, self.algo)
         return Step(r.correct, r.wrong, r.cycles)
 
-    def set_thresholds(self, p_q: list[int]) -> None:
-        self.dev.set_train_params(p_q, self.algo)
+    def set_params(self, values: list[int]) -> None:
+        self.dev.set_train_params(values, self.algo)
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
         correct, n, _ = self.dev.evaluate(x, y)
@@ -76,24 +79,33 @@ class BoardLearner:
         return self.dev.read_model()
 
 
+def host_trainer(model: bytes, algo: str, source: str = "<model to train>"):
+    """The host C core's trainer of `algo` (edgebnn.native) on a copy of the model."""
+    from edgebnn.native import DrtpTrainer, LocalTrainer
+
+    return {"local": LocalTrainer, "drtp": DrtpTrainer}[algo](model, source)
+
+
 class HostLearner:
     """The same training in the host build of the C core (the board's simulation)."""
 
     where = "host C core"
 
     def __init__(self, model: bytes, algo: str = "local") -> None:
-        from edgebnn.native import LocalTrainer
-
-        if algo != "local":
-            raise ValueError(f"the host C core trains with local only, not {algo!r}")
-        self.trainer = LocalTrainer(model, "<model to train>")
+        self.algo = algo
+        self.trainer = host_trainer(model, algo)
 
     def step(self, x: np.ndarray, y: np.ndarray) -> Step:
         correct, wrong = self.trainer.step(x, y)
         return Step(correct, wrong, 0)
 
-    def set_thresholds(self, p_q: list[int]) -> None:
-        self.trainer.set_thresholds(p_q)
+    def set_params(self, values: list[int]) -> None:
+        """TRAIN_PARAMS' values, applied as the firmware applies them (train_cmd.c)."""
+        if self.algo == "local":
+            self.trainer.set_thresholds(values)
+        else:
+            for layer in range(len(values) // 2):
+                self.trainer.set_hyper(layer, values[2 * layer], values[2 * layer + 1])
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
         from edgebnn.native import NativeModel
@@ -105,17 +117,24 @@ class HostLearner:
         return self.trainer.to_bytes()
 
 
-def check_trainable(model: bytes, source: str) -> list[int]:
-    """N_in of every sub-network of a model with a `local` training section (what p_q depends
-    on); FormatError naming `source` when the model cannot be trained on a device."""
+def epoch_schedule(model: bytes, source: str, algo: str = "local") -> Schedule:
+    """The per-epoch parameters of training `model` with `algo` (module docstring), after
+    checking it carries that algorithm's training section: FormatError naming `source` if not."""
     from edgebnn import format as fmt
 
+    if algo not in SECTIONS:
+        raise ValueError(f"unknown training algorithm {algo!r}; known: {', '.join(SECTIONS)}")
     try:
-        state = trnl.read(model)
+        state = SECTIONS[algo].read(model)
     except fmt.FormatError as e:
-        raise fmt.FormatError(f"{source}: {e}; on-device training needs a model exported from "
-                              f"an `edgebnn train --algo local` run") from None
-    return [int(w.shape[1]) for w in state.weights]
+        how = ("an `edgebnn train --algo local` run" if algo == "local" else
+               "`edgebnn export … --train-section drtp`")
+        raise fmt.FormatError(f"{source}: {e}; on-device training with {algo} needs a model "
+                              f"exported from {how}") from None
+    if algo == "drtp":
+        return lambda accuracy: None
+    n_ins = [int(w.shape[1]) for w in state.weights]
+    return lambda accuracy: thresholds(accuracy, n_ins)
 
 
 def thresholds(train_accuracy: float, n_ins: list[int]) -> list[int]:
@@ -127,34 +146,38 @@ def largest_batch(requested: Optional[int], frame_limit: int, scratch_size: Call
                   scratch_limit: int) -> int:
     """The batch a board trains with: `requested` (default local.py's DEFAULT_BATCH) lowered to
     what one TRAIN frame carries and to the largest batch whose training scratch fits the
-    board's arena; ValueError when not even one sample fits."""
+    board's arena (a scratch size of 0: above the core's batch limit); ValueError when not
+    even one sample fits."""
+    def fits(batch: int) -> bool:
+        return 0 < scratch_size(batch) <= scratch_limit
+
     want = DEFAULT_BATCH if requested is None else requested
     if want < 1:
         raise ValueError(f"--batch must be >= 1, got {want}")
     hi = min(want, frame_limit)
-    if hi < 1 or scratch_size(1) > scratch_limit:
+    if hi < 1 or not fits(1):
         raise ValueError(f"one training sample does not fit the board (scratch "
                          f"{scratch_size(1):,} B, arena {scratch_limit:,} B)")
     lo = 1                                   # scratch grows with the batch: bisect
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if scratch_size(mid) <= scratch_limit:
+        if fits(mid):
             lo = mid
         else:
             hi = mid - 1
     return lo
 
 
-def board_batch(dev, model: bytes, requested: Optional[int]) -> int:
+def board_batch(dev, model: bytes, requested: Optional[int], algo: str = "local") -> int:
     """largest_batch for the board behind `dev`, from its HELLO frame size and INFO arena, with
     the scratch sizes of the host build of the same C core."""
     from edgebnn import format as fmt
-    from edgebnn.native import LocalTrainer
 
     info = dev.info()
     shape = fmt.from_bytes(model).input_shape
     frame_limit = min(dev.batch_size(1 + int(np.prod(shape))), 0xFFFF)
-    return largest_batch(requested, frame_limit, LocalTrainer(model).scratch_size, info.arena_size)
+    return largest_batch(requested, frame_limit, host_trainer(model, algo).scratch_size,
+                         info.arena_size)
 
 
 @dataclass(frozen=True)
@@ -167,12 +190,12 @@ class Epoch:
     seconds: float
 
 
-def train_epochs(learner: Learner, train_set: Dataset, test_set: Dataset, n_ins: list[int],
+def train_epochs(learner: Learner, train_set: Dataset, test_set: Dataset, schedule: Schedule,
                  epochs: int, batch: int, seed: int = 0, progress: bool = False,
                  on_epoch: Optional[Callable[[Epoch], None]] = None) -> list[Epoch]:
     """Trains `epochs` epochs in batches of `batch` (order: one seeded generator, a fresh
-    permutation each epoch, as the host trainer does), measures held-out accuracy after each,
-    and sets the next epoch's thresholds. Deterministic in (model, data, epochs, batch, seed)."""
+    permutation each epoch, as the host trainer does), sets the next epoch's parameters and
+    measures held-out accuracy after each. Deterministic in (model, data, epochs, batch, seed)."""
     from tqdm import tqdm
 
     if epochs < 1 or batch < 1:
@@ -191,7 +214,9 @@ def train_epochs(learner: Learner, train_set: Dataset, test_set: Dataset, n_ins:
             s = learner.step(train_set.x[idx], train_set.y[idx])
             correct, wrong, cycles = correct + s.correct, wrong + s.wrong, cycles + s.cycles
         accuracy = correct / n
-        learner.set_thresholds(thresholds(accuracy, n_ins))
+        params = schedule(accuracy)
+        if params is not None:
+            learner.set_params(params)
         result = Epoch(epoch, accuracy, learner.accuracy(test_set.x, test_set.y), wrong, cycles,
                        time.monotonic() - t0)
         history.append(result)

@@ -1,9 +1,9 @@
 /* TRAIN and TRAIN_PARAMS: see train_cmd.h and docs/protocol.md "Training".
  *
  * Each algorithm is the C core's training API (init / buffer_size / step / parameters) behind
- * one set of signatures, so another one (DRTP: ebnn_train_drtp_*) plugs in with its wrappers,
- * a member of train_state and a row of ALGOS. The training state is validated once per
- * committed model (init checks the whole training section) and kept until the next commit. */
+ * one set of signatures: another one plugs in with its wrappers, a member of train_state and a
+ * row of ALGOS. The training state is validated once per committed model (init checks the whole
+ * training section) and kept until the next commit. */
 #include "train_cmd.h"
 
 #include <stdbool.h>
@@ -14,6 +14,7 @@
 
 typedef union {
     ebnn_train_local local;
+    ebnn_train_drtp drtp;
 } train_state;
 
 typedef struct {
@@ -23,7 +24,9 @@ typedef struct {
     ebnn_status (*step)(const train_state *s, const uint8_t *inputs, const uint8_t *labels,
                         uint32_t n, void *scratch, size_t scratch_size, ebnn_train_stats *stats);
     uint32_t (*n_params)(const train_state *s);   /* TRAIN_PARAMS values it takes */
-    ebnn_status (*set_param)(const train_state *s, uint32_t i, uint32_t value); /* i < n_params */
+    /* Checks all n_params values (little-endian u32) before setting any: EBNN_ERR_ARG when one
+     * is out of range, and then nothing is written. */
+    ebnn_status (*set_params)(const train_state *s, const uint8_t *values);
     uint32_t (*step_index)(const train_state *s);
 } train_algo;
 
@@ -44,18 +47,63 @@ static ebnn_status local_step(const train_state *s, const uint8_t *inputs,
     return ebnn_train_local_step(&s->local, inputs, labels, n, scratch, scratch_size, stats);
 }
 static uint32_t local_n_params(const train_state *s) { return s->local.n_hidden; }
-static ebnn_status local_set_param(const train_state *s, uint32_t i, uint32_t value)
+static ebnn_status local_set_params(const train_state *s, const uint8_t *values)
 {
-    return ebnn_train_local_set_threshold(&s->local, i, value);
+    uint32_t l;   /* every u32 is a valid threshold */
+    for (l = 0; l < s->local.n_hidden; l++) {
+        ebnn_status st = ebnn_train_local_set_threshold(&s->local, l, proto_get32(values + 4 * l));
+        if (st != EBNN_OK)
+            return st;
+    }
+    return EBNN_OK;
 }
 static uint32_t local_step_index(const train_state *s)
 {
     return ebnn_train_local_step_index(&s->local);
 }
 
+/* ---- drtp: the parameters are (update shift, window) per trained layer, output included ---- */
+#define DRTP_MAX_SHIFT 30u   /* ebnn_train_drtp_set_hyper's limit */
+static ebnn_status drtp_init(train_state *s, const ebnn_model *m, uint8_t *data,
+                             ebnn_diag *diag)
+{
+    return ebnn_train_drtp_init(&s->drtp, m, data, diag);
+}
+static size_t drtp_buffer_size(const train_state *s, uint32_t batch)
+{
+    return ebnn_train_drtp_buffer_size(&s->drtp, batch);
+}
+static ebnn_status drtp_step(const train_state *s, const uint8_t *inputs, const uint8_t *labels,
+                             uint32_t n, void *scratch, size_t scratch_size,
+                             ebnn_train_stats *stats)
+{
+    return ebnn_train_drtp_step(&s->drtp, inputs, labels, n, scratch, scratch_size, stats);
+}
+static uint32_t drtp_n_params(const train_state *s) { return 2u * s->drtp.n_trained; }
+static ebnn_status drtp_set_params(const train_state *s, const uint8_t *values)
+{
+    uint32_t l;
+    for (l = 0; l < s->drtp.n_trained; l++)
+        if (proto_get32(values + 8 * l) > DRTP_MAX_SHIFT)
+            return EBNN_ERR_ARG;
+    for (l = 0; l < s->drtp.n_trained; l++) {
+        ebnn_status st = ebnn_train_drtp_set_hyper(&s->drtp, l, proto_get32(values + 8 * l),
+                                                   proto_get32(values + 8 * l + 4));
+        if (st != EBNN_OK)
+            return st;
+    }
+    return EBNN_OK;
+}
+static uint32_t drtp_step_index(const train_state *s)
+{
+    return ebnn_train_drtp_step_index(&s->drtp);
+}
+
 static const train_algo ALGOS[] = {
     {TRAIN_ALGO_LOCAL, local_init, local_buffer_size, local_step, local_n_params,
-     local_set_param, local_step_index},
+     local_set_params, local_step_index},
+    {TRAIN_ALGO_DRTP, drtp_init, drtp_buffer_size, drtp_step, drtp_n_params, drtp_set_params,
+     drtp_step_index},
 };
 #define N_ALGOS (sizeof ALGOS / sizeof ALGOS[0])
 
@@ -95,8 +143,7 @@ static uint8_t prepare(const train_target *t, const uint8_t *req, uint16_t n, ui
         if (ALGOS[i].id == req[0])
             a = &ALGOS[i];
     if (a == NULL)
-        return req[0] >= TRAIN_ALGO_LOCAL && req[0] <= TRAIN_ALGO_DRTP ? PROTO_ERR_NOT_SUPPORTED
-                                                                       : PROTO_ERR_BAD_REQUEST;
+        return PROTO_ERR_BAD_REQUEST;
     if (state.algo == a)
         return PROTO_OK;
     state.algo = NULL;
@@ -154,18 +201,19 @@ uint8_t train_cmd_step(const train_target *t, const uint8_t *req, uint16_t n, ui
 uint8_t train_cmd_params(const train_target *t, const uint8_t *req, uint16_t n, uint8_t *reply,
                          uint16_t *len)
 {
-    uint32_t count, i;
+    uint32_t count;
+    ebnn_status st;
     uint8_t err = prepare(t, req, n, reply, len);
     if (err != PROTO_OK)
         return err;
     count = proto_get16(req + 2);
     if (n != 4u + 4u * count || count != state.algo->n_params(&state.s))
         return PROTO_ERR_BAD_REQUEST;
-    for (i = 0; i < count; i++) {
-        ebnn_status st = state.algo->set_param(&state.s, i, proto_get32(req + 4 + 4 * i));
-        if (st != EBNN_OK)
-            return server_core_error(reply, st, len);
-    }
+    st = state.algo->set_params(&state.s, req + 4);
+    if (st == EBNN_ERR_ARG)      /* a value out of range: nothing was set */
+        return PROTO_ERR_BAD_REQUEST;
+    if (st != EBNN_OK)
+        return server_core_error(reply, st, len);
     proto_put16(reply, (uint16_t)count);
     proto_put16(reply + 2, 0);
     proto_put32(reply + 4, state.algo->step_index(&state.s));
