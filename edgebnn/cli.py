@@ -34,14 +34,44 @@ def _algo_arg(text: str) -> tuple[str, int | float | str]:
     return key, _scalar(value)
 
 
+def _number(text: str) -> int | float:
+    """--width: channels (an int) or a width multiplier (mobilenetv2, e.g. 0.25)."""
+    value = _scalar(text)
+    if isinstance(value, str) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _model_kwargs(args: argparse.Namespace) -> dict:
+    """The model arguments given on the command line (the model's defaults for the others)."""
+    kwargs = {k: v for k, v in (("layers", args.layers), ("width", args.width)) if v}
+    if args.remove_skips:
+        kwargs["remove_skips"] = True
+    if args.binarize != "both":
+        kwargs["binarize"] = args.binarize
+    return kwargs
+
+
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    from edgebnn.models import MODELS
+    from edgebnn.nn import BINARIZE_MODES
+
+    p.add_argument("--model", default="mlp", choices=sorted(MODELS))
+    p.add_argument("--layers", type=_int_list, help="mlp hidden sizes, e.g. 700,500,300,200")
+    p.add_argument("--width", type=_number,
+                   help="base channel count (vgg, vgg_small/cnn, resnet18, mixer) or width "
+                        "multiplier (mobilenetv2)")
+    p.add_argument("--remove-skips", action="store_true",
+                   help="resnet18, mobilenetv2, mixer: no skip connections")
+    p.add_argument("--binarize", default="both", choices=BINARIZE_MODES,
+                   help="what is binary: both (deployable), weights, acts or none (ablations, "
+                        "torch backend only)")
+
+
 def _train_config(args: argparse.Namespace):
     from edgebnn.train import TrainConfig
 
-    model_kwargs = {}
-    if args.layers:
-        model_kwargs["layers"] = args.layers
-    if args.width:
-        model_kwargs["width"] = args.width
+    model_kwargs = _model_kwargs(args)
     return TrainConfig(data=args.data, model=args.model, model_kwargs=model_kwargs,
                        algo=args.algo, algo_kwargs=dict(args.algo_arg or []), epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, seed=args.seed, image_size=args.image_size, limit=args.limit)
@@ -54,16 +84,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     acc = metrics["accuracy"]
     print(f"{args.out}: test accuracy {acc['test']:.4f} (val {acc['val']:.4f}, "
           f"best epoch {metrics['best_epoch']}), {metrics['seconds_per_epoch']:.2f} s/epoch, "
-          f"{metrics['parameters']:,} parameters, {metrics['model_size_bytes']:,} bytes exported")
+          f"{metrics['parameters']:,} parameters, " + (
+              f"{metrics['model_size_bytes']:,} bytes exported" if metrics["model_size_bytes"]
+              else "not deployable (torch backend only)"))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from edgebnn.train.compare import RESULTS_MD, CompareSpec, check_algos, compare
 
-    model_kwargs = {k: v for k, v in (("layers", args.layers), ("width", args.width)) if v}
     spec = CompareSpec(data=args.data, model=args.model, algos=check_algos(args.algos),
-                       seeds=args.seeds, epochs=args.epochs, model_kwargs=model_kwargs,
+                       seeds=args.seeds, epochs=args.epochs, model_kwargs=_model_kwargs(args),
                        lr=args.lr, batch_size=args.batch_size, limit=args.limit,
                        image_size=args.image_size)
     out = Path(args.out)
@@ -219,7 +250,6 @@ def build_parser() -> argparse.ArgumentParser:
     from edgebnn.backends import BACKENDS, check_backend
     from edgebnn.device.cli import add_parsers as add_device_parsers
     from edgebnn.device.flash import add_parser as add_flash_parser
-    from edgebnn.models import MODELS
 
     p = argparse.ArgumentParser(prog="edgebnn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -227,9 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a binary model into a run folder")
     t.add_argument("--data", default="digits",
                    help="digits | mnist5k | idx:DIR | cifar10:DIR | folder:DIR")
-    t.add_argument("--model", default="mlp", choices=sorted(MODELS))
-    t.add_argument("--layers", type=_int_list, help="mlp hidden sizes, e.g. 700,500,300,200")
-    t.add_argument("--width", type=int, help="cnn base channel count")
+    _add_model_arguments(t)
     t.add_argument("--algo", default="bp")
     t.add_argument("--algo-arg", type=_algo_arg, action="append", metavar="KEY=VALUE",
                    help="algorithm hyperparameter (repeatable), e.g. gamma=20 for hsic")
@@ -246,14 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="train several algorithms × seeds; tabulate accuracy, "
                                        "memory, time and MACs")
     c.add_argument("--data", default="digits")
-    c.add_argument("--model", default="mlp", choices=sorted(MODELS))
+    _add_model_arguments(c)
     c.add_argument("--algos", type=lambda s: [a for a in s.split(",") if a],
                    default="bp,fa,dfa,drtp,hsic,sigprop,local,cyclic",
                    help="comma-separated algorithm names (default: all eight)")
     c.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per algorithm")
     c.add_argument("--epochs", type=int, default=10)
-    c.add_argument("--layers", type=_int_list, help="mlp hidden sizes")
-    c.add_argument("--width", type=int, help="cnn base channel count")
     c.add_argument("--lr", type=float, help="one rate for all (default: each algorithm's)")
     c.add_argument("--batch-size", type=int, default=64)
     c.add_argument("--image-size", type=int)

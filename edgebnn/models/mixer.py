@@ -30,22 +30,27 @@ HOST_ONLY = ("MLP-Mixer is host-only: its token-mixing layers are dense across p
 
 class TokenMixing(nn.Module):
     """The token MLP of a ±1 map (N, D, H, W): per channel, S = H·W tokens → `hidden` units
-    (BN → sign) → S integer outputs, reshaped back to (N, D, H, W)."""
+    (BN → sign) → S integer outputs.
+
+    The map is transposed to (N, S, D, 1) — tokens as channels, the D channels as positions —
+    so the MLP is two 1×1 convolutions with batch norm per hidden unit, the same layer types
+    as the rest of the network (and what the layer-local rules and the MAC count expect)."""
 
     #: read by the exporter, which refuses models containing this module
     host_only = HOST_ONLY
 
     def __init__(self, tokens: int, hidden: int) -> None:
         super().__init__()
-        self.fc1 = bnn.BinaryLinear(tokens, hidden)
-        self.bn = bnn.BatchNorm1d(hidden)
+        self.fc1 = bnn.BinaryConv2d(tokens, hidden, 1)
+        self.bn = bnn.BatchNorm2d(hidden)
         self.sign = bnn.Sign()
-        self.fc2 = bnn.BinaryLinear(hidden, tokens)
+        self.fc2 = bnn.BinaryConv2d(hidden, tokens, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        u = self.fc1(x.flatten(2))                       # (N, D, hidden)
-        u = self.sign(self.bn(u.transpose(1, 2)))        # batch norm per hidden unit
-        return self.fc2(u.transpose(1, 2)).view_as(x)    # (N, D, S) → (N, D, H, W)
+        n, d, h, w = x.shape
+        t = x.flatten(2).transpose(1, 2).unsqueeze(3)            # (N, S, D, 1)
+        u = self.fc2(self.sign(self.bn(self.fc1(t))))            # (N, S, D, 1)
+        return u.squeeze(3).transpose(1, 2).reshape(n, d, h, w)
 
 
 def mixer(input_shape: tuple[int, int, int], n_classes: int, width: int = 512, depth: int = 8,

@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from edgebnn import data
-from edgebnn.export import export_model
+from edgebnn.export import ExportError, export_model
 from edgebnn import format as fmt
 from edgebnn.models import build_from_spec
 from edgebnn.train import memory, run_folder
@@ -86,7 +86,11 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
     model.load_state_dict(best_state)
     model.eval()
 
-    packed = fmt.to_bytes(export_model(model, tuple(spec["input_shape"]), spec["n_classes"]))
+    try:
+        model_size: int | None = len(fmt.to_bytes(export_model(
+            model, tuple(spec["input_shape"]), spec["n_classes"])))
+    except ExportError:   # host-only (mixer) or partially binary: no .ebnn, torch backend only
+        model_size = None
     n_params = sum(p.numel() for p in model.parameters())
     metrics = {
         "accuracy": {"train": accuracy(model, splits.train), "val": accuracy(model, splits.val),
@@ -96,7 +100,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         **history,
         "seconds_per_epoch": float(np.mean(history["epoch_seconds"])),
         "parameters": n_params,
-        "model_size_bytes": len(packed),
+        "model_size_bytes": model_size,
         "float32_size_bytes": 4 * n_params,
         **memory.report(algo, costs := memory.layer_costs(model, tuple(spec["input_shape"]),
                                                           spec["n_classes"], config.batch_size)),

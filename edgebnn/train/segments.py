@@ -1,12 +1,17 @@
 """Shared machinery of the layer-local learning rules (fa, dfa, drtp, hsic, sigprop).
 
 Every one of those rules sees the network as a chain of *segments* (the study's "blocks"): one
-weight layer with what follows it up to the next weight layer — BatchNorm → Sign (→ MaxPool) —
-and, in front of it, the reshaping modules that only prepare its input (Flatten). The last
+weight unit with what follows it up to the next weight unit — BatchNorm → Sign (→ MaxPool) —
+and, in front of it, the reshaping modules that only prepare its input (Flatten). A weight unit
+is a top-level module of the nn.Sequential that has weights: a weight layer, or a residual
+block (edgebnn.nn.StreamBlock: resnet18, mobilenetv2, mixer), which the rules treat as the
+study treated its residual blocks — one block, one local learning signal at its output; inside
+a block the gradient flows by backprop (DFA, DRTP, HSIC) or, for the rules that update layer by
+layer (FA, SigpropTL), every weight layer is reached through `Segment.layers`/`trace`. The last
 segment is the output layer (ScoreLinear) that gives the class scores. Deriving segments from the
-nn.Sequential itself, instead of per model, keeps the rules working on `mlp`, `cnn` and whatever
-chain of edgebnn.nn layers a model builder produces next, and leaves the architecture (and so
-the `.ebnn` export) untouched: the segments are views on the model's own modules.
+nn.Sequential itself, instead of per model, keeps the rules working on every model builder's
+chain, and leaves the architecture (and so the `.ebnn` export) untouched: the segments are
+views on the model's own modules.
 
 Also here: the optimizer set-up all of them share (Adam with the config's weight decay, latent
 weights clipped after each step), running a segment with frozen BatchNorm statistics (for rules
@@ -31,19 +36,55 @@ from edgebnn.train.config import TrainConfig
 _INPUT_PREP = (nn.Flatten, nn.Identity, nn.Dropout)
 
 
+_WEIGHT = (bnn.BinaryLinear, bnn.BinaryConv2d)
+
+
+def weight_layers(module: nn.Module) -> list[nn.Module]:
+    """The weight layers in `module` (itself included), in registration order."""
+    return [m for m in module.modules() if isinstance(m, _WEIGHT)]
+
+
+def _followers(root: nn.Module) -> dict[nn.Module, tuple[nn.Module | None, nn.Module | None]]:
+    """For each weight layer in `root`: the BatchNorm and the Sign that directly follow it among
+    its siblings (BatchNorm → Sign, or a bare Sign), None where there are none — a layer whose
+    integer output goes to a residual sum or gives the scores."""
+    out: dict[nn.Module, tuple[nn.Module | None, nn.Module | None]] = {}
+    for parent in root.modules():
+        kids = list(parent.children())
+        for i, kid in enumerate(kids):
+            if not isinstance(kid, _WEIGHT):
+                continue
+            after = kids[i + 1:i + 3]
+            bn = after[0] if after and isinstance(after[0], nn.modules.batchnorm._BatchNorm) else None
+            rest = after[1:] if bn is not None else after[:1]
+            out[kid] = bn, rest[0] if rest and isinstance(rest[0], bnn.Sign) else None
+    return out
+
+
 @dataclass
 class Segment:
-    """One weight layer and the modules that turn its output into the next layer's input."""
+    """One weight unit (a weight layer or a residual block) and the modules that turn its
+    output into the next unit's input."""
 
     index: int
     body: nn.Sequential     # the model's own modules, in order (shared, not copied)
-    layer: nn.Module        # the weight layer (BinaryLinear / BinaryConv2d subclass)
+    unit: nn.Module         # the weight layer or the block
     is_output: bool         # the ScoreLinear giving the class scores
 
     @property
+    def layer(self) -> nn.Module:
+        """The unit's first weight layer (the unit itself for a weight layer)."""
+        return weight_layers(self.unit)[0]
+
+    @property
+    def layers(self) -> list[nn.Module]:
+        """Every weight layer of the segment, in order."""
+        return weight_layers(self.body)
+
+    @property
     def channels(self) -> int:
-        """Output channels / features of the weight layer: the width feedback matrices need."""
-        return int(self.layer.weight.shape[0])
+        """Output channels / features of the unit: the width feedback matrices need."""
+        return int(getattr(self.unit, "out_channels", self.layer.weight.shape[0]))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -51,31 +92,47 @@ class Segment:
     def parameters(self) -> Iterator[nn.Parameter]:
         return self.body.parameters()
 
-    def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(the weight layer's input, the activation right after its Sign, the segment output).
+    def norm_after(self, layer: nn.Module) -> nn.Module | None:
+        """The BatchNorm right after a weight layer of this segment (None if there is none)."""
+        return _followers(self.body)[layer][0]
+
+    def trace(self, x: torch.Tensor) -> tuple[list[tuple[nn.Module, torch.Tensor, torch.Tensor]],
+                                              torch.Tensor]:
+        """([(weight layer, its input, the activation right after its Sign)] for every weight
+        layer of the segment, in execution order; the segment output).
 
         The Sign output is aligned with the layer output (before any pooling), which is what a
-        weight update from activation differences needs; for the output layer it is the scores."""
-        mods = list(self.body)
-        at = mods.index(self.layer)
-        for m in mods[:at]:
-            x = m(x)
-        layer_in = x
-        x = act = self.layer(x)
-        for m in mods[at + 1:]:
-            x = m(x)
-            if isinstance(m, bnn.Sign):
-                act = x
-        return layer_in, act, x
+        weight update from activation differences needs; a layer without a Sign of its own (the
+        integer output of a residual block, the scores) gives its output itself."""
+        followers = _followers(self.body)
+        records: dict[nn.Module, list[torch.Tensor]] = {}
+        signs = {sign: layer for layer, (_, sign) in followers.items() if sign is not None}
+
+        def on_layer(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
+            records[m] = [args[0], out]
+
+        def on_sign(m: nn.Module, _args: tuple, out: torch.Tensor) -> None:
+            records[signs[m]][1] = out
+
+        handles = [l.register_forward_hook(on_layer) for l in followers]
+        handles += [s.register_forward_hook(on_sign) for s in signs]
+        try:
+            out = self.body(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return [(layer, inp, act) for layer, (inp, act) in records.items()], out
 
 
 def split_segments(model: nn.Sequential) -> list[Segment]:
     """The model as segments; raises ValueError for a layout the local rules cannot split."""
     groups: list[list[nn.Module]] = []
+    units: list[nn.Module] = []
     pending: list[nn.Module] = []
     for m in model:
-        if isinstance(m, (bnn.BinaryLinear, bnn.BinaryConv2d)):
+        if weight_layers(m):
             groups.append([*pending, m])
+            units.append(m)
             pending = []
         elif isinstance(m, _INPUT_PREP) or not groups:
             pending.append(m)
@@ -83,10 +140,8 @@ def split_segments(model: nn.Sequential) -> list[Segment]:
             groups[-1].append(m)
     if pending or not groups:
         raise ValueError("the model must end with its output weight layer (a ScoreLinear)")
-    segments = []
-    for i, mods in enumerate(groups):
-        layer = next(m for m in mods if isinstance(m, (bnn.BinaryLinear, bnn.BinaryConv2d)))
-        segments.append(Segment(i, nn.Sequential(*mods), layer, isinstance(layer, bnn.ScoreLinear)))
+    segments = [Segment(i, nn.Sequential(*mods), unit, isinstance(unit, bnn.ScoreLinear))
+                for i, (mods, unit) in enumerate(zip(groups, units))]
     if not segments[-1].is_output or any(s.is_output for s in segments[:-1]):
         raise ValueError("the last weight layer, and only it, must be a ScoreLinear")
     return segments

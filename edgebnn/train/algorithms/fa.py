@@ -63,7 +63,7 @@ class FeedbackAlignment(SegmentedAlgorithm):
 
     def __init__(self, model: nn.Sequential, config: TrainConfig) -> None:
         super().__init__(model, config)
-        layers = [s.layer for s in self.segments[1:]]
+        layers = [l for s in self.segments for l in s.layers][1:]   # all but the first
         self.feedback = random_matrices([tuple(l.weight.shape) for l in layers], config.seed)
         self._matrices = dict(zip(layers, self.feedback))
 

@@ -10,7 +10,8 @@ layer with post-Sign output h (clean half) and h_err (perturbed half):
     ∇W = (h − h_err)ᵀ · input_clean / (N · spatial_size),   ∇β = Σ (h − h_err) / (N · spatial)
 (the layer's bias is the β of the BatchNorm before its Sign; the BatchNorm scale is not trained:
 a positive scale before sign changes nothing). The 1/N makes it a batch mean like the other
-rules' losses. Only one layer's clean input is kept at a time and no graph is stored.
+rules' losses. Only one segment's clean inputs are kept at a time (one layer's, or a
+residual block's layers') and no graph is stored.
 
 Adapting it to these models:
 - The output layer is ScoreLinear, whose learned temperature exists only in train mode, so it
@@ -36,7 +37,7 @@ from edgebnn.train.base import StepResult
 from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import output_error, random_matrices
 from edgebnn.train.memory import LayerCosts
-from edgebnn.train.segments import Segment, SegmentedAlgorithm, compact, weight_grad
+from edgebnn.train.segments import SegmentedAlgorithm, compact, weight_grad
 
 DEFAULT_GAIN = 255.0
 
@@ -76,27 +77,20 @@ class SigpropTL(SegmentedAlgorithm):
         with torch.no_grad():
             h = torch.cat([x, x + (e @ self._matrix(x)).view_as(x)])
             for segment in self.hidden:
-                layer_in, act, h = segment.trace(h)
-                # what this layer's update keeps: its clean input (one byte a value) and h − h_err
-                clean = self.meter.hold(compact(layer_in[:n]))
-                diff = self.meter.hold(act[:n] - act[n:])
-                del layer_in, act
-                scale = n * (diff[0].numel() // diff.shape[1])   # N × spatial positions
-                segment.layer.weight.grad = weight_grad(segment.layer, clean.float(), diff) / scale
-                bias = self._bias(segment)
-                if bias is not None:
-                    bias.grad = diff.transpose(0, 1).flatten(1).sum(1) / scale
-                del clean, diff
+                traces, h = segment.trace(h)   # every weight layer (several in a residual block)
+                for layer, layer_in, act in traces:
+                    # what this layer's update keeps: its clean input (one byte a value), h − h_err
+                    clean = self.meter.hold(compact(layer_in[:n]))
+                    diff = self.meter.hold(act[:n] - act[n:])
+                    scale = n * (diff[0].numel() // diff.shape[1])   # N × spatial positions
+                    layer.weight.grad = weight_grad(layer, clean.float(), diff) / scale
+                    bn = segment.norm_after(layer)
+                    if bn is not None and bn.affine:
+                        bn.bias.grad = diff.transpose(0, 1).flatten(1).sum(1) / scale
+                    del clean, diff, layer_in, act
+                del traces
         self.step_segment()
         return self.result(logits, loss, y)
-
-    @staticmethod
-    def _bias(segment: Segment) -> nn.Parameter | None:
-        """β of the BatchNorm right after the weight layer: the layer's bias."""
-        mods = list(segment.body)
-        after = mods[mods.index(segment.layer) + 1:]
-        bn = next((m for m in after if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)), None)
-        return bn.bias if bn is not None and bn.affine else None
 
     def training_macs(self, costs: LayerCosts) -> int:
         """Pass 1 forward (F) + the output layer's weight gradient + pass 2 on a doubled batch
