@@ -5,6 +5,8 @@ from untrained chains and from host-trained MLPs. Also the `trnd` section checks
 accuracy after training, the export flag and the RAM figures of docs/format.md."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -222,3 +224,42 @@ def test_exporter_refuses_models_drtp_cannot_train(digits):
     wide = build_model("mlp", (128, 128, 4), 10, layers=[8])
     with pytest.raises(ExportError, match="65535"):
         trnd.from_torch(wide, export_model(wide, (128, 128, 4), 10))
+
+
+def batch_file(split, sizes, seed: int) -> tuple[bytes, list[tuple[np.ndarray, np.ndarray]]]:
+    """batches.bin for tests/native/train_drtp_cm.c (layout in its comment) and the batches."""
+    rng = np.random.default_rng(seed)
+    out, batches = bytearray(len(sizes).to_bytes(2, "little") + bytes(6)), []
+    for n in sizes:
+        idx = rng.permutation(len(split.y))[:n]
+        x, y = split.x[idx], split.y[idx].astype(np.uint8)
+        out += n.to_bytes(2, "little") + bytes(6) + x.tobytes() + y.tobytes() + bytes(-n % 8)
+        batches.append((x, y))
+    return bytes(out), batches
+
+
+def test_cortex_m4_training_is_bit_identical(tmp_path, digits, host_run):
+    """The same step compiled for the M4 target (bare metal, qemu mps2-an386) trains to the
+    same file, byte for byte, as the host build: a BINARIZE chain and an MLP with flipped units."""
+    from tests.test_kernels_arch import BOARDS, NATIVE, make, need, run
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    elf = NATIVE / "build" / "arch" / "cortex-m4" / "train_drtp_cm.elf"
+    make(str(elf.relative_to(NATIVE)), "CPU=cortex-m4")
+    model, _, _ = run_folder.load(host_run)
+    models = [export_untrained((8, 8, 1), 10, (64, 40), digits.train.x, seed=5),
+              with_section(randomize_batch_norm(model, 3), seed=11)]
+    for data in models:
+        batches, pairs = batch_file(digits.train, (100, 57, 100, 100, 33, 100), seed=2)
+        (tmp_path / "m.ebnn").write_bytes(data)
+        (tmp_path / "batches.bin").write_bytes(batches)
+        trainer, correct, wrong = DrtpTrainer(data), 0, 0
+        for x, y in pairs:
+            c, w = trainer.step(x, y)
+            correct, wrong = correct + c, wrong + w
+        r = run(["qemu-system-arm", "-M", BOARDS["cortex-m4"], "-nographic", "-monitor", "none",
+                 "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+                timeout=120, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        expected = (f"crc {zlib.crc32(trainer.to_bytes()):08x}\ncorrect {correct:08x}\n"
+                    f"wrong {wrong:08x}\n")
+        assert (r.stdout + r.stderr).replace("\r", "") == expected
