@@ -29,7 +29,7 @@ def accuracy(data: bytes, split) -> float:
 
 
 def epochs(split, n: int, seed: int, per_epoch: int | None = None):
-    """Yields after each epoch of shuffled batches (a short last batch included)."""
+    """The (x, y) batches of n shuffled epochs of per_epoch samples (a short last batch too)."""
     rng = np.random.default_rng(seed)
     for _ in range(n):
         order = rng.permutation(len(split.y))[:per_epoch]
