@@ -1,10 +1,11 @@
 /* NEON kernel, AArch64 and ARMv7-A: EOR + CNT per 128-bit vector and channel, the byte counts
- * added into byte accumulators (up to 31 vectors: 31 x 8 <= 255), widened pairwise into 32-bit
- * lanes (UADDLP + UADALP) only then, and reduced across lanes once per call. Each loaded input
+ * added into byte accumulators (up to 31 vectors: 31 x 8 <= 255), widened only then (on
+ * AArch64 with a pairwise-add tree across the 8 channels, ARMv7 UADDLP + UADALP into 32-bit
+ * lanes reduced once per call). Each loaded input
  * vector serves CH output channels.
  * AArch64: the inner loop is written in assembly (8 channels, one LD1 of 4 registers per row
  * and step: 13 instructions per 4 x 128 binary MACs and channel, plus a 1/8 share of the input
- * load, the pointer rewind and the loop), because GCC spills the 8 accumulators; whole vectors and words left over
+ * load and the loop), because GCC spills the 8 accumulators; whole vectors and words left over
  * go through the same accumulators with 128- and 32-bit steps. Only baseline Advanced SIMD:
  * no dot-product extension, no across-vector adds on ARMv7. */
 #include "kernels.h"
@@ -37,9 +38,10 @@ static inline uint32_t sum_u32(uint32x4_t v) {
 
 #if defined(__aarch64__)
 /* One row's part of a step: 4 vectors (64 bytes) of row j against the input in v16-v19; the
- * row pointer then moves on to the next row (post-indexed by the row stride). */
-#define ROW4(j)                                                                            \
-    "ld1 {v20.16b-v23.16b}, [%[w]], %[stride]\n\t"                                         \
+ * row pointer then moves on by inc: to the next row (the row stride), after the last row back
+ * to the first, one step further. */
+#define ROW4(j, inc)                                                                       \
+    "ld1 {v20.16b-v23.16b}, [%[w]], " inc "\n\t"                                           \
     "eor v20.16b, v20.16b, v16.16b\n\teor v21.16b, v21.16b, v17.16b\n\t"                   \
     "eor v22.16b, v22.16b, v18.16b\n\teor v23.16b, v23.16b, v19.16b\n\t"                   \
     "cnt v20.16b, v20.16b\n\tcnt v21.16b, v21.16b\n\t"                                     \
@@ -48,36 +50,35 @@ static inline uint32_t sum_u32(uint32x4_t v) {
     "add v20.16b, v20.16b, v22.16b\n\tadd %[a" #j "].16b, %[a" #j "].16b, v20.16b\n\t"
 /* The same with one vector per step, and with one word (LDR S zeroes the rest of the register,
  * so the whole-register ops add zeros there; an 8B op would clear the accumulators' top half). */
-#define ROW_Q(j)                                                                           \
-    "ld1 {v20.16b}, [%[w]], %[stride]\n\t"                                                 \
+#define ROW_Q(j, inc)                                                                      \
+    "ld1 {v20.16b}, [%[w]], " inc "\n\t"                                                   \
     "eor v20.16b, v20.16b, v16.16b\n\tcnt v20.16b, v20.16b\n\t"                            \
     "add %[a" #j "].16b, %[a" #j "].16b, v20.16b\n\t"
-#define ROW_S(j)                                                                           \
-    "ldr s20, [%[w]]\n\tadd %[w], %[w], %[stride]\n\t"                                     \
+#define ROW_S(j, inc)                                                                      \
+    "ldr s20, [%[w]]\n\tadd %[w], %[w], " inc "\n\t"                                       \
     "eor v20.16b, v20.16b, v16.16b\n\tcnt v20.16b, v20.16b\n\t"                            \
     "add %[a" #j "].16b, %[a" #j "].16b, v20.16b\n\t"
 
 /* k steps of `bytes` per row over the 8 rows: after each step w is back on row 0, `bytes`
  * further on. */
+#define S "%[stride]"
 #define STEP_LOOP(load_x, row, bytes)                                                      \
-    __asm volatile("1:\n\t" load_x row(0) row(1) row(2) row(3) row(4) row(5) row(6) row(7) \
-                   "sub %[w], %[w], %[back]\n\t"                                           \
+    __asm volatile("1:\n\t" load_x row(0, S) row(1, S) row(2, S) row(3, S) row(4, S)      \
+                       row(5, S) row(6, S) row(7, "%[back]")                               \
                    "subs %w[k], %w[k], #1\n\t"                                             \
                    "b.ne 1b\n\t"                                                           \
                    : [x] "+r"(x), [k] "+r"(k), [w] "+r"(w), [a0] "+w"(a0), [a1] "+w"(a1),    \
                      [a2] "+w"(a2), [a3] "+w"(a3), [a4] "+w"(a4), [a5] "+w"(a5),             \
                      [a6] "+w"(a6), [a7] "+w"(a7)                                            \
-                   : [stride] "r"(stride), [back] "r"(8u * stride - (bytes))                 \
+                   : [stride] "r"(stride), [back] "r"((bytes) - 7u * stride)                 \
                    : "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "cc", "memory")
 
 /* mism of the 8 rows at w (row stride n words). */
 static void block8(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t *mism) {
     uint64_t stride = 4u * (uint64_t)n;
     uint32_t steps = n / 16u, vecs = (n / 4u) % 4u, words = n % 4u, k;
-    uint32x4_t wide[CH];
+    uint32x4_t lo = vdupq_n_u32(0), hi = lo; /* the totals of rows 0-3 and 4-7 */
     uint8x16_t a0, a1, a2, a3, a4, a5, a6, a7;
-    uint32_t j;
-    UNROLL for (j = 0; j < CH; j++) wide[j] = vdupq_n_u32(0);
     do {
         /* <= 7 steps per byte accumulation (28 vectors); the left-over vectors and words (<= 3
          * each) join the last one when it has <= 6 steps: <= 30 counts of <= 8 per byte. */
@@ -100,11 +101,19 @@ static void block8(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t *m
                 words = 0;
             }
         }
-#define WIDEN(j) wide[j] = vpadalq_u16(wide[j], vpaddlq_u8(a##j))
-        WIDEN(0), WIDEN(1), WIDEN(2), WIDEN(3), WIDEN(4), WIDEN(5), WIDEN(6), WIDEN(7);
-#undef WIDEN
+        {
+            /* Byte counts (<= 248) to 16 bits, then three levels of pairwise adds leave lane j
+             * holding row j's sum (<= 16 x 248): 15 instructions for the 8 rows. */
+#define PAIR(a, b) vpaddq_u16(vpaddlq_u8(a), vpaddlq_u8(b))
+            uint16x8_t s = vpaddq_u16(vpaddq_u16(PAIR(a0, a1), PAIR(a2, a3)),
+                                      vpaddq_u16(PAIR(a4, a5), PAIR(a6, a7)));
+#undef PAIR
+            lo = vaddw_u16(lo, vget_low_u16(s));
+            hi = vaddw_high_u16(hi, s);
+        }
     } while (steps != 0 || vecs != 0 || words != 0);
-    UNROLL for (j = 0; j < CH; j++) mism[j] = sum_u32(wide[j]);
+    vst1q_u32(mism, lo);
+    vst1q_u32(mism + 4, hi);
 }
 #else
 /* mism of the 4 rows at w (row stride n words) over their whole vectors, then the words. */
