@@ -41,6 +41,7 @@ class Target:
     command: tuple[str, ...]    # the emulator, before the program
     cpu: Optional[str] = None   # Cortex-M: -mcpu (make CPU=)
     clock: int = 0              # Cortex-M: core clock (SysTick rate), Hz
+    board: Optional[str] = None  # Cortex-M: the firmware's board (firmware/boards.mk)
 
 
 def _cortex_m(name: str) -> Target:
@@ -53,7 +54,7 @@ def _cortex_m(name: str) -> Target:
                   ("qemu-system-arm", "-M", b.qemu, "-nographic", "-monitor", "none",
                    "-semihosting-config", "enable=on,target=native",
                    "-icount", f"shift={ICOUNT_SHIFT},align=off,sleep=off", "-kernel"),
-                  cpu=name, clock=b.clock)
+                  cpu=name, clock=b.clock, board=b.name)
 
 
 def target(name: str) -> Target:
@@ -211,6 +212,27 @@ def count(t: Target, models: list[tuple[str, Path]], timeout: float = 600) -> li
     return out
 
 
+_SIZE = re.compile(r"^\[size\] (\S+) (flash|RAM): +(\d+) / (\d+) B", re.M)
+
+
+def firmware_rows(t: Target) -> list[dict]:
+    """Flash and RAM of the firmware (the protocol server, firmware/) for t's board against the
+    budget of the part it models, as firmware/scripts/size-report.sh reports them."""
+    from edgebnn.device.ports import ensure_firmware
+    elf = ensure_firmware(t.board)
+    r = _run(["sh", str(ROOT / "firmware" / "scripts" / "size-report.sh"), str(elf), t.board],
+             60, "the firmware size report")
+    out = []
+    for m in _SIZE.finditer(r.stdout):
+        used, budget = int(m[3]), int(m[4])
+        out.append(dict(name=f"firmware/{t.board}", target=t.name,
+                        metric=f"firmware_{m[2].lower()}_bytes", value=used, reference=budget,
+                        ratio=used / budget))
+    if len(out) != 2:
+        raise RuntimeError(f"unexpected size report for {elf}:\n{r.stdout}")
+    return out
+
+
 METRICS = {"layer": "instructions_per_binary_mac", "loop": "loop_instructions_per_binary_mac"}
 
 
@@ -219,7 +241,8 @@ def rows(name: str, models: Optional[list[tuple[str, Path]]] = None) -> list[dic
     whole layer and for its inner loops alone, beside the scalar reference kernel's figure for
     the same layer from the same run (ratio < 1: fewer instructions than ref), goal/met on the
     best kernel of each; then per reference model the instructions of one inference, with its
-    size (flash) and arena (RAM) beside the inference's figures."""
+    size (flash) and arena (RAM); on Cortex-M the firmware's flash and RAM against the part's
+    budget."""
     models = reference_models() if models is None else models
     regions = count(target(name), models)
     ref = {r["name"]: r["instructions"] / r["macs"] for r in regions
@@ -252,6 +275,9 @@ def rows(name: str, models: Optional[list[tuple[str, Path]]] = None) -> list[dic
                             value=r["bytes"], reference=None, ratio=None))
             out.append(dict(name=f"model/{r['name']}", target=name, metric="arena_bytes",
                             value=r["arena"], reference=None, ratio=None))
+    t = target(name)
+    if t.board is not None:
+        out += firmware_rows(t)
     return out
 
 
