@@ -37,6 +37,7 @@ VECTOR_FRAMES = [
     Frame(Cmd.TRAIN | REPLY, 10, struct.pack("<HHHHIQ", 2, 1, 1, 0, 5, 123456)),
     Frame(Cmd.TRAIN_PARAMS, 11, struct.pack("<BBHII", 1, 0, 2, 0x01000000, 0x00800000)),
     Frame(Cmd.TRAIN | REPLY, 12, struct.pack("<II", 65536, 78592), Status.ERR_TOO_LARGE),
+    Frame(Cmd.TRAIN_SAVE, 13),
 ]
 
 

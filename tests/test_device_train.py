@@ -12,6 +12,7 @@ import json
 import shutil
 import struct
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -70,20 +71,21 @@ def models(tmp_path_factory, digits) -> dict[str, bytes]:
             "host-trained": fmt.to_bytes(export_run(run)), "drtp": drtp_model(digits)}
 
 
-#: per board, the statuses of TRAIN and TRAIN_PARAMS sent to the freshly started board
+#: per board, the statuses of TRAIN, TRAIN_PARAMS and TRAIN_SAVE sent to the fresh board
 FRESH: dict[str, list[int]] = {}
 
 
 @pytest.fixture(scope="module", params=BOARDS)
 def dev(request, digits):
     """One emulated board per module and board type, shared by its tests; first, while it has
-    no model, it answers TRAIN and TRAIN_PARAMS (recorded in FRESH)."""
+    no model, it answers the training commands (recorded in FRESH)."""
     ensure_firmware(request.param)
     with open_device(f"qemu:{request.param}", timeout=5.0) as d:
         assert d.info().model.size == 0
         FRESH[request.param] = [_status(d, Cmd.TRAIN, train_request(
             1, digits.train.y[:2].astype(np.uint8).tobytes(), digits.train.x[:2].tobytes())),
-            _status(d, Cmd.TRAIN_PARAMS, struct.pack("<BBHI", 1, 0, 1, 0))]
+            _status(d, Cmd.TRAIN_PARAMS, struct.pack("<BBHI", 1, 0, 1, 0)),
+            _status(d, Cmd.TRAIN_SAVE, b"")]
         yield d
 
 
@@ -141,7 +143,7 @@ def expect(dev, status: Status, cmd: int, payload: bytes) -> CommandError:
 def test_malformed_requests_leave_the_model_intact(dev, models, digits):
     x, y = digits.train.x[:8], digits.train.y[:8].astype(np.uint8)
     good = train_request(1, y.tobytes(), x.tobytes())
-    assert FRESH[dev.info().board] == [Status.ERR_NO_MODEL] * 2
+    assert FRESH[dev.info().board] == [Status.ERR_NO_MODEL] * 3
 
     plain = fmt.from_bytes(models["untrained"])           # the same model without trnl
     del plain.extra_sections[trnl.TAG]
@@ -186,6 +188,26 @@ def test_malformed_requests_leave_the_model_intact(dev, models, digits):
     assert trnl.read(dev.read_model()).step == 1
     trainer = LocalTrainer(model)
     trainer.step(x, y)
+    assert dev.read_model() == trainer.to_bytes()
+
+
+def test_a_trained_model_survives_a_reset_once_saved(dev, models, digits):
+    model = models["untrained"]
+    dev.load(model)                                       # stored in flash by the commit
+    trainer = LocalTrainer(model)
+    x, y = digits.train.x[:40], digits.train.y[:40]
+    dev.train_batch(x, y)
+    trainer.step(x, y)
+    dev.reset()                                           # training alone is in RAM only
+    assert dev.read_model() == model
+    dev.train_batch(x, y)
+    summary = dev.save_model()
+    trained = trainer.to_bytes()
+    assert (summary.size, summary.crc) == (len(trained), zlib.crc32(trained))
+    dev.reset()
+    assert dev.read_model() == trained
+    dev.request(Cmd.TRAIN_PARAMS, struct.pack("<BBHI", 1, 0, 1, 7))   # training resumes
+    trainer.set_thresholds([7])
     assert dev.read_model() == trainer.to_bytes()
 
 

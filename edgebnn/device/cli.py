@@ -91,6 +91,10 @@ def cmd_device_train(args: argparse.Namespace) -> int:
         with open_device(args.port, timeout=args.timeout) as dev:
             batch = training.board_batch(dev, model, args.batch, args.algo)
             trained = run(training.BoardLearner(dev, model, args.algo), batch)
+            if not args.no_save:
+                dev.save_model()
+                print(f"{args.port}: the trained model is stored in the board's flash (a reset "
+                      f"keeps it)")
     Path(args.output).write_bytes(trained)
     print(f"wrote {args.output} ({len(trained):,} bytes)")
     if args.verify and not args.simulate:
@@ -214,6 +218,8 @@ def add_parsers(sub) -> None:
                     help="train in the host C core instead of on a board (the same steps)")
     tr.add_argument("--verify", action="store_true",
                     help="also simulate on the host and check the models are byte-identical")
+    tr.add_argument("--no-save", action="store_true",
+                    help="leave the board's stored model as it was (a reset undoes the training)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_device_train)
 

@@ -399,6 +399,13 @@ class Device:
             raise self._fail(f"TRAIN_PARAMS: device set {count} values, sent {len(values)}")
         return step
 
+    def save_model(self) -> ModelSummary:
+        """Stores the active model as trained so far (CRCs refreshed) in the board's flash, so
+        a reset restores it (TRAIN_SAVE); training alone changes only the RAM copy."""
+        summary = ModelSummary.unpack(self.request(Cmd.TRAIN_SAVE))
+        self._model = summary
+        return summary
+
     def reset(self, timeout: Optional[float] = None) -> None:
         """Resets the board, waits for its banner and shakes hands again."""
         self.request(Cmd.RESET, retries=0)

@@ -38,6 +38,7 @@ class Cmd(enum.IntEnum):
     EVALUATE = 0x21
     TRAIN = 0x30          # a batch of labelled samples -> one on-device training step
     TRAIN_PARAMS = 0x31   # per-epoch training parameters
+    TRAIN_SAVE = 0x32     # store the trained model in the board's flash
     TEST_EXIT = 0x7E      # test only
     TEST_FAULT = 0x7F     # test only
 

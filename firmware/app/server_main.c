@@ -222,6 +222,18 @@ uint8_t server_model_error(uint8_t *reply, ebnn_status st, const ebnn_diag *diag
     return PROTO_ERR_MODEL;
 }
 
+/* Makes model the stored one (model_store.h), which a reset restores; BOOT_ERR_STORE with the
+ * store's error (i32) when flash refuses. */
+static uint8_t store_model(const uint8_t *model, uint32_t size, uint16_t *len)
+{
+    int saved = model_store_save(model, size);
+    if (saved == 0)
+        return PROTO_OK;
+    proto_put32(TX, (uint32_t)saved);
+    *len = 4;
+    return BOOT_ERR_STORE;
+}
+
 static uint8_t cmd_load_commit(uint16_t *len)
 {
     uint8_t *staged = slots[!active];
@@ -247,14 +259,8 @@ static uint8_t cmd_load_commit(uint16_t *len)
         *len = 8;
         return PROTO_ERR_TOO_LARGE;
     }
-    {   /* durable first (model_store.h): a reset from here on restores the new model */
-        int saved = model_store_save(staged, upload.size);
-        if (saved != 0) {
-            proto_put32(TX, (uint32_t)saved);
-            *len = 4;
-            return BOOT_ERR_STORE;
-        }
-    }
+    if (store_model(staged, upload.size, len) != PROTO_OK)
+        return BOOT_ERR_STORE;   /* durable first: a reset from here on restores the new model */
     active = !active;   /* the commit point: the new model becomes active in one step */
     active_info.model = m;
     active_info.size = upload.size;
@@ -388,6 +394,22 @@ static uint8_t cmd_train(uint8_t cmd, uint16_t n, uint16_t *len)
     return status;
 }
 
+/* TRAIN_SAVE: the trained model, CRCs rewritten, becomes the stored one, so it survives resets
+ * (training itself only changes the RAM slot; a reset before this restores the stored model). */
+static uint8_t cmd_train_save(uint16_t *len)
+{
+    uint8_t status;
+    if (active_info.size == 0)
+        return PROTO_ERR_NO_MODEL;
+    refresh_crcs();
+    status = store_model(slots[active], active_info.size, len);
+    if (status != PROTO_OK)
+        return status;
+    put_model_summary(TX);
+    *len = 20;
+    return PROTO_OK;
+}
+
 /* Executes a request whose payload is in RX; the reply payload goes to TX. */
 static uint8_t dispatch(uint8_t cmd, uint16_t n, uint16_t *len)
 {
@@ -405,6 +427,7 @@ static uint8_t dispatch(uint8_t cmd, uint16_t n, uint16_t *len)
         return n ? PROTO_ERR_BAD_REQUEST : PROTO_OK;
     case PROTO_TEST_EXIT: return n == 1 ? PROTO_OK : PROTO_ERR_BAD_REQUEST;
     case PROTO_TRAIN: case PROTO_TRAIN_PARAMS: return cmd_train(cmd, n, len);
+    case PROTO_TRAIN_SAVE: return n ? PROTO_ERR_BAD_REQUEST : cmd_train_save(len);
     default: return PROTO_ERR_UNKNOWN_CMD;
     }
 }

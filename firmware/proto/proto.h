@@ -37,6 +37,7 @@ enum {
     PROTO_EVALUATE = 0x21,
     PROTO_TRAIN = 0x30,              /* a batch of labelled samples -> one training step */
     PROTO_TRAIN_PARAMS = 0x31,       /* per-epoch training parameters (1.1) */
+    PROTO_TRAIN_SAVE = 0x32,         /* store the trained model in flash (1.1) */
     PROTO_TEST_EXIT = 0x7E,          /* test only: end the QEMU run with a status */
     PROTO_TEST_FAULT = 0x7F          /* test only: execute an undefined instruction */
 };
