@@ -150,3 +150,26 @@ def test_cortex_m_icount_agrees_with_plugin():
     # Each counter sees the marks themselves differently (the timer is read inside bench_mark),
     # so compare regions less the empty first one, as the benchmark does.
     assert [c - by_ticks[0] for c in by_ticks] == [c - by_plugin[0] for c in by_plugin], out
+
+
+def test_bench_arm_rows_contract():
+    """`edgebnn bench --target cortex-m4 --json` rows: the issue's keys, each kernel figure beside
+    the reference kernel's from the same run, goal/met on the best kernel, firmware budgets."""
+    from edgebnn import bench_arm
+    need("qemu-system-arm", "arm-none-eabi-gcc", "make")
+    rows = bench_arm.rows("cortex-m4", _vector_models())
+    for row in rows:
+        assert {"name", "target", "metric", "value", "reference", "ratio"} <= row.keys(), row
+        assert row["target"] == "cortex-m4"
+    per_mac = [r for r in rows if r["metric"].endswith("instructions_per_binary_mac")]
+    assert {r["name"].split("/")[1] for r in per_mac} == {"swar", "ref"}
+    goals = [r for r in per_mac if "goal" in r]
+    assert len(goals) == 4 and all(r["goal"] == 0.25 and r["met"] == (r["value"] <= 0.25)
+                                   for r in goals)
+    for r in per_mac:
+        assert r["ratio"] == pytest.approx(r["value"] / r["reference"])
+    assert {r["name"] for r in rows if r["metric"] == "instructions_per_inference"} == {
+        f"model/{name}" for name, _ in _vector_models()}
+    fw = {r["metric"]: r for r in rows if r["name"].startswith("firmware/")}
+    assert set(fw) == {"firmware_flash_bytes", "firmware_ram_bytes"}
+    assert all(0 < r["value"] <= r["reference"] for r in fw.values())
