@@ -3,6 +3,8 @@
 # apt and pip steps are skipped when their packages are already present.
 #   EDGEBNN_VENV   where the virtualenv goes (default: .venv in the repo)
 #   EDGEBNN_NO_APT set to 1 to skip the apt step (e.g. no root, toolchains already there)
+#   EDGEBNN_QEMU_PLUGIN set to 1 to also fetch qemu-plugin.h for the ARM instruction-count
+#                  benchmark (tools/qemu_plugin/fetch_header.sh: Debian's qemu source, 23 MB)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${EDGEBNN_VENV:-$repo/.venv}
@@ -40,4 +42,7 @@ fi
 # The package itself, with its cffi extension built from native/. Re-run on every call: it
 # is quick, and keeps the extension in step with the C sources.
 "$py" -m pip install -q --no-build-isolation -e "$repo"
+if [ "${EDGEBNN_QEMU_PLUGIN:-0}" = 1 ] && [ ! -f "$repo/tools/qemu_plugin/build/include/qemu-plugin.h" ]; then
+  "$repo/tools/qemu_plugin/fetch_header.sh"
+fi
 echo "[setup] ready: $venv/bin/edgebnn"
