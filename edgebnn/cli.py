@@ -215,21 +215,23 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the bundled defaults: train → export → run on the host C core, on
-    onnxruntime and on the emulated board, each cross-checked against PyTorch bit for bit."""
+    onnxruntime and on the emulated board, each cross-checked against PyTorch bit for bit;
+    then train a `local` chain on the emulated board and pull it back, checked against the
+    same training in the host C core byte for byte."""
     from edgebnn import format as fmt
     from edgebnn.export import export_run
     from edgebnn.export import onnx as onnx_export
     from edgebnn.train import TrainConfig, train
 
     out = Path(args.out)
-    print(f"[1/5] training an MLP on digits with backprop -> {out}")
+    print(f"[1/7] training an MLP on digits with backprop -> {out}")
     metrics = train(TrainConfig(epochs=args.epochs), out, progress=not args.quiet)
     print(f"      test accuracy {metrics['accuracy']['test']:.4f}")
     model = export_run(out)
     model_path, onnx_path = out / "model.ebnn", out / "model.onnx"
     size = fmt.write(model, model_path)
     onnx_size = onnx_export.write(model, onnx_path)
-    print(f"[2/5] exported {model_path} ({size:,} bytes) and {onnx_path} ({onnx_size:,} bytes)")
+    print(f"[2/7] exported {model_path} ({size:,} bytes) and {onnx_path} ({onnx_size:,} bytes)")
     expected, labels = evaluate("torch", out, None, "test", None)
     targets = [("native", model_path, "C core on the host"),
                ("onnx", onnx_path, "onnxruntime"),
@@ -241,9 +243,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         same = np.array_equal(scores, expected)
         all_same &= same
         accuracy = float((scores.argmax(1) == labels).mean())
-        print(f"[{step}/5] {what}: test accuracy {accuracy:.4f} on {len(labels)} images; "
+        print(f"[{step}/7] {what}: test accuracy {accuracy:.4f} on {len(labels)} images; "
               f"scores {'identical to' if same else 'DIFFERENT from'} PyTorch")
-    return 0 if all_same else 1
+    return 0 if demo_board_training(args, out) and all_same else 1
+
+
+def demo_board_training(args: argparse.Namespace, out: Path) -> bool:
+    """Steps 6-7 of the demo: a `local` chain trained briefly on the host, exported with its
+    training section, trained further on the emulated board over serial, pulled back; True when
+    the pulled file equals the host C core's simulation of the same training."""
+    from edgebnn import format as fmt
+    from edgebnn.device.training import run_training
+    from edgebnn.export import export_run
+    from edgebnn.train import TrainConfig, train
+
+    run_dir, path = out / "local", out / "local.ebnn"
+    print(f"[6/7] training a `local` chain (128 hidden units, integer weights) on digits on the "
+          f"host for 1 epoch -> {run_dir}")
+    train(TrainConfig(algo="local", model_kwargs={"layers": [128]}, epochs=1, batch_size=100),
+          run_dir, progress=not args.quiet)
+    exported = export_run(run_dir)
+    print(f"      exported {path} ({fmt.write(exported, path):,} bytes with its training "
+          f"section)")
+    splits = model_splits(exported.meta["training"], None, None, path)
+    board = f"qemu:{args.board}"
+
+    def start(where: str, batch: int, before: float) -> None:
+        print(f"[7/7] emulated {args.board} board: training it over serial, {args.board_epochs} "
+              f"epoch(s) in batches of {batch}; test accuracy before {before:.4f}", flush=True)
+
+    def epoch(e) -> None:
+        print(f"      {e.describe(args.board_epochs, len(splits.train))}", flush=True)
+
+    result = run_training(fmt.to_bytes(exported), str(path), splits, epochs=args.board_epochs,
+                          port=board, verify=True, progress=not args.quiet, on_start=start,
+                          on_epoch=epoch)
+    trained = out / "local_trained.ebnn"
+    trained.write_bytes(result.model)
+    print(f"      pulled back {trained}: test accuracy {result.before:.4f} -> "
+          f"{result.epochs[-1].test_accuracy:.4f}; model bytes "
+          f"{'identical to' if result.same_as_host else 'DIFFERENT from'} the host C core's "
+          f"training")
+    return bool(result.same_as_host)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the main job on the bundled defaults, end to end")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--epochs", type=int, default=10)
-    d.add_argument("--board", default="mps2-an386", help="emulated board for the last step")
+    d.add_argument("--board", default="mps2-an386", help="emulated board of the last steps")
+    d.add_argument("--board-epochs", type=int, default=2,
+                   help="epochs of on-device training on the emulated board")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
     add_device_parsers(sub)   # device info|load, board run

@@ -88,15 +88,19 @@ def test_console_script_entry_point():
 
 
 def test_demo_main_job_end_to_end(tmp_path, capsys):
-    """The README's main job: train → export → C core, onnxruntime and the emulated board."""
+    """The README's main job: train → export → C core, onnxruntime and the emulated board,
+    then training on the emulated board."""
     import shutil
     if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")):
         pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm (tools/setup.sh installs them)")
-    code, out, _ = _run(["demo", "--out", str(tmp_path / "demo"), "--epochs", "2", "--quiet"],
-                        capsys)
+    code, out, _ = _run(["demo", "--out", str(tmp_path / "demo"), "--epochs", "2",
+                         "--board-epochs", "1", "--quiet"], capsys)
     assert code == 0, out
-    assert out.count("identical to PyTorch") == 3 and "[5/5] emulated mps2-an386" in out
+    assert out.count("identical to PyTorch") == 3 and "[5/7] emulated mps2-an386" in out
     assert (tmp_path / "demo" / "model.ebnn").is_file() and (tmp_path / "demo" / "model.onnx").is_file()
+    # then on-device training, pulled back and equal to the host C core's
+    assert "identical to the host C core's training" in out
+    assert (tmp_path / "demo" / "local_trained.ebnn").is_file()
 
 
 def test_eval_picks_the_backend_from_the_model(cli_run, tmp_path, capsys):

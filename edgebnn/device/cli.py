@@ -64,47 +64,29 @@ def cmd_device_train(args: argparse.Namespace) -> int:
     if not (args.simulate or args.port):
         raise ValueError("device train needs --port (or --simulate to train on the host)")
     model = Path(args.model).read_bytes()
-    schedule = training.epoch_schedule(model, args.model, args.algo)
+    training.epoch_schedule(model, args.model, args.algo)   # a clear error before any data
     splits = model_splits(_training_meta(model), args.data, args.seed, args.model, args.limit)
-    seed = args.seed if args.seed is not None else 0
 
-    def report(e: "training.Epoch") -> None:
-        cycles = f", {e.cycles / len(splits.train):,.0f} cycles/sample" if e.cycles else ""
-        print(f"  epoch {e.epoch}/{args.epochs}: train accuracy {e.train_accuracy:.4f}, test "
-              f"accuracy {e.test_accuracy:.4f} ({e.seconds:.1f} s{cycles})", flush=True)
+    def start(where: str, batch: int, before: float) -> None:
+        print(f"{where}: training {args.model} with {args.algo}, {args.epochs} epoch(s) of "
+              f"{len(splits.train)} samples in batches of {batch}; test accuracy before: "
+              f"{before:.4f} on {len(splits.test)} samples", flush=True)
 
-    def run(learner, batch: int) -> bytes:
-        before = learner.accuracy(splits.test.x, splits.test.y)
-        print(f"{learner.where}: training {args.model} with {args.algo}, {args.epochs} "
-              f"epoch(s) of {len(splits.train)} samples in batches of {batch}; test accuracy "
-              f"before: {before:.4f} on {len(splits.test)} samples", flush=True)
-        training.train_epochs(learner, splits.train, splits.test, schedule, args.epochs, batch,
-                              seed, progress=not args.quiet, on_epoch=report)
-        return learner.model_bytes()
-
-    if args.simulate:
-        batch = args.batch or training.DEFAULT_BATCH
-        trained = run(training.HostLearner(model, args.algo), batch)
-    else:
-        from edgebnn.device.ports import open_device
-
-        with open_device(args.port, timeout=args.timeout) as dev:
-            batch = training.board_batch(dev, model, args.batch, args.algo)
-            trained = run(training.BoardLearner(dev, model, args.algo), batch)
-            if not args.no_save:
-                dev.save_model()
-                print(f"{args.port}: the trained model is stored in the board's flash (a reset "
-                      f"keeps it)")
-    Path(args.output).write_bytes(trained)
-    print(f"wrote {args.output} ({len(trained):,} bytes)")
-    if args.verify and not args.simulate:
-        host = training.HostLearner(model, args.algo)
-        training.train_epochs(host, splits.train, splits.test, schedule, args.epochs, batch,
-                              seed)
-        same = host.model_bytes() == trained
+    out = training.run_training(
+        model, args.model, splits, algo=args.algo, epochs=args.epochs, batch=args.batch,
+        seed=args.seed if args.seed is not None else 0,
+        port=None if args.simulate else args.port, timeout=args.timeout,
+        save=not args.no_save, verify=args.verify and not args.simulate,
+        progress=not args.quiet, on_start=start,
+        on_epoch=lambda e: print(f"  {e.describe(args.epochs, len(splits.train))}", flush=True))
+    if not args.simulate and not args.no_save:
+        print(f"{args.port}: the trained model is stored in the board's flash (a reset keeps it)")
+    Path(args.output).write_bytes(out.model)
+    print(f"wrote {args.output} ({len(out.model):,} bytes)")
+    if out.same_as_host is not None:
         print(f"host C core simulation of the same training: "
-              f"{'identical' if same else 'DIFFERENT'} model bytes")
-        return 0 if same else 1
+              f"{'identical' if out.same_as_host else 'DIFFERENT'} model bytes")
+        return 0 if out.same_as_host else 1
     return 0
 
 

@@ -189,6 +189,12 @@ class Epoch:
     cycles: int             # board cycles spent in training steps
     seconds: float
 
+    def describe(self, epochs: int, n_train: int) -> str:
+        """One line: train and held-out accuracy, time, board cycles per sample."""
+        cycles = f", {self.cycles / n_train:,.0f} cycles/sample" if self.cycles else ""
+        return (f"epoch {self.epoch}/{epochs}: train accuracy {self.train_accuracy:.4f}, test "
+                f"accuracy {self.test_accuracy:.4f} ({self.seconds:.1f} s{cycles})")
+
 
 def train_epochs(learner: Learner, train_set: Dataset, test_set: Dataset, schedule: Schedule,
                  epochs: int, batch: int, seed: int = 0, progress: bool = False,
@@ -223,3 +229,56 @@ def train_epochs(learner: Learner, train_set: Dataset, test_set: Dataset, schedu
         if on_epoch:
             on_epoch(result)
     return history
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `run_training` did."""
+    where: str                      # "board qemu:…" or "host C core"
+    batch: int
+    before: float                   # held-out accuracy of the model as given
+    epochs: list[Epoch]
+    model: bytes                    # the trained file (pulled back from a board)
+    same_as_host: Optional[bool]    # with verify: the host C core's training gave these bytes
+
+
+def run_training(model: bytes, source: str, splits, *, algo: str = "local", epochs: int = 1,
+                 batch: Optional[int] = None, seed: int = 0, port: Optional[str] = None,
+                 timeout: float = 2.0, save: bool = True, verify: bool = False,
+                 progress: bool = False,
+                 on_start: Optional[Callable[[str, int, float], None]] = None,
+                 on_epoch: Optional[Callable[[Epoch], None]] = None) -> Outcome:
+    """Trains `model` (named `source` in errors) for `epochs` epochs on splits.train, measuring
+    splits.test, on the board at `port` — uploaded, trained over serial, pulled back and, with
+    `save`, stored in its flash — or, without a port, in the host C core (batch default 100).
+    With `verify` (board only) the host C core repeats the same training and the bytes are
+    compared. on_start(where, batch, accuracy before) and on_epoch report progress."""
+    schedule = epoch_schedule(model, source, algo)
+
+    def run(learner: Learner, batch: int) -> tuple[float, list[Epoch], bytes]:
+        before = learner.accuracy(splits.test.x, splits.test.y)
+        if on_start:
+            on_start(learner.where, batch, before)
+        history = train_epochs(learner, splits.train, splits.test, schedule, epochs, batch, seed,
+                               progress, on_epoch)
+        return before, history, learner.model_bytes()
+
+    if port is None:
+        batch = batch or DEFAULT_BATCH
+        learner: Learner = HostLearner(model, algo)
+        before, history, trained = run(learner, batch)
+        return Outcome(learner.where, batch, before, history, trained, None)
+    from edgebnn.device.ports import open_device
+
+    with open_device(port, timeout=timeout) as dev:
+        batch = board_batch(dev, model, batch, algo)
+        learner = BoardLearner(dev, model, algo)
+        before, history, trained = run(learner, batch)
+        if save:
+            dev.save_model()
+    same = None
+    if verify:
+        host = HostLearner(model, algo)
+        train_epochs(host, splits.train, splits.test, schedule, epochs, batch, seed)
+        same = host.model_bytes() == trained
+    return Outcome(learner.where, batch, before, history, trained, same)
