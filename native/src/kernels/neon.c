@@ -1,13 +1,14 @@
 /* NEON kernel, AArch64 and ARMv7-A: EOR + CNT per 128-bit vector and channel, the byte counts
- * added into byte accumulators (up to 31 vectors: 31 x 8 <= 255), widened only then (on
- * AArch64 with a pairwise-add tree across the 8 channels, ARMv7 UADDLP + UADALP into 32-bit
- * lanes reduced once per call). Each loaded input
- * vector serves CH output channels.
- * AArch64: the inner loop is written in assembly (8 channels, one LD1 of 4 registers per row
- * and step: 13 instructions per 4 x 128 binary MACs and channel, plus a 1/8 share of the input
- * load and the loop), because GCC spills the 8 accumulators; whole vectors and words left over
- * go through the same accumulators with 128- and 32-bit steps. Only baseline Advanced SIMD:
- * no dot-product extension, no across-vector adds on ARMv7. */
+ * added into byte accumulators (up to 31 vectors: 31 x 8 <= 255), widened only then (AArch64:
+ * a pairwise-add tree across the 8 channels; ARMv7: VPADDL + VPADAL into 32-bit lanes, reduced
+ * once per call). Each loaded input vector serves CH output channels. The inner loops are in
+ * assembly because GCC spills the accumulators and recomputes row addresses:
+ *  - AArch64: 8 channels, one LD1 of 4 registers per row and step: 13 instructions per 4 x 128
+ *    binary MACs and channel, plus a 1/8 share of the input load and the loop;
+ *  - ARMv7: 4 channels, one VLD1 of 2 q registers per row and step: 7 per 2 x 128.
+ * Whole vectors and words left over go through the same accumulators with 128- and 32-bit
+ * steps. Only baseline Advanced SIMD: no dot-product extension, no across-vector adds on
+ * ARMv7. */
 #include "kernels.h"
 
 #if defined(__ARM_NEON)
@@ -19,9 +20,6 @@
 #define CH 4u /* ARMv7 has 16 q registers: 4 byte + 4 wide accumulators, 2 input, 2 weight */
 #endif
 
-/* The channel loops must be unrolled to keep the accumulators in registers, which GCC does
- * at -O2 only when asked. */
-#define UNROLL _Pragma("GCC unroll 8")
 
 static inline uint8x16_t load1(const uint32_t *p) {
     return vld1q_u8((const uint8_t *)(const void *)p);
@@ -116,26 +114,68 @@ static void block8(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t *m
     vst1q_u32(mism + 4, hi);
 }
 #else
-/* mism of the 4 rows at w (row stride n words) over their whole vectors, then the words. */
+/* ARMv7: the same design with 4 channels (16 q registers: 4 byte and 4 wide accumulators,
+ * 2 input and 2 weight vectors), steps of 2 vectors (one VLD1 of 4 d registers per row):
+ * 7 instructions per 2 x 128 binary MACs and channel. */
+#define ROW2(j, inc)                                                                       \
+    "vld1.8 {d20-d23}, [%[w]], " inc "\n\t"                                                \
+    "veor q10, q10, q8\n\tveor q11, q11, q9\n\t"                                           \
+    "vcnt.8 q10, q10\n\tvcnt.8 q11, q11\n\t"                                               \
+    "vadd.i8 q10, q10, q11\n\tvadd.i8 %q[a" #j "], %q[a" #j "], q10\n\t"
+#define ROW_Q(j, inc)                                                                      \
+    "vld1.8 {d20-d21}, [%[w]], " inc "\n\t"                                                \
+    "veor q10, q10, q8\n\tvcnt.8 q10, q10\n\t"                                             \
+    "vadd.i8 %q[a" #j "], %q[a" #j "], q10\n\t"
+/* One word: the lane load leaves the rest of q10 as zeroed just before. */
+#define ROW_S(j, inc)                                                                      \
+    "vmov.i32 q10, #0\n\tvld1.32 {d20[0]}, [%[w]], " inc "\n\t"                            \
+    "veor q10, q10, q8\n\tvcnt.8 q10, q10\n\t"                                             \
+    "vadd.i8 %q[a" #j "], %q[a" #j "], q10\n\t"
+
+#define S "%[stride]"
+#define STEP_LOOP(load_x, row, bytes)                                                      \
+    __asm volatile("1:\n\t" load_x row(0, S) row(1, S) row(2, S) row(3, "%[back]")        \
+                   "subs %[k], %[k], #1\n\t"                                               \
+                   "bne 1b\n\t"                                                            \
+                   : [x] "+r"(x), [k] "+r"(k), [w] "+r"(w), [a0] "+w"(a0), [a1] "+w"(a1),    \
+                     [a2] "+w"(a2), [a3] "+w"(a3)                                            \
+                   : [stride] "r"(stride), [back] "r"((bytes) - 3u * stride)                 \
+                   : "q8", "q9", "q10", "q11", "cc", "memory")
+
+/* mism of the 4 rows at w (row stride n words). */
 static void block4(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t *mism) {
-    uint32_t nv = n / 4u, v = 0, j, k;
-    uint32x4_t wide[CH];
-    UNROLL for (j = 0; j < CH; j++) wide[j] = vdupq_n_u32(0);
-    while (v < nv) {
-        uint8x16_t acc[CH];
-        uint32_t end = nv - v > 31u ? v + 31u : nv;
-        UNROLL for (j = 0; j < CH; j++) acc[j] = vdupq_n_u8(0);
-        for (; v < end; v++) {
-            uint8x16_t xv = load1(x + 4u * v);
-            UNROLL for (j = 0; j < CH; j++)
-                acc[j] = vaddq_u8(acc[j], vcntq_u8(veorq_u8(xv, load1(w + (size_t)j * n + 4u * v))));
+    uint32_t stride = 4u * n;
+    uint32_t steps = n / 8u, vecs = (n / 4u) % 2u, words = n % 4u, k;
+    uint32x4_t w0 = vdupq_n_u32(0), w1 = w0, w2 = w0, w3 = w0;
+    uint8x16_t a0, a1, a2, a3;
+    do {
+        /* <= 14 steps per byte accumulation (28 vectors); the left-over vector and words join
+         * the last one when it has <= 13 steps: <= 30 counts of <= 8 per byte. */
+        uint32_t now = steps > 14u ? 14u : steps;
+        a0 = a1 = a2 = a3 = vdupq_n_u8(0);
+        steps -= now;
+        if (now != 0) {
+            k = now;
+            STEP_LOOP("vld1.8 {d16-d19}, [%[x]]!\n\t", ROW2, 32u);
         }
-        UNROLL for (j = 0; j < CH; j++) wide[j] = vpadalq_u16(wide[j], vpaddlq_u8(acc[j]));
-    }
-    UNROLL for (j = 0; j < CH; j++) {
-        mism[j] = sum_u32(wide[j]);
-        for (k = 4u * nv; k < n; k++) mism[j] += ebnn_popcount32(x[k] ^ w[(size_t)j * n + k]);
-    }
+        if (steps == 0 && now < 14u) {
+            if (vecs != 0) {
+                k = vecs;
+                STEP_LOOP("vld1.8 {d16-d17}, [%[x]]!\n\t", ROW_Q, 16u);
+                vecs = 0;
+            }
+            if (words != 0) {
+                k = words;
+                STEP_LOOP("vmov.i32 q8, #0\n\tvld1.32 {d16[0]}, [%[x]]!\n\t", ROW_S, 4u);
+                words = 0;
+            }
+        }
+        w0 = vpadalq_u16(w0, vpaddlq_u8(a0));
+        w1 = vpadalq_u16(w1, vpaddlq_u8(a1));
+        w2 = vpadalq_u16(w2, vpaddlq_u8(a2));
+        w3 = vpadalq_u16(w3, vpaddlq_u8(a3));
+    } while (steps != 0 || vecs != 0 || words != 0);
+    mism[0] = sum_u32(w0), mism[1] = sum_u32(w1), mism[2] = sum_u32(w2), mism[3] = sum_u32(w3);
 }
 #endif
 
