@@ -8,8 +8,8 @@
  *    registers with a shifted operand (1). Three XOR-ed words go through a carry-save adder
  *    (ones = a^b^c, twos = majority: 5 instructions), so only two words are counted; ones +
  *    2*twos (<= 12 per nibble) is turned into byte counts and summed across the word by one
- *    USADA8 (sum of absolute differences with zero, accumulating): 28 instructions per triple,
- *    9.3 per 32-bit word, one channel at a time (14 registers are all in use). */
+ *    USADA8 (sum of absolute differences with zero, accumulating): 27 instructions per triple,
+ *    9 per 32-bit word, one channel at a time (14 registers are all in use). */
 #include "kernels.h"
 
 #if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FEATURE_DSP)
@@ -35,9 +35,42 @@ static inline uint32_t byte_sum(uint32_t a) {
 }
 
 #if defined(TRIPLES_ASM)
+/* One triple of x and w into total (r0-r5 scratch): load 3 + 3 words, XOR; carry-save adder
+ * r4 = ones = r0^r1^r2, r5 = twos = r0 ^ ((r0^r2) & (r0^r1)); nibble counts of ones and twos;
+ * s = ones + 2 * twos (<= 12 per nibble); h = high nibbles, s - 15 h = lo + hi per byte;
+ * USADA8 adds the four bytes to total. */
+#define TRIPLE \
+    "ldmia %[x]!, {r0, r1, r2}\n\t" \
+    "ldmia %[w]!, {r3, r4, r5}\n\t" \
+    "eors r0, r3\n\t" \
+    "eors r1, r4\n\t" \
+    "eors r2, r5\n\t" \
+    "eor r3, r0, r1\n\t" \
+    "eor r4, r3, r2\n\t" \
+    "eor r5, r0, r2\n\t" \
+    "ands r5, r3\n\t" \
+    "eors r5, r0\n\t" \
+    "and r3, %[m55], r4, lsr #1\n\t" \
+    "subs r4, r4, r3\n\t" \
+    "and r3, %[m33], r4, lsr #2\n\t" \
+    "and r4, r4, %[m33]\n\t" \
+    "add r4, r3\n\t" \
+    "and r3, %[m55], r5, lsr #1\n\t" \
+    "subs r5, r5, r3\n\t" \
+    "and r3, %[m33], r5, lsr #2\n\t" \
+    "and r5, r5, %[m33]\n\t" \
+    "add r5, r3\n\t" \
+    "add r4, r4, r5, lsl #1\n\t" \
+    "lsrs r3, r4, #4\n\t" \
+    "and r3, r3, #0x0F0F0F0F\n\t" \
+    "sub r4, r4, r3, lsl #4\n\t" \
+    "add r4, r3\n\t" \
+    "usada8 %[total], r4, %[zero], %[total]\n\t"
+
 /* Mismatches of the k >= 1 word triples at x and w. Per triple: LDM x, LDM w, 3 EOR,
  * carry-save 5, nibble counts 2 x 5, ones + 2*twos 1, to bytes 4 (h = high nibbles; s - 15h =
- * lo + hi per byte, <= 24, no borrow), USADA8 1, loop 2. x and w must be 4-byte aligned.
+ * lo + hi per byte, <= 24, no borrow), USADA8 1, and the loop's 2 for every two triples.
+ * x and w must be 4-byte aligned.
  * Not inlined: with the caller's values live around it GCC cannot allocate the operands. */
 __attribute__((noinline)) static uint32_t triples_asm(const uint32_t *x, const uint32_t *w,
                                                       uint32_t k) {
@@ -49,38 +82,19 @@ __attribute__((noinline)) static uint32_t triples_asm(const uint32_t *x, const u
         "mov %[m55], #0x55555555\n\t"
         "mov %[m33], #0x33333333\n\t"
         "mov %[zero], #0\n\t"
+        /* two triples per loop iteration; an odd one first */
+        "tst %[k], #1\n\t"
+        "beq 2f\n\t"
+        TRIPLE
+        "2:\n\t"
+        "lsrs %[k], %[k], #1\n\t"
+        "beq 3f\n\t"
         "1:\n\t"
-        "ldmia %[x]!, {r0, r1, r2}\n\t"
-        "ldmia %[w]!, {r3, r4, r5}\n\t"
-        "eors r0, r3\n\t"
-        "eors r1, r4\n\t"
-        "eors r2, r5\n\t"
-        /* carry-save: r4 = ones = r0^r1^r2, r5 = twos = r0 ^ ((r0^r2) & (r0^r1)) */
-        "eor r3, r0, r1\n\t"
-        "eor r4, r3, r2\n\t"
-        "eor r5, r0, r2\n\t"
-        "ands r5, r3\n\t"
-        "eors r5, r0\n\t"
-        /* nibble counts of ones (r4) and twos (r5) */
-        "and r3, %[m55], r4, lsr #1\n\t"
-        "subs r4, r4, r3\n\t"
-        "and r3, %[m33], r4, lsr #2\n\t"
-        "and r4, r4, %[m33]\n\t"
-        "add r4, r3\n\t"
-        "and r3, %[m55], r5, lsr #1\n\t"
-        "subs r5, r5, r3\n\t"
-        "and r3, %[m33], r5, lsr #2\n\t"
-        "and r5, r5, %[m33]\n\t"
-        "add r5, r3\n\t"
-        /* s = ones + 2 * twos; to byte counts; summed into total */
-        "add r4, r4, r5, lsl #1\n\t"
-        "lsrs r3, r4, #4\n\t"
-        "and r3, r3, #0x0F0F0F0F\n\t"
-        "sub r4, r4, r3, lsl #4\n\t"
-        "add r4, r3\n\t"
-        "usada8 %[total], r4, %[zero], %[total]\n\t"
+        TRIPLE
+        TRIPLE
         "subs %[k], %[k], #1\n\t"
         "bne 1b\n\t"
+        "3:\n\t"
         : [x] "+r"(x), [w] "+r"(w), [k] "+r"(k), [total] "+r"(total), [m55] "=&r"(m55),
           [m33] "=&r"(m33), [zero] "=&r"(zero)
         :
