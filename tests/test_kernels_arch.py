@@ -1,8 +1,8 @@
 """Every optimized C kernel against the scalar reference, bit for bit, where it runs: the host
 (each x86 variant forced, under ASan), AArch64 under qemu-aarch64 (baseline cortex-a53 and
 -cpu max), ARMv7 NEON under qemu-arm (cortex-a15), and Cortex-M4/M7/M55 bare metal under
-qemu-system-arm (semihosting exit status; the M55 build also runs the Helium kernel). The C side is tests/native/test_kernels_arch.c;
-missing toolchains or emulators skip with the reason. Also: the benchmark's --quick output
+qemu-system-arm (semihosting exit status; the M55 build also runs the Helium kernel). The C
+side is tests/native/test_kernels_arch.c; missing toolchains or emulators skip with the reason. Also: the benchmark's --quick output
 structure (never its timings), and the ARM benchmark's instruction counts (edgebnn/bench_arm.py):
 exactly repeatable, the Cortex-M -icount counter equal to the TCG plugin's, rows in the issue's
 contract."""
