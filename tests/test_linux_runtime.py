@@ -5,7 +5,7 @@ INFO name the board and the C core's NEON kernels, scores over the pty equal the
 for an MLP and a CNN, EVALUATE and READ work, and the fault cases (garbage, a wrong CRC, a
 truncated frame, an oversized length, an abandoned upload, RESET, a fault, the runtime killed)
 each give an error reply or a clear host error, bounded in time, without losing the committed
-model.
+model: RESET restores it from the store, and a store file brings it back after a kill.
 
 Needs make and, per architecture, its cross compiler and qemu-user emulator (tools/setup.sh
 installs them); an architecture whose tools are missing is skipped with their names."""
