@@ -15,8 +15,9 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw")))
 #define AVX2 __attribute__((target("avx2")))
-#define MAX_TAPS 64u    /* kh * kw: the byte counters stay below 127 */
-#define MAX_WORDS 128u  /* input words per pixel (in_c <= 4096) */
+/* Stack: about 16 KiB (the weights per tap, the bounds). */
+#define MAX_TAPS 49u    /* kh * kw up to 7 x 7: the byte counters stay below 127 */
+#define MAX_WORDS 64u   /* input words per pixel (in_c <= 2048) */
 
 /* 64 channels' bits [64 q, 64 q + 64) of a packed vector of nw words. */
 static inline uint64_t bits64(const uint32_t *p, uint32_t nw, uint32_t q) {

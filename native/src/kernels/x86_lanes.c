@@ -18,9 +18,10 @@
 
 #define PIX 8u          /* output pixels per block (lanes16 names its 8 accumulators) */
 #define MAX_SEGS 16u    /* window rows (kh) of a padded / strided conv handled here */
-#define WL_WORDS 8192u  /* one group's repacked weights: window words x lanes (32 KiB) */
-#define PATCH_WORDS 8192u /* gathered windows of edge pixels, plus a zero row */
-#define MAX_GROUPS 64u
+/* Stack: about 29 KiB in all (the repacked weights, the patch, the groups, the block). */
+#define WL_WORDS 4096u  /* repacked weights of the groups of one pass: window words x lanes */
+#define PATCH_WORDS 2304u /* gathered windows of edge pixels, plus a zero row: (PIX+1) x 256 */
+#define MAX_GROUPS 32u
 
 /* A block of PIX output pixels: the window of pixel p is segs runs of len words, run s at
  * x[s * PIX + p]. Pixels past the layer's last repeat it; only npix are written. */

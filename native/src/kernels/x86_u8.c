@@ -21,9 +21,10 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw")))
 #define AVX2 __attribute__((target("avx2")))
-#define PATCH_BYTES 16384u
-#define PM1_BYTES 16384u /* repacked ±1 weights of every channel group (window bytes x out_c) */
-#define PM1_GROUPS 64u
+/* Stack: about 20 KiB in all. */
+#define PATCH_BYTES 8192u
+#define PM1_BYTES 8192u /* repacked ±1 weights of every channel group (window bytes x out_c) */
+#define PM1_GROUPS 32u
 
 /* The window bytes of output pixel (oy, ox), channels [c0, c0 + cg) of each tap, in weight
  * order (ky, kx, c); taps in the padding are 0 and add nothing to P or S. */
