@@ -88,13 +88,14 @@ def test_size_report_within_budget(builds, board):
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_no_malloc_linked(builds, board):
-    elf, _ = builds[board]
-    nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True,
-                        timeout=30, check=True).stdout
-    symbols = {line.split()[-1] for line in nm.splitlines() if line.strip()}
+    app, _ = builds[board]
     forbidden = {"malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r", "_sbrk",
                  "_sbrk_r", "printf", "_printf_r"}
-    assert not symbols & forbidden, f"{board}: links {sorted(symbols & forbidden)}"
+    for elf in (app, app.parent / "edgebnn-boot.elf"):   # the application and the bootloader
+        nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True,
+                            timeout=30, check=True).stdout
+        symbols = {line.split()[-1] for line in nm.splitlines() if line.strip()}
+        assert not symbols & forbidden, f"{elf}: links {sorted(symbols & forbidden)}"
 
 
 @pytest.mark.parametrize("board", BOARDS)

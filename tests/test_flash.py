@@ -284,3 +284,53 @@ def test_a_save_cut_before_its_record_keeps_the_previous_model(build_dir, models
         f.write(b"\xff" * 4096)
     with open_device(port(store), build_dir=build_dir) as dev:
         assert dev.read_model() == models["a"]
+
+
+def test_an_install_cut_off_is_finished_at_the_next_boot(build_dir, new_image, tmp_path):
+    """Power lost while the bootloader copied a verified image from staging to the app slot
+    (app slot erased, staging complete): the next boot finishes the install."""
+    syms = flash_symbols(build_dir)
+    ram_base = load_boards()[BOARD].ram_base
+    store = tmp_path / "s.store"
+    with open_device(port(store), build_dir=build_dir):
+        pass
+    with open(store, "r+b") as f:
+        f.seek(syms["__app_staging"] - ram_base)
+        f.write(new_image)
+        f.seek(syms["__app_slot"] - ram_base)
+        f.write(b"\xff" * syms["__app_slot_size"])
+    with open_device(port(store), build_dir=build_dir) as dev:
+        assert dev.firmware == NEW_VERSION
+
+
+def test_the_bootloader_survives_garbage(build_dir, tmp_path):
+    with open_device(port(tmp_path / "s.store"), build_dir=build_dir) as dev:
+        enter_bootloader(dev)
+        dev.link.write(bytes(range(256)) * 8 + b"\xEB\x4E\x01")
+        assert in_bootloader(dev)          # HELLO resynchronizes; the client resends if eaten
+        assert boot_info(dev).app_valid
+
+
+def test_flash_command_line(build_dir, new_image, tmp_path, capsys, monkeypatch):
+    from edgebnn.cli import main
+
+    monkeypatch.setenv("EDGEBNN_FIRMWARE_BUILD", str(build_dir))
+    image, raw, store = tmp_path / "new.img", tmp_path / "raw.bin", tmp_path / "s.store"
+    image.write_bytes(new_image)
+    raw.write_bytes(new_image[fwimage.HEADER_SIZE:])
+    assert main(["flash", str(image), "--port", port(store)]) == 0
+    assert f"application {NEW_VERSION} running" in capsys.readouterr().out
+    assert main(["flash", str(raw), "--port", port(store)]) == 2
+    assert "raw.bin: magic is 0x" in capsys.readouterr().err
+    with open_device(port(store), build_dir=build_dir) as dev:
+        assert dev.firmware == NEW_VERSION
+
+
+def test_a_store_serves_one_board_at_a_time(build_dir, tmp_path):
+    store = tmp_path / "s.store"
+    with open_device(port(store), build_dir=build_dir):
+        with pytest.raises(DeviceError, match=f"store file {store} is in use by another board"):
+            with open_device(port(store), build_dir=build_dir):
+                pass
+    with open_device(port(store), build_dir=build_dir) as dev:   # released on close
+        assert dev.firmware == "0.1.0"

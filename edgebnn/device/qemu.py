@@ -19,6 +19,7 @@ The board table is firmware/boards.mk, shared with the firmware build (see `load
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import socket
@@ -177,6 +178,7 @@ class QemuBoard:
         self.boot = firmware_files(self.firmware)
         self.store: Optional[Path] = Path(store) if store is not None else None
         self._temp_store = False
+        self._store_lock = None
         self.port: Optional[int] = None
         self.url: Optional[str] = None
         self.serial: Optional[serial.SerialBase] = None
@@ -200,7 +202,8 @@ class QemuBoard:
 
     def prepare_store(self) -> Path:
         """The store file, created (temporary unless `store` was given) and factory-programmed
-        when missing; QemuError when an existing one has the wrong size."""
+        when missing, and locked until close(): two boards on one flash would corrupt it.
+        QemuError when an existing one has the wrong size or is in use."""
         if self.store is None:
             fd, name = tempfile.mkstemp(prefix=f"edgebnn-{self.board}-", suffix=".store")
             os.close(fd)
@@ -212,6 +215,15 @@ class QemuBoard:
             raise QemuError(f"{self._tag()}: store file {self.store} is "
                             f"{self.store.stat().st_size} bytes, expected {self.info.ram_size} "
                             f"(QEMU's machine RAM on {self.board})")
+        if self._store_lock is None:
+            lock = open(self.store, "rb")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                raise QemuError(f"{self._tag()}: store file {self.store} is in use by another "
+                                f"board") from None
+            self._store_lock = lock
         return self.store
 
     def start(self) -> "QemuBoard":
@@ -267,6 +279,9 @@ class QemuBoard:
                 pass
             self.serial = None
         self._stop()
+        if self._store_lock is not None:
+            self._store_lock.close()
+            self._store_lock = None
         if self._temp_store and self.store is not None:
             self.store.unlink(missing_ok=True)
             self.store, self._temp_store = None, False
