@@ -88,13 +88,22 @@ def _elf_is_static(path: Path) -> tuple[int, bool]:
 
 
 @pytest.mark.parametrize("arch", ARM)
-def test_builds_static_for_the_target(build_dir, arch):
+def test_builds_static_without_malloc(build_dir, arch):
     exe = ensure_runtime(arch, build_dir)
     assert exe == runtime_path(arch, build_dir)
     assert _elf_is_static(exe) == (ELF_MACHINE[arch], True)
     r = subprocess.run([ARCHES[arch].qemu, str(exe), "--version"], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0 and f"board=linux-{arch}" in r.stdout, r.stdout + r.stderr
+    # Static memory only, as in the firmware: none of our objects (server, board layer, C core)
+    # calls the allocator; glibc is there for the system calls.
+    objs = sorted(str(p) for p in (exe.parent / "obj").rglob("*.o"))
+    nm = subprocess.run([ARCHES[arch].compiler.replace("-gcc", "-nm"), "-u", *objs],
+                        capture_output=True, text=True, timeout=60)
+    assert nm.returncode == 0 and "ebnn_server_main" in nm.stdout, nm.stderr
+    used = {line.split()[-1] for line in nm.stdout.splitlines() if line.strip().startswith("U ")}
+    assert not used & {"malloc", "calloc", "realloc", "free", "aligned_alloc", "posix_memalign",
+                       "strdup"}, sorted(used)
 
 
 @pytest.mark.parametrize("arch", ARM)
