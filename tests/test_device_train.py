@@ -1,19 +1,22 @@
 """On-device training over serial (docs/protocol.md "Training") on the three emulated boards:
 training an untrained and a host-trained `local` chain, and an untrained DRTP chain, on digits
 improves held-out accuracy, and the model pulled back is byte for byte the host C core's
-simulation of the same batches and parameters; malformed TRAIN / TRAIN_PARAMS requests get
-their precise error and leave the committed model intact; the `edgebnn device
-train|evaluate|read|reset` commands.
+simulation of the same batches and parameters (on both ARM Linux runtimes too); malformed
+TRAIN / TRAIN_PARAMS requests get their precise error and leave the committed model intact;
+TRAIN_SAVE makes the training survive a reset; the `edgebnn device train|evaluate|read|reset`
+commands.
 
 Needs make, arm-none-eabi-gcc and qemu-system-arm (skipped otherwise)."""
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import struct
+import subprocess
+import sys
 import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,8 +25,9 @@ import torch
 from edgebnn import format as fmt
 from edgebnn.cli import main, model_splits
 from edgebnn.device import training
-from edgebnn.device.errors import CommandError, DeviceError
+from edgebnn.device.errors import CommandError
 from edgebnn.device.framing import REPLY, Cmd, Frame, FrameReader, Status, encode
+from edgebnn.device.linux import ARCHES as LINUX_ARCHES
 from edgebnn.device.ports import ensure_firmware, open_device
 from edgebnn.device.qemu import load_boards
 from edgebnn.export import export_model, export_run, trnd, trnl
@@ -127,6 +131,25 @@ def test_board_training_improves_and_equals_the_host_simulation(dev, models, alg
     # measured (an386, an500, an547 alike): local untrained 0.08 -> 0.72, host-trained
     # 0.62 -> 0.70; drtp untrained 0.07 -> 0.70
     assert epoch.test_accuracy > before + 0.05, (start, before, epoch.test_accuracy)
+
+
+def _linux_missing(arch: str) -> list[str]:
+    a = LINUX_ARCHES[arch]
+    return [t for t in ("make", a.compiler, a.qemu) if shutil.which(t) is None]
+
+
+@pytest.mark.parametrize("arch", [pytest.param(a, marks=pytest.mark.skipif(
+    bool(_linux_missing(a)), reason=f"not installed: {', '.join(_linux_missing(a))}"))
+    for a in ("aarch64", "armv7")])
+def test_training_on_the_arm_linux_runtime(models, arch):
+    """The same protocol server on Raspberry Pi-class Linux (under qemu-user): trained there,
+    the pulled model is the host C core's byte for byte."""
+    model = models["untrained"]
+    splits = model_splits(fmt.from_bytes(model).meta["training"], None, None, arch)
+    result = training.run_training(model, arch, splits, epochs=1, seed=SEED, port=f"linux:{arch}",
+                                   verify=True)
+    assert result.same_as_host
+    assert result.epochs[-1].test_accuracy > result.before + 0.05
 
 
 def train_request(algo: int, labels: bytes, inputs: bytes, count: int | None = None) -> bytes:
@@ -265,33 +288,49 @@ def test_a_batch_beyond_the_arena_is_refused(dev):
     assert dev.read_model() == trainer.to_bytes()
 
 
-def test_cli_train_verify_evaluate_read_reset(tmp_path, models, capsys):
+@pytest.fixture
+def board_url():
+    """`edgebnn board run mps2-an386` in the background: one emulated board that several CLI
+    calls reach at its socket:// URL, as a user would keep one."""
     ensure_firmware("mps2-an386")
-    src, out = tmp_path / "model.ebnn", tmp_path / "trained.ebnn"
+    proc = subprocess.Popen([sys.executable, "-m", "edgebnn.cli", "board", "run", "mps2-an386"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "board run printed no URL within 60 s"
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_train_verify_evaluate_read_reset(tmp_path, models, board_url, capsys):
+    src, out, sim = tmp_path / "model.ebnn", tmp_path / "trained.ebnn", tmp_path / "sim.ebnn"
     src.write_bytes(models["untrained"])
-    port = "qemu:mps2-an386"
     quick = ["--limit", "400", "--quiet"]
-    assert main(["device", "train", str(src), "--port", port, "--epochs", "1", *quick,
+    assert main(["device", "train", str(src), "--simulate", "--batch", "62", *quick,
+                 "-o", str(sim)]) == 0
+    assert main(["device", "train", str(src), "--port", board_url, "--epochs", "1", *quick,
                  "--verify", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "epoch 1/1: train accuracy" in text and "identical model bytes" in text
-    sim = tmp_path / "sim.ebnn"
-    assert main(["device", "train", str(src), "--simulate", "--batch", "62", *quick,
-                 "-o", str(sim)]) == 0
     assert sim.read_bytes() == out.read_bytes()           # the board's default batch is 62
-    assert main(["device", "evaluate", str(out), "--port", port, "--json", "--limit", "400"]) == 0
+    # no MODEL: the board's own (trained) model, its data spec read back from it
+    assert main(["device", "evaluate", "--port", board_url, "--json", "--limit", "400"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     splits = model_splits(fmt.from_bytes(models["untrained"]).meta["training"], None, None, "",
                           limit=400)
     scores = NativeModel(out.read_bytes()).infer(splits.test.x)
     assert result["correct"] == int((scores.argmax(1) == splits.test.y).sum())
     assert (result["n"], result["split"]) == (len(splits.test), "test")
-    assert main(["device", "read", "--port", port, "-o", str(tmp_path / "r.ebnn")]) == 2
-    assert "ERR_NO_MODEL" in capsys.readouterr().err    # a fresh emulated board has none
-    assert main(["device", "reset", "--port", port]) == 0
+    assert main(["device", "reset", "--port", board_url]) == 0
+    pulled = tmp_path / "pulled.ebnn"                     # saved in flash: the reset keeps it
+    assert main(["device", "read", "--port", board_url, "-o", str(pulled)]) == 0
+    assert pulled.read_bytes() == out.read_bytes()
     plain = tmp_path / "plain.ebnn"
     model = fmt.from_bytes(models["untrained"])
     del model.extra_sections[trnl.TAG]
     fmt.write(model, plain)
+    capsys.readouterr()
     assert main(["device", "train", str(plain), "--simulate", "-o", str(out)]) == 2
     assert "no trnl training section" in capsys.readouterr().err
