@@ -26,6 +26,7 @@ from typing import Callable, Optional
 from edgebnn.device import fwimage
 from edgebnn.device.client import BANNER_RE, Device
 from edgebnn.device.errors import CommandError, DeviceError
+from edgebnn.device.framing import Cmd
 
 #: The bootloader's banner (firmware/boot/boot_main.c):
 #: `EBNN-BOOT <version> board=<board> clock=<hz> app=<version|none> mode=run|update`.
@@ -128,7 +129,7 @@ def enter_bootloader(dev: Device, timeout: Optional[float] = None) -> None:
 
 
 def boot_info(dev: Device) -> BootInfo:
-    reply = dev.request(0x02)   # INFO, in the bootloader's layout
+    reply = dev.request(Cmd.INFO)   # in the bootloader's layout (docs/protocol.md)
     major, minor, max_payload, clock, slot, flags = struct.unpack_from("<BBHIII", reply)
     strings = [s.decode(errors="replace") for s in reply[16:].split(b"\0")]
     boot, board, app, why = (strings + [""] * 4)[:4]

@@ -211,8 +211,10 @@ static uint8_t cmd_flash_commit(uint16_t *len)
     e = image_check(HEADER, __app_staging + IMAGE_HEADER_SIZE, FLASHMAP_SIZE(__app_slot_size),
                     (uint32_t)(uintptr_t)__app_slot + IMAGE_HEADER_SIZE, &info, why, sizeof why);
     if (e == IMAGE_OK && info.body_size != body) {
+        static const char mismatch[] = "body_size differs from the bytes uploaded after the header";
+        _Static_assert(sizeof mismatch <= sizeof why, "the text must fit `why`");
         e = IMAGE_ERR_LENGTH;
-        memcpy(why, "body_size does not match the bytes uploaded after the header", 61);
+        memcpy(why, mismatch, sizeof mismatch);
     }
     if (e != IMAGE_OK)
         return image_error_reply(e, why, len);
