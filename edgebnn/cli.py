@@ -74,7 +74,8 @@ def _train_config(args: argparse.Namespace):
     model_kwargs = _model_kwargs(args)
     return TrainConfig(data=args.data, model=args.model, model_kwargs=model_kwargs,
                        algo=args.algo, algo_kwargs=dict(args.algo_arg or []), epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, seed=args.seed, image_size=args.image_size, limit=args.limit)
+                       lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
+                       image_size=args.image_size, limit=args.limit)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -305,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, help="learning rate (default: the algorithm's)")
+    t.add_argument("--weight-decay", type=float, default=1e-5,
+                   help="L2 weight decay of the optimizer (default 1e-5; 0 for the deep "
+                        "binary models, docs/models.md)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--image-size", type=int, help="resize images to this square size")
     t.add_argument("--limit", type=int, help="use at most this many samples")

@@ -78,7 +78,7 @@ def random_batch_norm(model: torch.nn.Module, images: np.ndarray, seed: int) -> 
 
 
 def _all_agree(model: torch.nn.Module, exported: fmt.Model, images: np.ndarray,
-               n_reference: int = 6) -> np.ndarray:
+               n_reference: int = 3) -> np.ndarray:
     """PyTorch eval == C core == onnxruntime on `images`, == the NumPy reference on the first
     few (it is slow by design); returns the scores."""
     expected = torch_scores(model, images)

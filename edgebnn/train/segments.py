@@ -4,10 +4,10 @@ Every one of those rules sees the network as a chain of *segments* (the study's 
 weight unit with what follows it up to the next weight unit — BatchNorm → Sign (→ MaxPool) —
 and, in front of it, the reshaping modules that only prepare its input (Flatten). A weight unit
 is a top-level module of the nn.Sequential that has weights: a weight layer, or a residual
-block (edgebnn.nn.StreamBlock: resnet18, mobilenetv2, mixer), which the rules treat as the
-study treated its residual blocks — one block, one local learning signal at its output; inside
-a block the gradient flows by backprop (DFA, DRTP, HSIC) or, for the rules that update layer by
-layer (FA, SigpropTL), every weight layer is reached through `Segment.layers`/`trace`. The last
+block (edgebnn.nn.StreamBlock: resnet18, mobilenetv2, mixer): a skip connection cannot be cut
+into a chain, so a block gets one local learning signal at its output, and inside it the
+gradient flows by backprop (DFA, DRTP, HSIC); the rules that update layer by layer (FA,
+SigpropTL) reach every weight layer through `Segment.layers` / `Segment.trace`. The last
 segment is the output layer (ScoreLinear) that gives the class scores. Deriving segments from the
 nn.Sequential itself, instead of per model, keeps the rules working on every model builder's
 chain, and leaves the architecture (and so the `.ebnn` export) untouched: the segments are
@@ -34,8 +34,7 @@ from edgebnn.train.config import TrainConfig
 
 #: modules that only reshape the input of the next weight layer; they open its segment
 _INPUT_PREP = (nn.Flatten, nn.Identity, nn.Dropout)
-
-
+#: weight layers
 _WEIGHT = (bnn.BinaryLinear, bnn.BinaryConv2d)
 
 
