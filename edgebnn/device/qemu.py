@@ -28,7 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import serial
 
@@ -110,7 +110,7 @@ BOOTLOADER = "edgebnn-boot.elf"
 FACTORY = "edgebnn-factory.bin"
 
 
-def firmware_files(firmware: Path) -> Optional[tuple]:
+def firmware_files(firmware: Path) -> Optional[Tuple[Path, Path]]:
     """(bootloader ELF, factory store image) when `firmware` is one of our application builds
     (the build writes them beside edgebnn-fw.elf), else None (a plain -kernel ELF)."""
     firmware = Path(firmware)
@@ -120,7 +120,7 @@ def firmware_files(firmware: Path) -> Optional[tuple]:
     return None
 
 
-def parse_port(port: str) -> tuple:
+def parse_port(port: str) -> Tuple[str, Optional[Path]]:
     """`qemu:BOARD[?store=FILE]` -> (board, store path or None); ValueError naming what is
     wrong."""
     spec = port[len("qemu:"):] if port.startswith("qemu:") else port
