@@ -182,3 +182,7 @@ def test_make_rejects_unknown_board_and_over_budget(tmp_path):
     assert r.returncode != 0
     assert "RAM" in r.stderr and ("budget exceeded" in r.stderr or "overflow" in r.stderr), \
         r.stderr
+    # Two 512 KiB app slots and the model slots cannot fit the part's 1 MiB of flash.
+    r = make("BOARD=mps2-an386", f"BUILD={tmp_path}", f"APP_SLOT_SIZE={512 * KiB}")
+    assert r.returncode != 0
+    assert "flash budget exceeded: 2 app slots + 2 model slots" in r.stderr, r.stderr
