@@ -269,9 +269,10 @@ def demo_board_training(args: argparse.Namespace, out: Path) -> bool:
     splits = model_splits(exported.meta["training"], None, None, path)
     board = f"qemu:{args.board}"
 
-    def start(where: str, batch: int, before: float) -> None:
+    def start(where: str, batch: int, scratch: int, before: float) -> None:
         print(f"[7/7] emulated {args.board} board: training it over serial, {args.board_epochs} "
-              f"epoch(s) in batches of {batch}; test accuracy before {before:.4f}", flush=True)
+              f"epoch(s) in batches of {batch} ({scratch:,} B of scratch in its arena); test "
+              f"accuracy before {before:.4f}", flush=True)
 
     def epoch(e) -> None:
         print(f"      {e.describe(args.board_epochs, len(splits.train))}", flush=True)

@@ -67,10 +67,11 @@ def cmd_device_train(args: argparse.Namespace) -> int:
     training.epoch_schedule(model, args.model, args.algo)   # a clear error before any data
     splits = model_splits(_training_meta(model), args.data, args.seed, args.model, args.limit)
 
-    def start(where: str, batch: int, before: float) -> None:
+    def start(where: str, batch: int, scratch: int, before: float) -> None:
         print(f"{where}: training {args.model} with {args.algo}, {args.epochs} epoch(s) of "
-              f"{len(splits.train)} samples in batches of {batch}; test accuracy before: "
-              f"{before:.4f} on {len(splits.test)} samples", flush=True)
+              f"{len(splits.train)} samples in batches of {batch} ({scratch:,} B of training "
+              f"scratch); test accuracy before: {before:.4f} on {len(splits.test)} samples",
+              flush=True)
 
     out = training.run_training(
         model, args.model, splits, algo=args.algo, epochs=args.epochs, batch=args.batch,

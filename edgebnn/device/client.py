@@ -362,11 +362,6 @@ class Device:
                               f"{', '.join(has) or 'no training'})")
         return ident
 
-    def train_batch_limit(self) -> int:
-        """The most samples one TRAIN request carries (4 + n·(1 + input bytes) ≤ max payload);
-        the board's training scratch (its arena) may allow fewer, see edgebnn.device.training."""
-        return min(self.batch_size(1 + int(np.prod(self.model().input_shape))), 0xFFFF)
-
     def train_batch(self, x: np.ndarray, y: np.ndarray, algo: str = "local") -> TrainResult:
         """One on-device training step of the active model on labelled uint8 samples, in one
         TRAIN request; the model is updated in place on the board (read it back with

@@ -169,8 +169,9 @@ def largest_batch(requested: Optional[int], frame_limit: int, scratch_size: Call
 
 
 def board_batch(dev, model: bytes, requested: Optional[int], algo: str = "local") -> int:
-    """largest_batch for the board behind `dev`, from its HELLO frame size and INFO arena, with
-    the scratch sizes of the host build of the same C core."""
+    """largest_batch for the board behind `dev`: one TRAIN frame (4 + n·(1 + input bytes) within
+    HELLO's maximum payload) and INFO's arena, with the scratch sizes of the host build of the
+    same C core."""
     from edgebnn import format as fmt
 
     info = dev.info()
@@ -236,6 +237,7 @@ class Outcome:
     """What `run_training` did."""
     where: str                      # "board qemu:…" or "host C core"
     batch: int
+    scratch: int                    # bytes of training scratch one step of `batch` needs
     before: float                   # held-out accuracy of the model as given
     epochs: list[Epoch]
     model: bytes                    # the trained file (pulled back from a board)
@@ -246,19 +248,21 @@ def run_training(model: bytes, source: str, splits, *, algo: str = "local", epoc
                  batch: Optional[int] = None, seed: int = 0, port: Optional[str] = None,
                  timeout: float = 2.0, save: bool = True, verify: bool = False,
                  progress: bool = False,
-                 on_start: Optional[Callable[[str, int, float], None]] = None,
+                 on_start: Optional[Callable[[str, int, int, float], None]] = None,
                  on_epoch: Optional[Callable[[Epoch], None]] = None) -> Outcome:
     """Trains `model` (named `source` in errors) for `epochs` epochs on splits.train, measuring
     splits.test, on the board at `port` — uploaded, trained over serial, pulled back and, with
     `save`, stored in its flash — or, without a port, in the host C core (batch default 100).
     With `verify` (board only) the host C core repeats the same training and the bytes are
-    compared. on_start(where, batch, accuracy before) and on_epoch report progress."""
+    compared. on_start(where, batch, scratch bytes, accuracy before) and on_epoch report
+    progress."""
     schedule = epoch_schedule(model, source, algo)
+    scratch_size = host_trainer(model, algo, source).scratch_size
 
     def run(learner: Learner, batch: int) -> tuple[float, list[Epoch], bytes]:
         before = learner.accuracy(splits.test.x, splits.test.y)
         if on_start:
-            on_start(learner.where, batch, before)
+            on_start(learner.where, batch, scratch_size(batch), before)
         history = train_epochs(learner, splits.train, splits.test, schedule, epochs, batch, seed,
                                progress, on_epoch)
         return before, history, learner.model_bytes()
@@ -267,7 +271,7 @@ def run_training(model: bytes, source: str, splits, *, algo: str = "local", epoc
         batch = batch or DEFAULT_BATCH
         learner: Learner = HostLearner(model, algo)
         before, history, trained = run(learner, batch)
-        return Outcome(learner.where, batch, before, history, trained, None)
+        return Outcome(learner.where, batch, scratch_size(batch), before, history, trained, None)
     from edgebnn.device.ports import open_device
 
     with open_device(port, timeout=timeout) as dev:
@@ -281,4 +285,4 @@ def run_training(model: bytes, source: str, splits, *, algo: str = "local", epoc
         host = HostLearner(model, algo)
         train_epochs(host, splits.train, splits.test, schedule, epochs, batch, seed)
         same = host.model_bytes() == trained
-    return Outcome(learner.where, batch, before, history, trained, same)
+    return Outcome(learner.where, batch, scratch_size(batch), before, history, trained, same)
