@@ -26,12 +26,15 @@ from typing import Callable, Optional
 from edgebnn.device import fwimage
 from edgebnn.device.client import BANNER_RE, Device
 from edgebnn.device.errors import CommandError, DeviceError
-from edgebnn.device.framing import Cmd
+from edgebnn.device.framing import Cmd, Status
 
 #: The bootloader's banner (firmware/boot/boot_main.c):
 #: `EBNN-BOOT <version> board=<board> clock=<hz> app=<version|none> mode=run|update`.
 BOOT_BANNER_RE = re.compile(rb"EBNN-BOOT (\S+) board=(\S+) clock=(\d+) app=(\S+) "
                             rb"mode=(run|update)\r?\n")
+#: What may follow ENTER_BOOTLOADER: the bootloader's banner, or the application's when the
+#: device has no bootloader (a reset just restarts the application, e.g. the ARM Linux runtime).
+_AFTER_ENTER_RE = re.compile(BOOT_BANNER_RE.pattern + b"|" + BANNER_RE.pattern)
 #: HELLO feature bit of the bootloader (firmware/boot/bootctl.h).
 FEATURE_BOOTLOADER = 1 << 31
 
@@ -119,8 +122,19 @@ def enter_bootloader(dev: Device, timeout: Optional[float] = None) -> None:
     if in_bootloader(dev):
         return
     dev._reader.skipped.clear()
-    dev.request(BootCmd.ENTER, retries=0)
-    m = wait_banner(dev, BOOT_BANNER_RE, "bootloader", timeout)
+    try:
+        dev.request(BootCmd.ENTER, retries=0)
+    except CommandError as e:
+        if e.status != Status.ERR_UNKNOWN_CMD:
+            raise
+        raise DeviceError(f"{dev.name}: the device has no bootloader (ENTER_BOOTLOADER is an "
+                          f"unknown command to firmware {dev.firmware}); update it another way "
+                          "(the ARM Linux runtime: replace its program file)") from None
+    m = wait_banner(dev, _AFTER_ENTER_RE, "bootloader", timeout)
+    if m[0].startswith(b"EBNN-FW"):
+        raise DeviceError(f"{dev.name}: the device has no bootloader (ENTER_BOOTLOADER restarted "
+                          f"the application: {m[0].strip().decode(errors='replace')}); update it "
+                          "another way (the ARM Linux runtime: replace its program file)")
     if m[5] != b"update":
         raise dev._fail(f"ENTER_BOOTLOADER: the bootloader started the application instead "
                         f"({m[0].strip().decode(errors='replace')})")
