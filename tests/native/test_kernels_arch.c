@@ -114,6 +114,8 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
     l->groups = 1;
     if (kind < 2) { /* dense */
         l->op = EBNN_OP_DENSE;
+        /* large 8-bit inputs: past the NEON U8 path's 16-bit flush (1024 bytes) */
+        if (big && l->in_type == EBNN_T_U8) l->in_h = l->in_w = (uint16_t)rnd_in(16, 24);
         l->in_c = cg, l->kh = l->in_h, l->kw = l->in_w, l->sh = l->sw = 1;
     } else {
         if (kind == 2) { /* two groups */

@@ -41,6 +41,10 @@ int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint3
  * no such path or the layer is not one it handles. */
 int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t *in, void *out);
 
+/* The 8-bit first layer of dense layers on NEON (neon_u8.c); 0, having written nothing, for
+ * other layers. */
+int ebnn_neon_u8_dense(const ebnn_layer *l, const uint8_t *in, void *out);
+
 /* Depthwise BIN convolution on the x86 kernel k (x86_depthwise.c); 0, having written nothing,
  * when k has no such path or the layer is not one it handles. */
 int ebnn_x86_depthwise_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,

@@ -34,6 +34,10 @@ int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, v
     if (ebnn_x86_depthwise_conv2d(k, l, (const uint32_t *)in, out)) return 1;
     if (ebnn_x86_lanes_conv2d(k, l, (const uint32_t *)in, out)) return 1;
 #endif
+#if defined(__ARM_NEON)
+    if (k == &ebnn_kernel_neon && l->in_type == EBNN_T_U8)
+        return ebnn_neon_u8_dense(l, (const uint8_t *)in, out);
+#endif
     return l->in_type == EBNN_T_BIN && ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);
 }
 
