@@ -406,7 +406,8 @@ class Device:
         self.request(Cmd.RESET, retries=0)
         self._model = None
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        self._reader.skipped.clear()
+        # `skipped` holds what came since the request was sent: a board that restarts at once
+        # (the Linux runtime) may have put its banner in the same read as the reply.
         while not BANNER_RE.search(self._reader.skipped):
             if time.monotonic() >= deadline:
                 raise self._fail(f"no boot banner within {self.timeout} s after RESET")
