@@ -44,6 +44,8 @@ int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t 
 /* The 8-bit first layer of dense layers on NEON (neon_u8.c); 0, having written nothing, for
  * other layers. */
 int ebnn_neon_u8_dense(const ebnn_layer *l, const uint8_t *in, void *out);
+/* The same without SIMD (swar_u8.c), for ARM's other kernels (Cortex-M swar, mve). */
+int ebnn_swar_u8_dense(const ebnn_layer *l, const uint8_t *in, void *out);
 
 /* Depthwise BIN convolution on the x86 kernel k (x86_depthwise.c); 0, having written nothing,
  * when k has no such path or the layer is not one it handles. */

@@ -34,9 +34,13 @@ int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, v
     if (ebnn_x86_depthwise_conv2d(k, l, (const uint32_t *)in, out)) return 1;
     if (ebnn_x86_lanes_conv2d(k, l, (const uint32_t *)in, out)) return 1;
 #endif
+#if defined(__arm__) || defined(__aarch64__)
+    if (l->in_type == EBNN_T_U8) {
 #if defined(__ARM_NEON)
-    if (k == &ebnn_kernel_neon && l->in_type == EBNN_T_U8)
-        return ebnn_neon_u8_dense(l, (const uint8_t *)in, out);
+        if (k == &ebnn_kernel_neon) return ebnn_neon_u8_dense(l, (const uint8_t *)in, out);
+#endif
+        return ebnn_swar_u8_dense(l, (const uint8_t *)in, out);
+    }
 #endif
     return l->in_type == EBNN_T_BIN && ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);
 }
