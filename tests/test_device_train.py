@@ -15,6 +15,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 
@@ -25,7 +26,7 @@ import torch
 from edgebnn import format as fmt
 from edgebnn.cli import main, model_splits
 from edgebnn.device import training
-from edgebnn.device.errors import CommandError
+from edgebnn.device.errors import CommandError, DeviceError
 from edgebnn.device.framing import REPLY, Cmd, Frame, FrameReader, Status, encode
 from edgebnn.device.linux import ARCHES as LINUX_ARCHES
 from edgebnn.device.ports import ensure_firmware, open_device
@@ -232,6 +233,25 @@ def test_a_trained_model_survives_a_reset_once_saved(dev, models, digits):
     dev.request(Cmd.TRAIN_PARAMS, struct.pack("<BBHI", 1, 0, 1, 7))   # training resumes
     trainer.set_thresholds([7])
     assert dev.read_model() == trainer.to_bytes()
+
+
+def test_qemu_killed_mid_training_keeps_the_saved_model(tmp_path, models, digits):
+    """The board dies between TRAIN requests: a clear host error naming QEMU's exit, and a
+    board started again on the same flash serves the last saved model, not a torn one."""
+    port = f"qemu:mps2-an386?store={tmp_path / 'an386.flash'}"
+    x, y = digits.train.x[:62], digits.train.y[:62]
+    ensure_firmware("mps2-an386")
+    with open_device(port, timeout=2.0) as dev:
+        dev.load(models["untrained"])
+        dev.train_batch(x, y)
+        dev.save_model()
+        saved = dev.read_model()
+        threading.Timer(0.5, dev.qemu.proc.kill).start()
+        with pytest.raises(DeviceError, match="QEMU exited with status -9"):
+            for _ in range(1000):
+                dev.train_batch(x, y)
+    with open_device(port, timeout=2.0) as dev:
+        assert dev.read_model() == saved
 
 
 def _exchange(dev, frame: bytes, timeout: float = 5.0) -> Frame:
