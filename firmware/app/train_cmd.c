@@ -126,7 +126,7 @@ void train_forget(void)
 }
 
 /* The checks both commands start with, in this order: a model is committed, the payload holds
- * the 4-byte prelude, the algorithm is known and built in, and the model's training section
+ * the 4-byte prelude, the algorithm is one of ALGOS, and the model's training section
  * validates for it. On success the algorithm's state is ready in `state`. */
 static uint8_t prepare(const train_target *t, const uint8_t *req, uint16_t n, uint8_t *reply,
                        uint16_t *len)
