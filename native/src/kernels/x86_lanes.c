@@ -6,11 +6,12 @@
  * no scalar tail for rows that are not a whole number of vectors, and the threshold, the flip
  * and the bit packing of the outputs are one vector compare. Eight output pixels share every
  * loaded weight vector, and the windows of a block of pixels are found once for as many
- * channel groups as fit in the repacked-weights buffer. Why not xorpop row by row: a 3x3x128 window is 36 words, so the row
- * primitive spends a large share of its time in tails and reductions (docs/performance.md).
+ * channel groups as fit in the repacked-weights buffer. Why not xorpop row by row: a 3x3x128
+ * window is 36 words, so the row primitive spends a large share of its time in tails and
+ * reductions (docs/performance.md).
  *
- * The weights repacking costs one pass over the group's weights, so layers with a single
- * output pixel (dense batch 1) stay on xorpop (bin_conv.c). */
+ * The repacking costs a pass over the weights, so layers with a single output pixel (dense
+ * batch 1) stay on xorpop (bin_conv.c). */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -140,12 +141,54 @@ static void window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_
     }
 }
 
-/* Group g's weights word-major: wl[j * lanes + c] = word j of channel c0 + c (zero past out_c). */
-static void repack(const ebnn_layer *l, uint32_t n, uint32_t lanes, group *g, uint32_t *wl) {
+/* Group g's weights word-major: wl[j * lanes + c] = word j of channel c0 + c (zero past
+ * out_c). */
+typedef void (*repack_fn)(const ebnn_layer *l, uint32_t n, const group *g, uint32_t *wl);
+
+/* AVX-512: 16 x 16 blocks transposed in registers (32-bit, then 64-bit interleaves, then two
+ * rounds of 128-bit lane shuffles); a scalar or gather repack costs as much as the conv itself
+ * on small maps (ResNet-18's last stages). */
+static AVX512 void repack16(const ebnn_layer *l, uint32_t n, const group *g, uint32_t *wl) {
+    const uint32_t *w = l->weights + (size_t)g->c0 * n;
+    __m512i r[16], t[16], u[16];
+    uint32_t j0, c, q, m;
+    for (j0 = 0; j0 < n; j0 += 16u) {
+        uint32_t cols = n - j0 < 16u ? n - j0 : 16u;
+        __mmask16 load = (__mmask16)((1u << cols) - 1u);
+        for (c = 0; c < 16u; c++)
+            r[c] = c < g->valid ? _mm512_maskz_loadu_epi32(load, w + (size_t)c * n + j0)
+                                : _mm512_setzero_si512();
+        for (c = 0; c < 16u; c += 2u) {
+            t[c] = _mm512_unpacklo_epi32(r[c], r[c + 1u]);
+            t[c + 1u] = _mm512_unpackhi_epi32(r[c], r[c + 1u]);
+        }
+        for (q = 0; q < 16u; q += 4u) { /* u[q + m]: rows q..q+3, column m + 4L in lane L */
+            u[q] = _mm512_unpacklo_epi64(t[q], t[q + 2u]);
+            u[q + 1u] = _mm512_unpackhi_epi64(t[q], t[q + 2u]);
+            u[q + 2u] = _mm512_unpacklo_epi64(t[q + 1u], t[q + 3u]);
+            u[q + 3u] = _mm512_unpackhi_epi64(t[q + 1u], t[q + 3u]);
+        }
+        for (m = 0; m < 4u; m++) {
+            __m512i x0 = _mm512_shuffle_i32x4(u[m], u[4u + m], 0x44);
+            __m512i x1 = _mm512_shuffle_i32x4(u[m], u[4u + m], 0xEE);
+            __m512i y0 = _mm512_shuffle_i32x4(u[8u + m], u[12u + m], 0x44);
+            __m512i y1 = _mm512_shuffle_i32x4(u[8u + m], u[12u + m], 0xEE);
+            __m512i col[4];
+            uint32_t L;
+            col[0] = _mm512_shuffle_i32x4(x0, y0, 0x88), col[1] = _mm512_shuffle_i32x4(x0, y0, 0xDD);
+            col[2] = _mm512_shuffle_i32x4(x1, y1, 0x88), col[3] = _mm512_shuffle_i32x4(x1, y1, 0xDD);
+            for (L = 0; L < 4u; L++)
+                if (m + 4u * L < cols)
+                    _mm512_storeu_si512((void *)(wl + 16u * (j0 + m + 4u * L)), col[L]);
+        }
+    }
+}
+
+static void repack8(const ebnn_layer *l, uint32_t n, const group *g, uint32_t *wl) {
     uint32_t c, j;
-    for (c = 0; c < lanes; c++) {
+    for (c = 0; c < 8u; c++) {
         const uint32_t *w = l->weights + (size_t)(g->c0 + c) * n;
-        for (j = 0; j < n; j++) wl[(size_t)j * lanes + c] = c < g->valid ? w[j] : 0u;
+        for (j = 0; j < n; j++) wl[(size_t)j * 8u + c] = c < g->valid ? w[j] : 0u;
     }
 }
 
@@ -156,11 +199,12 @@ int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint3
     uint32_t oy, ox;
     size_t pixels = (size_t)l->out_h * l->out_w, pix;
     lanes_fn run;
+    repack_fn repack;
     group g[MAX_GROUPS];
     block b;
 
-    if (k == &ebnn_kernel_avx512) run = lanes16, lanes = 16u;
-    else if (k == &ebnn_kernel_avx2) run = lanes8, lanes = 8u;
+    if (k == &ebnn_kernel_avx512) run = lanes16, repack = repack16, lanes = 16u;
+    else if (k == &ebnn_kernel_avx2) run = lanes8, repack = repack8, lanes = 8u;
     else return 0;
     if (l->in_type != EBNN_T_BIN || l->groups != 1 || pixels < 2u) return 0;
     if ((size_t)n * lanes > WL_WORDS) return 0;
@@ -176,7 +220,7 @@ int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint3
         uint32_t ng = 0;
         for (; ng < per && c0 + ng * lanes < l->out_c; ng++) {
             ebnn_group_init(&g[ng], l, out, c0 + ng * lanes, lanes);
-            repack(l, n, lanes, &g[ng], wl + (size_t)ng * n * lanes);
+            repack(l, n, &g[ng], wl + (size_t)ng * n * lanes);
         }
         for (b.pix0 = 0, oy = ox = 0; b.pix0 < pixels; b.pix0 += PIX) {
             b.npix = pixels - b.pix0 < PIX ? (uint32_t)(pixels - b.pix0) : PIX;
