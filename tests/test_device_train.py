@@ -129,8 +129,8 @@ def test_board_training_improves_and_equals_the_host_simulation(dev, models, alg
     if algo == "local":
         assert state.thresholds == schedule(epoch.train_accuracy)
     assert epoch.cycles > 0
-    # measured (an386, an500, an547 alike): local untrained 0.08 -> 0.72, host-trained
-    # 0.62 -> 0.70; drtp untrained 0.07 -> 0.70
+    # measured (the same on every board, as the host): local untrained 0.07 -> 0.55,
+    # host-trained 0.63 -> 0.74; drtp untrained 0.07 -> 0.66
     assert epoch.test_accuracy > before + 0.05, (start, before, epoch.test_accuracy)
 
 
