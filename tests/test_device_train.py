@@ -235,6 +235,22 @@ def test_a_trained_model_survives_a_reset_once_saved(dev, models, digits):
     assert dev.read_model() == trainer.to_bytes()
 
 
+def test_a_chain_filling_the_m4_model_slot_trains_bit_exactly(dev, digits):
+    """The largest models the firmware trains: one hidden layer of 800 units fills 97 % of the
+    64 KiB model slot (docs/format.md "RAM": 827 is the limit); a full-frame step on it."""
+    if dev.info().board != "mps2-an386":
+        pytest.skip("one board is enough: the slot and arena sizes are the same build settings")
+    model = chain_model((8, 8, 1), [800], digits)
+    slot = dev.info().model_slot_size
+    assert 0.95 * slot < len(model) <= slot
+    dev.load(model)
+    trainer = LocalTrainer(model)
+    batch = training.board_batch(dev, model, None)
+    x, y = digits.train.x[:batch], digits.train.y[:batch]
+    assert dev.train_batch(x, y).correct == trainer.step(x, y)[0]
+    assert dev.read_model() == trainer.to_bytes()
+
+
 def test_qemu_killed_mid_training_keeps_the_saved_model(tmp_path, models, digits):
     """The board dies between TRAIN requests: a clear host error naming QEMU's exit, and a
     board started again on the same flash serves the last saved model, not a torn one."""
