@@ -6,6 +6,7 @@ that cannot deploy (mixer, partial binarization) train and are refused by the ex
 message saying why."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +221,16 @@ def test_partial_binarization_trains_and_export_refuses(digits, mode):
                                              "none": (False, False)}[mode]
     with pytest.raises(ExportError, match="not fully binary"):
         export_model(model, (8, 8, 1), 10)
+
+
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("resnet18", {"width": 0.25}, "width: resnet18 takes a positive integer, got 0.25"),
+    ("mobilenetv2", {"width": -1}, "width: mobilenetv2 takes a positive number, got -1"),
+    ("vgg", {"width": 8, "fc": 0}, "fc: vgg takes a positive integer, got 0"),
+    ("mixer", {"patch": 9}, "patch: mixer takes a patch size up to the input side 8, got 9"),
+    ("mlp", {"remove_skips": True}, "remove_skips: model 'mlp' has no skip connections"),
+    ("resnet18", {"binarize": "half"}, "binarize is 'half', expected one of both, weights"),
+])
+def test_bad_model_arguments_name_the_argument(name, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_model(name, (8, 8, 1), 10, **kwargs)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from edgebnn import nn as bnn
+from edgebnn.models.sizes import positive_int
 
 HOST_ONLY = ("MLP-Mixer is host-only: its token-mixing layers are dense across positions "
              "(a transposed feature map), which the .ebnn format has no op for; train and "
@@ -56,7 +57,11 @@ class TokenMixing(nn.Module):
 def mixer(input_shape: tuple[int, int, int], n_classes: int, width: int = 512, depth: int = 8,
           patch: int | None = None, remove_skips: bool = False) -> nn.Sequential:
     h, w, c = input_shape
-    patch = patch or max(1, min(h, w) // 4)
+    width, depth = positive_int(width, "width", "mixer"), positive_int(depth, "depth", "mixer")
+    patch = positive_int(patch or max(1, min(h, w) // 4), "patch", "mixer")
+    if patch > min(h, w):
+        raise ValueError(f"patch: mixer takes a patch size up to the input side {min(h, w)}, "
+                         f"got {patch}")
     tokens = (h // patch) * (w // patch)
     mods: list[nn.Module] = [bnn.InputConv2d(c, width, patch, stride=patch)]
     for _ in range(depth):

@@ -19,6 +19,7 @@ from torch import nn
 
 from edgebnn import nn as bnn
 from edgebnn.models.resnet import IMAGENET_STEM_FROM
+from edgebnn.models.sizes import positive_number
 
 #: (expansion t, channels c, blocks n, stride s) per stage, from the paper's Table 2
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
@@ -49,6 +50,7 @@ def inverted_residual(c_in: int, c_out: int, stride: int, expansion: int,
 def mobilenetv2(input_shape: tuple[int, int, int], n_classes: int, width: float = 1.0,
                 remove_skips: bool = False) -> nn.Sequential:
     h, w, c = input_shape
+    width = positive_number(width, "width", "mobilenetv2")
     small = min(h, w) < IMAGENET_STEM_FROM
     channels = scaled(STEM, width)
     mods: list[nn.Module] = [bnn.InputConv2d(c, channels, 3, stride=1 if small else 2,

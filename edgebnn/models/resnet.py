@@ -18,6 +18,7 @@ from __future__ import annotations
 from torch import nn
 
 from edgebnn import nn as bnn
+from edgebnn.models.sizes import positive_int
 
 #: blocks per stage of ResNet-18
 BLOCKS = (2, 2, 2, 2)
@@ -39,6 +40,7 @@ def resnet18(input_shape: tuple[int, int, int], n_classes: int, width: int = 64,
              remove_skips: bool = False) -> nn.Sequential:
     """`width`: channels of the first stage (64 in ResNet-18; the others are 2×, 4×, 8×)."""
     h, w, c = input_shape
+    width = positive_int(width, "width", "resnet18")
     if min(h, w) >= IMAGENET_STEM_FROM:
         mods: list[nn.Module] = [bnn.InputConv2d(c, width, 7, stride=2, padding=3),
                                  bnn.BatchNorm2d(width), bnn.Sign(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from edgebnn import nn as bnn
+from edgebnn.models.sizes import positive_int
 
 #: VGG-19's 16 convolutions: output channels per stage at width 64, a max pool after each stage
 VGG19_STAGES = ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512),
@@ -37,7 +38,8 @@ def vgg19(input_shape: tuple[int, int, int], n_classes: int, width: int = 64,
     16 convolutions but pool only while the map is at least 2×2, so 8×8 or 28×28 images give an
     edge-sized VGG-19 (28 → 14 → 7 → 3 → 1)."""
     h, w, c = input_shape
-    fc = 64 * width if fc is None else fc
+    width = positive_int(width, "width", "vgg")
+    fc = positive_int(64 * width if fc is None else fc, "fc", "vgg")
     mods: list[nn.Module] = []
     channels = c
     for stage in VGG19_STAGES:
@@ -55,6 +57,8 @@ def vgg_small(input_shape: tuple[int, int, int], n_classes: int, width: int = 32
     """Stages of `convs_per_stage` convolutions (width, 2·width, 4·width, 8·width channels) and
     a max pool, until the map is at most 4×4; then one hidden dense layer of `fc` units."""
     h, w, c = input_shape
+    width, fc = positive_int(width, "width", "vgg_small"), positive_int(fc, "fc", "vgg_small")
+    positive_int(convs_per_stage, "convs_per_stage", "vgg_small")
     mods: list[nn.Module] = []
     channels = c
     stage = 0
