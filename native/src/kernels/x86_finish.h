@@ -1,6 +1,6 @@
 /* The last step shared by the x86 channels-in-lanes paths (x86_lanes.c, x86_u8.c): a group of
- * output channels in the lanes of one vector, and their outputs from its pre-activations as
- * one vector compare (threshold and flip) giving the output bits, or the integers. */
+ * output channels in the lanes of one vector, and their outputs as one vector compare
+ * (threshold and flip folded into a bound) giving the output bits, or the integers. */
 #ifndef EDGEBNN_KERNELS_X86_FINISH_H
 #define EDGEBNN_KERNELS_X86_FINISH_H
 
@@ -12,27 +12,50 @@
 #define AVX512F __attribute__((target("avx512f")))
 #define AVX2F __attribute__((target("avx2")))
 
-/* One group of output channels and where its results go. */
+/* One group of output channels and where its results go. The paths hand over per lane a
+ * value v: a mismatch count m (y = terms - 2m: the BIN lanes) or y itself (the 8-bit layer).
+ * A BIN output bit is then one signed compare, (neg ? -v : v) <= bound, with bound and neg
+ * folded from the threshold and flip of the channel (ebnn_group_init). */
 typedef struct {
     const ebnn_layer *l;
     void *out;
     uint32_t c0, valid;        /* first channel of the group, channels in it (<= lanes) */
+    int counts;                /* 1: v is a mismatch count, 0: v is y */
     int32_t terms;             /* kh * kw * in_c */
-    int32_t thr[MAX_LANES];    /* thresholds of the group (BIN output), 0 past valid */
-    uint32_t flip;             /* flip bits of the group */
+    int32_t bound[MAX_LANES];  /* BIN output: the bit is set iff (neg ? -v : v) <= bound */
+    int32_t negv[MAX_LANES];   /* -1 in the lanes whose v is negated, else 0 */
+    uint32_t neg;              /* the same as bits */
 } group;
 
-/* Sets up the group of the channels [c0, c0 + lanes) that exist: thresholds and flip bits
- * (zero past out_c), terms. */
+static inline int32_t ebnn_clamp32(int64_t v) {
+    return v < -2147483647 ? -2147483647 : v > 2147483647 ? 2147483647 : (int32_t)v;
+}
+
+/* Sets up the group of the channels [c0, c0 + lanes) that exist. With D = terms - T:
+ * counts, y >= T <=> m <= floor(D / 2); y <= T (flip) <=> -m <= -ceil(D / 2).
+ * y itself, y >= T <=> -y <= -T; y <= T (flip) as it is. */
 static inline void ebnn_group_init(group *g, const ebnn_layer *l, void *out, uint32_t c0,
-                                   uint32_t lanes) {
+                                   uint32_t lanes, int counts) {
     uint32_t c;
-    g->l = l, g->out = out, g->c0 = c0;
+    g->l = l, g->out = out, g->c0 = c0, g->counts = counts, g->neg = 0;
     g->terms = (int32_t)((uint32_t)l->kh * l->kw * l->in_c);
     g->valid = l->out_c - c0 < lanes ? l->out_c - c0 : lanes;
-    for (c = 0; c < lanes; c++)
-        g->thr[c] = c < g->valid && l->out_type == EBNN_T_BIN ? l->thresholds[c0 + c] : 0;
-    g->flip = l->out_type == EBNN_T_BIN ? ebnn_bits_at(l->flip, c0, g->valid) : 0u;
+    for (c = 0; c < lanes; c++) {
+        int64_t t, d;
+        int f, negate;
+        g->bound[c] = 0, g->negv[c] = 0;
+        if (c >= g->valid || l->out_type != EBNN_T_BIN) continue;
+        t = l->thresholds[c0 + c], d = (int64_t)g->terms - t;
+        f = (int)((l->flip[(c0 + c) >> 5] >> ((c0 + c) & 31u)) & 1u);
+        negate = counts ? f : !f;
+        if (counts) /* floor(d / 2) and -ceil(d / 2) = floor(-d / 2) */
+            g->bound[c] = ebnn_clamp32(f ? (-d >= 0 ? -d / 2 : -((d + 1) / 2))
+                                         : (d >= 0 ? d / 2 : -((-d + 1) / 2)));
+        else
+            g->bound[c] = ebnn_clamp32(f ? t : -t);
+        g->negv[c] = negate ? -1 : 0;
+        g->neg |= (uint32_t)negate << c;
+    }
 }
 
 /* Output bits of pixel pix, channels c0.. of the group, OR-ed into their (cleared) word; the
@@ -42,31 +65,31 @@ static inline void ebnn_put_bits(const group *g, size_t pix, uint32_t bits) {
     *o |= (bits & ((1u << g->valid) - 1u)) << (g->c0 & 31u);
 }
 
-/* The group's outputs of pixel pix from the pre-activations y: the thresholded bits or the
- * integers themselves. */
-static inline AVX512F void finish16(const group *g, size_t pix, __m512i y) {
+/* The group's outputs of pixel pix from the lanes' values v (see group). */
+static inline AVX512F void finish16(const group *g, size_t pix, __m512i v) {
     if (g->l->out_type == EBNN_T_BIN) {
-        __m512i t = _mm512_loadu_si512((const void *)g->thr);
-        uint32_t ge = _mm512_cmp_epi32_mask(y, t, _MM_CMPINT_NLT);
-        uint32_t le = _mm512_cmp_epi32_mask(y, t, _MM_CMPINT_LE);
-        ebnn_put_bits(g, pix, (ge & ~g->flip) | (le & g->flip));
+        __m512i s = _mm512_mask_sub_epi32(v, (__mmask16)g->neg, _mm512_setzero_si512(), v);
+        ebnn_put_bits(g, pix, _mm512_cmp_epi32_mask(s, _mm512_loadu_si512((const void *)g->bound),
+                                                     _MM_CMPINT_LE));
     } else {
         __mmask16 keep = (__mmask16)((1u << g->valid) - 1u);
+        __m512i y = g->counts ? _mm512_sub_epi32(_mm512_set1_epi32(g->terms), _mm512_add_epi32(v, v)) : v;
         _mm512_mask_storeu_epi32((int32_t *)g->out + pix * g->l->out_c + g->c0, keep, y);
     }
 }
 
-static inline AVX2F void finish8(const group *g, size_t pix, __m256i y) {
+static inline AVX2F void finish8(const group *g, size_t pix, __m256i v) {
     if (g->l->out_type == EBNN_T_BIN) {
-        __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)g->thr);
-        uint32_t lt = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t, y)));
-        uint32_t gt = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(y, t)));
-        ebnn_put_bits(g, pix, (~lt & ~g->flip) | (~gt & g->flip));
+        __m256i f = _mm256_loadu_si256((const __m256i *)(const void *)g->negv);
+        __m256i s = _mm256_sub_epi32(_mm256_xor_si256(v, f), f);
+        __m256i over = _mm256_cmpgt_epi32(s, _mm256_loadu_si256((const __m256i *)(const void *)g->bound));
+        ebnn_put_bits(g, pix, ~(uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(over)));
     } else {
-        int32_t v[8];
+        int32_t y[8];
         uint32_t j;
-        _mm256_storeu_si256((__m256i *)(void *)v, y);
-        for (j = 0; j < g->valid; j++) ((int32_t *)g->out)[pix * g->l->out_c + g->c0 + j] = v[j];
+        _mm256_storeu_si256((__m256i *)(void *)y,
+                            g->counts ? _mm256_sub_epi32(_mm256_set1_epi32(g->terms), _mm256_add_epi32(v, v)) : v);
+        for (j = 0; j < g->valid; j++) ((int32_t *)g->out)[pix * g->l->out_c + g->c0 + j] = y[j];
     }
 }
 

@@ -39,15 +39,6 @@ typedef void (*lanes_fn)(const uint32_t *wl, const block *b, const group *g);
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vpopcntdq")))
 #define AVX2 __attribute__((target("avx2")))
 
-/* The pre-activation y = terms - 2 * mismatches of a group's lanes. */
-static AVX512 inline __m512i y16(const group *g, __m512i m) {
-    return _mm512_sub_epi32(_mm512_set1_epi32(g->terms), _mm512_add_epi32(m, m));
-}
-
-static AVX2 inline __m256i y8(const group *g, __m256i m) {
-    return _mm256_sub_epi32(_mm256_set1_epi32(g->terms), _mm256_add_epi32(m, m));
-}
-
 /* One accumulator per pixel of the block, as named variables: an array of them is zeroed
  * through memory by the compiler on every call. */
 #define STEP16(p, a) a = _mm512_add_epi32(a, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x[p][k]))))
@@ -64,14 +55,14 @@ static AVX512 void lanes16(const uint32_t *wl, const block *b, const group *g) {
             STEP16(4, a4), STEP16(5, a5), STEP16(6, a6), STEP16(7, a7);
         }
     }
-    finish16(g, b->pix0, y16(g, a0));
-    if (b->npix > 1u) finish16(g, b->pix0 + 1u, y16(g, a1));
-    if (b->npix > 2u) finish16(g, b->pix0 + 2u, y16(g, a2));
-    if (b->npix > 3u) finish16(g, b->pix0 + 3u, y16(g, a3));
-    if (b->npix > 4u) finish16(g, b->pix0 + 4u, y16(g, a4));
-    if (b->npix > 5u) finish16(g, b->pix0 + 5u, y16(g, a5));
-    if (b->npix > 6u) finish16(g, b->pix0 + 6u, y16(g, a6));
-    if (b->npix > 7u) finish16(g, b->pix0 + 7u, y16(g, a7));
+    finish16(g, b->pix0, a0);
+    if (b->npix > 1u) finish16(g, b->pix0 + 1u, a1);
+    if (b->npix > 2u) finish16(g, b->pix0 + 2u, a2);
+    if (b->npix > 3u) finish16(g, b->pix0 + 3u, a3);
+    if (b->npix > 4u) finish16(g, b->pix0 + 4u, a4);
+    if (b->npix > 5u) finish16(g, b->pix0 + 5u, a5);
+    if (b->npix > 6u) finish16(g, b->pix0 + 6u, a6);
+    if (b->npix > 7u) finish16(g, b->pix0 + 7u, a7);
 }
 
 /* Byte counters (<= 8 per word) into the 32-bit lane sums: 31 words at most in between. */
@@ -110,7 +101,7 @@ static AVX2 void lanes8(const uint32_t *wl, const block *b, const group *g) {
         }
     }
     for (p = 0; p < PIX; p++)
-        if (p < b->npix) finish8(g, b->pix0 + p, y8(g, _mm256_add_epi32(a[p], widen(c[p]))));
+        if (p < b->npix) finish8(g, b->pix0 + p, _mm256_add_epi32(a[p], widen(c[p])));
 }
 
 /* Window runs of pixel p of the block: one run when windows are contiguous in the input
@@ -219,7 +210,7 @@ int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint3
     for (c0 = 0; c0 < l->out_c; c0 += per * lanes) {
         uint32_t ng = 0;
         for (; ng < per && c0 + ng * lanes < l->out_c; ng++) {
-            ebnn_group_init(&g[ng], l, out, c0 + ng * lanes, lanes);
+            ebnn_group_init(&g[ng], l, out, c0 + ng * lanes, lanes, 1);
             repack(l, n, &g[ng], wl + (size_t)ng * n * lanes);
         }
         for (b.pix0 = 0, oy = ox = 0; b.pix0 < pixels; b.pix0 += PIX) {

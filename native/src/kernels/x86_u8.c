@@ -126,7 +126,7 @@ static int u8_lanes(const ebnn_layer *l, const uint8_t *in, void *out, uint32_t 
 
     if (ng > PM1_GROUPS || (size_t)ng * stride > PM1_BYTES || 4u * nd > PATCH_BYTES) return 0;
     for (i = 0; i < ng; i++) {
-        ebnn_group_init(&g[i], l, out, i * lanes, lanes);
+        ebnn_group_init(&g[i], l, out, i * lanes, lanes, 0);
         for (c = 0; c < lanes; c++) {
             const uint32_t *w = l->weights + (size_t)(i * lanes + c) * rw;
             for (b = 0; b < 4u * nd; b++)
