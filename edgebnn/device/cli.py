@@ -65,7 +65,8 @@ def cmd_device_train(args: argparse.Namespace) -> int:
         raise ValueError("device train needs --port (or --simulate to train on the host)")
     model = Path(args.model).read_bytes()
     training.epoch_schedule(model, args.model, args.algo)   # a clear error before any data
-    splits = model_splits(_training_meta(model), args.data, args.seed, args.model, args.limit)
+    meta = _training_meta(model)
+    splits = model_splits(meta, args.data, args.seed, args.model, args.limit)
 
     def start(where: str, batch: int, scratch: int, before: float) -> None:
         print(f"{where}: training {args.model} with {args.algo}, {args.epochs} epoch(s) of "
@@ -75,7 +76,7 @@ def cmd_device_train(args: argparse.Namespace) -> int:
 
     out = training.run_training(
         model, args.model, splits, algo=args.algo, epochs=args.epochs, batch=args.batch,
-        seed=args.seed if args.seed is not None else 0,
+        seed=args.seed if args.seed is not None else meta.get("seed", 0),
         port=None if args.simulate else args.port, timeout=args.timeout,
         save=not args.no_save, verify=args.verify and not args.simulate,
         progress=not args.quiet, on_start=start,
@@ -194,7 +195,8 @@ def add_parsers(sub) -> None:
     tr.add_argument("--epochs", type=int, default=1)
     tr.add_argument("--batch", type=int, help="samples per step (default: 100, lowered to what "
                                               "one frame and the board's arena hold)")
-    tr.add_argument("--seed", type=int, help="split and shuffle seed (default: the model's)")
+    tr.add_argument("--seed", type=int, help="split and shuffle seed (default: the model's "
+                                             "training seed)")
     tr.add_argument("--limit", type=int, help="use at most this many samples (quick runs)")
     tr.add_argument("-o", "--output", required=True, metavar="TRAINED.ebnn")
     tr.add_argument("--simulate", action="store_true",
