@@ -6,10 +6,13 @@ import argparse
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Callable, Optional
 
-PORT_HELP = ("qemu:BOARD (emulated board, started and stopped here), a pyserial URL "
+PORT_HELP = ("qemu:BOARD (emulated board, started and stopped here), linux:aarch64|armv7|native "
+             "(the ARM Linux runtime under qemu-user, likewise), a pyserial URL "
              "(socket://HOST:PORT, rfc2217://…) or a device path (/dev/ttyACM0)")
 
 
@@ -139,21 +142,48 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _start_linux_runtime(name: str, store: Optional[Path]
+                         ) -> tuple[subprocess.Popen, str, Callable[[], None]]:
+    """`board run linux:ARCH`: the ARM Linux runtime on a new pty (edgebnn.device.linux), its
+    store the file `store` (else memory: the model lasts as long as the runtime)."""
+    import os
+
+    from edgebnn.device.linux import LinuxRuntime, serve_on_new_pty
+    from edgebnn.device.ports import ensure_runtime
+
+    arch = name[len("linux:"):]
+    runtime = LinuxRuntime(arch, ensure_runtime(arch),
+                           extra_args=["--store", str(store)] if store else [])
+    proc, path, slave = serve_on_new_pty(runtime)
+    return proc, path, lambda: os.close(slave)
+
+
 def cmd_board_run(args: argparse.Namespace) -> int:
     """Keeps an emulated board running and prints its URL until Ctrl-C. QEMU holds the guest
     until the first client connects, and accepts a new client after one disconnects, so the
-    board (and its loaded model) lives across `--port socket://…` sessions."""
+    board (and its loaded model) lives across `--port socket://…` sessions. `linux:ARCH` runs
+    the ARM Linux runtime on a pseudo-terminal instead: its URL is the pty's path."""
     from edgebnn.device.errors import DeviceError
     from edgebnn.device.ports import ensure_firmware
     from edgebnn.device.qemu import QemuBoard, _free_port
 
-    board = QemuBoard(args.board, ensure_firmware(args.board))
-    port = args.tcp_port or _free_port()
-    proc = subprocess.Popen(board.command(port), stdin=subprocess.DEVNULL)
+    release: Optional[Callable[[], None]] = None
+    if args.board.startswith("linux:"):
+        proc, url, release = _start_linux_runtime(args.board, args.store)
+    else:
+        board = QemuBoard(args.board, ensure_firmware(args.board), store=args.store)
+        port = args.tcp_port or _free_port()
+        proc = subprocess.Popen(board.command(port), stdin=subprocess.DEVNULL)
+        url = f"socket://127.0.0.1:{port}"
+        release = board.close           # removes a temporary store
+        print(f"store: {board.store}" + ("" if args.store else " (temporary; --store FILE "
+                                         "keeps the flash across runs)"), file=sys.stderr)
     time.sleep(0.3)
     if proc.poll() is not None:
-        raise DeviceError(f"qemu:{args.board}: QEMU exited with status {proc.returncode}")
-    print(f"socket://127.0.0.1:{port}", flush=True)
+        if release:
+            release()
+        raise DeviceError(f"{args.board}: exited with status {proc.returncode}")
+    print(url, flush=True)
     try:
         signal.signal(signal.SIGTERM, _interrupt)
         return proc.wait()
@@ -167,6 +197,8 @@ def cmd_board_run(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if release:
+            release()
 
 
 def add_parsers(sub) -> None:
@@ -230,6 +262,9 @@ def add_parsers(sub) -> None:
     b = sub.add_parser("board", help="emulated boards")
     bsub = b.add_subparsers(dest="board_command", required=True)
     r = bsub.add_parser("run", help="keep an emulated board running, print its socket:// URL")
-    r.add_argument("board", help="mps2-an386 | mps2-an500 | mps3-an547")
+    r.add_argument("board", help="mps2-an386 | mps2-an500 | mps3-an547 | linux:aarch64 | "
+                                 "linux:armv7 | linux:native (prints a /dev/pts/N path)")
     r.add_argument("--tcp-port", type=int, help="local TCP port (default: a free one)")
+    r.add_argument("--store", type=Path, help="the board's flash as a file, kept across runs "
+                                              "(default: a temporary one; docs/boot.md)")
     r.set_defaults(func=cmd_board_run)
