@@ -23,7 +23,8 @@ import pytest
 from edgebnn import format as fmt
 from edgebnn.device.client import Device
 from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
-from edgebnn.device.framing import REPLY, Cmd, Frame, FrameReader, Status, encode, encode_header
+from edgebnn.device.framing import (MAJOR, MINOR, REPLY, Cmd, Frame, FrameReader, Status, encode,
+                                    encode_header)
 from edgebnn.device.ports import ensure_firmware, open_device
 from edgebnn.device.qemu import QemuBoard, load_boards
 from edgebnn.export import export_model
@@ -128,7 +129,7 @@ def test_frame_errors_get_error_replies(dev):
     (f,) = raw_exchange(dev, encode_header(Cmd.LOAD_CHUNK, seq, 5000) + bytes(64))
     assert (f.status, f.payload) == (Status.ERR_TOO_LONG, struct.pack("<H", 4096))
     (f,) = raw_exchange(dev, encode_header(Cmd.INFO, seq, 0, version=9) + bytes(4))
-    assert (f.status, f.payload) == (Status.ERR_VERSION, b"\x01\x00")
+    assert (f.status, f.payload) == (Status.ERR_VERSION, bytes([MAJOR, MINOR]))   # 1.1
     t0 = time.monotonic()
     (f,) = raw_exchange(dev, encode(Frame(Cmd.INFER, seq, bytes(68)))[:40])
     assert (f.cmd, f.seq, f.status) == (Cmd.INFER | REPLY, seq, Status.ERR_TRUNCATED)
