@@ -7,6 +7,7 @@ Needs make, arm-none-eabi-gcc and qemu-system-arm (skipped otherwise)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import struct
@@ -22,7 +23,7 @@ from edgebnn import format as fmt
 from edgebnn.device import fwimage
 from edgebnn.device.client import Device
 from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
-from edgebnn.device.flash import (BootCmd, boot, boot_info, enter_bootloader, flash,
+from edgebnn.device.flash import (boot, boot_info, enter_bootloader, flash,
                                   in_bootloader, upload)
 from edgebnn.device.framing import Cmd, Frame, encode
 from edgebnn.device.ports import ensure_firmware, open_device
@@ -143,23 +144,26 @@ def test_bad_images_are_refused_and_the_old_app_runs(build_dir, new_image, tmp_p
     with open_device(port(tmp_path / "an386.store"), build_dir=build_dir) as dev:
         enter_bootloader(dev)
         for image, refusal in cases:
-            with pytest.raises(CommandError, match="FLASH_COMMIT failed: image refused "
-                                                   r"\(" + refusal):
+            with pytest.raises(CommandError, match=r"FLASH_COMMIT \(seq \d+\) failed: "
+                                                   r"ERR_IMAGE \(image refused \(" + refusal):
                 upload(dev, image)
         # an upload the host abandons halfway
-        dev.request(BootCmd.FLASH_BEGIN, struct.pack("<II", len(new_image),
+        dev.request(Cmd.FLASH_BEGIN, struct.pack("<II", len(new_image),
                                                      zlib.crc32(new_image)))
-        dev.request(BootCmd.FLASH_CHUNK, struct.pack("<I", 0) + new_image[:2048])
+        dev.request(Cmd.FLASH_CHUNK, struct.pack("<I", 0) + new_image[:2048])
         with pytest.raises(CommandError, match=r"ERR_LOAD_STATE \(device has 2048 bytes"):
-            dev.request(BootCmd.FLASH_COMMIT)
+            dev.request(Cmd.FLASH_COMMIT)
         info = boot_info(dev)
         assert (info.app_valid, info.app_version, info.board) == (True, "0.1.0", BOARD)
         assert boot(dev) == "0.1.0"
         assert dev.info().firmware == "0.1.0" and not in_bootloader(dev)
 
 
-def test_bootloader_without_an_application(build_dir, tmp_path):
-    """An erased app slot: the bootloader stays and says why; BOOT is refused."""
+def test_bootloader_without_an_application(build_dir, tmp_path, capsys, monkeypatch):
+    """An erased app slot: the bootloader stays and says why; BOOT is refused; application
+    commands and `device info` say the board is in its bootloader."""
+    from edgebnn.cli import main
+
     syms = flash_symbols(build_dir)
     store = tmp_path / "blank.store"
     with open_device(port(store), build_dir=build_dir):
@@ -167,11 +171,22 @@ def test_bootloader_without_an_application(build_dir, tmp_path):
     with open(store, "r+b") as f:
         f.seek(syms["__app_slot"] - load_boards()[BOARD].ram_base)
         f.write(b"\xff" * fwimage.HEADER_SIZE)
+    monkeypatch.setenv("EDGEBNN_FIRMWARE_BUILD", str(build_dir))
+    assert main(["device", "info", "--port", port(store)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"bootloader boot-\S+ \(protocol 1\.\d+\) on {BOARD}", out), out
+    assert "no valid application (" in out and "edgebnn flash IMAGE" in out, out
     with open_device(port(store), build_dir=build_dir) as dev:
         assert in_bootloader(dev)
+        with pytest.raises(DeviceError, match=r"in its bootloader \(boot-\S+\), no application"):
+            dev.info()
+        with pytest.raises(CommandError, match=r"INFER \(seq \d+\) failed: ERR_UNKNOWN_CMD; the "
+                                               r"device is in its bootloader"):
+            dev.request(Cmd.INFER, bytes(4))
         info = boot_info(dev)
         assert not info.app_valid and "erased" in info.app_problem
-        with pytest.raises(CommandError, match=r"BOOT failed: image refused \(no image\)"):
+        with pytest.raises(CommandError, match=r"BOOT \(seq \d+\) failed: ERR_IMAGE "
+                                                   r"\(image refused \(no image\)"):
             boot(dev)
         old = (build_dir / BOARD / "edgebnn-fw.img").read_bytes()
         assert flash(dev, old).version == "0.1.0"     # recovery over serial

@@ -25,6 +25,8 @@ def cmd_device_info(args: argparse.Namespace) -> int:
     from edgebnn.device.ports import open_device
 
     with open_device(args.port, timeout=args.timeout) as dev:
+        if dev.in_bootloader:
+            return _print_boot_info(args, dev)
         info = dev.info()
     if args.json:
         print(json.dumps(info.as_dict()))
@@ -36,6 +38,24 @@ def cmd_device_info(args: argparse.Namespace) -> int:
           f"{info.clock_hz / 1e6:g} MHz\n  C core: {info.core}\n"
           f"  model slot {info.model_slot_size:,} B, arena {info.arena_size:,} B, "
           f"max payload {info.max_payload:,} B\n  model: {model}")
+    return 0
+
+
+def _print_boot_info(args: argparse.Namespace, dev) -> int:
+    """`device info` on a board that sits in its bootloader: what is installed, and why it
+    does not start."""
+    from edgebnn.device.flash import boot_info
+
+    info = boot_info(dev)
+    if args.json:
+        print(json.dumps({"bootloader": True, **info.__dict__}))
+        return 0
+    app = (f"application {info.app_version} installed (`edgebnn device reset` starts it)"
+           if info.app_valid else f"no valid application ({info.app_problem}): install one "
+           "with `edgebnn flash IMAGE`")
+    print(f"{args.port}: bootloader {info.bootloader} (protocol {info.protocol}) on {info.board}, "
+          f"{info.clock_hz / 1e6:g} MHz\n  app slot {info.slot_size:,} B, max payload "
+          f"{info.max_payload:,} B\n  {app}")
     return 0
 
 

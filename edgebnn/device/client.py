@@ -23,8 +23,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
-from edgebnn.device.framing import (MAJOR, MINOR, REPLY, TRANSIENT, BadFrame, Cmd, Frame,
-                                    FrameReader, Status, cmd_name, encode, status_name)
+from edgebnn.device.framing import (FEATURE_BOOTLOADER, IMAGE_REASONS, MAJOR, MINOR, REPLY,
+                                    TRANSIENT, BadFrame, Cmd, Frame, FrameReader, Status,
+                                    cmd_name, encode, status_name)
 
 BANNER_RE = re.compile(rb"EBNN-FW (\S+) board=(\S+) clock=(\d+)\r?\n")
 HOST_MAX_PAYLOAD = 0xFFFC
@@ -119,6 +120,12 @@ def _describe_error(cmd: int, status: int, detail: bytes) -> str:
             text += f" ({_core_status(struct.unpack_from('<I', detail)[0])})"
         elif status == Status.ERR_VERSION and len(detail) >= 2:
             text += f" (device speaks protocol {detail[0]}.{detail[1]})"
+        elif status == Status.ERR_IMAGE and len(detail) >= 4:
+            (reason,) = struct.unpack_from("<I", detail)
+            why = detail[4:].split(b"\0", 1)[0].decode(errors="replace")
+            text += f" (image refused ({IMAGE_REASONS.get(reason, f'reason {reason}')}): {why})"
+        elif status == Status.ERR_STORE and len(detail) >= 4:
+            text += f" (flash erase/program failed, error {struct.unpack_from('<i', detail)[0]})"
     except struct.error:
         pass
     return text
@@ -150,6 +157,11 @@ class Device:
         self._seq = random.randrange(0x10000)
         self._model: Optional[ModelSummary] = None
         self.qemu = None                # the QemuBoard behind a qemu: port
+
+    @property
+    def in_bootloader(self) -> bool:
+        """Whether the last HELLO was answered by the resident bootloader, not an application."""
+        return bool(self.features & FEATURE_BOOTLOADER)
 
     @property
     def last_seq(self) -> int:
@@ -190,8 +202,11 @@ class Device:
             if reply is None:
                 continue        # lost or corrupted: resend the same frame
             if reply.status != Status.OK:
+                hint = ("; the device is in its bootloader: `edgebnn device reset` starts the "
+                        "installed application, `edgebnn flash IMAGE` installs one"
+                        if reply.status == Status.ERR_UNKNOWN_CMD and self.in_bootloader else "")
                 raise CommandError(f"{self.name}: {what} failed: "
-                                   f"{_describe_error(cmd, reply.status, reply.payload)}",
+                                   f"{_describe_error(cmd, reply.status, reply.payload)}{hint}",
                                    reply.status, reply.payload)
             return reply.payload
         attempts = f" ({retries + 1} attempts)" if retries else ""
@@ -213,8 +228,9 @@ class Device:
                 self._reader.skipped.clear()
                 self._model = None
                 raise BoardRestarted(f"{self.name}: the board restarted (boot banner) while "
-                                     f"waiting for the reply to {what}; its RAM model slot is "
-                                     f"empty now")
+                                     f"waiting for the reply to {what}, which may not have run; "
+                                     "it serves its last committed model again (training not "
+                                     "saved with TRAIN_SAVE is lost)")
             if time.monotonic() >= deadline:
                 return None
             self._reader.feed(self._read_some(deadline))
@@ -234,6 +250,12 @@ class Device:
                 "features": features, "firmware": self.firmware}
 
     def info(self) -> DeviceInfo:
+        """The application's INFO; a DeviceError when the bootloader answers (its INFO has
+        another layout: edgebnn.device.flash.boot_info)."""
+        if self.in_bootloader:
+            raise self._fail(f"the device is in its bootloader ({self.firmware}), no application "
+                             "is running: `edgebnn device reset` starts the installed one, "
+                             "`edgebnn flash IMAGE` installs one")
         reply = self.request(Cmd.INFO)
         major, minor, max_payload, clock, slot, arena = struct.unpack_from("<BBHIII", reply)
         model = ModelSummary.unpack(reply, 16)

@@ -15,7 +15,6 @@ CommandError saying what the board refused and why.
 """
 from __future__ import annotations
 
-import enum
 import re
 import struct
 import time
@@ -35,23 +34,6 @@ BOOT_BANNER_RE = re.compile(rb"EBNN-BOOT (\S+) board=(\S+) clock=(\d+) app=(\S+)
 #: What may follow ENTER_BOOTLOADER: the bootloader's banner, or the application's when the
 #: device has no bootloader (a reset just restarts the application, e.g. the ARM Linux runtime).
 _AFTER_ENTER_RE = re.compile(BOOT_BANNER_RE.pattern + b"|" + BANNER_RE.pattern)
-#: HELLO feature bit of the bootloader (firmware/boot/bootctl.h).
-FEATURE_BOOTLOADER = 1 << 31
-
-
-class BootCmd(enum.IntEnum):
-    ENTER = 0x40          # application: reset into the bootloader; bootloader: no-op
-    FLASH_BEGIN = 0x41
-    FLASH_CHUNK = 0x42
-    FLASH_COMMIT = 0x43
-    BOOT = 0x44
-
-
-ERR_IMAGE = 0x20          # the bootloader refused the image (u32 reason, text)
-ERR_STORE = 0x21          # a flash erase/program failed (i32 error)
-IMAGE_REASONS = {1: "wrong magic", 2: "bad header", 3: "bad length", 4: "CRC mismatch",
-                 5: "bad version string", 6: "wrong board", 7: "wrong load address",
-                 8: "no image"}
 
 
 @dataclass(frozen=True)
@@ -75,28 +57,6 @@ class FlashResult:
     seconds: float
 
 
-def _explain(e: CommandError) -> str:
-    """The bootloader's own words for an image or flash refusal."""
-    if e.status == ERR_IMAGE and len(e.detail) >= 4:
-        (reason,) = struct.unpack_from("<I", e.detail)
-        text = e.detail[4:].split(b"\0", 1)[0].decode(errors="replace")
-        return f"image refused ({IMAGE_REASONS.get(reason, f'reason {reason}')}): {text}"
-    if e.status == ERR_STORE and len(e.detail) >= 4:
-        return f"flash write failed (error {struct.unpack_from('<i', e.detail)[0]})"
-    return str(e)
-
-
-def _request(dev: Device, cmd: BootCmd, payload: bytes = b"", **kw) -> bytes:
-    """A bootloader request whose refusals read as the bootloader explains them."""
-    try:
-        return dev.request(cmd, payload, **kw)
-    except CommandError as e:
-        if e.status in (ERR_IMAGE, ERR_STORE):
-            raise CommandError(f"{dev.name}: {cmd.name} failed: {_explain(e)}", e.status,
-                               e.detail) from None
-        raise
-
-
 def wait_banner(dev: Device, pattern: re.Pattern, what: str,
                 timeout: Optional[float] = None) -> re.Match:
     """Reads until `pattern` appears in the text the board prints (its boot banners)."""
@@ -114,7 +74,8 @@ def wait_banner(dev: Device, pattern: re.Pattern, what: str,
 
 def in_bootloader(dev: Device) -> bool:
     """Whether the far end is the bootloader (HELLO's feature bit), after a fresh HELLO."""
-    return bool(dev.hello()["features"] & FEATURE_BOOTLOADER)
+    dev.hello()
+    return dev.in_bootloader
 
 
 def enter_bootloader(dev: Device, timeout: Optional[float] = None) -> None:
@@ -123,7 +84,7 @@ def enter_bootloader(dev: Device, timeout: Optional[float] = None) -> None:
         return
     dev._reader.skipped.clear()
     try:
-        dev.request(BootCmd.ENTER, retries=0)
+        dev.request(Cmd.ENTER_BOOTLOADER, retries=0)
     except CommandError as e:
         if e.status != Status.ERR_UNKNOWN_CMD:
             raise
@@ -155,19 +116,19 @@ def upload(dev: Device, image: bytes,
            progress: Optional[Callable[[int, int], None]] = None) -> str:
     """FLASH_BEGIN, the chunks, FLASH_COMMIT; returns the version the bootloader installed."""
     crc = zlib.crc32(image)
-    reply = dev.request(BootCmd.FLASH_BEGIN, struct.pack("<II", len(image), crc))
+    reply = dev.request(Cmd.FLASH_BEGIN, struct.pack("<II", len(image), crc))
     _slot, max_chunk = struct.unpack_from("<IH", reply)
     chunk = min(max_chunk, dev.max_payload - 4) & ~3     # offsets stay word-aligned
     for offset in range(0, len(image), chunk):
         part = image[offset:offset + chunk]
         (received,) = struct.unpack(
-            "<I", _request(dev, BootCmd.FLASH_CHUNK, struct.pack("<I", offset) + part))
+            "<I", dev.request(Cmd.FLASH_CHUNK, struct.pack("<I", offset) + part))
         if received != offset + len(part):
             raise dev._fail(f"FLASH_CHUNK at {offset}: device acknowledged {received} bytes, "
                             f"expected {offset + len(part)}")
         if progress:
             progress(received, len(image))
-    reply = _request(dev, BootCmd.FLASH_COMMIT)
+    reply = dev.request(Cmd.FLASH_COMMIT)
     return reply[8:].split(b"\0", 1)[0].decode(errors="replace")
 
 
@@ -175,7 +136,7 @@ def boot(dev: Device, timeout: Optional[float] = None) -> str:
     """BOOT: the bootloader resets into the installed application; returns the version its
     banner shows, after a fresh HELLO with it."""
     dev._reader.skipped.clear()
-    _request(dev, BootCmd.BOOT, retries=0)
+    dev.request(Cmd.BOOT, retries=0)
     m = wait_banner(dev, BANNER_RE, "application", timeout)
     dev.hello()
     return m[1].decode(errors="replace")

@@ -39,6 +39,11 @@ class Cmd(enum.IntEnum):
     TRAIN = 0x30          # a batch of labelled samples -> one on-device training step
     TRAIN_PARAMS = 0x31   # per-epoch training parameters
     TRAIN_SAVE = 0x32     # store the trained model in the board's flash
+    ENTER_BOOTLOADER = 0x40   # application: reset into the bootloader; bootloader: no-op
+    FLASH_BEGIN = 0x41        # bootloader only (docs/protocol.md "Bootloader")
+    FLASH_CHUNK = 0x42
+    FLASH_COMMIT = 0x43
+    BOOT = 0x44
     TEST_EXIT = 0x7E      # test only
     TEST_FAULT = 0x7F     # test only
 
@@ -59,7 +64,16 @@ class Status(enum.IntEnum):
     ERR_TOO_LARGE = 12
     ERR_NOT_SUPPORTED = 13
     ERR_CORE = 14
+    ERR_IMAGE = 32          # bootloader: the application image is refused
+    ERR_STORE = 33          # a flash erase or program failed
 
+
+#: ERR_IMAGE's u32 reason (firmware/boot/image.h).
+IMAGE_REASONS = {1: "wrong magic", 2: "bad header", 3: "bad length", 4: "CRC mismatch",
+                 5: "bad version string", 6: "wrong board", 7: "wrong load address",
+                 8: "no image"}
+#: HELLO feature bit that says the far end is the resident bootloader (firmware/boot/bootctl.h).
+FEATURE_BOOTLOADER = 1 << 31
 
 #: Frame-level errors: the request never ran, so resending it is always safe.
 TRANSIENT = {Status.ERR_CRC, Status.ERR_TRUNCATED}
