@@ -13,6 +13,7 @@
 #include "edgebnn.h"
 #include "print.h"
 #include "proto.h"
+#include "serve.h"
 #include "bootctl.h"
 #include "model_store.h"
 #include "train_cmd.h"
@@ -36,9 +37,6 @@
 #error "scores are written in place: the protocol is little-endian, so must the core be"
 #endif
 
-/* A byte gap this long inside a frame ends it as truncated. */
-#define FRAME_GAP_MS 250u
-
 extern uint8_t __heap_start[], __heap_end[];   /* the arena region, ld/common.ld */
 
 typedef struct {
@@ -61,41 +59,11 @@ static uint32_t tx_words[PROTO_MAX_PAYLOAD / 4];
 #define RX ((uint8_t *)rx_words)
 #define TX ((uint8_t *)tx_words)
 
-/* Sequencing and duplicate detection: the reply to the last executed request is kept in TX so
- * a retransmitted request (same seq, command and payload CRC) is answered without running it
- * again. This makes every retry safe, LOAD_CHUNK and LOAD_COMMIT included. */
-static struct {
-    bool valid;             /* a request has been executed since boot */
-    uint16_t seq;
-    uint8_t cmd;
-    uint32_t payload_crc;
-    uint8_t status;         /* the kept reply */
-    uint16_t len;
-} last;
 /* Replies never exceed min(our maximum, the host's from HELLO). Zero-initialized (0 = no HELLO
  * yet: ours) so the image has no .data to copy. */
 static uint16_t host_max_payload;
 #define reply_limit (host_max_payload && host_max_payload < PROTO_MAX_PAYLOAD ? \
                      host_max_payload : PROTO_MAX_PAYLOAD)
-
-static void send_frame(uint8_t cmd, uint8_t status, uint16_t seq, const uint8_t *payload,
-                       uint16_t len)
-{
-    uint8_t hdr[PROTO_HEADER_SIZE], crc[PROTO_TRAILER_SIZE];
-    proto_header h = {PROTO_MAJOR, (uint8_t)(cmd | PROTO_REPLY), status, 0, seq, len};
-    proto_encode_header(hdr, &h);
-    proto_put32(crc, ebnn_crc32(0, payload, len));
-    board_uart_write(hdr, sizeof hdr);
-    board_uart_write(payload, len);
-    board_uart_write(crc, sizeof crc);
-}
-
-/* An error reply that is not kept for duplicates (the request was not executed). */
-static void send_error(uint8_t cmd, uint16_t seq, uint8_t status, const uint8_t *detail,
-                       uint16_t len)
-{
-    send_frame(cmd, status, seq, detail, len);
-}
 
 /* ---- command handlers: fill TX, return the status and set *len ---- */
 
@@ -451,49 +419,6 @@ static void after_reply(uint8_t cmd, uint8_t status)
     }
 }
 
-static void serve_frame(const proto_header *h)
-{
-    uint32_t crc = ebnn_crc32(0, RX, h->len);
-    uint16_t len;
-    uint8_t status;
-    if (last.valid && h->seq == last.seq) {
-        if (h->cmd == last.cmd && crc == last.payload_crc) {   /* a retransmission */
-            send_frame(last.cmd, last.status, last.seq, TX, last.len);
-            return;
-        }
-    }
-    if (last.valid && h->cmd != PROTO_HELLO && h->seq != (uint16_t)(last.seq + 1u)) {
-        uint8_t expected[2];
-        proto_put16(expected, (uint16_t)(last.seq + 1u));
-        send_error(h->cmd, h->seq, PROTO_ERR_SEQ, expected, sizeof expected);
-        return;
-    }
-    status = dispatch(h->cmd, h->len, &len);
-    last.valid = true;
-    last.seq = h->seq;
-    last.cmd = h->cmd;
-    last.payload_crc = crc;
-    last.status = status;
-    last.len = len;
-    send_frame(h->cmd, status, h->seq, TX, len);
-    after_reply(h->cmd, status);
-}
-
-static void frame_error(const proto_parser *p)
-{
-    uint8_t detail[2];
-    uint16_t n = 0;
-    if (p->error == PROTO_ERR_TOO_LONG) {
-        proto_put16(detail, PROTO_MAX_PAYLOAD);
-        n = 2;
-    } else if (p->error == PROTO_ERR_VERSION) {
-        detail[0] = PROTO_MAJOR;
-        detail[1] = PROTO_MINOR;
-        n = 2;
-    }
-    send_error(p->h.cmd, p->h.seq, p->error, detail, n);
-}
-
 /* The committed model from flash (model_store.h), validated like an upload; none if the
  * C loader or the arena refuses it. */
 static void restore_model(void)
@@ -509,7 +434,7 @@ static void restore_model(void)
 
 int main(void)
 {
-    proto_parser parser;
+    static const proto_service service = {RX, TX, dispatch, after_reply};
     board_init();
     restore_model();
     board_uart_puts("EBNN-FW " FW_VERSION " board=");
@@ -518,13 +443,5 @@ int main(void)
     print_dec(board_clock_hz());
     board_uart_puts("\r\n");
 
-    proto_parser_init(&parser, RX, PROTO_MAX_PAYLOAD);
-    for (;;) {
-        int c = board_uart_getc(proto_in_frame(&parser) ? FRAME_GAP_MS : BOARD_WAIT_FOREVER);
-        proto_event ev = c < 0 ? proto_timeout(&parser) : proto_feed(&parser, (uint8_t)c);
-        if (ev == PROTO_EV_FRAME)
-            serve_frame(&parser.h);
-        else if (ev == PROTO_EV_ERROR)
-            frame_error(&parser);
-    }
+    proto_serve(&service);
 }

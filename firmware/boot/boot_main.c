@@ -16,13 +16,13 @@
 #include "image.h"
 #include "print.h"
 #include "proto.h"
+#include "serve.h"
 #include "slots.h"
 
 #ifndef BOOT_VERSION
 #error "BOOT_VERSION comes from the Makefile"
 #endif
 
-#define FRAME_GAP_MS 250u
 #define TX_CAP 192u
 #define SCB_VTOR REG32(0xE000ED08u)      /* vector table offset (v7-M and v8-M) */
 #define ICSR_PENDSTCLR (1u << 25)
@@ -39,31 +39,12 @@ static struct {
     uint32_t size, crc, received;
 } upload;
 
-static struct {          /* the last executed request and its reply (docs/protocol.md) */
-    bool valid;
-    uint16_t seq;
-    uint8_t cmd, status;
-    uint32_t payload_crc;
-    uint16_t len;
-} last;
-
 static uint16_t put_str(uint16_t at, const char *s)
 {
     while (*s && at + 1u < TX_CAP)
         TX[at++] = (uint8_t)*s++;
     TX[at++] = 0;
     return at;
-}
-
-static void send_frame(uint8_t cmd, uint8_t status, uint16_t seq, const uint8_t *p, uint16_t n)
-{
-    uint8_t hdr[PROTO_HEADER_SIZE], crc[PROTO_TRAILER_SIZE];
-    proto_header h = {PROTO_MAJOR, (uint8_t)(cmd | PROTO_REPLY), status, 0, seq, n};
-    proto_encode_header(hdr, &h);
-    proto_put32(crc, ebnn_crc32(0, p, n));
-    board_uart_write(hdr, sizeof hdr);
-    board_uart_write(p, n);
-    board_uart_write(crc, sizeof crc);
 }
 
 static uint32_t staging_offset(void) { return flashmap_offset(__app_staging); }
@@ -265,45 +246,6 @@ static void after_reply(uint8_t cmd, uint8_t status)
         board_semihost_exit(RX[0]);
 }
 
-/* Sequencing as in docs/protocol.md: a retransmission is answered from the kept reply, HELLO
- * and the first request after boot run at any seq, anything else must be last + 1. */
-static void serve_frame(const proto_header *h)
-{
-    uint32_t crc = ebnn_crc32(0, RX, h->len);
-    uint16_t len;
-    uint8_t status;
-    if (last.valid && h->seq == last.seq && h->cmd == last.cmd && crc == last.payload_crc) {
-        send_frame(last.cmd, last.status, last.seq, TX, last.len);
-        return;
-    }
-    if (last.valid && h->cmd != PROTO_HELLO && h->seq != (uint16_t)(last.seq + 1u)) {
-        uint8_t expected[2];
-        proto_put16(expected, (uint16_t)(last.seq + 1u));
-        send_frame(h->cmd, PROTO_ERR_SEQ, h->seq, expected, sizeof expected);
-        return;
-    }
-    status = dispatch(h->cmd, h->len, &len);
-    last.valid = true;
-    last.seq = h->seq;
-    last.cmd = h->cmd;
-    last.payload_crc = crc;
-    last.status = status;
-    last.len = len;
-    send_frame(h->cmd, status, h->seq, TX, len);
-    after_reply(h->cmd, status);
-}
-
-static void frame_error(const proto_parser *p)
-{
-    uint8_t detail[2] = {PROTO_MAJOR, PROTO_MINOR};
-    uint16_t n = p->error == PROTO_ERR_VERSION ? 2 : 0;
-    if (p->error == PROTO_ERR_TOO_LONG) {
-        proto_put16(detail, PROTO_MAX_PAYLOAD);
-        n = 2;
-    }
-    send_frame(p->h.cmd, p->error, p->h.seq, detail, n);
-}
-
 /* Hands the core to the application as a reset would: SysTick off and nothing pending, the
  * vector table moved to the app's, its initial stack pointer loaded, its reset handler called
  * (it sets up everything else itself). */
@@ -326,7 +268,7 @@ __attribute__((noreturn)) static void start_app(void)
 
 int main(void)
 {
-    proto_parser parser;
+    static const proto_service service = {RX, TX, dispatch, after_reply};
     image_info info;
     char why[SLOT_WHY_CAP];
     bool requested = __boot_request[0] == BOOT_REQUEST_STAY;
@@ -345,13 +287,5 @@ int main(void)
     if (app == IMAGE_OK && !requested)
         start_app();
 
-    proto_parser_init(&parser, RX, PROTO_MAX_PAYLOAD);
-    for (;;) {
-        int c = board_uart_getc(proto_in_frame(&parser) ? FRAME_GAP_MS : BOARD_WAIT_FOREVER);
-        proto_event ev = c < 0 ? proto_timeout(&parser) : proto_feed(&parser, (uint8_t)c);
-        if (ev == PROTO_EV_FRAME)
-            serve_frame(&parser.h);
-        else if (ev == PROTO_EV_ERROR)
-            frame_error(&parser);
-    }
+    proto_serve(&service);
 }
