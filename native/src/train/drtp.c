@@ -115,19 +115,13 @@ ebnn_status ebnn_train_drtp_init(ebnn_train_drtp *t, const ebnn_model *m, uint8_
     ebnn_layer first;
     ebnn_status s;
 
-    bad(diag, -1, "", 0, 0);
-    if (t == NULL || m == NULL || model_data == NULL || m->data != model_data) {
-        if (diag) diag->field = "model_data";
-        return EBNN_ERR_ARG;
-    }
     memset(&v, 0, sizeof v);
+    s = ebnn_train_open_section(t, m, model_data, "trnd", TRND_HEADER, TRND_VERSION, &v.trnd,
+                                &v.trnd_size, diag);
+    if (s != EBNN_OK) return s;
     v.model = m;
     v.data = model_data;
-    v.trnd = ebnn_train_find_section(model_data, "trnd", &v.trnd_size);
-    if (v.trnd == NULL) return bad(diag, -1, "trnd", 0, 1);
-    if (v.trnd_size < TRND_HEADER) return bad(diag, -1, "size", v.trnd_size, TRND_HEADER);
     h = v.trnd;
-    if (ebnn_rd16(h) != TRND_VERSION) return bad(diag, -1, "version", ebnn_rd16(h), TRND_VERSION);
     v.n_trained = ebnn_rd16(h + 2);
     q = h[4];
     if (q < 1 || q > 14) return bad(diag, -1, "frac_bits", q, 10);

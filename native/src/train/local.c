@@ -135,19 +135,13 @@ ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint
     uint32_t bits, i;
     ebnn_status s;
 
-    bad(diag, -1, "", 0, 0);
-    if (t == NULL || m == NULL || model_data == NULL || m->data != model_data) {
-        if (diag) diag->field = "model_data";
-        return EBNN_ERR_ARG;
-    }
     memset(&v, 0, sizeof v);
+    s = ebnn_train_open_section(t, m, model_data, "trnl", EBNN_TRNL_HEADER, EBNN_TRNL_VERSION,
+                                &v.trnl, &v.trnl_size, diag);
+    if (s != EBNN_OK) return s;
     v.model = m;
     v.data = model_data;
-    v.trnl = ebnn_train_find_section(model_data, "trnl", &v.trnl_size);
-    if (v.trnl == NULL) return bad(diag, -1, "trnl", 0, 1);
-    if (v.trnl_size < EBNN_TRNL_HEADER) return bad(diag, -1, "size", v.trnl_size, EBNN_TRNL_HEADER);
     h = v.trnl;
-    if (ebnn_rd16(h) != EBNN_TRNL_VERSION) return bad(diag, -1, "version", ebnn_rd16(h), 1);
     v.n_hidden = ebnn_rd16(h + 2);
     bits = h[4];
     if (v.n_hidden == 0 || v.n_hidden > EBNN_MAX_LAYERS - 2u)

@@ -16,3 +16,17 @@ uint8_t *ebnn_train_find_section(uint8_t *data, const char *tag, uint32_t *size)
     *size = 0;
     return NULL;
 }
+
+ebnn_status ebnn_train_open_section(const void *state, const ebnn_model *m, uint8_t *model_data,
+                                    const char *tag, uint32_t header, uint32_t version,
+                                    uint8_t **section, uint32_t *size, ebnn_diag *diag) {
+    ebnn_fail(diag, EBNN_OK, -1, "", 0, 0);
+    if (state == NULL || m == NULL || model_data == NULL || m->data != model_data)
+        return ebnn_fail(diag, EBNN_ERR_ARG, -1, "model_data", 0, 0);
+    *section = ebnn_train_find_section(model_data, tag, size);
+    if (*section == NULL) return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, tag, 0, 1);
+    if (*size < header) return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "size", *size, header);
+    if (ebnn_rd16(*section) != version)
+        return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "version", ebnn_rd16(*section), version);
+    return EBNN_OK;
+}

@@ -21,6 +21,14 @@ void ebnn_trnl_entry(const ebnn_train_local *t, uint32_t l, ebnn_trnl_layer *e);
  * when absent (section.c). */
 uint8_t *ebnn_train_find_section(uint8_t *data, const char *tag, uint32_t *size);
 
+/* The start every training rule's init shares (section.c): clears *diag, checks that `state`
+ * and `m` are given and that `model_data` is the buffer `m` was loaded from (training writes
+ * it), finds section `tag`, and checks that it holds at least `header` bytes and that its
+ * first u16 is `version`. EBNN_ERR_ARG or EBNN_ERR_TRAINING with the field named. */
+ebnn_status ebnn_train_open_section(const void *state, const ebnn_model *m, uint8_t *model_data,
+                                    const char *tag, uint32_t header, uint32_t version,
+                                    uint8_t **section, uint32_t *size, ebnn_diag *diag);
+
 /* MurmurHash3's 32-bit finalizer: the counter-based generator of the training rules' draws. */
 static inline uint32_t ebnn_fmix32(uint32_t h) {
     h ^= h >> 16;
