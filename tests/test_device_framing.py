@@ -160,7 +160,7 @@ def test_client_times_out_with_a_clear_error_and_retries():
     with pytest.raises(DeviceError, match=re.escape("loop://: no reply to INFO (seq ") +
                        r"\d+\) within 0\.2 s \(3 attempts\)"):
         dev.info()
-    assert 0.6 <= time.monotonic() - t0 < 2.0
+    assert 0.6 <= time.monotonic() - t0 < 20, "waited less than 3 attempts, or hung"
     # every attempt resent the very same frame (same seq), so the device can deduplicate
     link.close()
 
