@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from edgebnn import format as fmt
+from edgebnn.export import section
 from edgebnn.export.ebnn import ExportError
 
 TAG = b"trnd"
@@ -28,10 +29,6 @@ assert _HEAD.size == 32 and _ENTRY.size == 16
 #: Default Q format: latent weight w is stored as round(w · 2^10), saturating at ±2^10 (±1.0,
 #: the clip float BNN training applies to latent weights).
 FRAC_BITS = 10
-
-
-def _pad(n: int) -> int:
-    return -n % fmt.ALIGN
 
 
 @dataclass
@@ -58,42 +55,34 @@ class DrtpState:
 def encode(state: DrtpState, n_classes: int) -> bytes:
     """Section bytes: header, entries, then each layer's int16 weights padded to 16."""
     n = len(state.layers)
-    out = bytearray(_HEAD.pack(VERSION, n, state.frac_bits, n_classes, state.seed & 0xFFFFFFFF,
-                               state.step & 0xFFFFFFFF))
-    pos = len(out) + 16 * n
-    pos += _pad(pos)
-    blobs = []
-    for s in state.layers:
-        k, n_in = s.weights.shape
-        wb = np.ascontiguousarray(s.weights, dtype="<i2").tobytes()
-        out += _ENTRY.pack(s.layer, n_in, k, s.shift, s.window, pos)
-        blobs.append(wb + bytes(_pad(len(wb))))
-        pos += len(blobs[-1])
-    out += bytes(_pad(len(out)))
-    for b in blobs:
-        out += b
-    return bytes(out)
+    blobs = [np.ascontiguousarray(s.weights, dtype="<i2").tobytes() for s in state.layers]
+
+    def table(offsets: list[int]) -> bytes:
+        head = _HEAD.pack(VERSION, n, state.frac_bits, n_classes, state.seed & 0xFFFFFFFF,
+                          state.step & 0xFFFFFFFF)
+        return head + b"".join(_ENTRY.pack(s.layer, s.weights.shape[1], s.weights.shape[0],
+                                           s.shift, s.window, off)
+                               for s, off in zip(state.layers, offsets))
+
+    return section.layout(_HEAD.size + _ENTRY.size * n, blobs, table)
 
 
-def decode(section: bytes) -> DrtpState:
+def decode(body: bytes) -> DrtpState:
     """Inverse of encode (structure only; the C core's init is the full validation)."""
-    version, n, frac_bits, _n_classes, seed, step = _HEAD.unpack_from(section)
+    version, n, frac_bits, _n_classes, seed, step = _HEAD.unpack_from(body)
     if version != VERSION:
         raise fmt.FormatError(f"trnd: version is {version}, expected {VERSION}")
     layers = []
     for l in range(n):
-        layer, n_in, k, shift, window, w_off = _ENTRY.unpack_from(section, _HEAD.size + 16 * l)
-        w = np.frombuffer(section, "<i2", k * n_in, w_off).reshape(k, n_in).astype(np.int16)
+        layer, n_in, k, shift, window, w_off = _ENTRY.unpack_from(body, _HEAD.size + 16 * l)
+        w = np.frombuffer(body, "<i2", k * n_in, w_off).reshape(k, n_in).astype(np.int16)
         layers.append(LayerState(layer, shift, window, w))
     return DrtpState(frac_bits, seed, step, layers)
 
 
 def read(data: bytes) -> DrtpState:
-    """The DRTP state of a model file (its sections' CRCs checked by fmt.from_bytes)."""
-    model = fmt.from_bytes(data)
-    if TAG not in model.extra_sections:
-        raise fmt.FormatError("the model has no trnd training section")
-    return decode(model.extra_sections[TAG])
+    """The DRTP state of a model file."""
+    return decode(section.read(data, TAG))
 
 
 def trained_layers(model: fmt.Model) -> list[int]:

@@ -13,16 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgebnn import format as fmt
+from edgebnn.export import section
 
 TAG = b"trnl"
 VERSION = 1
 _HEAD = struct.Struct("<HHBxHII16x")      # version, n_hidden, weight_bits, n_classes, seed, step
 _ENTRY = struct.Struct("<HHHHIII12x")     # layer, gamma, n_in, k, p_q, w_off, r_off
 assert _HEAD.size == 32 and _ENTRY.size == 32
-
-
-def _pad(n: int) -> int:
-    return -n % fmt.ALIGN
 
 
 @dataclass
@@ -45,37 +42,33 @@ def _weight_dtype(bits: int) -> str:
 def encode(state: LocalState) -> bytes:
     """Section bytes; sub-network l is DENSE layer l + 1 (after the BINARIZE layer)."""
     n, n_classes = len(state.weights), state.readouts[0].shape[1]
-    out = bytearray(_HEAD.pack(VERSION, n, state.weight_bits, n_classes, state.seed & 0xFFFFFFFF,
-                               state.step & 0xFFFFFFFF))
-    blobs, pos = [], 32 + 32 * n
-    pos += _pad(pos)
-    for l, (w, r, g, p_q) in enumerate(zip(state.weights, state.readouts, state.gammas,
-                                           state.thresholds)):
-        k, n_in = w.shape
-        wb = np.ascontiguousarray(w, dtype=_weight_dtype(state.weight_bits)).tobytes()
+    blobs = []
+    for w, r in zip(state.weights, state.readouts):
+        blobs.append(np.ascontiguousarray(w, dtype=_weight_dtype(state.weight_bits)).tobytes())
         # class c's column of R as one packed row, exactly the output DENSE layer's weights
-        rb = fmt.pack_bits((np.asarray(r).T >= 0).astype(np.uint8)).tobytes()
-        w_off = pos
-        r_off = w_off + len(wb) + _pad(len(wb))
-        pos = r_off + len(rb) + _pad(len(rb))
-        out += _ENTRY.pack(l + 1, g, n_in, k, p_q, w_off, r_off)
-        blobs += [wb + bytes(_pad(len(wb))), rb + bytes(_pad(len(rb)))]
-    out += bytes(_pad(len(out)))
-    for b in blobs:
-        out += b
-    return bytes(out)
+        blobs.append(fmt.pack_bits((np.asarray(r).T >= 0).astype(np.uint8)).tobytes())
+
+    def table(offsets: list[int]) -> bytes:
+        head = _HEAD.pack(VERSION, n, state.weight_bits, n_classes, state.seed & 0xFFFFFFFF,
+                          state.step & 0xFFFFFFFF)
+        return head + b"".join(
+            _ENTRY.pack(l + 1, g, w.shape[1], w.shape[0], p_q, offsets[2 * l],
+                        offsets[2 * l + 1])
+            for l, (w, g, p_q) in enumerate(zip(state.weights, state.gammas, state.thresholds)))
+
+    return section.layout(_HEAD.size + _ENTRY.size * n, blobs, table)
 
 
-def decode(section: bytes) -> LocalState:
-    version, n, bits, n_classes, seed, step = _HEAD.unpack_from(section)
+def decode(body: bytes) -> LocalState:
+    version, n, bits, n_classes, seed, step = _HEAD.unpack_from(body)
     if version != VERSION:
         raise fmt.FormatError(f"trnl: version is {version}, expected {VERSION}")
     state = LocalState(bits, seed, step, [], [], [], [])
     for l in range(n):
-        _, g, n_in, k, p_q, w_off, r_off = _ENTRY.unpack_from(section, 32 + 32 * l)
+        _, g, n_in, k, p_q, w_off, r_off = _ENTRY.unpack_from(body, 32 + 32 * l)
         dt = np.dtype(_weight_dtype(bits))
-        state.weights.append(np.frombuffer(section, dt, k * n_in, w_off).reshape(k, n_in).copy())
-        rows = np.frombuffer(section, "<u4", n_classes * fmt.words(k), r_off)
+        state.weights.append(np.frombuffer(body, dt, k * n_in, w_off).reshape(k, n_in).copy())
+        rows = np.frombuffer(body, "<u4", n_classes * fmt.words(k), r_off)
         bits01 = fmt.unpack_bits(rows.reshape(n_classes, -1), k)
         state.readouts.append((bits01.T.astype(np.int8) * 2 - 1))
         state.gammas.append(g)
@@ -84,11 +77,8 @@ def decode(section: bytes) -> LocalState:
 
 
 def read(data: bytes) -> LocalState:
-    """The training state of a model file (its sections' CRCs checked by fmt.from_bytes)."""
-    model = fmt.from_bytes(data)
-    if TAG not in model.extra_sections:
-        raise fmt.FormatError("the model has no trnl training section")
-    return decode(model.extra_sections[TAG])
+    """The training state of a model file."""
+    return decode(section.read(data, TAG))
 
 
 def from_rule(rule, step: int = 0) -> bytes:
