@@ -270,24 +270,31 @@ class Device:
              ) -> ModelSummary:
         """Uploads and commits a .ebnn model; the previous one stays active if this fails."""
         crc = zlib.crc32(model)
-        reply = self.request(Cmd.LOAD_BEGIN, struct.pack("<II", len(model), crc))
-        _slot, max_chunk = struct.unpack_from("<IH", reply)
-        chunk = min(max_chunk, self.max_payload - 4)
-        for offset in range(0, len(model), chunk):
-            part = model[offset:offset + chunk]
-            (received,) = struct.unpack(
-                "<I", self.request(Cmd.LOAD_CHUNK, struct.pack("<I", offset) + part))
-            if received != offset + len(part):
-                raise self._fail(f"LOAD_CHUNK at {offset}: device acknowledged {received} bytes, "
-                                 f"expected {offset + len(part)}")
-            if progress:
-                progress(received, len(model))
+        self.upload(Cmd.LOAD_BEGIN, Cmd.LOAD_CHUNK, model, progress)
         summary = ModelSummary.unpack(self.request(Cmd.LOAD_COMMIT))
         if (summary.size, summary.crc) != (len(model), crc):
             raise self._fail(f"LOAD_COMMIT: device committed {summary.size} bytes with CRC "
                              f"0x{summary.crc:08x}, sent {len(model)} with 0x{crc:08x}")
         self._model = summary
         return summary
+
+    def upload(self, begin: Cmd, chunk_cmd: Cmd, data: bytes,
+               progress: Optional[Callable[[int, int], None]] = None) -> None:
+        """The chunked transfer LOAD and FLASH share (docs/protocol.md): `begin` announces the
+        size and CRC and answers the largest chunk, then each chunk at its offset must be
+        acknowledged with the bytes received so far. The caller commits."""
+        reply = self.request(begin, struct.pack("<II", len(data), zlib.crc32(data)))
+        _slot, max_chunk = struct.unpack_from("<IH", reply)
+        step = min(max_chunk, self.max_payload - 4) & ~3     # offsets stay word-aligned
+        for offset in range(0, len(data), step):
+            part = data[offset:offset + step]
+            (received,) = struct.unpack(
+                "<I", self.request(chunk_cmd, struct.pack("<I", offset) + part))
+            if received != offset + len(part):
+                raise self._fail(f"{chunk_cmd.name} at {offset}: device acknowledged {received} "
+                                 f"bytes, expected {offset + len(part)}")
+            if progress:
+                progress(received, len(data))
 
     def read_model(self) -> bytes:
         """The active model's bytes, read back in chunks and checked against its CRC."""

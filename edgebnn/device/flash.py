@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import struct
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -115,19 +114,7 @@ def boot_info(dev: Device) -> BootInfo:
 def upload(dev: Device, image: bytes,
            progress: Optional[Callable[[int, int], None]] = None) -> str:
     """FLASH_BEGIN, the chunks, FLASH_COMMIT; returns the version the bootloader installed."""
-    crc = zlib.crc32(image)
-    reply = dev.request(Cmd.FLASH_BEGIN, struct.pack("<II", len(image), crc))
-    _slot, max_chunk = struct.unpack_from("<IH", reply)
-    chunk = min(max_chunk, dev.max_payload - 4) & ~3     # offsets stay word-aligned
-    for offset in range(0, len(image), chunk):
-        part = image[offset:offset + chunk]
-        (received,) = struct.unpack(
-            "<I", dev.request(Cmd.FLASH_CHUNK, struct.pack("<I", offset) + part))
-        if received != offset + len(part):
-            raise dev._fail(f"FLASH_CHUNK at {offset}: device acknowledged {received} bytes, "
-                            f"expected {offset + len(part)}")
-        if progress:
-            progress(received, len(image))
+    dev.upload(Cmd.FLASH_BEGIN, Cmd.FLASH_CHUNK, image, progress)
     reply = dev.request(Cmd.FLASH_COMMIT)
     return reply[8:].split(b"\0", 1)[0].decode(errors="replace")
 
