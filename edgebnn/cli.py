@@ -308,8 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, help="learning rate (default: the algorithm's)")
     t.add_argument("--weight-decay", type=float, default=1e-5,
-                   help="L2 weight decay of the optimizer (default 1e-5; 0 for the deep "
-                        "binary models, docs/models.md)")
+                   help="L2 weight decay of the real-valued weights (default 1e-5; latent "
+                        "binary weights and batch norm are never decayed, docs/models.md)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--image-size", type=int, help="resize images to this square size")
     t.add_argument("--limit", type=int, help="use at most this many samples")

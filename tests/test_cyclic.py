@@ -13,9 +13,12 @@ from edgebnn import nn as bnn
 from edgebnn.backends import torch_scores
 from edgebnn.export import export_model
 from edgebnn.native import NativeModel
-from edgebnn.nn.quantize import quantize_grad, quantize_ste, stochastic_round_symmetric
+from edgebnn.models import build_model
+from edgebnn.nn.quantize import (quantize_grad, quantize_ste, quantized_sign,
+                                  stochastic_round_symmetric)
 from edgebnn.train import TrainConfig, train
 from edgebnn.train import run_folder
+from edgebnn.train.base import get_algorithm
 from edgebnn.train.algorithms.cyclic import (SCHEDULED, LayerPrecision,
                                               bit_weighted_training_macs, cycle_period,
                                               precision_at, resnet18_mac_saving)
@@ -69,6 +72,29 @@ def test_weight_activation_quantizer():
         assert row.unique().numel() <= 4           # 2 bits per output channel
     q.sum().backward()
     assert torch.equal(w.grad, torch.ones_like(w))   # straight-through
+
+
+def test_quantized_sign_window_is_at_the_unquantized_value():
+    x = torch.tensor([-3.0, -0.5, 0.25, 0.9, 3.0], requires_grad=True)
+    y = quantized_sign(x, 2)       # 2-bit grid -3, -1, 1, 3: no level inside (-1, 1)
+    assert y.tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
+    y.sum().backward()
+    assert torch.allclose(x.grad, torch.tensor([0.0, 1.0, 1.5, 0.2, 0.0]))
+
+
+@pytest.mark.parametrize("bits", [2, 6])
+def test_every_hidden_layer_gets_a_gradient_at_every_precision(bits):
+    # At 2 bits, evaluating the STE window at the quantized value sent exactly 0 to every
+    # hidden layer (their weight gradients summed to 0.0; only the classifier learned).
+    torch.manual_seed(0)
+    model = build_model("mlp", (8, 8, 1), 10)
+    algo = get_algorithm("cyclic")(model, TrainConfig(algo="cyclic"))
+    x, y = torch.rand(64, 1, 8, 8) * 255, torch.randint(0, 10, (64,))
+    with algo._quantized(bits) as weights:
+        logits = torch.func.functional_call(model, weights, (x,))
+    torch.nn.functional.cross_entropy(logits, y).backward()
+    for layer in [m for m in model if isinstance(m, (bnn.BinaryLinear, bnn.BatchNorm1d))]:
+        assert layer.weight.grad.abs().sum() > 0, layer
 
 
 def test_mac_saving_for_resnet18_on_the_paper_schedule():

@@ -1,6 +1,6 @@
 """Uniform quantizers for low-precision training (used by `--algo cyclic`, CycleBNN).
 
-Two quantizers, both "fake" (they return float tensors on the quantization grid):
+Two quantizers and the quantized sign, all "fake" (they return float tensors on the quantization grid):
 
 - `quantize_ste(x, bits, dim)`: asymmetric min-max uniform quantization to 2^bits levels with
   round-to-nearest in the forward pass and the identity (straight-through) in the backward pass.
@@ -15,6 +15,12 @@ Two quantizers, both "fake" (they return float tensors on the quantization grid)
   gradient the sign's STE already blocked stays exactly zero instead of picking up rounding noise
   (the min-max grid of the CycleBNN code does not contain 0). The uniform draws come from a
   caller-owned torch.Generator, so a seeded run is reproducible.
+- `quantized_sign(x, bits)`: the binary activation of CycleBNN, sign(q(x)) with q the b-bit
+  min-max quantizer, and the approximate-sign STE 2·max(0, 1 − |x|) (Bi-Real Net's) evaluated
+  at x itself. The quantizer is straight-through, so the window belongs at x: evaluated at
+  q(x) instead, a 2-bit grid (levels lo, lo + s, hi − s, hi with s = (hi − lo)/3) has no level
+  inside (−1, 1) once the range reaches ±3 — the usual case after batch norm — and no
+  gradient reached any hidden layer.
 """
 from __future__ import annotations
 
@@ -47,6 +53,25 @@ def quantize_ste(x: torch.Tensor, bits: int, dim: int | None = None) -> torch.Te
     if bits < 1:
         raise ValueError(f"bits must be >= 1, got {bits}")
     return _QuantizeSTE.apply(x, bits, dim)
+
+
+class _QuantizedSign(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, bits: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        return torch.where(_minmax_quantize(x, bits, None) >= 0, 1.0, -1.0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad * (2 * (1 - x.abs())).clamp_min(0), None
+
+
+def quantized_sign(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """±1 = sign(b-bit min-max quantization of x); gradient 2·max(0, 1 − |x|) at x."""
+    if bits < 1:
+        raise ValueError(f"bits must be >= 1, got {bits}")
+    return _QuantizedSign.apply(x, bits)
 
 
 def stochastic_round_symmetric(g: torch.Tensor, bits: int,

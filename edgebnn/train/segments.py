@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgebnn import nn as bnn
-from edgebnn.train.base import Algorithm, StepResult
+from edgebnn.train.base import Algorithm, StepResult, decay_groups
 from edgebnn.train.config import TrainConfig
 
 #: modules that only reshape the input of the next weight layer; they open its segment
@@ -146,14 +146,14 @@ def split_segments(model: nn.Sequential) -> list[Segment]:
     return segments
 
 
-def adam(params: Iterator[nn.Parameter] | Sequence[nn.Parameter], lr: float,
-         config: TrainConfig) -> torch.optim.Adam:
-    """The optimizer of the comparative study (Adam, the config's weight decay, 1e-5 default).
+def adam(model: nn.Module, lr: float, config: TrainConfig) -> torch.optim.Adam:
+    """The optimizer of the comparative study: Adam, with the config's weight decay on the
+    real-valued weights only (`base.decay_groups`).
 
     Rules that update segment by segment share one optimizer and clear gradients to None after
     each step: Adam skips parameters whose grad is None, so each step touches only the segment
     that just computed its gradient."""
-    return torch.optim.Adam(list(params), lr=lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(decay_groups(model.parameters(), model, config.weight_decay), lr=lr)
 
 
 @contextlib.contextmanager
@@ -219,7 +219,7 @@ class SegmentedAlgorithm(Algorithm):
         self.segments = split_segments(model)
         self.hidden, self.head = self.segments[:-1], self.segments[-1]
         self.n_classes = self.head.channels
-        self.optimizer = adam(model.parameters(), self.lr, config)
+        self.optimizer = adam(model, self.lr, config)
         self.feedback: list[torch.Tensor] = []
 
     def feedback_tensors(self) -> list[torch.Tensor]:

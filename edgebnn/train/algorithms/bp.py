@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from edgebnn.nn import clip_latent_weights
-from edgebnn.train.base import Algorithm, StepResult
+from edgebnn.train.base import Algorithm, StepResult, decay_groups
 
 
 class Backprop(Algorithm):
@@ -18,8 +18,8 @@ class Backprop(Algorithm):
 
     def __init__(self, model, config) -> None:
         super().__init__(model, config)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.lr,
-                                          weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.Adam(
+            decay_groups(model.parameters(), model, config.weight_decay), lr=self.lr)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         logits = self.model(x)

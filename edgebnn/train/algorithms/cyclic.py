@@ -11,8 +11,9 @@ What one step does (defaults from the paper):
   products themselves stay 1-bit, so the forward pass is the deployed network plus
   quantization noise that is coarse at the start of each cycle and fine at its end.
 - STEs as in the paper: identity for weights (latent weights are clipped to [−1, 1] after each
-  step, like `bp`), 2·max(0, 1 − |x|) for activations (Bi-Real's ApproxSign; shaped here on top of
-  `Sign`'s |x| ≤ 1 window, which it already vanishes outside of).
+  step, like `bp`), 2·max(0, 1 − |x|) for activations (Bi-Real's ApproxSign), evaluated at the
+  value before quantization (`quantized_sign`: at the quantized value a 2-bit grid has no level
+  inside (−1, 1) and no gradient would reach a hidden layer).
 - Gradients flowing back out of every hidden binary layer are stochastically rounded to 8 bits
   (`quantize_grad`, seeded by the run's seed, unbiased).
 - Learnable per-channel scale α > 0 (α = exp(a), a learned) on the pre-sign activation. Choice:
@@ -49,8 +50,8 @@ from torch import nn
 
 from edgebnn import nn as bnn
 from edgebnn.nn import clip_latent_weights
-from edgebnn.nn.quantize import quantize_grad, quantize_ste
-from edgebnn.train.base import Algorithm, StepResult
+from edgebnn.nn.quantize import quantize_grad, quantize_ste, quantized_sign
+from edgebnn.train.base import Algorithm, StepResult, decay_groups
 from edgebnn.train.config import TrainConfig
 from edgebnn.train.memory import LayerCosts
 
@@ -184,21 +185,6 @@ def model_layers(costs: LayerCosts) -> list[LayerPrecision]:
 # Training
 
 
-class _ApproxSignGrad(torch.autograd.Function):
-    """Identity forward; scales the gradient by 2·max(0, 1 − |x|). Followed by `Sign` (whose
-    STE is 1 on |x| ≤ 1 and 0 elsewhere) this gives exactly the paper's activation STE."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x)
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        return grad * (2 * (1 - x.abs())).clamp_min(0)
-
-
 def _sign_channels(model: nn.Module) -> list[tuple[bnn.Sign, int]]:
     """Each Sign module with the channel count of what it binarizes (the BatchNorm before it)."""
     out, channels = [], None
@@ -228,8 +214,9 @@ class CycleBNN(Algorithm):
         self.signs = _sign_channels(model)
         # log α per channel of each Sign's input: α = 1 at the start
         self.log_alpha = nn.ParameterList([nn.Parameter(torch.zeros(c)) for _, c in self.signs])
-        self.optimizer = torch.optim.AdamW([*model.parameters(), *self.log_alpha], lr=self.lr,
-                                           weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            decay_groups([*model.parameters(), *self.log_alpha], model, config.weight_decay),
+            lr=self.lr)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.total_iterations: int | None = None
@@ -250,7 +237,8 @@ class CycleBNN(Algorithm):
 
     @contextlib.contextmanager
     def _quantized(self, bits: int) -> Iterator[dict[str, torch.Tensor]]:
-        """Hooks for one step: α, b-bit quantization and the STE shape before every Sign; 8-bit
+        """Hooks for one step: every Sign's input becomes sign(b-bit quantized α·z) with the
+        paper's STE at α·z (`quantized_sign`; the Sign then passes those ±1 unchanged); 8-bit
         stochastic gradients out of every hidden binary layer. Yields the b-bit weights to run the
         model with (functional_call), so the parameters themselves stay the latent floats."""
         handles = []
@@ -258,7 +246,7 @@ class CycleBNN(Algorithm):
             def pre(_m: nn.Module, args: tuple, la: torch.Tensor = log_alpha) -> tuple:
                 (z,) = args
                 alpha = la.exp().view((1, -1) + (1,) * (z.dim() - 2))
-                return (_ApproxSignGrad.apply(quantize_ste(alpha * z, bits)),)
+                return (quantized_sign(alpha * z, bits),)
             handles.append(sign.register_forward_pre_hook(pre))
         for _, layer in self.binary:
             if not isinstance(layer, bnn.ScoreLinear):
