@@ -20,22 +20,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgebnn import format as fmt
 from edgebnn.device.client import Device
 from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
-from edgebnn.device.framing import (MAJOR, MINOR, REPLY, Cmd, Frame, FrameReader, Status, encode,
+from edgebnn.device.framing import (MAJOR, MINOR, REPLY, Cmd, Frame, Status, encode,
                                     encode_header)
 from edgebnn.device.ports import ensure_firmware, open_device
 from edgebnn.device.qemu import QemuBoard, load_boards
-from edgebnn.export import export_model
 from edgebnn.native import NativeModel
-from tests.conftest import random_images, random_model
+from tests.conftest import random_images
+from tests.serial_checks import (SHAPE, check_serves_like_host_core, raw_exchange,
+                                 small_models, write_garbage)
 
 MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
 
 BOARDS = list(load_boards())
-SHAPE = (8, 8, 1)
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +47,7 @@ def build_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def models() -> dict[str, bytes]:
-    """Small random models (randomized batch norm) that fit the 64 KiB slot."""
-    mlp = random_model("mlp", SHAPE, 10, seed=11, layers=[96, 64])
-    cnn = random_model("cnn", SHAPE, 10, seed=12, width=8, fc=32)
-    out = {"mlp": fmt.to_bytes(export_model(mlp, SHAPE, 10)),
-           "cnn": fmt.to_bytes(export_model(cnn, SHAPE, 10))}
-    assert all(len(b) < 65536 for b in out.values())
-    return out
+    return small_models(seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +64,7 @@ def test_scores_equal_host_core(build_dir, models, images, board):
         assert "kernels:" in info.core and info.model_slot_size == 65536
         with pytest.raises(CommandError, match="ERR_NO_MODEL"):
             dev.request(Cmd.INFER, struct.pack("<HH", 0, 0))
-        for name, data in models.items():
-            summary = dev.load(data)
-            assert (summary.size, summary.input_shape) == (len(data), SHAPE)
-            expected = NativeModel(data).infer(images)
-            result = dev.infer(images)
-            assert np.array_equal(result.scores, expected), f"{board} {name}: scores differ"
-            assert np.array_equal(result.classes, expected.argmax(1))
-            labels = np.arange(len(images)) % 10
-            correct, n, cycles = dev.evaluate(images, labels)
-            assert (correct, n) == (int((expected.argmax(1) == labels).sum()), len(images))
-            assert dev.read_model() == data
+        check_serves_like_host_core(dev, models, images, board)
         assert dev.info().model.crc == zlib.crc32(models["cnn"])
 
 
@@ -95,29 +78,11 @@ def dev(build_dir, models):
         yield d
 
 
-def raw_exchange(dev: Device, data: bytes, timeout: float = 2.0) -> list:
-    """Writes raw bytes and returns the frames that come back within the timeout (at least
-    one unless none is due)."""
-    dev.link.write(data)
-    reader = FrameReader()
-    deadline = time.monotonic() + timeout
-    frames = []
-    while time.monotonic() < deadline:
-        dev.link.timeout = 0.05
-        reader.feed(dev.link.read(4096))
-        frames += reader.frames()
-        if frames and reader.pending == 0:
-            break
-    return frames
-
-
 def test_garbage_is_skipped_and_serving_goes_on(dev, models, images):
     expected = NativeModel(models["mlp"]).infer(images[:20])
     rng = random.Random(1)
     for burst in range(8):
-        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
-        junk += b"\xEB\x4E" + bytes(rng.randrange(256) for _ in range(rng.randrange(12)))
-        dev.link.write(junk)
+        write_garbage(dev, rng, rng.randrange(12))
         # the next request may be eaten by a pending fake header: the client resends it
         assert np.array_equal(dev.infer(images[:20]).scores, expected)
 

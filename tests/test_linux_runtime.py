@@ -25,18 +25,16 @@ import numpy as np
 import pytest
 import serial
 
-from edgebnn import format as fmt
 from edgebnn.device.errors import CommandError, DeviceError
 from edgebnn.device.framing import (REPLY, Cmd, Frame, FrameReader, Status, encode,
                                     encode_header)
 from edgebnn.device.linux import ARCHES, LinuxRuntime, runtime_path, serve_on_new_pty
 from edgebnn.device.ports import ensure_runtime, open_device
-from edgebnn.export import export_model
 from edgebnn.native import NativeModel
-from tests.conftest import random_images, random_model
-from tests.test_device_qemu import raw_exchange
+from tests.conftest import random_images
+from tests.serial_checks import (SHAPE, check_serves_like_host_core, raw_exchange,
+                                 small_models, write_garbage)
 
-SHAPE = (8, 8, 1)
 SLOT = 4 * 1024 * 1024           # firmware/linux/Makefile defaults
 MAX_PAYLOAD = 4096
 ELF_MACHINE = {"aarch64": 183, "armv7": 40}    # e_machine: EM_AARCH64, EM_ARM
@@ -63,10 +61,7 @@ def build_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def models() -> dict[str, bytes]:
-    mlp = random_model("mlp", SHAPE, 10, seed=21, layers=[96, 64])
-    cnn = random_model("cnn", SHAPE, 10, seed=22, width=8, fc=32)
-    return {"mlp": fmt.to_bytes(export_model(mlp, SHAPE, 10)),
-            "cnn": fmt.to_bytes(export_model(cnn, SHAPE, 10))}
+    return small_models(seed=21)
 
 
 @pytest.fixture(scope="module")
@@ -116,18 +111,7 @@ def test_scores_equal_host_core(build_dir, models, images, arch):
                                                                              MAX_PAYLOAD)
         with pytest.raises(CommandError, match="ERR_NO_MODEL"):
             dev.request(Cmd.INFER, struct.pack("<HH", 0, 0))
-        labels = np.arange(len(images)) % 10
-        for name, data in models.items():
-            summary = dev.load(data)
-            assert (summary.size, summary.input_shape) == (len(data), SHAPE)
-            expected = NativeModel(data).infer(images)
-            result = dev.infer(images)
-            assert np.array_equal(result.scores, expected), f"{arch} {name}: scores differ"
-            assert np.array_equal(result.classes, expected.argmax(1))
-            correct, n, cycles = dev.evaluate(images, labels)
-            assert (correct, n) == (int((expected.argmax(1) == labels).sum()), len(images))
-            assert cycles > 0          # nanoseconds of CLOCK_MONOTONIC
-            assert dev.read_model() == data
+        check_serves_like_host_core(dev, models, images, arch)   # cycles: CLOCK_MONOTONIC ns
         assert dev.info().model.crc == zlib.crc32(models["cnn"])
 
 
@@ -145,8 +129,7 @@ def test_garbage_and_frame_errors_keep_serving(dev, models, images):
     expected = NativeModel(models["mlp"]).infer(images[:20])
     rng = random.Random(3)
     for _ in range(4):
-        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
-        dev.link.write(junk + b"\xEB\x4E" + bytes(rng.randrange(256) for _ in range(5)))
+        write_garbage(dev, rng, 5)
         assert np.array_equal(dev.infer(images[:20]).scores, expected)
     seq = 200
     bad = bytearray(encode(Frame(Cmd.INFO, seq)))

@@ -39,10 +39,12 @@ uint64_t systick_cycles(void)
     uint64_t now = (uint64_t)w * (RELOAD + 1u) + (RELOAD - v);
     /* QEMU without -icount runs its timer callbacks asynchronously: VAL can already read as
      * reloaded while the wrap is not yet pending, which would make time step back ~2^24
-     * cycles. Never go backwards; the count catches up when the interrupt arrives. Exact
-     * hardware and QEMU -icount never take this branch. */
-    if (now < last)
-        now = last;
+     * cycles. That wrap has happened: count it here (the interrupt, when it comes, makes `w`
+     * agree). Clamping to `last` instead would stop the clock until then, and a command that
+     * ran in that window would measure 0 cycles. Exact hardware and QEMU -icount never take
+     * this branch. */
+    while (now < last)
+        now += (uint64_t)RELOAD + 1u;
     last = now;
     return now;
 }
