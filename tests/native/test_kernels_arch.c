@@ -45,7 +45,7 @@ static uint32_t in_buf[MAX_IN_WORDS + 4];
 static uint32_t w_buf[MAX_W_WORDS + 4];
 static uint32_t t_buf[1024];
 static uint32_t out_ref[MAX_OUT_WORDS], out_k[MAX_OUT_WORDS];
-static uint32_t mism[300];
+static uint32_t mism[300]; /* up to 2 x 150 rows */
 
 static int failures;
 
@@ -66,7 +66,7 @@ static void fail(const char *what, const char *kernel, uint32_t a, uint32_t b) {
 static void check_xorpop(const ebnn_kernel *k, uint32_t cases) {
     uint32_t c, i, r;
     for (c = 0; c < cases; c++) {
-        uint32_t n = rnd_in(1, c % 4u == 0 ? 300u : 40u), rows = rnd_in(1, 9);
+        uint32_t n = rnd_in(1, c % 4u == 0 ? 300u : 40u), rows = rnd_in(1, c % 8u == 4 ? 20u : 9u);
         uint32_t off = rnd_in(0, 3); /* 4-byte aligned only */
         uint32_t *x = in_buf + off, *w = w_buf + rnd_in(0, 3);
         for (i = 0; i < n; i++) x[i] = rnd();
@@ -80,6 +80,25 @@ static void check_xorpop(const ebnn_kernel *k, uint32_t cases) {
                 return;
             }
         }
+#if defined(__ARM_NEON) && defined(__aarch64__)
+        /* the two-window primitive: x and a second window right after the weights */
+        if (k == &ebnn_kernel_neon) {
+            uint32_t *x1 = w + n * rows + rnd_in(0, 3);
+            for (i = 0; i < n; i++) x1[i] = rnd_in(0, 3) == 0 ? x[i] : rnd();
+            ebnn_neon_xorpop2(x, x1, w, n, rows, mism, mism + 150);
+            for (r = 0; r < rows; r++) {
+                uint32_t want0 = 0, want1 = 0;
+                for (i = 0; i < n; i++) {
+                    want0 += ebnn_popcount32(x[i] ^ w[r * n + i]);
+                    want1 += ebnn_popcount32(x1[i] ^ w[r * n + i]);
+                }
+                if (mism[r] != want0 || mism[150 + r] != want1) {
+                    fail("xorpop2 n/rows", k->name, n, rows);
+                    return;
+                }
+            }
+        }
+#endif
     }
 }
 
@@ -172,8 +191,9 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
 
 /* Layer classes whose optimized paths are counted separately, so that a path the random
  * layers never reach fails the test instead of passing unexercised. */
-enum { PATH_U8_CONV, PATH_DEPTHWISE, PATH_DEPTHWISE_STRIDED, N_PATHS };
-static const char *const path_names[N_PATHS] = {"u8 conv", "depthwise", "strided depthwise"};
+enum { PATH_U8_CONV, PATH_DEPTHWISE, PATH_DEPTHWISE_STRIDED, PATH_PIXEL_PAIRS, N_PATHS };
+static const char *const path_names[N_PATHS] = {"u8 conv", "depthwise", "strided depthwise",
+                                                "bin conv >= 2 pixels, >= 8 channels"};
 
 static void count_paths(const ebnn_layer *l, uint32_t *paths) {
     if (l->in_type == EBNN_T_U8 && l->op == EBNN_OP_CONV2D && l->groups == 1 &&
@@ -183,6 +203,8 @@ static void count_paths(const ebnn_layer *l, uint32_t *paths) {
         paths[PATH_DEPTHWISE]++;
         if (l->sh > 1 || l->sw > 1) paths[PATH_DEPTHWISE_STRIDED]++;
     }
+    if (l->in_type == EBNN_T_BIN && l->groups == 1 && l->out_h * l->out_w >= 2 && l->out_c >= 8)
+        paths[PATH_PIXEL_PAIRS]++;
 }
 
 static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized,

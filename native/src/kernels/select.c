@@ -42,6 +42,10 @@ int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, v
         return ebnn_arm_u8_conv2d(l, (const uint8_t *)in, out, ebnn_swar_u8_sum);
     }
     if (ebnn_arm_depthwise_conv2d(l, (const uint32_t *)in, out)) return 1;
+#if defined(__aarch64__)
+    if (k == &ebnn_kernel_neon)
+        return ebnn_bin_conv2d_pairs(l, (const uint32_t *)in, out, k->xorpop, ebnn_neon_xorpop2);
+#endif
 #endif
     return l->in_type == EBNN_T_BIN && ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);
 }
