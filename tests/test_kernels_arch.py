@@ -44,6 +44,7 @@ def check(r, kernels):
     assert r.returncode == 0 and PASSED in out, out
     for k in kernels:
         assert f"kernel {k}: xorpop ok" in out, out
+    assert "ops: maxpool, binarize, threshold ok" in out, out
 
 
 def test_host_every_x86_variant():

@@ -45,7 +45,7 @@ static uint32_t in_buf[MAX_IN_WORDS + 4];
 static uint32_t w_buf[MAX_W_WORDS + 4];
 static uint32_t t_buf[1024];
 static uint32_t out_ref[MAX_OUT_WORDS], out_k[MAX_OUT_WORDS];
-static uint32_t mism[300];
+static uint32_t mism[300]; /* up to 2 x 150 rows */
 
 static int failures;
 
@@ -66,7 +66,7 @@ static void fail(const char *what, const char *kernel, uint32_t a, uint32_t b) {
 static void check_xorpop(const ebnn_kernel *k, uint32_t cases) {
     uint32_t c, i, r;
     for (c = 0; c < cases; c++) {
-        uint32_t n = rnd_in(1, c % 4u == 0 ? 300u : 40u), rows = rnd_in(1, 9);
+        uint32_t n = rnd_in(1, c % 4u == 0 ? 300u : 40u), rows = rnd_in(1, c % 8u == 4 ? 20u : 9u);
         uint32_t off = rnd_in(0, 3); /* 4-byte aligned only */
         uint32_t *x = in_buf + off, *w = w_buf + rnd_in(0, 3);
         for (i = 0; i < n; i++) x[i] = rnd();
@@ -80,6 +80,25 @@ static void check_xorpop(const ebnn_kernel *k, uint32_t cases) {
                 return;
             }
         }
+#if defined(__ARM_NEON) && defined(__aarch64__)
+        /* the two-window primitive: x and a second window right after the weights */
+        if (k == &ebnn_kernel_neon) {
+            uint32_t *x1 = w + n * rows + rnd_in(0, 3);
+            for (i = 0; i < n; i++) x1[i] = rnd_in(0, 3) == 0 ? x[i] : rnd();
+            ebnn_neon_xorpop2(x, x1, w, n, rows, mism, mism + 150);
+            for (r = 0; r < rows; r++) {
+                uint32_t want0 = 0, want1 = 0;
+                for (i = 0; i < n; i++) {
+                    want0 += ebnn_popcount32(x[i] ^ w[r * n + i]);
+                    want1 += ebnn_popcount32(x1[i] ^ w[r * n + i]);
+                }
+                if (mism[r] != want0 || mism[150 + r] != want1) {
+                    fail("xorpop2 n/rows", k->name, n, rows);
+                    return;
+                }
+            }
+        }
+#endif
     }
 }
 
@@ -170,7 +189,26 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
     return 1;
 }
 
-static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized) {
+/* Layer classes whose optimized paths are counted separately, so that a path the random
+ * layers never reach fails the test instead of passing unexercised. */
+enum { PATH_U8_CONV, PATH_DEPTHWISE, PATH_DEPTHWISE_STRIDED, PATH_PIXEL_PAIRS, N_PATHS };
+static const char *const path_names[N_PATHS] = {"u8 conv", "depthwise", "strided depthwise",
+                                                "bin conv >= 2 pixels, >= 8 channels"};
+
+static void count_paths(const ebnn_layer *l, uint32_t *paths) {
+    if (l->in_type == EBNN_T_U8 && l->op == EBNN_OP_CONV2D && l->groups == 1 &&
+        (l->out_h > 1 || l->out_w > 1))
+        paths[PATH_U8_CONV]++;
+    if (l->in_type == EBNN_T_BIN && l->groups > 1 && l->groups == l->in_c && l->out_c == l->in_c) {
+        paths[PATH_DEPTHWISE]++;
+        if (l->sh > 1 || l->sw > 1) paths[PATH_DEPTHWISE_STRIDED]++;
+    }
+    if (l->in_type == EBNN_T_BIN && l->groups == 1 && l->out_h * l->out_w >= 2 && l->out_c >= 8)
+        paths[PATH_PIXEL_PAIRS]++;
+}
+
+static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized,
+                       uint32_t *paths) {
     uint32_t c, bytes, i;
     ebnn_layer l;
     for (c = 0; c < cases && failures == 0; c++) {
@@ -180,9 +218,10 @@ static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized
         memset(out_ref, 0x5A, bytes);
         memset(out_k, 0xA5, bytes); /* garbage the kernel must overwrite */
         ebnn_ref_conv2d(&l, in_buf, out_ref);
-        if (ebnn_conv2d_try(k, &l, in_buf, out_k))
+        if (ebnn_conv2d_try(k, &l, in_buf, out_k)) {
             ++*optimized;
-        else
+            count_paths(&l, paths);
+        } else
             ebnn_ref_conv2d(&l, in_buf, out_k);
         for (i = 0; i < bytes / 4u; i++) {
             if (out_k[i] != out_ref[i]) {
@@ -198,6 +237,100 @@ static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized
             }
         }
     }
+}
+
+/* ---- MAXPOOL, BINARIZE, THRESHOLD: the dispatched op (and on ARM arm_ops.c called directly)
+ * against the reference on random shapes ---- */
+static void compare(const char *what, uint32_t c, uint32_t words) {
+    uint32_t i;
+    for (i = 0; i < words; i++)
+        if (out_k[i] != out_ref[i]) {
+            fail(what, "-", c, i);
+            return;
+        }
+}
+
+static void random_words(uint32_t *p, uint32_t n) {
+    uint32_t i;
+    for (i = 0; i < n; i++) p[i] = rnd();
+}
+
+/* A BIN tensor's words with the bits past c zero. */
+static void random_bin(uint32_t *p, uint32_t pixels, uint32_t c) {
+    uint32_t nw = ebnn_words(c), i;
+    for (i = 0; i < pixels * nw; i++) {
+        uint32_t used = c - 32u * (i % nw);
+        p[i] = used >= 32u ? rnd() : rnd() & ((1u << used) - 1u);
+    }
+}
+
+static void check_ops(uint32_t cases) {
+    uint32_t c, words, i;
+    ebnn_layer l;
+    for (c = 0; c < cases && failures == 0; c++) {
+        memset(&l, 0, sizeof l);
+        l.in_h = (uint16_t)rnd_in(1, 12), l.in_w = (uint16_t)rnd_in(1, 12), l.in_c = pick_c();
+        /* MAXPOOL */
+        l.in_type = l.out_type = EBNN_T_BIN;
+        axis(l.in_h, &l.kh, &l.sh, &l.ph);
+        axis(l.in_w, &l.kw, &l.sw, &l.pw);
+        l.out_c = l.in_c;
+        l.out_h = (uint16_t)((l.in_h + 2u * l.ph - l.kh) / l.sh + 1u);
+        l.out_w = (uint16_t)((l.in_w + 2u * l.pw - l.kw) / l.sw + 1u);
+        random_bin(in_buf, (uint32_t)l.in_h * l.in_w, l.in_c);
+        words = (uint32_t)l.out_h * l.out_w * ebnn_words(l.out_c);
+        memset(out_k, 0xA5, 4u * words);
+        ebnn_ref_maxpool(&l, in_buf, out_ref);
+        ebnn_maxpool(&l, in_buf, out_k);
+        compare("maxpool case/word", c, words);
+#if defined(__arm__) || defined(__aarch64__)
+        memset(out_k, 0xA5, 4u * words);
+        ebnn_arm_maxpool(&l, in_buf, out_k);
+        compare("arm maxpool case/word", c, words);
+#endif
+        /* BINARIZE: H*W*C <= 12 * 12 * 28 < 4096 bytes, thresholds one per element; flattened or not */
+        l.in_c = (uint16_t)rnd_in(1, 28), l.kh = l.kw = l.sh = l.sw = 1, l.ph = l.pw = 0;
+        l.out_h = l.in_h, l.out_w = l.in_w, l.out_c = l.in_c;
+        if (rnd_in(0, 3) == 0) l.out_h = l.out_w = 1, l.out_c = (uint16_t)(l.in_h * l.in_w * l.in_c);
+        random_words(in_buf, 1024), random_words(t_buf, 1024);
+        for (i = 0; i < 4096u; i += 3u) ((uint8_t *)t_buf)[i] = ((uint8_t *)in_buf)[i]; /* ties */
+        l.thresholds = (const int32_t *)(const void *)t_buf;
+        l.in_type = EBNN_T_U8, l.out_type = EBNN_T_BIN;
+        words = (uint32_t)l.out_h * l.out_w * ebnn_words(l.out_c);
+        memset(out_k, 0xA5, 4u * words);
+        ebnn_ref_binarize(&l, (const uint8_t *)in_buf, out_ref);
+        ebnn_binarize(&l, (const uint8_t *)in_buf, out_k);
+        compare("binarize case/word", c, words);
+#if defined(__arm__) || defined(__aarch64__)
+        memset(out_k, 0xA5, 4u * words);
+        ebnn_arm_binarize(&l, (const uint8_t *)in_buf, out_k);
+        compare("arm binarize case/word", c, words);
+#endif
+        /* THRESHOLD: small values (ties), sometimes the int32 extremes */
+        l.in_h = l.out_h = (uint16_t)rnd_in(1, 5), l.in_w = l.out_w = (uint16_t)rnd_in(1, 5);
+        l.in_c = l.out_c = (uint16_t)(rnd_in(0, 1) ? pick_c() : 2u * pick_c());
+        for (i = 0; i < (uint32_t)l.out_h * l.out_w * l.out_c; i++)
+            in_buf[i] = rnd_in(0, 15) == 0 ? (rnd() & 1u ? 0x80000000u : 0x7FFFFFFFu)
+                                           : (uint32_t)((int32_t)rnd_in(0, 10) - 5);
+        for (i = 0; i < l.out_c; i++)
+            t_buf[i] = rnd_in(0, 15) == 0 ? (rnd() & 1u ? 0x80000000u : 0x7FFFFFFFu)
+                                          : (uint32_t)((int32_t)rnd_in(0, 10) - 5);
+        random_words(t_buf + l.out_c, ebnn_words(l.out_c));
+        l.thresholds = (const int32_t *)(const void *)t_buf, l.flip = t_buf + l.out_c;
+        l.in_type = EBNN_T_I32, l.out_type = EBNN_T_BIN;
+        words = (uint32_t)l.out_h * l.out_w * ebnn_words(l.out_c);
+        memset(out_k, 0xA5, 4u * words);
+        ebnn_ref_threshold(&l, (const int32_t *)(const void *)in_buf, out_ref);
+        ebnn_threshold(&l, (const int32_t *)(const void *)in_buf, out_k);
+        compare("threshold case/word", c, words);
+#if defined(__arm__) || defined(__aarch64__)
+        memset(out_k, 0xA5, 4u * words);
+        ebnn_arm_threshold(&l, (const int32_t *)(const void *)in_buf, out_k);
+        compare("arm threshold case/word", c, words);
+#endif
+    }
+    ta_write(failures ? "  ops: FAILED\n" : "  ops: maxpool, binarize, threshold ok, ");
+    if (!failures) put_u(cases), ta_write(" cases each\n");
 }
 
 int main(int argc, char **argv) {
@@ -216,9 +349,9 @@ int main(int argc, char **argv) {
     ta_write(ebnn_build_info());
     ta_write("\n");
     for (i = 0; (k = ebnn_kernel_at(i)) != NULL && failures == 0; i++) {
-        uint32_t optimized = 0;
+        uint32_t optimized = 0, paths[N_PATHS] = {0}, p;
         check_xorpop(k, cases);
-        check_conv(k, cases, &optimized);
+        check_conv(k, cases, &optimized, paths);
         ta_write("  kernel ");
         ta_write(k->name);
         ta_write(failures ? ": FAILED, " : ": xorpop ok, ");
@@ -227,7 +360,16 @@ int main(int argc, char **argv) {
         put_u(optimized);
         ta_write(" through the kernel, the rest on ref\n");
         if (optimized < cases / 3u) fail("too few optimized cases", k->name, optimized, cases);
+        for (p = 0; p < N_PATHS; p++) {
+            ta_write("    "), ta_write(path_names[p]), ta_write(": "), put_u(paths[p]);
+            ta_write(" through the kernel\n");
+#if defined(__arm__) || defined(__aarch64__)
+            /* every ARM kernel has these paths: the random layers must reach each of them */
+            if (paths[p] == 0) fail(path_names[p], k->name, 0, cases);
+#endif
+        }
     }
+    if (failures == 0) check_ops(cases);
     if (i == 0) fail("no kernel", "-", 0, 0);
     ta_write(failures ? "test_kernels_arch: FAILED\n" : "test_kernels_arch: all passed\n");
     return failures ? 1 : 0;

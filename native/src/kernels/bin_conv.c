@@ -44,39 +44,64 @@ static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_
     }
 }
 
-int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xorpop_fn xorpop) {
-    uint32_t patch[PATCH_WORDS], mism[CHUNK_ROWS];
+/* The window of output pixel pix: in place when it is one run of the input, else copied into
+ * patch. */
+static const uint32_t *window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, size_t pix,
+                              uint32_t *patch) {
+    uint32_t oy = (uint32_t)(pix / l->out_w), ox = (uint32_t)(pix % l->out_w);
+    const uint32_t *x = window_in_place(l, in, iw, oy, ox);
+    if (x != NULL) return x;
+    gather(l, in, iw, oy, ox, patch);
+    return patch;
+}
+
+/* Output channels c0 .. c0 + rows - 1 of pixel pix from their mismatch counts. Bits past in_c
+ * are zero in inputs and weights alike, so mism counts exactly the mismatching terms; y as in
+ * the reference. */
+static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint32_t rows,
+                   uint32_t terms, const uint32_t *mism) {
+    uint32_t j;
+    for (j = 0; j < rows; j++)
+        ebnn_out_finish(l, out, pix, c0 + j, (int32_t)(terms - mism[j]) - (int32_t)mism[j]);
+}
+
+int ebnn_bin_conv2d_pairs(const ebnn_layer *l, const uint32_t *in, void *out,
+                          ebnn_xorpop_fn xorpop, ebnn_xorpop2_fn xorpop2) {
+    uint32_t patch[PATCH_WORDS], mism[2u * CHUNK_ROWS];
     uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
-    uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0, oy, ox, j;
-    size_t pix;
+    uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0;
+    size_t pix, npix = (size_t)l->out_h * l->out_w;
     int may_gather = l->ph != 0 || l->pw != 0 || (l->kh != 1 && l->kw != l->in_w);
 
     if (l->in_type != EBNN_T_BIN || l->groups != 1) return 0;
     if (may_gather && n > PATCH_WORDS) return 0;
+    /* pairs need a patch for each window */
+    if (may_gather && n > PATCH_WORDS / 2u) xorpop2 = NULL;
 
     chunk = (CHUNK_WORDS / n) & ~3u;
     if (chunk < 4u) chunk = 4u;
     if (chunk > CHUNK_ROWS) chunk = CHUNK_ROWS;
 
-    for (pix = 0; pix < (size_t)l->out_h * l->out_w; pix++) ebnn_out_pixel_begin(l, out, pix);
+    for (pix = 0; pix < npix; pix++) ebnn_out_pixel_begin(l, out, pix);
     for (c0 = 0; c0 < l->out_c; c0 += chunk) {
         uint32_t rows = l->out_c - c0 < chunk ? l->out_c - c0 : chunk;
         const uint32_t *w = l->weights + (size_t)c0 * n;
-        for (oy = 0, pix = 0; oy < l->out_h; oy++) {
-            for (ox = 0; ox < l->out_w; ox++, pix++) {
-                const uint32_t *x = window_in_place(l, in, iw, oy, ox);
-                if (x == NULL) {
-                    gather(l, in, iw, oy, ox, patch);
-                    x = patch;
-                }
+        for (pix = 0; pix < npix; pix++) {
+            const uint32_t *x = window(l, in, iw, pix, patch);
+            if (xorpop2 != NULL && pix + 1u < npix) {
+                xorpop2(x, window(l, in, iw, pix + 1u, patch + PATCH_WORDS / 2u), w, n, rows,
+                        mism, mism + CHUNK_ROWS);
+                finish(l, out, pix, c0, rows, terms, mism);
+                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS);
+            } else {
                 xorpop(x, w, n, rows, mism);
-                /* Bits past in_c are zero in inputs and weights alike, so mism counts exactly
-                 * the mismatching terms; y as in the reference. */
-                for (j = 0; j < rows; j++)
-                    ebnn_out_finish(l, out, pix, c0 + j,
-                                    (int32_t)(terms - mism[j]) - (int32_t)mism[j]);
+                finish(l, out, pix, c0, rows, terms, mism);
             }
         }
     }
     return 1;
+}
+
+int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xorpop_fn xorpop) {
+    return ebnn_bin_conv2d_pairs(l, in, out, xorpop, NULL);
 }

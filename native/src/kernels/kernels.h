@@ -41,11 +41,32 @@ int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint3
  * no such path or the layer is not one it handles. */
 int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t *in, void *out);
 
-/* The 8-bit first layer of dense layers on NEON (neon_u8.c); 0, having written nothing, for
+/* ---- ARM (arm_*.c, neon*.c, swar*.c, mve.c) ---- */
+/* Two windows against the same rows: mism0[r] for x0, mism1[r] for x1 (rows as xorpop). */
+typedef void (*ebnn_xorpop2_fn)(const uint32_t *x0, const uint32_t *x1, const uint32_t *w,
+                                uint32_t n, uint32_t rows, uint32_t *mism0, uint32_t *mism1);
+/* AArch64 NEON's, 2 pixels x 8 channels per step (neon.c). */
+void ebnn_neon_xorpop2(const uint32_t *x0, const uint32_t *x1, const uint32_t *w, uint32_t n,
+                       uint32_t rows, uint32_t *mism0, uint32_t *mism1);
+/* ebnn_bin_conv2d running pixels two at a time through xorpop2 (when not NULL) where the layer
+ * has two left (bin_conv.c). */
+int ebnn_bin_conv2d_pairs(const ebnn_layer *l, const uint32_t *in, void *out,
+                          ebnn_xorpop_fn xorpop, ebnn_xorpop2_fn xorpop2);
+/* The sum of the n bytes of x whose bit is set in the weight row w (ebnn_words(n) words), or
+ * of all n bytes when w is NULL: NEON (neon_u8.c) and without SIMD (swar_u8.c). */
+typedef uint32_t (*ebnn_u8_sum_fn)(const uint8_t *x, const uint32_t *w, uint32_t n);
+uint32_t ebnn_neon_u8_sum(const uint8_t *x, const uint32_t *w, uint32_t n);
+uint32_t ebnn_swar_u8_sum(const uint8_t *x, const uint32_t *w, uint32_t n);
+/* The 8-bit first layer (U8 input, groups == 1) through sum (arm_u8.c); 0, having written
+ * nothing, for other layers. */
+int ebnn_arm_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out, ebnn_u8_sum_fn sum);
+/* Depthwise BIN convolution, bit-sliced (arm_depthwise.c); 0, having written nothing, for
  * other layers. */
-int ebnn_neon_u8_dense(const ebnn_layer *l, const uint8_t *in, void *out);
-/* The same without SIMD (swar_u8.c), for ARM's other kernels (Cortex-M swar, mve). */
-int ebnn_swar_u8_dense(const ebnn_layer *l, const uint8_t *in, void *out);
+int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);
+/* MAXPOOL, BINARIZE and THRESHOLD for every layer (arm_ops.c). */
+void ebnn_arm_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
+void ebnn_arm_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out);
+void ebnn_arm_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out);
 
 /* Depthwise BIN convolution on the x86 kernel k (x86_depthwise.c); 0, having written nothing,
  * when k has no such path or the layer is not one it handles. */

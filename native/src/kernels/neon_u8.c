@@ -1,11 +1,9 @@
-/* The 8-bit first layer on NEON (AArch64, ARMv7-A), dense layers: with P the sum of the input
- * bytes whose weight bit is set and S the sum of all of them, y = P - (S - P) = 2P - S exactly,
- * the reference's sum of pixel x ±1. The weight bits become byte masks without repacking the
+/* The masked byte sums of the 8-bit first layer on NEON (AArch64, ARMv7-A), run by arm_u8.c
+ * (y = 2P - S: P the sum of the window bytes whose weight bit is set, S of all). The weight bits become byte masks without repacking the
  * weights: 8 weight bytes (64 bits) in a register, two of them spread over the 16 lanes by a
  * table lookup (TBL), TST against {1, 2, ..., 128} gives 0xFF where the bit is set; the masked
  * input bytes are summed pairwise into 16-bit lanes (UADALP): 5 instructions per 16
- * multiply-accumulates, where the reference spends several per one. Convolutions (windows
- * that are not the whole input) and grouped layers stay on the reference. */
+ * multiply-accumulates, where the reference spends several per one. */
 #include "kernels.h"
 
 #if defined(__ARM_NEON)
@@ -78,16 +76,8 @@ static uint32_t byte_total(const uint8_t *x, uint32_t n) {
     return sum;
 }
 
-int ebnn_neon_u8_dense(const ebnn_layer *l, const uint8_t *in, void *out) {
-    uint32_t n = (uint32_t)l->kh * l->kw * l->in_c, rw = ebnn_words(n), o, s;
-    if (l->in_type != EBNN_T_U8 || l->op != EBNN_OP_DENSE || l->groups != 1) return 0;
-    s = byte_total(in, n);
-    ebnn_out_pixel_begin(l, out, 0);
-    for (o = 0; o < l->out_c; o++) {
-        uint32_t p = masked_sum(in, l->weights + (size_t)o * rw, n);
-        ebnn_out_finish(l, out, 0, o, (int32_t)(2u * p) - (int32_t)s);
-    }
-    return 1;
+uint32_t ebnn_neon_u8_sum(const uint8_t *x, const uint32_t *w, uint32_t n) {
+    return w == NULL ? byte_total(x, n) : masked_sum(x, w, n);
 }
 
 #else

@@ -37,10 +37,15 @@ int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, v
 #if defined(__arm__) || defined(__aarch64__)
     if (l->in_type == EBNN_T_U8) {
 #if defined(__ARM_NEON)
-        if (k == &ebnn_kernel_neon) return ebnn_neon_u8_dense(l, (const uint8_t *)in, out);
+        if (k == &ebnn_kernel_neon) return ebnn_arm_u8_conv2d(l, (const uint8_t *)in, out, ebnn_neon_u8_sum);
 #endif
-        return ebnn_swar_u8_dense(l, (const uint8_t *)in, out);
+        return ebnn_arm_u8_conv2d(l, (const uint8_t *)in, out, ebnn_swar_u8_sum);
     }
+    if (ebnn_arm_depthwise_conv2d(l, (const uint32_t *)in, out)) return 1;
+#if defined(__aarch64__)
+    if (k == &ebnn_kernel_neon)
+        return ebnn_bin_conv2d_pairs(l, (const uint32_t *)in, out, k->xorpop, ebnn_neon_xorpop2);
+#endif
 #endif
     return l->in_type == EBNN_T_BIN && ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);
 }
@@ -54,11 +59,27 @@ void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out) {
 }
 
 void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out) {
+#if defined(__arm__) || defined(__aarch64__)
+    ebnn_arm_maxpool(l, in, out);
+#else
     ebnn_ref_maxpool(l, in, out);
+#endif
 }
 
 void ebnn_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out) {
+#if defined(__arm__) || defined(__aarch64__)
+    ebnn_arm_binarize(l, in, out);
+#else
     ebnn_ref_binarize(l, in, out);
+#endif
+}
+
+void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
+#if defined(__arm__) || defined(__aarch64__)
+    ebnn_arm_threshold(l, in, out);
+#else
+    ebnn_ref_threshold(l, in, out);
+#endif
 }
 
 #if defined(__clang__)

@@ -1,6 +1,6 @@
-/* The 8-bit first layer of dense layers without SIMD (Cortex-M, and ARM's other kernels):
- * y = 2P - S exactly (P: the sum of the input bytes whose weight bit is set, S: of all), the
- * reference's sum of pixel x ±1. Four input bytes at a time: the 4 weight bits that go with
+/* The masked byte sums of the 8-bit first layer without SIMD (Cortex-M, and ARM's other
+ * kernels), run by arm_u8.c: y = 2P - S exactly (P: the sum of the window bytes whose weight
+ * bit is set, S: of all), the reference's sum of pixel x ±1. Four input bytes at a time: the 4 weight bits that go with
  * them select a byte mask from a 16-entry table, and the masked word's bytes are summed —
  * by USADA8 where the DSP extension has it (Cortex-M4/M7/M33/M55), else into two 16-bit
  * lanes. About 5 instructions per 4 multiply-accumulates instead of several per one. */
@@ -47,8 +47,7 @@ static inline uint32_t word_at(const uint8_t *p) {
     return v;
 }
 
-/* P (w: a weight row) or, with w NULL, S over the n bytes of x. */
-static uint32_t masked_sum(const uint8_t *x, const uint32_t *w, uint32_t n) {
+uint32_t ebnn_swar_u8_sum(const uint8_t *x, const uint32_t *w, uint32_t n) {
     byte_acc a = {0, 0};
     uint32_t words = n / 4u, k, i;
     for (k = 0; k < words; k++) {
@@ -61,18 +60,6 @@ static uint32_t masked_sum(const uint8_t *x, const uint32_t *w, uint32_t n) {
     for (i = 4u * words; i < n; i++)
         if (w == NULL || ((w[i >> 5] >> (i & 31u)) & 1u)) a.total += x[i];
     return a.total;
-}
-
-int ebnn_swar_u8_dense(const ebnn_layer *l, const uint8_t *in, void *out) {
-    uint32_t n = (uint32_t)l->kh * l->kw * l->in_c, rw = ebnn_words(n), o, s;
-    if (l->in_type != EBNN_T_U8 || l->op != EBNN_OP_DENSE || l->groups != 1) return 0;
-    s = masked_sum(in, NULL, n);
-    ebnn_out_pixel_begin(l, out, 0);
-    for (o = 0; o < l->out_c; o++) {
-        uint32_t p = masked_sum(in, l->weights + (size_t)o * rw, n);
-        ebnn_out_finish(l, out, 0, o, (int32_t)(2u * p) - (int32_t)s);
-    }
-    return 1;
 }
 
 #else

@@ -1,0 +1,113 @@
+/* Depthwise BIN convolution on ARM (every kernel; groups = in_c = out_c, any kernel size up to
+ * 63 taps, strides, padding), bit-sliced: 32 channels at once in one word. For a word k of
+ * channels, the weights of each tap are first gathered into one word (bit j: channel 32k + j),
+ * so x XOR w is the 32 channels' mismatches at that tap; the mismatch counts m (<= 63) are kept
+ * as six bit planes (c0 = bit 0 of every channel's count, ...) and each tap is added by a
+ * ripple of half adders. The output bit is a comparison of m against a per-channel bound,
+ * itself bit-sliced once per word k, so 32 outputs cost one bit-sliced compare: about 5
+ * instructions per output channel and pixel for a 3x3 kernel, where the reference spends more
+ * than that per tap. State per word k is a few words on the stack (no limit on in_c).
+ *
+ * With T taps, y = T - 2m, and the reference's bit, flip ? y <= t : y >= t, is
+ *   flip = 0: y >= t  <=>  m <= floor((T - t) / 2)
+ *   flip = 1: y <= t  <=>  m >= ceil((T - t) / 2)  <=>  NOT (m <= ceil((T - t) / 2) - 1),
+ * i.e. (m <= B) XOR inv, with B clamped to [0, T] and channels whose B < 0 never "<=". Padded
+ * taps are zero words (all -1), as in the reference. */
+#include "kernels.h"
+
+#if defined(__arm__) || defined(__aarch64__)
+
+#define LEVELS 6u                   /* bit planes of the counts */
+#define MAX_TAPS ((1u << LEVELS) - 1u)
+
+/* floor(a / 2) for any sign. */
+static int64_t floor_half(int64_t a) { return a >= 0 ? a / 2 : -((1 - a) / 2); }
+
+/* The bound planes b[], inv and never of channels 32k .. 32k + count - 1 (see above). */
+static void bounds(const ebnn_layer *l, uint32_t k, uint32_t count, uint32_t taps, uint32_t *b,
+                   uint32_t *inv, uint32_t *never) {
+    uint32_t j, i;
+    for (i = 0; i < LEVELS; i++) b[i] = 0;
+    *inv = l->flip[k], *never = 0;
+    for (j = 0; j < count; j++) {
+        uint32_t c = 32u * k + j, f = (*inv >> j) & 1u;
+        int64_t d = (int64_t)taps - l->thresholds[c];
+        int64_t bound = f ? floor_half(d + 1) - 1 : floor_half(d);
+        if (bound < 0) {
+            *never |= 1u << j;
+            continue;
+        }
+        if (bound > (int64_t)taps) bound = taps;
+        for (i = 0; i < LEVELS; i++) b[i] |= (((uint32_t)bound >> i) & 1u) << j;
+    }
+}
+
+/* Bit-sliced m <= b over the 32 lanes, from the top plane down. */
+static uint32_t less_equal(const uint32_t *m, const uint32_t *b) {
+    uint32_t lt = 0, eq = ~0u;
+    int i;
+    for (i = (int)LEVELS - 1; i >= 0; i--) {
+        lt |= eq & b[i] & ~m[i];
+        eq &= ~(m[i] ^ b[i]);
+    }
+    return lt | eq;
+}
+
+int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out) {
+    uint32_t taps = (uint32_t)l->kh * l->kw, nw = ebnn_words(l->in_c), k, t, j;
+    uint32_t wt[MAX_TAPS], b[LEVELS], inv = 0, never = 0;
+
+    if (l->op != EBNN_OP_CONV2D || l->in_type != EBNN_T_BIN || l->groups != l->in_c ||
+        l->out_c != l->in_c || taps > MAX_TAPS)
+        return 0;
+    for (k = 0; k < nw; k++) {
+        uint32_t count = l->in_c - 32u * k < 32u ? l->in_c - 32u * k : 32u;
+        uint32_t valid = count == 32u ? ~0u : (1u << count) - 1u, oy, ox;
+        size_t pix = 0;
+        /* tap t's weight bit of channel c is bit 0 of word c * taps + t */
+        for (t = 0; t < taps; t++) {
+            const uint32_t *w = l->weights + (size_t)32u * k * taps + t;
+            uint32_t v = 0;
+            for (j = 0; j < count; j++) v |= (w[(size_t)j * taps] & 1u) << j;
+            wt[t] = v;
+        }
+        if (l->out_type == EBNN_T_BIN) bounds(l, k, count, taps, b, &inv, &never);
+        for (oy = 0; oy < l->out_h; oy++) {
+            for (ox = 0; ox < l->out_w; ox++, pix++) {
+                uint32_t m[LEVELS] = {0}, ky, kx;
+                const uint32_t *w = wt;
+                for (ky = 0; ky < l->kh; ky++) {
+                    int32_t iy = (int32_t)(oy * l->sh + ky) - (int32_t)l->ph;
+                    int row = iy >= 0 && iy < (int32_t)l->in_h;
+                    for (kx = 0; kx < l->kw; kx++) {
+                        int32_t ix = (int32_t)(ox * l->sw + kx) - (int32_t)l->pw;
+                        uint32_t v = *w++, carry;
+                        if (row && ix >= 0 && ix < (int32_t)l->in_w)
+                            v ^= in[((size_t)iy * l->in_w + (size_t)ix) * nw + k];
+                        /* m += v, plane by plane (the top carry cannot occur: m <= 63) */
+                        for (j = 0; j < LEVELS; j++) {
+                            carry = m[j] & v;
+                            m[j] ^= v;
+                            v = carry;
+                        }
+                    }
+                }
+                if (l->out_type == EBNN_T_BIN) {
+                    ((uint32_t *)out)[pix * nw + k] = ((less_equal(m, b) & ~never) ^ inv) & valid;
+                } else {
+                    int32_t *o = (int32_t *)out + pix * l->out_c + 32u * k;
+                    for (j = 0; j < count; j++) {
+                        uint32_t mm = 0, i;
+                        for (i = 0; i < LEVELS; i++) mm |= ((m[i] >> j) & 1u) << i;
+                        o[j] = (int32_t)taps - 2 * (int32_t)mm;
+                    }
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+#else
+typedef int ebnn_arm_depthwise_unused; /* ISO C forbids an empty translation unit. */
+#endif
