@@ -156,3 +156,32 @@ def test_feedback_and_perturbation_are_deterministic():
     assert train(cfg, progress=False)["train_loss"] == train(cfg, progress=False)["train_loss"]
     cfg = TrainConfig(algo="dfa", epochs=1, limit=100)
     assert train(cfg, progress=False)["train_loss"] == train(cfg, progress=False)["train_loss"]
+
+
+#: the study's learning-rate grid choice (Mixer / MobileNetV2 / VGG-19), /work/shared/reference
+STUDY_GRID = {"dfa": (1e-4, 1e-3, 1e-5), "drtp": (1e-3, 1e-3, 1e-4), "hsic": (1e-4, 1e-4, 1e-5),
+              "sigprop": (1e-3, 1e-3, 1e-4)}
+
+
+@pytest.mark.parametrize("algo", LOCAL_RULES)
+def test_default_learning_rates_cover_every_model(algo):
+    from edgebnn.models import MODELS
+    mixer, mobilenet, vgg = STUDY_GRID[algo]
+    cls = get_algorithm(algo)
+    expected = {"mlp": mixer, "mixer": mixer, "mobilenetv2": mobilenet, "resnet18": mobilenet,
+                "vgg": vgg, "vgg_small": vgg, "cnn": vgg}
+    assert set(expected) == set(MODELS) - {"local_chain"}   # a new model needs its column
+    assert cls.default_lrs == expected and cls.default_lr == mixer
+    for model, lr in expected.items():
+        kwargs = {"width": 4, "fc": 16} if model in ("cnn", "vgg_small", "vgg") else {}
+        net = build_model(model, (8, 8, 1), 10, **kwargs)
+        assert cls(net, TrainConfig(model=model, model_kwargs=kwargs)).lr == lr
+
+
+def test_dfa_and_drtp_project_through_the_same_segment_matrices():
+    model = build_model("cnn", (8, 8, 1), 10, **TINY_CNN)
+    cfg = TrainConfig(model="cnn", model_kwargs=TINY_CNN, seed=3)
+    dfa, drtp = get_algorithm("dfa")(model, cfg), get_algorithm("drtp")(model, cfg)
+    shapes = [(10, s.channels) for s in dfa.hidden]
+    assert [tuple(b.shape) for b in dfa.feedback] == shapes
+    assert all(torch.equal(a, b) for a, b in zip(dfa.feedback, drtp.feedback))

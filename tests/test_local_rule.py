@@ -12,7 +12,7 @@ from edgebnn import reference
 from edgebnn.backends import torch_scores
 from edgebnn.export import export_run
 from edgebnn.native import NativeModel
-from edgebnn.train import TrainConfig, run_folder, train
+from edgebnn.train import TrainConfig, get_algorithm, run_folder, train
 from edgebnn.train.algorithms.local import (default_gamma, local_step, reinforce_draws,
                                             reinforce_probability)
 
@@ -159,6 +159,14 @@ def test_same_seed_same_weights(tmp_path):
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key
     assert states[0]["1.weight"].dtype == torch.int8
+
+
+@pytest.mark.parametrize("model", ["mlp", "local_chain"])
+def test_partial_binarization_is_refused_naming_the_option(model):
+    spec = {"name": model, "input_shape": [8, 8, 1], "n_classes": 10,
+            "kwargs": {"binarize": "weights"}}
+    with pytest.raises(ValueError, match=r"--binarize: .*expected both, got 'weights'"):
+        get_algorithm("local").model_spec(spec)
 
 
 def test_binarize_layer_is_checked_by_the_c_loader(local_run):

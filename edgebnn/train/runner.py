@@ -1,5 +1,11 @@
 """The training loop shared by every algorithm: data, seeds, epochs, validation, the run
-folder. The weights kept are those of the epoch with the best validation accuracy."""
+folder. The weights kept are those of the epoch with the best validation accuracy.
+
+After every epoch the batch-norm running statistics are recomputed for the weights the epoch
+ended with (`recalibrate_batchnorm`), before validation: they are what the eval-mode model
+folds into integer thresholds, i.e. what deploys. The running averages kept during training
+lag a binary network whose latent weights keep flipping signs, and in deep models the lag
+alone ruined the eval-mode accuracy (docs/results.md, "Architectures")."""
 from __future__ import annotations
 
 import copy
@@ -30,6 +36,31 @@ def accuracy(model: torch.nn.Module, dataset: data.Dataset, batch_size: int = 51
         for x, y in data.batches(dataset, batch_size):
             correct += int((model(x).argmax(1) == y).sum())
     return correct / len(dataset)
+
+
+#: training samples the batch-norm statistics are recomputed on after each epoch
+RECALIBRATION_SAMPLES = 4096
+
+
+def recalibrate_batchnorm(model: torch.nn.Module, dataset: data.Dataset, batch_size: int,
+                          limit: int = RECALIBRATION_SAMPLES) -> None:
+    """Replaces every batch norm's running mean/var by the average of its batch statistics over
+    `dataset` (a fixed stratified subset of `limit` samples if larger), for the current weights ("precise BN"). Batches
+    of the training batch size, so the statistics are those the network was trained with."""
+    bns = [m for m in model.modules()
+           if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns or len(dataset) == 0:
+        return
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None          # cumulative average over the batches below
+    model.train()
+    with torch.no_grad():
+        for x, _ in data.batches(data.subsample(dataset, limit, seed=0), batch_size):
+            model(x)
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
 
 
 def seed_everything(seed: int) -> None:
@@ -72,6 +103,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
             bar.set_postfix(loss=f"{step.loss:.3f}")
         train_acc = correct / len(splits.train)
         algo.end_epoch(epoch, train_acc)
+        recalibrate_batchnorm(model, splits.train, config.batch_size)
         seconds = time.perf_counter() - start
         val_acc = accuracy(model, splits.val)
         history["train_loss"].append(loss_sum / len(splits.train))

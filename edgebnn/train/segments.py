@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Sequence
+from typing import ClassVar, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,21 @@ from torch import nn
 from edgebnn import nn as bnn
 from edgebnn.train.base import Algorithm, StepResult, decay_groups
 from edgebnn.train.config import TrainConfig
+from edgebnn.train.feedback import random_matrices
+
+#: the column of the comparative study's learning-rate grid (chosen per architecture: Mixer,
+#: MobileNetV2, VGG-19) each model takes. The MLP takes the Mixer's (MLP blocks), the small VGG
+#: VGG-19's; ResNet-18, not in the study, MobileNetV2's, the other residual CNN.
+STUDY_ARCHITECTURE = {"mlp": "mixer", "mixer": "mixer", "mobilenetv2": "mobilenetv2",
+                      "resnet18": "mobilenetv2", "vgg": "vgg", "vgg_small": "vgg", "cnn": "vgg"}
+
+
+def study_lrs(mixer: float, mobilenetv2: float, vgg: float) -> dict[str, float]:
+    """A rule's default learning rate for every model, from the study's choice per architecture
+    (docs/algorithms.md has the grid)."""
+    chosen = {"mixer": mixer, "mobilenetv2": mobilenetv2, "vgg": vgg}
+    return {model: chosen[arch] for model, arch in STUDY_ARCHITECTURE.items()}
+
 
 #: modules that only reshape the input of the next weight layer; they open its segment
 _INPUT_PREP = (nn.Flatten, nn.Identity, nn.Dropout)
@@ -206,11 +221,17 @@ class SegmentedAlgorithm(Algorithm):
 
     It owns what they all need: the segments, the optimizer, a per-architecture default
     learning rate (the study tuned the rate per architecture, and one value cannot serve both
-    the MLP and the VGG-style CNN), the feedback tensors to report, and the output layer's
-    cross-entropy update, which every one of these rules keeps (only FA alters it)."""
+    the MLP and the VGG-style CNN), the per-segment feedback matrices, the feedback tensors to
+    report, and the output layer's cross-entropy update, which every one of these rules keeps
+    (only FA alters it)."""
 
-    #: default learning rate by model name, over `default_lr` (used for models not listed)
+    #: default learning rate by model name (`study_lrs`); empty: `default_lr` for every model
     default_lrs: ClassVar[dict[str, float]] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.default_lrs:   # one table: the fallback for an unlisted model is the MLP's rate
+            cls.default_lr = cls.default_lrs["mlp"]
 
     def __init__(self, model: nn.Sequential, config: TrainConfig) -> None:
         super().__init__(model, config)
@@ -221,6 +242,12 @@ class SegmentedAlgorithm(Algorithm):
         self.n_classes = self.head.channels
         self.optimizer = adam(model, self.lr, config)
         self.feedback: list[torch.Tensor] = []
+
+    def segment_feedback(self) -> list[torch.Tensor]:
+        """One fixed B_l ~ N(0, 1) of shape (classes, channels) per hidden segment, the matrices
+        through which DFA (the output error) and DRTP (the target) reach each segment."""
+        return random_matrices([(self.n_classes, s.channels) for s in self.hidden],
+                               self.config.seed)
 
     def feedback_tensors(self) -> list[torch.Tensor]:
         return list(self.feedback)

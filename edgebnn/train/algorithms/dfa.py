@@ -12,8 +12,8 @@ known each segment is run again from its input (BatchNorm on the same batch stat
 averages counted once) and backpropagated locally from e·B_l, one segment's graph at a time. This
 trades one extra forward pass of the hidden layers for a memory footprint like DRTP's.
 
-Default learning rates from the study's grid choice: 1e-4 for the MLP (its MLP-Mixer value) and
-1e-5 for the VGG-style `cnn` (its VGG-19 value).
+Default learning rates: the study's grid choice per architecture (`default_lrs`; which
+model takes which column: `segments.STUDY_ARCHITECTURE`).
 """
 from __future__ import annotations
 
@@ -22,20 +22,18 @@ from torch import nn
 
 from edgebnn.train.base import StepResult
 from edgebnn.train.config import TrainConfig
-from edgebnn.train.feedback import output_error, project, random_matrices
+from edgebnn.train.feedback import output_error, project
 from edgebnn.train.memory import LayerCosts
-from edgebnn.train.segments import SegmentedAlgorithm, compact, frozen_bn_stats
+from edgebnn.train.segments import SegmentedAlgorithm, compact, frozen_bn_stats, study_lrs
 
 
 class DFA(SegmentedAlgorithm):
     name = "dfa"
-    default_lr = 1e-4
-    default_lrs = {"mlp": 1e-4, "cnn": 1e-5}
+    default_lrs = study_lrs(mixer=1e-4, mobilenetv2=1e-3, vgg=1e-5)
 
     def __init__(self, model: nn.Sequential, config: TrainConfig) -> None:
         super().__init__(model, config)
-        self.feedback = random_matrices([(self.n_classes, s.channels) for s in self.hidden],
-                                        config.seed)
+        self.feedback = self.segment_feedback()
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         inputs: list[torch.Tensor] = []

@@ -9,8 +9,8 @@ updated as soon as it has run and its output detached before the next one: no up
 and no graph is kept beyond one segment. The output layer learns by cross-entropy on its
 detached input. The /N makes the signal the gradient of a batch-mean loss, like the others.
 
-Default learning rates from the study's grid choice: 1e-3 for the MLP (its MLP-Mixer value) and
-1e-4 for the VGG-style `cnn` (its VGG-19 value).
+Default learning rates: the study's grid choice per architecture (`default_lrs`; which
+model takes which column: `segments.STUDY_ARCHITECTURE`).
 """
 from __future__ import annotations
 
@@ -19,20 +19,18 @@ from torch import nn
 
 from edgebnn.train.base import StepResult
 from edgebnn.train.config import TrainConfig
-from edgebnn.train.feedback import centred_onehot, project, random_matrices
+from edgebnn.train.feedback import centred_onehot, project
 from edgebnn.train.memory import LayerCosts
-from edgebnn.train.segments import SegmentedAlgorithm
+from edgebnn.train.segments import SegmentedAlgorithm, study_lrs
 
 
 class DRTP(SegmentedAlgorithm):
     name = "drtp"
-    default_lr = 1e-3
-    default_lrs = {"mlp": 1e-3, "cnn": 1e-4}
+    default_lrs = study_lrs(mixer=1e-3, mobilenetv2=1e-3, vgg=1e-4)
 
     def __init__(self, model: nn.Sequential, config: TrainConfig) -> None:
         super().__init__(model, config)
-        self.feedback = random_matrices([(self.n_classes, s.channels) for s in self.hidden],
-                                        config.seed)
+        self.feedback = self.segment_feedback()
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         target = centred_onehot(y, self.n_classes) / len(y)

@@ -11,8 +11,8 @@ updated as soon as it has run, so at most one block's graph and two N×N kernels
 output layer learns by cross-entropy on its detached input. γ is config.algo_kwargs["gamma"]
 (TrainConfig / config.json), default 20, the study's choice from {2, 20, 200}.
 
-Default learning rates from the study's grid choice: 1e-4 for the MLP (its MLP-Mixer value) and
-1e-5 for the VGG-style `cnn` (its VGG-19 value).
+Default learning rates: the study's grid choice per architecture (`default_lrs`; which
+model takes which column: `segments.STUDY_ARCHITECTURE`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from edgebnn.train.base import StepResult
 from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import centred_onehot
 from edgebnn.train.memory import LayerCosts
-from edgebnn.train.segments import SegmentedAlgorithm
+from edgebnn.train.segments import SegmentedAlgorithm, study_lrs
 
 DEFAULT_GAMMA = 20.0
 
@@ -44,8 +44,7 @@ def hsic(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
 
 class HSIC(SegmentedAlgorithm):
     name = "hsic"
-    default_lr = 1e-4
-    default_lrs = {"mlp": 1e-4, "cnn": 1e-5}
+    default_lrs = study_lrs(mixer=1e-4, mobilenetv2=1e-4, vgg=1e-5)
 
     def __init__(self, model: nn.Sequential, config: TrainConfig) -> None:
         super().__init__(model, config)

@@ -197,7 +197,13 @@ class LocalRule(Algorithm):
 
     @classmethod
     def model_spec(cls, spec: dict) -> dict:
-        """`--model mlp --layers …` becomes the chain with those hidden sizes."""
+        """`--model mlp --layers …` becomes the chain with those hidden sizes. The chain is
+        binary only (integer hidden weights, ±1 activations), so a partial binarization is an
+        error rather than an option silently left out."""
+        binarize = spec["kwargs"].get("binarize", "both")
+        if binarize != "both":
+            raise ValueError(f"--binarize: --algo local trains a fully binary chain (integer "
+                             f"weights, ±1 activations), expected both, got {binarize!r}")
         if spec["name"] == "mlp":
             kwargs = {k: v for k, v in spec["kwargs"].items() if k in ("layers", "weight_bits")}
             return {**spec, "name": "local_chain", "kwargs": kwargs}

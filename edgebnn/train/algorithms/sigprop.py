@@ -23,8 +23,8 @@ Adapting it to these models:
   on the pixel scale 0..1 (the study's own "gain" never reached F). config.algo_kwargs["gain"].
 - The gradient reaches the latent weights through the sign STE like every other rule here.
 
-Default learning rates from the study's grid choice: 1e-3 for the MLP (its MLP-Mixer value) and
-1e-4 for the VGG-style `cnn` (its VGG-19 value).
+Default learning rates: the study's grid choice per architecture (`default_lrs`; which
+model takes which column: `segments.STUDY_ARCHITECTURE`).
 """
 from __future__ import annotations
 
@@ -37,15 +37,14 @@ from edgebnn.train.base import StepResult
 from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import output_error, random_matrices
 from edgebnn.train.memory import LayerCosts
-from edgebnn.train.segments import SegmentedAlgorithm, compact, weight_grad
+from edgebnn.train.segments import SegmentedAlgorithm, compact, study_lrs, weight_grad
 
 DEFAULT_GAIN = 255.0
 
 
 class SigpropTL(SegmentedAlgorithm):
     name = "sigprop"
-    default_lr = 1e-3
-    default_lrs = {"mlp": 1e-3, "cnn": 1e-4}
+    default_lrs = study_lrs(mixer=1e-3, mobilenetv2=1e-3, vgg=1e-4)
 
     def __init__(self, model: nn.Sequential, config: TrainConfig) -> None:
         super().__init__(model, config)
