@@ -25,7 +25,7 @@ deb-src http://deb.debian.org/debian-security $codename-security main
 LIST
 apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=-" -o "Dir::Cache=$work/cache"
   -o "Dir::State::Lists=$work/lists" -o "Dir::Cache::Archives=$work/archives"
-  -o "APT::Sandbox::User=root")
+  -o "APT::Sandbox::User=root" -o "Acquire::http::Timeout=30" -o "Acquire::Retries=2")
 echo "fetch_header: apt-get update (deb-src for $codename)"
 apt-get "${apt_opts[@]}" update -qq
 cd "$work/src"
