@@ -49,6 +49,8 @@ def _model_kwargs(args: argparse.Namespace) -> dict:
         kwargs["remove_skips"] = True
     if args.binarize != "both":
         kwargs["binarize"] = args.binarize
+    if args.no_depthwise:
+        kwargs["depthwise"] = False
     return kwargs
 
 
@@ -63,6 +65,10 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
                         "multiplier (mobilenetv2)")
     p.add_argument("--remove-skips", action="store_true",
                    help="resnet18, mobilenetv2, mixer: no skip connections")
+    p.add_argument("--no-depthwise", action="store_true",
+                   help="mobilenetv2: dense binary 3x3 convolutions in place of the depthwise "
+                        "ones (ReActNet's binary MobileNet; the variant that trains, "
+                        "docs/models.md)")
     p.add_argument("--binarize", default="both", choices=BINARIZE_MODES,
                    help="what is binary: both (deployable), weights, acts or none (ablations, "
                         "torch backend only)")

@@ -115,6 +115,7 @@ def test_trained_models_agree_everywhere(runs, digits, key):
     ("resnet18", (28, 28, 1), {"width": 4, "remove_skips": True}, 3),
     ("resnet18", (112, 112, 3), {"width": 2}, 7),       # ImageNet stem: 7×7 s2, max pool
     ("mobilenetv2", (28, 28, 1), {"width": 0.25}, 3),
+    ("mobilenetv2", (8, 8, 1), {"width": 0.25, "depthwise": False}, 3),   # dense 3×3 variant
     ("vgg", (32, 32, 3), {"width": 4, "fc": 16}, 3),
 ])
 def test_random_models_of_larger_inputs(name, shape, kwargs, stem):
@@ -230,6 +231,7 @@ def test_partial_binarization_trains_and_export_refuses(digits, mode):
     ("mixer", {"patch": 9}, "patch: mixer takes a patch size up to the input side 8, got 9"),
     ("mlp", {"remove_skips": True}, "remove_skips: model 'mlp' has no skip connections"),
     ("resnet18", {"binarize": "half"}, "binarize is 'half', expected one of both, weights"),
+    ("resnet18", {"depthwise": False}, "depthwise: model 'resnet18' has no depthwise conv"),
 ])
 def test_bad_model_arguments_name_the_argument(name, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):

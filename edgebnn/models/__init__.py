@@ -35,6 +35,9 @@ def build_model(name: str, input_shape: tuple[int, int, int], n_classes: int,
     if kwargs.get("remove_skips") and name not in RESIDUAL:
         raise ValueError(f"remove_skips: model {name!r} has no skip connections (only "
                          f"{', '.join(RESIDUAL)} have)")
+    if "depthwise" in kwargs and name != "mobilenetv2":
+        raise ValueError(f"depthwise: model {name!r} has no depthwise convolutions (only "
+                         "mobilenetv2 has)")
     if binarize != "both" and name == "local_chain":
         raise ValueError(f"binarize is {binarize!r}: the local rule's chain is binary only")
     return set_binarization(MODELS[name](tuple(input_shape), n_classes, **kwargs), binarize)

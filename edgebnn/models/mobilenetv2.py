@@ -36,19 +36,20 @@ def scaled(channels: int, width: float) -> int:
 
 
 def inverted_residual(c_in: int, c_out: int, stride: int, expansion: int,
-                      skip: bool) -> bnn.StreamBlock:
+                      skip: bool, depthwise: bool = True) -> bnn.StreamBlock:
     hidden = c_in * expansion
     mods: list[nn.Module] = []
     if expansion != 1:
         mods += [bnn.BinaryConv2d(c_in, hidden, 1), bnn.BatchNorm2d(hidden), bnn.Sign()]
-    mods += [bnn.BinaryConv2d(hidden, hidden, 3, stride=stride, padding=1, groups=hidden),
+    mods += [bnn.BinaryConv2d(hidden, hidden, 3, stride=stride, padding=1,
+                              groups=hidden if depthwise else 1),
              bnn.BatchNorm2d(hidden), bnn.Sign(), bnn.BinaryConv2d(hidden, c_out, 1)]
     return bnn.StreamBlock(c_in, nn.Sequential(*mods), c_out, None,
                            skip and stride == 1 and c_in == c_out)
 
 
 def mobilenetv2(input_shape: tuple[int, int, int], n_classes: int, width: float = 1.0,
-                remove_skips: bool = False) -> nn.Sequential:
+                remove_skips: bool = False, depthwise: bool = True) -> nn.Sequential:
     h, w, c = input_shape
     width = positive_number(width, "width", "mobilenetv2")
     small = min(h, w) < IMAGENET_STEM_FROM
@@ -59,7 +60,7 @@ def mobilenetv2(input_shape: tuple[int, int, int], n_classes: int, width: float 
         out = scaled(out, width)
         for b in range(n):
             stride = 1 if b > 0 or (small and stage == 1) else s
-            mods.append(inverted_residual(channels, out, stride, t, not remove_skips))
+            mods.append(inverted_residual(channels, out, stride, t, not remove_skips, depthwise))
             channels = out
     last = scaled(LAST, width)
     mods += [*bnn.stream_reader(channels), bnn.BinaryConv2d(channels, last, 1),
