@@ -54,5 +54,6 @@ ebnn_status ebnn_plan_arena(const ebnn_model *m, ebnn_plan *p);
 void ebnn_ref_conv2d(const ebnn_layer *l, const void *in, void *out);
 void ebnn_ref_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
 void ebnn_ref_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out); /* binarize_ref.c */
+void ebnn_ref_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out); /* residual.c */
 
 #endif /* EDGEBNN_INTERNAL_H */

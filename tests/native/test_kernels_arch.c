@@ -200,6 +200,50 @@ static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized
     }
 }
 
+/* ---- THRESHOLD (I32 -> BIN): every int32, thresholds at the extremes, flips ---- */
+/* A stream value: random, next to the channel's threshold, or an extreme. */
+static int32_t stream_value(int32_t t) {
+    switch (rnd_in(0, 5)) {
+    case 0: return (int32_t)rnd();
+    case 1: return rnd_in(0, 1) ? INT32_MIN : INT32_MAX;
+    default: return (int32_t)((uint32_t)t + rnd_in(0, 4) - 2u); /* wraps at the extremes */
+    }
+}
+
+static void check_threshold(const ebnn_kernel *k, uint32_t cases) {
+    static const uint16_t wide[] = {255, 256, 257, 300, 511, 513, 700};
+    uint32_t c, ch, i, bytes;
+    int32_t *y, *t = (int32_t *)(void *)t_buf;
+    ebnn_layer l;
+    for (c = 0; c < cases && failures == 0; c++) {
+        memset(&l, 0, sizeof l);
+        l.op = EBNN_OP_THRESHOLD, l.in_type = EBNN_T_I32, l.out_type = EBNN_T_BIN, l.groups = 1;
+        l.out_c = c % 4u == 0 ? wide[rnd_in(0, 6)] : pick_c();
+        l.out_h = (uint16_t)rnd_in(1, 9), l.out_w = (uint16_t)rnd_in(1, 9);
+        while ((uint32_t)l.out_h * l.out_w * l.out_c > MAX_IN_WORDS) l.out_h = (uint16_t)(l.out_h / 2u);
+        if (l.out_h == 0) l.out_h = l.out_w = 1;
+        l.in_h = l.out_h, l.in_w = l.out_w, l.in_c = l.out_c, l.kh = l.kw = l.sh = l.sw = 1;
+        for (ch = 0; ch < l.out_c; ch++)
+            t[ch] = rnd_in(0, 7) == 0 ? (rnd_in(0, 1) ? INT32_MIN : INT32_MAX)
+                                      : (int32_t)rnd_in(0, 2000) - 1000;
+        for (ch = 0; ch < ebnn_words(l.out_c); ch++) t_buf[l.out_c + ch] = rnd();
+        l.thresholds = t, l.flip = t_buf + l.out_c;
+        /* at the end of in_buf, so that a read past the last pixel trips ASan */
+        y = (int32_t *)(void *)(in_buf + MAX_IN_WORDS + 4u - (uint32_t)l.out_h * l.out_w * l.out_c);
+        for (i = 0; i < (uint32_t)l.out_h * l.out_w * l.out_c; i++) y[i] = stream_value(t[i % l.out_c]);
+        bytes = (uint32_t)ebnn_tensor_bytes(EBNN_T_BIN, l.out_h, l.out_w, l.out_c);
+        memset(out_ref, 0x5A, bytes);
+        memset(out_k, 0xA5, bytes);
+        ebnn_ref_threshold(&l, y, out_ref);
+        ebnn_threshold_with(k, &l, y, out_k);
+        for (i = 0; i < bytes / 4u; i++)
+            if (out_k[i] != out_ref[i]) {
+                fail("threshold case/word", k->name, c, i);
+                break;
+            }
+    }
+}
+
 int main(int argc, char **argv) {
     uint32_t seed = 1, cases = 400, i;
     const ebnn_kernel *k;
@@ -219,9 +263,12 @@ int main(int argc, char **argv) {
         uint32_t optimized = 0;
         check_xorpop(k, cases);
         check_conv(k, cases, &optimized);
+        check_threshold(k, cases);
         ta_write("  kernel ");
         ta_write(k->name);
         ta_write(failures ? ": FAILED, " : ": xorpop ok, ");
+        put_u(cases);
+        ta_write(" threshold cases, ");
         put_u(cases);
         ta_write(" conv cases, ");
         put_u(optimized);

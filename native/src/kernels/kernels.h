@@ -52,11 +52,19 @@ int ebnn_swar_u8_dense(const ebnn_layer *l, const uint8_t *in, void *out);
 int ebnn_x86_depthwise_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
                               void *out);
 
+/* THRESHOLD on the x86 kernel k (x86_threshold.c); 0, having written nothing, when k has no
+ * such path. */
+int ebnn_x86_threshold(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
+                       uint32_t *out);
+
 /* Runs the layer through kernel k's optimized paths: 1 when one of them ran it, 0 (nothing
  * written) when the layer is left to the reference. */
 int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);
 
 /* ebnn_conv2d with a given kernel (NULL: the reference), for tests and benchmarks. */
 void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);
+/* ebnn_threshold with a given kernel (NULL: the reference). */
+void ebnn_threshold_with(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
+                         uint32_t *out);
 
 #endif /* EDGEBNN_KERNELS_KERNELS_H */

@@ -1,9 +1,10 @@
 /* The two ops of the integer residual stream (format 1.2): THRESHOLD reads the I32 stream
  * through a block's folded batch norm + sign, ADD sums a block's I32 output into it. Plain
- * scalar C: both are one pass over memory, small beside the convolutions around them. */
+ * scalar C: this THRESHOLD is the reference (x86 has a vector path, x86_threshold.c; select.c
+ * chooses), ADD is one pass over memory that the compiler vectorizes. */
 #include "common.h"
 
-void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
+void ebnn_ref_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
     size_t pix, n = (size_t)l->out_h * l->out_w;
     uint32_t c;
     for (pix = 0; pix < n; pix++) {

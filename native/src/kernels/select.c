@@ -61,6 +61,19 @@ void ebnn_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out) {
     ebnn_ref_binarize(l, in, out);
 }
 
+void ebnn_threshold_with(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
+                         uint32_t *out) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (k != NULL && ebnn_x86_threshold(k, l, in, out)) return;
+#endif
+    (void)k;
+    ebnn_ref_threshold(l, in, out);
+}
+
+void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
+    ebnn_threshold_with(ebnn_kernel_at(0), l, in, out);
+}
+
 #if defined(__clang__)
 #define EBNN_CC "clang " __clang_version__
 #elif defined(__GNUC__)
