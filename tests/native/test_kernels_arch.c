@@ -132,6 +132,9 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
     }
     l->out_h = (uint16_t)((l->in_h + 2u * l->ph - l->kh) / l->sh + 1u);
     l->out_w = (uint16_t)((l->in_w + 2u * l->pw - l->kw) / l->sw + 1u);
+    /* Now and then a part of such a layer, as the engine's threads split one (output rows
+     * from a later row on): less top padding, the bottom padding only implicit in in_h. */
+    if (l->op == EBNN_OP_CONV2D && l->ph > 0 && rnd_in(0, 3) == 0) l->ph = (uint16_t)rnd_in(0, l->ph - 1u);
     if ((size_t)l->in_h * l->in_w * (l->in_type == EBNN_T_U8 ? (l->in_c + 3u) / 4u : ebnn_words(l->in_c)) >
             MAX_IN_WORDS ||
         weight_words(l) > MAX_W_WORDS ||

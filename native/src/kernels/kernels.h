@@ -36,6 +36,13 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xor
  * nothing, when k has none or the layer is not one it handles. */
 int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
                           void *out);
+/* Load-time repack of the lanes path (ebnn_pack): the words of layer l's weights repacked for
+ * kernel k (0: the layer does not take k's lanes path), the repack into wl, and the
+ * convolution reading them (packed NULL: repack on the fly, as ebnn_x86_lanes_conv2d). */
+size_t ebnn_x86_lanes_packed_words(const ebnn_kernel *k, const ebnn_layer *l);
+void ebnn_x86_lanes_pack(const ebnn_kernel *k, const ebnn_layer *l, uint32_t *wl);
+int ebnn_x86_lanes_conv2d_packed(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *packed,
+                                 const uint32_t *in, void *out);
 
 /* The 8-bit first layer on the x86 kernel k (x86_u8.c); 0, having written nothing, when k has
  * no such path or the layer is not one it handles. */

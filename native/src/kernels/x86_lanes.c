@@ -11,7 +11,8 @@
  * reductions (docs/performance.md).
  *
  * The repacking costs a pass over the weights, so layers with a single output pixel (dense
- * batch 1) stay on xorpop (bin_conv.c). */
+ * batch 1) stay on xorpop (bin_conv.c). A caller that runs a model many times can repack once
+ * at load time (ebnn_pack, pack.c) and hand the result in (ebnn_x86_lanes_conv2d_packed). */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -183,47 +184,85 @@ static void repack8(const ebnn_layer *l, uint32_t n, const group *g, uint32_t *w
     }
 }
 
-int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
-                          void *out) {
-    uint32_t wl[WL_WORDS], patch[PATCH_WORDS];
-    uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw, lanes, p, c0, per, i;
-    uint32_t oy, ox;
-    size_t pixels = (size_t)l->out_h * l->out_w, pix;
+/* How kernel k runs layer l in lanes: its lanes and functions, and the window's segments; 0
+ * when k has no lanes path or the layer is not one it handles. */
+typedef struct {
+    uint32_t lanes, n, iw;
     lanes_fn run;
     repack_fn repack;
+} lanes_plan;
+
+static int plan(const ebnn_kernel *k, const ebnn_layer *l, lanes_plan *p, block *b) {
+    p->iw = ebnn_words(l->in_c), p->n = (uint32_t)l->kh * l->kw * p->iw;
+    if (k == &ebnn_kernel_avx512) p->run = lanes16, p->repack = repack16, p->lanes = 16u;
+    else if (k == &ebnn_kernel_avx2) p->run = lanes8, p->repack = repack8, p->lanes = 8u;
+    else return 0;
+    if (l->in_type != EBNN_T_BIN || l->groups != 1 || (size_t)l->out_h * l->out_w < 2u) return 0;
+    if ((size_t)p->n * p->lanes > WL_WORDS) return 0;
+    b->segs = (l->kh == 1u || l->kw == l->in_w) && ebnn_no_padding(l) ? 1u : l->kh;
+    b->len = p->n / b->segs;
+    return b->segs <= MAX_SEGS && (size_t)(PIX + 1u) * p->n <= PATCH_WORDS;
+}
+
+size_t ebnn_x86_lanes_packed_words(const ebnn_kernel *k, const ebnn_layer *l) {
+    lanes_plan p;
+    block b;
+    if (!plan(k, l, &p, &b)) return 0;
+    return (size_t)(l->out_c + p.lanes - 1u) / p.lanes * p.n * p.lanes;
+}
+
+void ebnn_x86_lanes_pack(const ebnn_kernel *k, const ebnn_layer *l, uint32_t *wl) {
+    lanes_plan p;
+    block b;
+    group g;
+    uint32_t c0;
+    if (!plan(k, l, &p, &b)) return;
+    for (c0 = 0; c0 < l->out_c; c0 += p.lanes, wl += (size_t)p.n * p.lanes) {
+        ebnn_group_init(&g, l, NULL, c0, p.lanes, 1);
+        p.repack(l, p.n, &g, wl);
+    }
+}
+
+int ebnn_x86_lanes_conv2d_packed(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *packed,
+                                 const uint32_t *in, void *out) {
+    uint32_t buf[WL_WORDS], patch[PATCH_WORDS];
+    uint32_t p, c0, per, i, oy, ox;
+    size_t pixels = (size_t)l->out_h * l->out_w, pix;
+    lanes_plan lp;
     group g[MAX_GROUPS];
     block b;
 
-    if (k == &ebnn_kernel_avx512) run = lanes16, repack = repack16, lanes = 16u;
-    else if (k == &ebnn_kernel_avx2) run = lanes8, repack = repack8, lanes = 8u;
-    else return 0;
-    if (l->in_type != EBNN_T_BIN || l->groups != 1 || pixels < 2u) return 0;
-    if ((size_t)n * lanes > WL_WORDS) return 0;
-    b.segs = (l->kh == 1u || l->kw == l->in_w) && l->ph == 0 && l->pw == 0 ? 1u : l->kh;
-    b.len = n / b.segs;
-    if (b.segs > MAX_SEGS || (size_t)(PIX + 1u) * n > PATCH_WORDS) return 0;
-    for (p = 0; p < b.len; p++) patch[PIX * n + p] = 0; /* the zero row */
-    per = WL_WORDS / (n * lanes); /* channel groups whose weights fit in wl at once */
+    if (!plan(k, l, &lp, &b)) return 0;
+    for (p = 0; p < b.len; p++) patch[PIX * lp.n + p] = 0; /* the zero row */
+    per = WL_WORDS / (lp.n * lp.lanes); /* channel groups whose weights fit in buf at once */
     if (per > MAX_GROUPS) per = MAX_GROUPS;
 
     for (pix = 0; pix < pixels; pix++) ebnn_out_pixel_begin(l, out, pix);
-    for (c0 = 0; c0 < l->out_c; c0 += per * lanes) {
+    for (c0 = 0; c0 < l->out_c; c0 += per * lp.lanes) {
+        /* this pass's groups: in the caller's packed weights, or repacked into buf now */
+        const uint32_t *wl = packed ? packed + (size_t)(c0 / lp.lanes) * lp.n * lp.lanes : buf;
         uint32_t ng = 0;
-        for (; ng < per && c0 + ng * lanes < l->out_c; ng++) {
-            ebnn_group_init(&g[ng], l, out, c0 + ng * lanes, lanes, 1);
-            repack(l, n, &g[ng], wl + (size_t)ng * n * lanes);
+        for (; ng < per && c0 + ng * lp.lanes < l->out_c; ng++) {
+            ebnn_group_init(&g[ng], l, out, c0 + ng * lp.lanes, lp.lanes, 1);
+            if (!packed) lp.repack(l, lp.n, &g[ng], buf + (size_t)ng * lp.n * lp.lanes);
         }
         for (b.pix0 = 0, oy = ox = 0; b.pix0 < pixels; b.pix0 += PIX) {
             b.npix = pixels - b.pix0 < PIX ? (uint32_t)(pixels - b.pix0) : PIX;
             for (p = 0; p < PIX; p++) { /* pixels past the last repeat it */
-                window(l, in, iw, oy, ox, p, &b, patch + (size_t)p * n, patch + (size_t)PIX * n);
+                window(l, in, lp.iw, oy, ox, p, &b, patch + (size_t)p * lp.n,
+                       patch + (size_t)PIX * lp.n);
                 if (p + 1u < b.npix && ++ox == l->out_w) ox = 0, oy++;
             }
             if (++ox == l->out_w) ox = 0, oy++;
-            for (i = 0; i < ng; i++) run(wl + (size_t)i * n * lanes, &b, &g[i]);
+            for (i = 0; i < ng; i++) lp.run(wl + (size_t)i * lp.n * lp.lanes, &b, &g[i]);
         }
     }
     return 1;
+}
+
+int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
+                          void *out) {
+    return ebnn_x86_lanes_conv2d_packed(k, l, NULL, in, out);
 }
 
 #else
