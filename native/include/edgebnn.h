@@ -159,7 +159,9 @@ typedef struct {
 
 /* ebnn_infer_batch with options (NULL: none). With threads > 1 the calling thread and
  * threads - 1 workers, started for this call and joined before it returns, split every layer
- * (output rows; channels for a single output pixel) and meet after each. EBNN_ERR_UNSUPPORTED
+ * into a few chunks per thread (output rows; channels for a single output pixel), each thread
+ * taking chunks as it gets to them, and meet after each layer. Pass a repack with threads: a
+ * chunk repacks on the fly otherwise, so the repacking is multiplied. EBNN_ERR_UNSUPPORTED
  * for threads > 1 in a build without threads; EBNN_ERR_SCRATCH when thread_buffer is short;
  * EBNN_ERR_PACKED when packed is not this model's for this CPU. */
 ebnn_status ebnn_infer_with(const ebnn_model *m, const ebnn_options *opt, const uint8_t *inputs,

@@ -1,14 +1,62 @@
 /* Inference: runs the layers in file order, tensors placed by the arena plan. Host options
- * (ebnn_infer_with): weights repacked at load time (pack.c) and worker threads, which split
- * each layer's output rows (or, for one output pixel, its channels in whole words) and meet at
- * a barrier after every layer; every part is an exact integer computation of its own outputs,
- * so the result does not depend on the thread count. */
+ * (ebnn_infer_with): weights repacked at load time (pack.c) and worker threads. Threads split
+ * each layer into chunks of output rows (or, for one output pixel, of channels in whole
+ * words), take the chunks as they get to them and meet at a barrier after every layer; every
+ * chunk is an exact integer computation of its own outputs, so the result does not depend on
+ * the thread count. */
 #if defined(EBNN_THREADS)
-#define _POSIX_C_SOURCE 200112L /* pthread barriers and attr_setstack under -std=c99 */
+#define _POSIX_C_SOURCE 200112L /* pthread_attr_setstack under -std=c99 */
 #include <pthread.h>
 #endif
 
 #include "internal.h"
+
+#if defined(EBNN_THREADS)
+/* The threads' meeting point after every layer. It spins a while before it sleeps: a layer of
+ * a small model takes microseconds, and waking a thread that sleeps costs tens of them on a
+ * loaded machine (pthread_barrier_wait always sleeps). */
+#define SPINS 4000u
+typedef struct {
+    unsigned arrived, parts, phase;
+    unsigned ticket; /* the next chunk of the current layer to take; 0 again at each phase */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+} barrier;
+
+/* Moves b past phase, waking the threads that wait for it. */
+static void next_phase(barrier *b, unsigned phase) {
+    (void)pthread_mutex_lock(&b->lock);
+    __atomic_store_n(&b->phase, phase + 1u, __ATOMIC_RELEASE);
+    (void)pthread_cond_broadcast(&b->wake);
+    (void)pthread_mutex_unlock(&b->lock);
+}
+
+/* Returns once b has moved past phase: spinning first, then asleep. */
+static void wait_past(barrier *b, unsigned phase) {
+    unsigned i;
+    for (i = 0; i < SPINS; i++) {
+        if (__atomic_load_n(&b->phase, __ATOMIC_ACQUIRE) != phase) return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    (void)pthread_mutex_lock(&b->lock);
+    while (__atomic_load_n(&b->phase, __ATOMIC_ACQUIRE) == phase)
+        (void)pthread_cond_wait(&b->wake, &b->lock);
+    (void)pthread_mutex_unlock(&b->lock);
+}
+
+static void barrier_wait(barrier *b) {
+    unsigned phase = __atomic_load_n(&b->phase, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->arrived, 1u, __ATOMIC_ACQ_REL) == b->parts) {
+        __atomic_store_n(&b->arrived, 0u, __ATOMIC_RELAXED); /* published by the phase */
+        __atomic_store_n(&b->ticket, 0u, __ATOMIC_RELAXED);
+        next_phase(b, phase);
+    } else {
+        wait_past(b, phase);
+    }
+}
+#endif
 
 /* Where tensor t lives: the caller's input (t = 0) or its place in the arena. */
 static const void *tensor_at(const ebnn_plan *p, const uint8_t *input, const uint8_t *arena,
@@ -96,6 +144,20 @@ static void run_split(const ebnn_layer *l, const uint32_t *packed, const uint8_t
         run_layer(&sub, packed, in + in_off, in1 ? in1 + in_off : NULL, out + out_off);
 }
 
+/* Chunks of layer l among `threads` threads: a few per thread, so that a thread slowed by
+ * another process's use of its core takes fewer (chunks are taken as threads get to them);
+ * windowed layers at least a block of 8 output pixels (the lanes paths' unit) per chunk. */
+#define CHUNKS_PER_THREAD 4u
+static uint32_t chunks_of(const ebnn_layer *l, uint32_t threads) {
+    uint32_t most, want = threads * CHUNKS_PER_THREAD;
+    int windowed = l->op == EBNN_OP_CONV2D || l->op == EBNN_OP_DENSE || l->op == EBNN_OP_MAXPOOL;
+    if (threads == 1u) return 1;
+    if (windowed && l->out_h * l->out_w == 1u) most = ebnn_words(l->out_c);
+    else if (windowed) most = l->out_h / ((8u + l->out_w - 1u) / l->out_w);
+    else most = l->out_h;
+    return most < 1u ? 1u : most < want ? most : want;
+}
+
 /* What every thread of one call shares: a model's inference, or one layer (layer != NULL). */
 typedef struct {
     const ebnn_model *m;
@@ -110,19 +172,34 @@ typedef struct {
     const uint8_t *layer_in;
     uint8_t *layer_out;
 #if defined(EBNN_THREADS)
-    pthread_barrier_t barrier;
+    barrier meet;
 #endif
 } job;
 
-/* Part id of every layer of every sample; with parts > 1 the threads meet after each layer,
- * so a layer reads only tensors that every part has finished. */
-static void run_part(const job *j, uint32_t id) {
+/* Every layer of every sample, this thread's chunks of each; with parts > 1 the threads meet
+ * after each layer, so a layer reads only tensors that every chunk has finished. */
+/* This thread's share of layer l: the chunks it takes (all of them on one thread). */
+static void run_chunks(job *j, const ebnn_layer *l, const uint32_t *packed, const uint8_t *in,
+                       const uint8_t *in1, uint8_t *out) {
+    uint32_t chunks = chunks_of(l, j->parts);
+#if defined(EBNN_THREADS)
+    uint32_t c;
+    if (j->parts > 1u) {
+        while ((c = __atomic_fetch_add(&j->meet.ticket, 1u, __ATOMIC_RELAXED)) < chunks)
+            run_split(l, packed, in, in1, out, c, chunks);
+        return;
+    }
+#endif
+    run_split(l, packed, in, in1, out, 0, chunks);
+}
+
+static void run_part(job *j) {
     const uint8_t *input = j->inputs;
     int32_t *scores = j->scores;
     size_t in_size;
     uint32_t s, i;
     if (j->layer != NULL) {
-        run_split(j->layer, j->layer_packed, j->layer_in, NULL, j->layer_out, id, j->parts);
+        run_chunks(j, j->layer, j->layer_packed, j->layer_in, NULL, j->layer_out);
         return;
     }
     in_size = ebnn_input_size(j->m);
@@ -135,31 +212,27 @@ static void run_part(const job *j, uint32_t id) {
             in = (const uint8_t *)tensor_at(j->plan, input, j->arena, l.in0);
             if (l.op == EBNN_OP_ADD) in1 = (const uint8_t *)tensor_at(j->plan, input, j->arena, l.in1);
             out = i + 1 == j->m->n_layers ? (uint8_t *)scores : j->arena + j->plan->offset[i + 1];
-            run_split(&l, ebnn_packed_layer(j->packed, i), in, in1, out, id, j->parts);
+            run_chunks(j, &l, ebnn_packed_layer(j->packed, i), in, in1, out);
 #if defined(EBNN_THREADS)
-            if (j->parts > 1u) (void)pthread_barrier_wait((pthread_barrier_t *)&j->barrier);
+            if (j->parts > 1u) barrier_wait(&j->meet);
 #endif
         }
     }
 }
 
 #if defined(EBNN_THREADS)
-/* The start gate: workers wait until every thread that could be created is, so the barrier
- * counts exactly the threads that exist (fewer parts if pthread_create fails). */
 typedef struct {
     job *j;
     uint32_t id;
-    pthread_mutex_t *lock;
-    pthread_cond_t *go;
-    int *open;
 } worker;
 
+/* Phase 0 of the barrier is the start gate: workers wait until every thread that could be
+ * created is, so that the barrier counts exactly the threads that exist (fewer parts if
+ * pthread_create fails). */
 static void *worker_main(void *arg) {
     const worker *w = (const worker *)arg;
-    (void)pthread_mutex_lock(w->lock);
-    while (!*w->open) (void)pthread_cond_wait(w->go, w->lock);
-    (void)pthread_mutex_unlock(w->lock);
-    if (w->id < w->j->parts) run_part(w->j, w->id);
+    wait_past(&w->j->meet, 0u);
+    if (w->id < w->j->parts) run_part(w->j);
     return NULL;
 }
 
@@ -167,14 +240,17 @@ static void *worker_main(void *arg) {
 static ebnn_status run_threads(job *j, uint8_t *stacks) {
     pthread_t tid[EBNN_MAX_THREADS];
     worker w[EBNN_MAX_THREADS];
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t go = PTHREAD_COND_INITIALIZER;
-    int open = 0;
     uint32_t t, started = 0;
+    j->meet.arrived = j->meet.phase = j->meet.ticket = 0;
+    if (pthread_mutex_init(&j->meet.lock, NULL) != 0) return EBNN_ERR_LIMIT;
+    if (pthread_cond_init(&j->meet.wake, NULL) != 0) {
+        (void)pthread_mutex_destroy(&j->meet.lock);
+        return EBNN_ERR_LIMIT;
+    }
     for (t = 1; t < j->parts; t++) {
         pthread_attr_t attr;
         int ok;
-        w[t].j = j, w[t].id = t, w[t].lock = &lock, w[t].go = &go, w[t].open = &open;
+        w[t].j = j, w[t].id = t;
         if (pthread_attr_init(&attr) != 0) break;
         ok = pthread_attr_setstack(&attr, stacks + (size_t)(t - 1u) * EBNN_THREAD_STACK,
                                    EBNN_THREAD_STACK) == 0 &&
@@ -183,15 +259,12 @@ static ebnn_status run_threads(job *j, uint8_t *stacks) {
         if (!ok) break;
         started++;
     }
-    j->parts = started + 1u;
-    if (j->parts > 1u && pthread_barrier_init(&j->barrier, NULL, j->parts) != 0) j->parts = 1u;
-    (void)pthread_mutex_lock(&lock);
-    open = 1;
-    (void)pthread_cond_broadcast(&go);
-    (void)pthread_mutex_unlock(&lock);
-    run_part(j, 0);
+    j->parts = j->meet.parts = started + 1u;
+    next_phase(&j->meet, 0u); /* open the gate */
+    run_part(j);
     for (t = 1; t <= started; t++) (void)pthread_join(tid[t], NULL);
-    if (j->parts > 1u) (void)pthread_barrier_destroy(&j->barrier);
+    (void)pthread_cond_destroy(&j->meet.wake);
+    (void)pthread_mutex_destroy(&j->meet.lock);
     return EBNN_OK;
 }
 #endif
@@ -227,7 +300,7 @@ static ebnn_status run_job(job *j, void *stacks) {
     if (j->parts > 1u) return run_threads(j, (uint8_t *)stacks);
 #endif
     (void)stacks;
-    run_part(j, 0);
+    run_part(j);
     return EBNN_OK;
 }
 
