@@ -20,8 +20,10 @@ VECTORS = Path(__file__).resolve().parent / "vectors"
 def _scores_by_options(data: bytes, images: np.ndarray) -> dict[tuple[int, bool], np.ndarray]:
     out = {}
     for threads in (1, 2, 3, 4, 7):
-        for pack in (False, True):
-            out[threads, pack] = NativeModel(data, threads=threads, pack=pack).infer(images)
+        for pack in (False, True):  # every thread however small the model (work_per_thread 1)
+            out[threads, pack] = NativeModel(data, threads=threads, pack=pack,
+                                             work_per_thread=1).infer(images)
+    out[0, True] = NativeModel(data, threads=4).infer(images)  # the default work per thread
     return out
 
 

@@ -55,12 +55,13 @@ def _where(source: str, diag) -> str:
 
 
 class NativeModel:
-    """A loaded model. `threads` > 1 splits every layer across that many threads (the host
-    build's ebnn_infer_with; the scores do not depend on it); `pack` repacks the weights once
-    here instead of on every call (ebnn_pack)."""
+    """A loaded model. `threads` > 1 splits every layer across up to that many threads (the
+    host build's ebnn_infer_with; the scores do not depend on it), one per `work_per_thread`
+    binary MACs of a call (0: the C core's default, EBNN_WORK_PER_THREAD); `pack` repacks the
+    weights once here instead of on every call (ebnn_pack)."""
 
     def __init__(self, data: bytes, source: str = "<bytes>", threads: int = 1,
-                 pack: bool = True) -> None:
+                 pack: bool = True, work_per_thread: int = 0) -> None:
         self.source = source
         self._owner, self._data = _aligned(len(data))
         ffi.memmove(self._data, data, len(data))
@@ -79,6 +80,7 @@ class NativeModel:
             _check(lib.ebnn_pack(self._model, self._packed[1], size), source)
             self._options.packed, self._options.packed_size = self._packed[1], size
         self.threads = threads
+        self._options.work_per_thread = work_per_thread
 
     @property
     def threads(self) -> int:

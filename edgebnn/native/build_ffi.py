@@ -31,7 +31,7 @@ ebnn_status ebnn_pack(const ebnn_model *m, void *packed, size_t size);
 size_t ebnn_threads_buffer_size(uint32_t threads);
 #define EBNN_MAX_THREADS ...
 typedef struct { const void *packed; size_t packed_size; uint32_t threads; void *thread_buffer;
-                 size_t thread_buffer_size; } ebnn_options;
+                 size_t thread_buffer_size; uint64_t work_per_thread; } ebnn_options;
 ebnn_status ebnn_infer_with(const ebnn_model *m, const ebnn_options *opt, const uint8_t *inputs,
                             uint32_t n, int32_t *scores, void *arena, size_t arena_size);
 /* on-device training, the `local` rule */

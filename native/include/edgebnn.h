@@ -144,6 +144,9 @@ ebnn_status ebnn_pack(const ebnn_model *m, void *packed, size_t size);
 
 #define EBNN_MAX_THREADS 64u
 #define EBNN_THREAD_STACK (256u * 1024u) /* bytes of caller-owned stack per worker thread */
+/* Default binary MACs (CONV2D/DENSE terms, over the call's samples) per thread used: about
+ * 10 us on one x86 core; below it a thread costs more to start and meet than it saves. */
+#define EBNN_WORK_PER_THREAD (8ull << 20)
 /* Bytes of ebnn_options.thread_buffer for `threads` threads: the stacks of the threads - 1
  * workers (the calling thread is one of the threads). 0 for threads <= 1, or in builds
  * without threads (only the host build defines EBNN_THREADS, with pthreads). */
@@ -155,6 +158,7 @@ typedef struct {
     uint32_t threads;         /* 0 or 1: the calling thread only; up to EBNN_MAX_THREADS */
     void *thread_buffer;      /* ebnn_threads_buffer_size(threads) bytes, EBNN_ALIGN-aligned */
     size_t thread_buffer_size;
+    uint64_t work_per_thread; /* use at most work / this threads; 0: EBNN_WORK_PER_THREAD */
 } ebnn_options;
 
 /* ebnn_infer_batch with options (NULL: none). With threads > 1 the calling thread and

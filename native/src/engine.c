@@ -144,17 +144,28 @@ static void run_split(const ebnn_layer *l, const uint32_t *packed, const uint8_t
         run_layer(&sub, packed, in + in_off, in1 ? in1 + in_off : NULL, out + out_off);
 }
 
-/* Chunks of layer l among `threads` threads: a few per thread, so that a thread slowed by
- * another process's use of its core takes fewer (chunks are taken as threads get to them);
- * windowed layers at least a block of 8 output pixels (the lanes paths' unit) per chunk. */
+/* Binary MACs of layer l (kh * kw * in_c / groups terms per output value), or its output
+ * elements for the ops without weights. */
+static uint64_t layer_work(const ebnn_layer *l) {
+    uint64_t values = (uint64_t)l->out_h * l->out_w * l->out_c;
+    if (l->op != EBNN_OP_CONV2D && l->op != EBNN_OP_DENSE) return values;
+    return values * l->kh * l->kw * (l->in_c / l->groups);
+}
+
+/* Chunks of layer l among `threads` threads, `per` work per thread: a few per thread, so that
+ * a thread slowed by another process's use of its core takes fewer (chunks are taken as
+ * threads get to them); each at least a block of 8 output pixels (the lanes paths' unit) and
+ * a quarter of per. 1: the layer is not split. */
 #define CHUNKS_PER_THREAD 4u
-static uint32_t chunks_of(const ebnn_layer *l, uint32_t threads) {
+static uint32_t chunks_of(const ebnn_layer *l, uint32_t threads, uint64_t per) {
+    uint64_t by_work = layer_work(l) / (per / CHUNKS_PER_THREAD ? per / CHUNKS_PER_THREAD : 1u);
     uint32_t most, want = threads * CHUNKS_PER_THREAD;
     int windowed = l->op == EBNN_OP_CONV2D || l->op == EBNN_OP_DENSE || l->op == EBNN_OP_MAXPOOL;
     if (threads == 1u) return 1;
     if (windowed && l->out_h * l->out_w == 1u) most = ebnn_words(l->out_c);
     else if (windowed) most = l->out_h / ((8u + l->out_w - 1u) / l->out_w);
     else most = l->out_h;
+    if (by_work < most) most = (uint32_t)by_work;
     return most < 1u ? 1u : most < want ? most : want;
 }
 
@@ -165,6 +176,7 @@ typedef struct {
     const void *packed;
     const uint8_t *inputs;
     uint32_t n, parts;
+    uint64_t per;               /* work per thread (ebnn_options.work_per_thread) */
     int32_t *scores;
     uint8_t *arena;
     const ebnn_layer *layer;
@@ -176,45 +188,62 @@ typedef struct {
 #endif
 } job;
 
-/* Every layer of every sample, this thread's chunks of each; with parts > 1 the threads meet
- * after each layer, so a layer reads only tensors that every chunk has finished. */
-/* This thread's share of layer l: the chunks it takes (all of them on one thread). */
-static void run_chunks(job *j, const ebnn_layer *l, const uint32_t *packed, const uint8_t *in,
-                       const uint8_t *in1, uint8_t *out) {
-    uint32_t chunks = chunks_of(l, j->parts);
+/* Thread id's share of layer l: the chunks it takes, or the whole layer on the calling thread
+ * (id 0) when it is not split. */
+static void run_chunks(job *j, uint32_t id, const ebnn_layer *l, const uint32_t *packed,
+                       const uint8_t *in, const uint8_t *in1, uint8_t *out) {
 #if defined(EBNN_THREADS)
-    uint32_t c;
-    if (j->parts > 1u) {
+    uint32_t c, chunks = chunks_of(l, j->parts, j->per);
+    if (chunks > 1u) {
         while ((c = __atomic_fetch_add(&j->meet.ticket, 1u, __ATOMIC_RELAXED)) < chunks)
             run_split(l, packed, in, in1, out, c, chunks);
         return;
     }
+#else
+    (void)j;
 #endif
-    run_split(l, packed, in, in1, out, 0, chunks);
+    if (id == 0) run_split(l, packed, in, in1, out, 0, 1);
 }
 
-static void run_part(job *j) {
+/* 1 when record i of m is split among the job's threads. */
+static int split_at(const job *j, uint32_t i) {
+    ebnn_layer l;
+    (void)ebnn_model_layer(j->m, i, &l);
+    return chunks_of(&l, j->parts, j->per) > 1u;
+}
+
+/* Every layer of every sample, thread id's share of each. The threads meet between two layers
+ * when either is split, so a layer reads only tensors that every chunk has finished and
+ * overwrites none that a chunk still reads; a run of layers that the calling thread runs
+ * whole needs no meeting. */
+static void run_part(job *j, uint32_t id) {
     const uint8_t *input = j->inputs;
     int32_t *scores = j->scores;
     size_t in_size;
     uint32_t s, i;
+    int split_next;
     if (j->layer != NULL) {
-        run_chunks(j, j->layer, j->layer_packed, j->layer_in, NULL, j->layer_out);
+        run_chunks(j, id, j->layer, j->layer_packed, j->layer_in, NULL, j->layer_out);
         return;
     }
     in_size = ebnn_input_size(j->m);
+    split_next = j->n > 0 && split_at(j, 0);
     for (s = 0; s < j->n; s++, input += in_size, scores += j->m->n_classes) {
         for (i = 0; i < j->m->n_layers; i++) {
             ebnn_layer l;
             const uint8_t *in, *in1 = NULL;
             uint8_t *out;
+            int split_here = split_next, last = s + 1 == j->n && i + 1 == j->m->n_layers;
             (void)ebnn_model_layer(j->m, i, &l); /* i < n_layers: cannot fail */
             in = (const uint8_t *)tensor_at(j->plan, input, j->arena, l.in0);
             if (l.op == EBNN_OP_ADD) in1 = (const uint8_t *)tensor_at(j->plan, input, j->arena, l.in1);
             out = i + 1 == j->m->n_layers ? (uint8_t *)scores : j->arena + j->plan->offset[i + 1];
-            run_chunks(j, &l, ebnn_packed_layer(j->packed, i), in, in1, out);
+            run_chunks(j, id, &l, ebnn_packed_layer(j->packed, i), in, in1, out);
+            split_next = !last && split_at(j, i + 1 == j->m->n_layers ? 0 : i + 1);
 #if defined(EBNN_THREADS)
-            if (j->parts > 1u) barrier_wait(&j->meet);
+            if (split_here || split_next) barrier_wait(&j->meet);
+#else
+            (void)split_here; /* one thread: nothing is split */
 #endif
         }
     }
@@ -232,7 +261,7 @@ typedef struct {
 static void *worker_main(void *arg) {
     const worker *w = (const worker *)arg;
     wait_past(&w->j->meet, 0u);
-    if (w->id < w->j->parts) run_part(w->j);
+    if (w->id < w->j->parts) run_part(w->j, w->id);
     return NULL;
 }
 
@@ -261,7 +290,7 @@ static ebnn_status run_threads(job *j, uint8_t *stacks) {
     }
     j->parts = j->meet.parts = started + 1u;
     next_phase(&j->meet, 0u); /* open the gate */
-    run_part(j);
+    run_part(j, 0);
     for (t = 1; t <= started; t++) (void)pthread_join(tid[t], NULL);
     (void)pthread_cond_destroy(&j->meet.wake);
     (void)pthread_mutex_destroy(&j->meet.lock);
@@ -276,6 +305,20 @@ size_t ebnn_threads_buffer_size(uint32_t threads) {
     (void)threads;
     return 0;
 #endif
+}
+
+/* Binary MACs (kh * kw * in_c terms per output value) of the CONV2D/DENSE layers of m, per
+ * sample: what decides how many threads a call is worth. */
+static uint64_t model_work(const ebnn_model *m) {
+    uint64_t work = 0;
+    uint32_t i;
+    for (i = 0; i < m->n_layers; i++) {
+        ebnn_layer l;
+        (void)ebnn_model_layer(m, i, &l);
+        if (l.op == EBNN_OP_CONV2D || l.op == EBNN_OP_DENSE)
+            work += (uint64_t)l.out_h * l.out_w * l.out_c * l.kh * l.kw * (l.in_c / l.groups);
+    }
+    return work;
 }
 
 /* Checks the thread options: the parts to run (1 without threads). */
@@ -300,7 +343,7 @@ static ebnn_status run_job(job *j, void *stacks) {
     if (j->parts > 1u) return run_threads(j, (uint8_t *)stacks);
 #endif
     (void)stacks;
-    run_part(j);
+    run_part(j, 0);
     return EBNN_OK;
 }
 
@@ -309,7 +352,7 @@ ebnn_status ebnn_layer_threads(const ebnn_layer *l, const uint32_t *packed, cons
     job j;
     ebnn_status st = thread_parts(threads, stacks, stacks_size, &j.parts);
     if (st != EBNN_OK) return st;
-    j.layer = l, j.layer_packed = packed, j.layer_in = (const uint8_t *)in;
+    j.layer = l, j.layer_packed = packed, j.layer_in = (const uint8_t *)in, j.per = EBNN_WORK_PER_THREAD;
     j.layer_out = (uint8_t *)out;
     return run_job(&j, stacks);
 }
@@ -325,12 +368,18 @@ ebnn_status ebnn_infer_with(const ebnn_model *m, const ebnn_options *opt, const 
     if (arena == NULL && m->arena_size != 0) return EBNN_ERR_ARG;
     if ((uintptr_t)arena % EBNN_ALIGN != 0) return EBNN_ERR_ALIGN;
     j.m = m, j.plan = &plan, j.inputs = inputs, j.n = n, j.scores = scores;
-    j.arena = (uint8_t *)arena, j.packed = NULL, j.layer = NULL;
+    j.arena = (uint8_t *)arena, j.packed = NULL, j.layer = NULL, j.per = EBNN_WORK_PER_THREAD;
     st = thread_parts(opt ? opt->threads : 1u, opt ? opt->thread_buffer : NULL,
                       opt ? opt->thread_buffer_size : 0u, &j.parts);
     if (st == EBNN_OK && opt != NULL) st = ebnn_packed_check(m, opt->packed, opt->packed_size);
     if (st == EBNN_OK) st = ebnn_plan_arena(m, &plan);
     if (st != EBNN_OK) return st;
+    if (j.parts > 1u) { /* no more threads than the work is worth; the scores are the same */
+        uint64_t worth;
+        j.per = opt->work_per_thread ? opt->work_per_thread : EBNN_WORK_PER_THREAD;
+        worth = model_work(m) * n / j.per;
+        if (worth < j.parts) j.parts = worth > 1u ? (uint32_t)worth : 1u;
+    }
     if (opt != NULL) j.packed = opt->packed;
     return run_job(&j, opt ? opt->thread_buffer : NULL);
 }

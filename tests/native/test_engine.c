@@ -29,7 +29,8 @@ static void check_plan(const tb_model *tm, const ebnn_model *m) {
     }
 }
 
-/* ebnn_infer_with: the load-time repack and 1-5 threads give ebnn_infer's scores exactly;
+/* ebnn_infer_with: the load-time repack and 1-5 threads (all of them used, and as many as
+ * the default work per thread allows) give ebnn_infer's scores exactly;
  * a repack of another model, a short repack or short thread stacks are refused. */
 static void check_options(const ebnn_model *m, tb_rng *r, const uint8_t *inputs, uint32_t n,
                           const int32_t *want, uint8_t *arena, size_t arena_size, int n_case) {
@@ -42,6 +43,7 @@ static void check_options(const ebnn_model *m, tb_rng *r, const uint8_t *inputs,
     CHECK(ebnn_pack(m, packed, pack_size - 1) == EBNN_ERR_PACKED, "model %d: short pack", n_case);
     CHECK(ebnn_pack(m, packed, pack_size) == EBNN_OK, "model %d: pack", n_case);
     o.packed = packed, o.packed_size = pack_size, o.thread_buffer = stacks;
+    o.work_per_thread = 1; /* every thread, however small the model */
     o.thread_buffer_size = ebnn_threads_buffer_size(5);
     for (t = 0; t < sizeof counts / sizeof counts[0]; t++) {
         o.threads = counts[t];
@@ -51,6 +53,10 @@ static void check_options(const ebnn_model *m, tb_rng *r, const uint8_t *inputs,
                   memcmp(got, want, sizeof *got * nc * n) == 0,
               "model %d: %u threads, packed: scores differ", n_case, counts[t]);
     }
+    o.work_per_thread = 0;
+    CHECK(ebnn_infer_with(m, &o, inputs, n, got, arena, arena_size) == EBNN_OK &&
+              memcmp(got, want, sizeof *got * nc * n) == 0,
+          "model %d: default work per thread: scores differ", n_case);
     o.thread_buffer_size = ebnn_threads_buffer_size(5) - 1;
     CHECK(ebnn_infer_with(m, &o, inputs, n, got, arena, arena_size) == EBNN_ERR_SCRATCH,
           "model %d: short stacks", n_case);
