@@ -4,9 +4,10 @@
  * group. Each input word of the window is then broadcast and XOR-ed with that vector, and the
  * lanes accumulate per-channel mismatch counts directly: no horizontal reduction per output,
  * no scalar tail for rows that are not a whole number of vectors, and the threshold, the flip
- * and the bit packing of the outputs are one vector compare. Eight output pixels share every
- * loaded weight vector, and the windows of a block of pixels are found once for as many
- * channel groups as fit in the repacked-weights buffer. Why not xorpop row by row: a 3x3x128
+ * and the bit packing of the outputs are one vector compare. On AVX-512 eight output pixels
+ * share every loaded weight vector; on AVX2 each pixel's window runs through a carry-save tree
+ * (mismatches8). The windows of a block of pixels are found once for as many channel groups
+ * as fit in the repacked-weights buffer. Why not xorpop row by row: a 3x3x128
  * window is 36 words, so the row primitive spends a large share of its time in tails and
  * reductions (docs/performance.md).
  *
