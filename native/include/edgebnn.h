@@ -164,7 +164,8 @@ typedef struct {
 /* ebnn_infer_batch with options (NULL: none). With threads > 1 the calling thread and
  * threads - 1 workers, started for this call and joined before it returns, split every layer
  * into a few chunks per thread (output rows; channels for a single output pixel), each thread
- * taking chunks as it gets to them, and meet after each layer. Pass a repack with threads: a
+ * taking chunks as it gets to them, and meet between layers; a call uses at most one thread
+ * per work_per_thread of its work, and small layers run whole. Pass a repack with threads: a
  * chunk repacks on the fly otherwise, so the repacking is multiplied. EBNN_ERR_UNSUPPORTED
  * for threads > 1 in a build without threads; EBNN_ERR_SCRATCH when thread_buffer is short;
  * EBNN_ERR_PACKED when packed is not this model's for this CPU. */
