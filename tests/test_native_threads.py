@@ -2,6 +2,8 @@
 threads must give exactly the scores of one thread repacking on the fly, on the reference
 models (random weights, and the committed test vectors), whatever the thread count; bad
 options are refused with a clear error."""
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from edgebnn.models import build_model
 from edgebnn.native import NativeModel
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
+NATIVE = Path(__file__).resolve().parent.parent / "native"
 
 
 def _scores_by_options(data: bytes, images: np.ndarray) -> dict[tuple[int, bool], np.ndarray]:
@@ -67,3 +70,19 @@ def test_bad_thread_counts_are_refused():
     for n in (0, 65):
         with pytest.raises(ValueError, match=f"threads is {n}, expected 1 to 64"):
             NativeModel(data, threads=n)
+
+
+def test_c_tests_race_free_under_thread_sanitizer():
+    """test_native (300 random models on 1-5 threads, tests/native/test_engine.c) under TSan:
+    no data race between the chunks, the barrier and the start gate."""
+    if shutil.which("cc") is None:
+        pytest.skip("cc not installed")
+    r = subprocess.run(["make", "-s", "-C", str(NATIVE), "build/tsan/test_native"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([str(NATIVE / "build" / "tsan" / "test_native")], capture_output=True,
+                       text=True, timeout=300)
+    out = r.stdout + r.stderr
+    if "FATAL: ThreadSanitizer" in out:  # e.g. a kernel whose address layout TSan refuses
+        pytest.skip(out.splitlines()[0])
+    assert r.returncode == 0 and "ThreadSanitizer" not in out and "all passed" in out, out

@@ -143,7 +143,7 @@ size_t ebnn_pack_size(const ebnn_model *m);
 ebnn_status ebnn_pack(const ebnn_model *m, void *packed, size_t size);
 
 #define EBNN_MAX_THREADS 64u
-#define EBNN_THREAD_STACK (256u * 1024u) /* bytes of caller-owned stack per worker thread */
+#define EBNN_THREAD_STACK (1024u * 1024u) /* bytes of caller-owned stack per worker thread */
 /* Default binary MACs (CONV2D/DENSE terms, over the call's samples) per thread used: about
  * 10 us on one x86 core; below it a thread costs more to start and meet than it saves. */
 #define EBNN_WORK_PER_THREAD (8ull << 20)
@@ -166,7 +166,10 @@ typedef struct {
  * into a few chunks per thread (output rows; channels for a single output pixel), each thread
  * taking chunks as it gets to them, and meet between layers; a call uses at most one thread
  * per work_per_thread of its work, and small layers run whole. Pass a repack with threads: a
- * chunk repacks on the fly otherwise, so the repacking is multiplied. EBNN_ERR_UNSUPPORTED
+ * chunk repacks on the fly otherwise, so the repacking is multiplied. A worker that cannot be
+ * started (pthread_create fails: e.g. the process's thread-local storage does not fit its
+ * stack, as under ThreadSanitizer with less than about 1 MiB) leaves the call to the threads
+ * that could be, with the same scores. EBNN_ERR_UNSUPPORTED
  * for threads > 1 in a build without threads; EBNN_ERR_SCRATCH when thread_buffer is short;
  * EBNN_ERR_PACKED when packed is not this model's for this CPU. */
 ebnn_status ebnn_infer_with(const ebnn_model *m, const ebnn_options *opt, const uint8_t *inputs,
