@@ -35,8 +35,13 @@ def torch_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int = 512) -
     return scores.astype(np.int32)
 
 
-def open_scorer(backend: str, model_path: Path) -> tuple[Scorer, dict]:
-    """(scorer, metadata) for a model; metadata carries the data spec and seed it was trained on."""
+def open_scorer(backend: str, model_path: Path, threads: int = 1) -> tuple[Scorer, dict]:
+    """(scorer, metadata) for a model; metadata carries the data spec and seed it was trained on.
+    threads > 1 splits the C core's layers across threads (native only: the scores are the
+    same, only the time changes)."""
+    if threads != 1 and backend != "native":
+        raise ValueError(f"threads is {threads}: only the native backend runs threads, "
+                         f"not {backend!r}")
     if backend == "torch":
         from edgebnn.train import run_folder
         model, _, config = run_folder.load(model_path)
@@ -46,7 +51,7 @@ def open_scorer(backend: str, model_path: Path) -> tuple[Scorer, dict]:
                                                      "image_size": config.image_size}
     if backend == "native":
         from edgebnn.native import NativeModel
-        native = NativeModel.from_file(model_path)
+        native = NativeModel.from_file(model_path, threads=threads)
         meta = fmt.read(model_path).meta.get("training", {})
         return native.infer, meta
     if backend == "onnx":   # an ONNX file from `edgebnn export --onnx`, run by onnxruntime

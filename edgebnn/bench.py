@@ -4,8 +4,10 @@ Builds and runs the C benchmark (tools/bench_kernels.c via `make -C native bench
 flags, no -march), which times every kernel this CPU can run and measures the machine's
 XNOR-popcount peak in the same run, then times onnxruntime and PyTorch float32 running the
 same layers single-threaded, and the batch-1 latency of the reference models in the C core
-against onnxruntime float32 of the same architectures. Timings are the best of repeated calls
-(the machine may be shared). Each figure is printed beside its reference from the same run:
+against onnxruntime float32 of the same architectures. With --threads N (N > 1) the same run
+adds every layer and model split across N threads in the C core (ebnn_infer_with's split,
+weights repacked at load time) against onnxruntime and PyTorch on N threads. Timings are the
+best of repeated calls (the machine may be shared). Each figure is printed beside its reference from the same run:
 a table, or with --json one object per line with name, target, metric, value, reference,
 ratio (and goal/met where issue 6 sets a target). Never used for timed assertions."""
 from __future__ import annotations
@@ -37,12 +39,12 @@ ORT_GOAL = {"dense_4096x4096_b1": 30.0, "conv3x3_128to128_28x28": 7.0,
             "resnet18_conv3x3_64_56x56": 7.0, "resnet18_conv3x3_256_14x14": 7.0}
 
 
-def run_c_bench(quick: bool) -> list[dict]:
+def run_c_bench(quick: bool, threads: int = 1) -> list[dict]:
     r = subprocess.run(["make", "-s", "-C", str(NATIVE), "bench"], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"building the C benchmark failed:\n{r.stdout}{r.stderr}")
-    r = subprocess.run([str(BENCH)] + (["--quick"] if quick else []), capture_output=True,
-                       text=True, check=True)
+    args = (["--quick"] if quick else []) + (["--threads", str(threads)] if threads > 1 else [])
+    r = subprocess.run([str(BENCH)] + args, capture_output=True, text=True, check=True)
     return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
 
 
@@ -57,8 +59,17 @@ def _best(fn, min_time: float) -> float:
             return best
 
 
-def float_rates(name: str, min_time: float) -> dict[str, float]:
-    """MAC/s of onnxruntime and PyTorch float32, one thread, on the layer as a float layer."""
+def _ort_options(threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    return so
+
+
+def float_rates(name: str, min_time: float, threads: int = 1) -> dict[str, float]:
+    """MAC/s of onnxruntime and PyTorch float32 on `threads` threads, on the layer as a float
+    layer."""
     import numpy as np
 
     batch, h, w, c, oc, k, pad = LAYERS[name]
@@ -87,9 +98,7 @@ def float_rates(name: str, min_time: float) -> dict[str, float]:
         graph = helper.make_graph([node], name, [xin], [yout], [init])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         model.ir_version = 9  # onnx 1.23 writes IR 14 by default; onnxruntime refuses it
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(model.SerializeToString(), so,
+        sess = ort.InferenceSession(model.SerializeToString(), _ort_options(threads),
                                     providers=["CPUExecutionProvider"])
         rates["onnxruntime_fp32"] = macs / _best(lambda: sess.run(None, feed), min_time)
     except ImportError:
@@ -97,8 +106,8 @@ def float_rates(name: str, min_time: float) -> dict[str, float]:
     try:
         import torch
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
         try:
             with torch.inference_mode():
                 tx, tw = torch.from_numpy(x), torch.from_numpy(wt)
@@ -109,7 +118,7 @@ def float_rates(name: str, min_time: float) -> dict[str, float]:
                     f = lambda: torch.nn.functional.conv2d(tx, tw, padding=pad)  # noqa: E731
                 rates["torch_fp32"] = macs / _best(f, min_time)
         finally:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(before)
     except ImportError:
         pass
     return rates
@@ -120,11 +129,12 @@ MODELS = {"mlp": ("mlp", (28, 28, 1)), "cnn": ("cnn", (32, 32, 3)),
           "resnet18": ("resnet18", (32, 32, 3)), "mobilenetv2": ("mobilenetv2", (32, 32, 3))}
 
 
-def model_rows(names: list[str], min_time: float) -> list[dict]:
+def model_rows(names: list[str], min_time: float, threads: int = 1) -> list[dict]:
     """Batch-1 latency of each reference model in the C core (its exported .ebnn, the kernels
-    the CPU selects) against onnxruntime float32 running the same architecture unbinarized
-    (binarize="none", exported by torch.onnx), both single-threaded, in the same run. Random
-    weights: the work per inference does not depend on their values."""
+    the CPU selects, weights repacked at load time) against onnxruntime float32 running the
+    same architecture unbinarized (binarize="none", exported by torch.onnx), both on `threads`
+    threads, in the same run. Random weights: the work per inference does not depend on their
+    values."""
     import io
 
     import numpy as np
@@ -140,7 +150,7 @@ def model_rows(names: list[str], min_time: float) -> list[dict]:
     for name in names:
         builder, shape = MODELS[name]
         native = NativeModel(fmt.to_bytes(export_model(build_model(builder, shape, 10).eval(),
-                                                       shape, 10)))
+                                                       shape, 10)), threads=threads)
         x = np.random.default_rng(0).integers(0, 256, (1, *shape), dtype=np.uint8)
         ours = _best(lambda: native.infer(x), min_time)
         try:
@@ -153,19 +163,41 @@ def model_rows(names: list[str], min_time: float) -> list[dict]:
         with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices
             warnings.simplefilter("ignore")
             torch.onnx.export(float_model, (xf,), buf, dynamo=False, opset_version=17)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(buf.getvalue(), so, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(buf.getvalue(), _ort_options(threads),
+                                    providers=["CPUExecutionProvider"])
         feed = {sess.get_inputs()[0].name: xf.numpy()}
         ref = _best(lambda: sess.run(None, feed), min_time)
-        out.append(dict(name=f"model_{name}_{'x'.join(map(str, shape))}", target="host",
+        suffix = f"@{threads}t" if threads > 1 else ""
+        out.append(dict(name=f"model_{name}_{'x'.join(map(str, shape))}{suffix}", target="host",
                         metric="latency_s_vs_onnxruntime_fp32", value=ours, reference=ref,
-                        ratio=ref / ours))
+                        ratio=ref / ours, threads=threads))
     return out
 
 
-def rows(quick: bool = False) -> list[dict]:
-    c_rows = run_c_bench(quick)
+def thread_rows(c_rows: list[dict], threads: int, min_time: float) -> list[dict]:
+    """Each layer split across `threads` threads in the C core: its speed-up over the same
+    layer on one thread (both with the weights repacked beforehand), and against onnxruntime
+    and PyTorch float32 on the same thread count, all from this run."""
+    out: list[dict] = []
+    by_layer: dict[str, dict[int, dict]] = {}
+    for r in c_rows:
+        if r["kind"] == "threads":
+            by_layer.setdefault(r["name"], {})[r["threads"]] = r
+    for name, runs in by_layer.items():
+        one, many = runs[1], runs[threads]
+        label = f"{name}/{many['kernel']}@{threads}t"
+        out.append(dict(name=label, target="host", metric="speedup_vs_1_thread",
+                        value=many["mac_per_s"], reference=one["mac_per_s"],
+                        ratio=many["mac_per_s"] / one["mac_per_s"], threads=threads))
+        for ref_name, rate in float_rates(name, min_time, threads).items():
+            out.append(dict(name=label, target="host", metric=f"speedup_vs_{ref_name}",
+                            value=many["mac_per_s"], reference=rate,
+                            ratio=many["mac_per_s"] / rate, threads=threads))
+    return out
+
+
+def rows(quick: bool = False, threads: int = 1) -> list[dict]:
+    c_rows = run_c_bench(quick, threads)
     min_time = 0.05 if quick else 0.5
     out: list[dict] = []
     peaks = {r["name"]: r["mac_per_s"] for r in c_rows if r["kind"] == "peak"}
@@ -194,7 +226,11 @@ def rows(quick: bool = False) -> list[dict]:
             if ref_name == "onnxruntime_fp32" and name in ORT_GOAL:
                 row.update(goal=ORT_GOAL[name], met=row["ratio"] >= ORT_GOAL[name])
             out.append(row)
-    out += model_rows(["mlp", "cnn"] if quick else list(MODELS), min_time)
+    models = ["mlp", "cnn"] if quick else list(MODELS)
+    out += model_rows(models, min_time)
+    if threads > 1:
+        out += thread_rows(c_rows, threads, min_time)
+        out += model_rows(models, min_time, threads)
     return out
 
 
@@ -218,13 +254,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                             "cortex-m7", "cortex-m55"),
                    help="host: time the kernels here; an ARM target: count instructions under "
                         "QEMU (edgebnn/bench_arm.py)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="host: also run every layer and model on N threads, against "
+                        "onnxruntime and PyTorch on N threads (default 1: single-thread only)")
 
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "target", "host") != "host":
         from edgebnn import bench_arm
         return bench_arm.run(args)
-    result = rows(quick=args.quick)
+    if not 1 <= args.threads <= 64:
+        raise ValueError(f"--threads is {args.threads}, expected 1 to 64")
+    result = rows(quick=args.quick, threads=args.threads)
     if args.json:
         for r in result:
             print(json.dumps(r))

@@ -176,11 +176,11 @@ def model_splits(meta: dict, data_spec: str | None, seed: int | None, source: ob
 
 
 def evaluate(backend: str, model_path: Path, data_spec: str | None, split: str,
-             seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+             seed: int | None, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(int32 scores, labels) of one split, rebuilt the way the model's training split it."""
     from edgebnn.backends import open_scorer
 
-    scorer, meta = open_scorer(backend, model_path)
+    scorer, meta = open_scorer(backend, model_path, threads)
     ds = getattr(model_splits(meta, data_spec, seed, model_path), split)
     return scorer(ds.x), ds.y
 
@@ -193,7 +193,8 @@ def _default_backend(model: Path) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     args.backend = args.backend or _default_backend(Path(args.model))
-    scores, labels = evaluate(args.backend, Path(args.model), args.data, args.split, args.seed)
+    scores, labels = evaluate(args.backend, Path(args.model), args.data, args.split, args.seed,
+                              args.threads)
     n = len(labels)
     accuracy = float((scores.argmax(1) == labels).mean()) if n else float("nan")
     if args.save_logits:
@@ -363,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, help="split seed (default: the training seed)")
     v.add_argument("--json", action="store_true", help='last line: {"accuracy": …, "n": …}')
     v.add_argument("--save-logits", metavar="FILE.npy", help="save the int32 scores")
+    v.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="native backend: split every layer across N threads (same scores)")
     v.set_defaults(func=cmd_eval)
 
     i = sub.add_parser("info", help="version, C core build and kernels")

@@ -37,16 +37,19 @@ def test_eval_backends_agree_and_json(cli_run, tmp_path, capsys):
     model = tmp_path / "m.ebnn"
     assert main(["export", str(cli_run), "-o", str(model)]) == 0
     results = {}
-    for backend, path in (("torch", cli_run), ("native", model)):
-        logits = tmp_path / f"{backend}.npy"
+    for name, backend, path, extra in (("torch", "torch", cli_run, []),
+                                       ("native", "native", model, []),
+                                       ("native3", "native", model, ["--threads", "3"])):
+        logits = tmp_path / f"{name}.npy"
         code, out, _ = _run(["eval", str(path), "--data", "digits", "--backend", backend,
-                             "--json", "--save-logits", str(logits)], capsys)
+                             "--json", "--save-logits", str(logits), *extra], capsys)
         assert code == 0
-        results[backend] = json.loads(out.strip().splitlines()[-1])
-        results[backend]["scores"] = np.load(logits)
+        results[name] = json.loads(out.strip().splitlines()[-1])
+        results[name]["scores"] = np.load(logits)
     assert results["torch"]["n"] == results["native"]["n"] == 359
     assert results["torch"]["accuracy"] == results["native"]["accuracy"] > 0.5
     assert np.array_equal(results["torch"]["scores"], results["native"]["scores"])
+    assert np.array_equal(results["native3"]["scores"], results["native"]["scores"])
     assert results["native"]["scores"].dtype == np.int32
 
 
@@ -68,6 +71,8 @@ def test_info(capsys):
     (["train", "--data", "imagenet", "--out", "x"], "imagenet"),
     (["export", "/no/run", "-o", "x.ebnn"], "/no/run: no config.json"),
     (["eval", "/no/model.ebnn", "--data", "digits"], "/no/model.ebnn"),
+    (["eval", "/no/run", "--backend", "torch", "--threads", "2"],
+     "only the native backend runs threads"),
 ])
 def test_errors_are_one_line(args, message, capsys):
     code, _, err = _run(args, capsys)

@@ -44,7 +44,7 @@ def check(r, kernels):
     assert r.returncode == 0 and PASSED in out, out
     for k in kernels:
         assert f"kernel {k}: xorpop ok" in out, out
-    assert "ops: maxpool, binarize, threshold ok" in out, out
+    assert "ops: maxpool, binarize ok" in out and "threshold cases" in out, out
 
 
 def test_host_every_x86_variant():
@@ -93,7 +93,8 @@ def test_cortex_m(cpu):
 
 def test_bench_quick_structure():
     need("cc")
-    r = run([sys.executable, "-m", "edgebnn.bench", "--quick", "--json"], timeout=120, cwd=ROOT)
+    r = run([sys.executable, "-m", "edgebnn.bench", "--quick", "--json", "--threads", "2"],
+            timeout=180, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     assert rows, r.stdout
@@ -102,6 +103,14 @@ def test_bench_quick_structure():
     assert any(row["metric"] == "binary_mac_per_s" for row in rows)
     assert any(row["name"].startswith("peak") for row in rows)
     assert {"model_mlp_28x28x1", "model_cnn_32x32x3"} <= {row["name"] for row in rows}
+    # --threads 2: every layer against itself on one thread and the float runtimes on two
+    threaded = [row for row in rows if row.get("threads") == 2]
+    assert {"model_mlp_28x28x1@2t", "model_cnn_32x32x3@2t"} <= {row["name"] for row in threaded}
+    layers = {row["name"].split("/")[0] for row in rows if row["metric"] == "binary_mac_per_s"
+              and "/" in row["name"]}
+    for layer in layers:
+        metrics = {row["metric"] for row in threaded if row["name"].startswith(layer + "/")}
+        assert {"speedup_vs_1_thread", "speedup_vs_onnxruntime_fp32"} <= metrics, layer
 
 
 # ---- instruction counts (edgebnn/bench_arm.py): exact and repeatable, never timings ----

@@ -2,8 +2,10 @@
  * this CPU can run, and the reference, on named binary layers, and measures this machine's
  * XNOR-popcount peak in the same run: a scalar POPCNT loop, an AVX2 Harley-Seal carry-save
  * loop and, where the CPU has it, an AVX-512 VPOPCNTQ loop, each XOR-ing two L1-resident
- * buffers. The peak loops live here, not in the library.
- * Prints one JSON object per line. Usage: bench_kernels [--quick] [LAYER_NAME] */
+ * buffers. The peak loops live here, not in the library. With --threads N (N > 1) each layer
+ * also runs split across 1 and N threads as ebnn_infer_with splits it (ebnn_layer_threads),
+ * its weights repacked once beforehand as ebnn_pack does ("kind": "threads").
+ * Prints one JSON object per line. Usage: bench_kernels [--quick] [--threads N] [LAYER_NAME] */
 #define _POSIX_C_SOURCE 200112L
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ static void *alloc_words(size_t n) {
 }
 
 static double min_time = 0.3;
+static uint32_t threads = 1; /* --threads */
 
 /* Best seconds per call of f over repeated calls (at least min_time in all). */
 #define TIME_BEST(best, call)                                            \
@@ -54,6 +57,40 @@ typedef struct {
     uint16_t h, w, c, out_c, k, pad;
     double equiv; /* how the layer is described: e.g. a batch-64 dense as 64 pixels */
 } shape;
+
+/* The layer on the dispatched kernel, weights repacked beforehand, split across 1 and
+ * `threads` threads. */
+static void bench_threads(const char *name, const ebnn_layer *l, const uint32_t *in,
+                          uint32_t *out, double macs) {
+    const ebnn_kernel *k = ebnn_kernel_at(0);
+    size_t stack_size = ebnn_threads_buffer_size(threads), words = 0;
+    void *stacks = NULL, *packed = NULL;
+    uint32_t counts[2], i;
+    counts[0] = 1, counts[1] = threads;
+#if defined(__x86_64__) && defined(__GNUC__)
+    words = ebnn_x86_lanes_packed_words(k, l);
+#endif
+    if (posix_memalign(&stacks, EBNN_ALIGN, stack_size) != 0) exit(2);
+    if (words) {
+        if (posix_memalign(&packed, 64, words * 4u) != 0) exit(2);
+#if defined(__x86_64__) && defined(__GNUC__)
+        ebnn_x86_lanes_pack(k, l, (uint32_t *)packed);
+#endif
+    }
+    for (i = 0; i < 2; i++) {
+        double best;
+        ebnn_status st = ebnn_layer_threads(l, (const uint32_t *)packed, in, out, counts[i],
+                                            stacks, stack_size);
+        if (st != EBNN_OK) fprintf(stderr, "bench: %s\n", ebnn_status_name(st)), exit(3);
+        TIME_BEST(best, (void)ebnn_layer_threads(l, (const uint32_t *)packed, in, out, counts[i],
+                                                 stacks, stack_size));
+        printf("{\"kind\": \"threads\", \"name\": \"%s\", \"kernel\": \"%s\", \"threads\": %u, "
+               "\"macs\": %.0f, \"seconds\": %.9g, \"mac_per_s\": %.6g}\n",
+               name, k ? k->name : "ref", counts[i], macs, best, macs / best);
+        fflush(stdout);
+    }
+    free(stacks), free(packed);
+}
 
 static void bench_layer(const shape *s) {
     ebnn_layer l;
@@ -89,6 +126,7 @@ static void bench_layer(const shape *s) {
         fflush(stdout);
         if (k == NULL) break;
     }
+    if (threads > 1u) bench_threads(s->name, &l, in, out, macs);
     free(w), free(in), free(t), free(out);
 }
 
@@ -264,6 +302,11 @@ int main(int argc, char **argv) {
     const char *only = NULL; /* one layer by name, for studying it */
     int arg = 1;
     if (arg < argc && strcmp(argv[arg], "--quick") == 0) min_time = 0.02, count = 3, arg++;
+    if (arg + 1 < argc && strcmp(argv[arg], "--threads") == 0) {
+        threads = (uint32_t)strtoul(argv[arg + 1], NULL, 10), arg += 2;
+        if (threads < 1u || threads > EBNN_MAX_THREADS)
+            fprintf(stderr, "bench: --threads is %u, expected 1 to %u\n", threads, EBNN_MAX_THREADS), exit(2);
+    }
     if (arg < argc) only = argv[arg], count = sizeof full / sizeof full[0];
     printf("{\"kind\": \"info\", \"build\": \"%s\"}\n", ebnn_build_info());
     bench_peaks();

@@ -1,8 +1,9 @@
 """Host binding of the C core: load a `.ebnn` model and run batches through it.
 
 The model bytes are copied once into a 16-byte aligned buffer that the C descriptor points
-into (the C core reads models in place and never copies them); the arena is allocated here,
-sized by ebnn_arena_size(), because the C core never allocates."""
+into (the C core reads models in place and never copies them); the arena, the load-time
+weight repack (ebnn_pack) and the worker threads' stacks are allocated here, sized by the
+C core's size functions, because the C core never allocates."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,7 +55,13 @@ def _where(source: str, diag) -> str:
 
 
 class NativeModel:
-    def __init__(self, data: bytes, source: str = "<bytes>") -> None:
+    """A loaded model. `threads` > 1 splits every layer across up to that many threads (the
+    host build's ebnn_infer_with; the scores do not depend on it), one per `work_per_thread`
+    binary MACs of a call (0: the C core's default, EBNN_WORK_PER_THREAD); `pack` repacks the
+    weights once here instead of on every call (ebnn_pack)."""
+
+    def __init__(self, data: bytes, source: str = "<bytes>", threads: int = 1,
+                 pack: bool = True, work_per_thread: int = 0) -> None:
         self.source = source
         self._owner, self._data = _aligned(len(data))
         ffi.memmove(self._data, data, len(data))
@@ -65,10 +72,32 @@ class NativeModel:
             _check(code, _where(source, diag))
         self.arena_size = int(lib.ebnn_arena_size(self._model))
         self._arena_owner, self._arena = _aligned(self.arena_size)
+        self._options = ffi.new("ebnn_options *")
+        self._packed = None
+        if pack:
+            size = int(lib.ebnn_pack_size(self._model))
+            self._packed = _aligned(size)
+            _check(lib.ebnn_pack(self._model, self._packed[1], size), source)
+            self._options.packed, self._options.packed_size = self._packed[1], size
+        self.threads = threads
+        self._options.work_per_thread = work_per_thread
+
+    @property
+    def threads(self) -> int:
+        return int(self._options.threads) or 1
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        if not 1 <= n <= lib.EBNN_MAX_THREADS:
+            raise ValueError(f"threads is {n}, expected 1 to {lib.EBNN_MAX_THREADS}")
+        size = int(lib.ebnn_threads_buffer_size(n))
+        self._stacks = _aligned(size) if size else (None, ffi.NULL)
+        self._options.threads = n
+        self._options.thread_buffer, self._options.thread_buffer_size = self._stacks[1], size
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "NativeModel":
-        return cls(Path(path).read_bytes(), str(path))
+    def from_file(cls, path: str | Path, threads: int = 1) -> "NativeModel":
+        return cls(Path(path).read_bytes(), str(path), threads=threads)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -86,9 +115,9 @@ class NativeModel:
                              f"uint8 (N, {', '.join(map(str, self.input_shape))})")
         x = np.ascontiguousarray(x)
         scores = np.empty((x.shape[0], self.n_classes), dtype=np.int32)
-        code = lib.ebnn_infer_batch(self._model, ffi.from_buffer("uint8_t[]", x), x.shape[0],
-                                    ffi.from_buffer("int32_t[]", scores), self._arena,
-                                    self.arena_size)
+        code = lib.ebnn_infer_with(self._model, self._options, ffi.from_buffer("uint8_t[]", x),
+                                   x.shape[0], ffi.from_buffer("int32_t[]", scores),
+                                   self._arena, self.arena_size)
         _check(code, self.source)
         return scores
 
@@ -102,7 +131,7 @@ class _Trainer(NativeModel):
     _state_type = ""
 
     def __init__(self, data: bytes, source: str = "<bytes>") -> None:
-        super().__init__(data, source)
+        super().__init__(data, source, pack=False)  # the steps rewrite the weights in place
         self._size = len(data)
         self._train = ffi.new(self._state_type)
         diag = ffi.new("ebnn_diag *")

@@ -25,6 +25,15 @@ size_t ebnn_input_size(const ebnn_model *m);
 ebnn_status ebnn_infer_batch(const ebnn_model *m, const uint8_t *inputs, uint32_t n,
                              int32_t *scores, void *arena, size_t arena_size);
 const char *ebnn_build_info(void);
+/* host options: load-time repack, threads */
+size_t ebnn_pack_size(const ebnn_model *m);
+ebnn_status ebnn_pack(const ebnn_model *m, void *packed, size_t size);
+size_t ebnn_threads_buffer_size(uint32_t threads);
+#define EBNN_MAX_THREADS ...
+typedef struct { const void *packed; size_t packed_size; uint32_t threads; void *thread_buffer;
+                 size_t thread_buffer_size; uint64_t work_per_thread; } ebnn_options;
+ebnn_status ebnn_infer_with(const ebnn_model *m, const ebnn_options *opt, const uint8_t *inputs,
+                            uint32_t n, int32_t *scores, void *arena, size_t arena_size);
 /* on-device training, the `local` rule */
 typedef struct { uint16_t n_hidden; ...; } ebnn_train_local;
 typedef struct { uint32_t correct, wrong; } ebnn_train_stats;
@@ -59,6 +68,9 @@ ffibuilder.set_source(
     sources=[str(p.relative_to(ROOT)) for p in sorted((NATIVE / "src").rglob("*.c"))],
     include_dirs=[str(NATIVE / "include"), str(NATIVE / "src")],
     extra_compile_args=["-std=c99", "-O3"],
+    # the host build's optional worker threads (ebnn_infer_with); device builds have none
+    define_macros=[("EBNN_THREADS", "1")],
+    extra_link_args=["-pthread"],
 )
 
 if __name__ == "__main__":

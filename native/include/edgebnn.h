@@ -46,7 +46,8 @@ typedef enum {
     EBNN_ERR_ARENA,           /* arena smaller than ebnn_arena_size() */
     EBNN_ERR_LIMIT,           /* exceeds a compile-time limit (layers, sections) */
     EBNN_ERR_TRAINING,        /* training section absent, invalid, or not matching the model */
-    EBNN_ERR_SCRATCH,         /* training scratch smaller than its _buffer_size() or misaligned */
+    EBNN_ERR_SCRATCH,         /* scratch (training, thread stacks) smaller than its _buffer_size() or misaligned */
+    EBNN_ERR_PACKED,          /* repacked weights not ebnn_pack()'s for this model and CPU, or too small */
     EBNN_STATUS_COUNT
 } ebnn_status;
 
@@ -128,6 +129,51 @@ ebnn_status ebnn_infer_batch(const ebnn_model *m, const uint8_t *inputs, uint32_
                              int32_t *scores, void *arena, size_t arena_size);
 /* Index of the first largest score. */
 uint32_t ebnn_argmax(const int32_t *scores, uint32_t n);
+
+/* ---- host options: load-time weight repack, threads ----
+ * Optional; ebnn_infer / ebnn_infer_batch need neither and are unchanged (what the firmware
+ * calls). Both leave the scores bit-identical to ebnn_infer's. */
+/* Bytes of the load-time repack of m's weights for the kernel this CPU runs: the layers that
+ * kernel runs with channels in lanes (x86 AVX-512/AVX2) otherwise repack their weights on
+ * every call. A small header only (no layer benefits) elsewhere, e.g. on ARM. */
+size_t ebnn_pack_size(const ebnn_model *m);
+/* Fills packed (EBNN_ALIGN-aligned, size >= ebnn_pack_size(m), owned by the caller and kept
+ * unchanged while used) with the repacked weights. Make it again after the weights change
+ * (training): the engine can tell another model or CPU (EBNN_ERR_PACKED), not stale weights. */
+ebnn_status ebnn_pack(const ebnn_model *m, void *packed, size_t size);
+
+#define EBNN_MAX_THREADS 64u
+#define EBNN_THREAD_STACK (1024u * 1024u) /* bytes of caller-owned stack per worker thread */
+/* Default binary MACs (CONV2D/DENSE terms, over the call's samples) per thread used: about
+ * 10 us on one x86 core; below it a thread costs more to start and meet than it saves. */
+#define EBNN_WORK_PER_THREAD (8ull << 20)
+/* Bytes of ebnn_options.thread_buffer for `threads` threads: the stacks of the threads - 1
+ * workers (the calling thread is one of the threads). 0 for threads <= 1, or in builds
+ * without threads (only the host build defines EBNN_THREADS, with pthreads). */
+size_t ebnn_threads_buffer_size(uint32_t threads);
+
+typedef struct {
+    const void *packed;       /* ebnn_pack()'s buffer for this model, or NULL: repack per call */
+    size_t packed_size;
+    uint32_t threads;         /* 0 or 1: the calling thread only; up to EBNN_MAX_THREADS */
+    void *thread_buffer;      /* ebnn_threads_buffer_size(threads) bytes, EBNN_ALIGN-aligned */
+    size_t thread_buffer_size;
+    uint64_t work_per_thread; /* use at most work / this threads; 0: EBNN_WORK_PER_THREAD */
+} ebnn_options;
+
+/* ebnn_infer_batch with options (NULL: none). With threads > 1 the calling thread and
+ * threads - 1 workers, started for this call and joined before it returns, split every layer
+ * into a few chunks per thread (output rows; channels for a single output pixel), each thread
+ * taking chunks as it gets to them, and meet between layers; a call uses at most one thread
+ * per work_per_thread of its work, and small layers run whole. Pass a repack with threads: a
+ * chunk repacks on the fly otherwise, so the repacking is multiplied. A worker that cannot be
+ * started (pthread_create fails: e.g. the process's thread-local storage does not fit its
+ * stack, as under ThreadSanitizer with less than about 1 MiB) leaves the call to the threads
+ * that could be, with the same scores. EBNN_ERR_UNSUPPORTED
+ * for threads > 1 in a build without threads; EBNN_ERR_SCRATCH when thread_buffer is short;
+ * EBNN_ERR_PACKED when packed is not this model's for this CPU. */
+ebnn_status ebnn_infer_with(const ebnn_model *m, const ebnn_options *opt, const uint8_t *inputs,
+                            uint32_t n, int32_t *scores, void *arena, size_t arena_size);
 
 /* ---- kernels (one sample; shapes and layouts as in docs/format.md) ---- */
 /* Output bytes of a layer for one sample. */

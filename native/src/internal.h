@@ -50,6 +50,18 @@ typedef struct {
  * EBNN_ERR_LIMIT when the arena would exceed EBNN_MAX_BYTES. */
 ebnn_status ebnn_plan_arena(const ebnn_model *m, ebnn_plan *p);
 
+/* Load-time repack (pack.c): EBNN_OK when packed is NULL or ebnn_pack()'s for m on this CPU;
+ * layer i's repacked weights in it, or NULL (none, or packed is NULL). */
+ebnn_status ebnn_packed_check(const ebnn_model *m, const void *packed, size_t size);
+const uint32_t *ebnn_packed_layer(const void *packed, uint32_t i);
+/* CONV2D/DENSE reading layer l's repacked weights where given (NULL: ebnn_conv2d). */
+void ebnn_conv2d_packed(const ebnn_layer *l, const uint32_t *packed, const void *in, void *out);
+
+/* One layer split across threads as ebnn_infer_with splits each (engine.c), for benchmarks and
+ * tests: packed is the layer's repacked weights or NULL; stacks as ebnn_options' thread_buffer. */
+ebnn_status ebnn_layer_threads(const ebnn_layer *l, const uint32_t *packed, const void *in,
+                               void *out, uint32_t threads, void *stacks, size_t stacks_size);
+
 /* The scalar reference kernels (kernels/ref.c); kernels/select.c dispatches to them. */
 void ebnn_ref_conv2d(const ebnn_layer *l, const void *in, void *out);
 void ebnn_ref_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);

@@ -28,7 +28,9 @@ static const status_text texts[EBNN_STATUS_COUNT] = {
     [EBNN_ERR_TRAINING] = {"EBNN_ERR_TRAINING",
                            "training section absent, invalid or not matching the model"},
     [EBNN_ERR_SCRATCH] = {"EBNN_ERR_SCRATCH",
-                          "training scratch smaller than its buffer size or misaligned"},
+                          "scratch (training, thread stacks) smaller than its buffer size or misaligned"},
+    [EBNN_ERR_PACKED] = {"EBNN_ERR_PACKED",
+                         "repacked weights not from ebnn_pack() for this model and CPU, or too small"},
 };
 
 static const status_text unknown = {"EBNN_ERR_UNKNOWN", "unknown status code"};

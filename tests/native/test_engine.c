@@ -29,6 +29,48 @@ static void check_plan(const tb_model *tm, const ebnn_model *m) {
     }
 }
 
+/* ebnn_infer_with: the load-time repack and 1-5 threads (all of them used, and as many as
+ * the default work per thread allows) give ebnn_infer's scores exactly;
+ * a repack of another model, a short repack or short thread stacks are refused. */
+static void check_options(const ebnn_model *m, tb_rng *r, const uint8_t *inputs, uint32_t n,
+                          const int32_t *want, uint8_t *arena, size_t arena_size, int n_case) {
+    static const uint32_t counts[] = {0, 1, 2, 3, 5};
+    size_t pack_size = ebnn_pack_size(m), nc = m->n_classes, t;
+    uint8_t *packed = tu_aligned(pack_size), *stacks = tu_aligned(ebnn_threads_buffer_size(5));
+    int32_t *got = malloc(sizeof *got * nc * n);
+    ebnn_options o;
+    memset(&o, 0, sizeof o);
+    CHECK(ebnn_pack(m, packed, pack_size - 1) == EBNN_ERR_PACKED, "model %d: short pack", n_case);
+    CHECK(ebnn_pack(m, packed, pack_size) == EBNN_OK, "model %d: pack", n_case);
+    o.packed = packed, o.packed_size = pack_size, o.thread_buffer = stacks;
+    o.work_per_thread = 1; /* every thread, however small the model */
+    o.thread_buffer_size = ebnn_threads_buffer_size(5);
+    for (t = 0; t < sizeof counts / sizeof counts[0]; t++) {
+        o.threads = counts[t];
+        memset(got, 0, sizeof *got * nc * n);
+        tu_fill_random(r, arena, arena_size);
+        CHECK(ebnn_infer_with(m, &o, inputs, n, got, arena, arena_size) == EBNN_OK &&
+                  memcmp(got, want, sizeof *got * nc * n) == 0,
+              "model %d: %u threads, packed: scores differ", n_case, counts[t]);
+    }
+    o.work_per_thread = 0;
+    CHECK(ebnn_infer_with(m, &o, inputs, n, got, arena, arena_size) == EBNN_OK &&
+              memcmp(got, want, sizeof *got * nc * n) == 0,
+          "model %d: default work per thread: scores differ", n_case);
+    o.thread_buffer_size = ebnn_threads_buffer_size(5) - 1;
+    CHECK(ebnn_infer_with(m, &o, inputs, n, got, arena, arena_size) == EBNN_ERR_SCRATCH,
+          "model %d: short stacks", n_case);
+    o.threads = 1, o.packed_size = pack_size - 1;
+    CHECK(ebnn_infer_with(m, &o, inputs, n, got, arena, arena_size) == EBNN_ERR_PACKED,
+          "model %d: short packed", n_case);
+    o.packed_size = pack_size, packed[8] ^= 1u; /* the model's header CRC in the repack */
+    CHECK(ebnn_infer_with(m, &o, inputs, n, got, arena, arena_size) == EBNN_ERR_PACKED,
+          "model %d: another model's repack", n_case);
+    free(got);
+    free(stacks);
+    free(packed);
+}
+
 static void run_model(const tb_model *tm, tb_rng *r, int shuffle, int n_case) {
     enum { SAMPLES = 3 };
     uint8_t *file, *data;
@@ -73,6 +115,8 @@ static void run_model(const tb_model *tm, tb_rng *r, int shuffle, int n_case) {
     tu_fill_random(r, arena, arena_size);
     CHECK(ebnn_infer_batch(&m, inputs, SAMPLES, got, arena, arena_size) == EBNN_OK, "batch");
     CHECK(memcmp(got, want, sizeof *got * nc * SAMPLES) == 0, "model %d: batch differs", n_case);
+
+    check_options(&m, r, inputs, SAMPLES, want, arena, arena_size, n_case);
 
     /* Arena and argument errors. */
     if (arena_size > 0)

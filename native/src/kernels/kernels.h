@@ -36,6 +36,13 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xor
  * nothing, when k has none or the layer is not one it handles. */
 int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
                           void *out);
+/* Load-time repack of the lanes path (ebnn_pack): the words of layer l's weights repacked for
+ * kernel k (0: the layer does not take k's lanes path), the repack into wl, and the
+ * convolution reading them (packed NULL: repack on the fly, as ebnn_x86_lanes_conv2d). */
+size_t ebnn_x86_lanes_packed_words(const ebnn_kernel *k, const ebnn_layer *l);
+void ebnn_x86_lanes_pack(const ebnn_kernel *k, const ebnn_layer *l, uint32_t *wl);
+int ebnn_x86_lanes_conv2d_packed(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *packed,
+                                 const uint32_t *in, void *out);
 
 /* The 8-bit first layer on the x86 kernel k (x86_u8.c); 0, having written nothing, when k has
  * no such path or the layer is not one it handles. */
@@ -73,11 +80,19 @@ void ebnn_arm_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out);
 int ebnn_x86_depthwise_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
                               void *out);
 
+/* THRESHOLD on the x86 kernel k (x86_threshold.c); 0, having written nothing, when k has no
+ * such path. */
+int ebnn_x86_threshold(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
+                       uint32_t *out);
+
 /* Runs the layer through kernel k's optimized paths: 1 when one of them ran it, 0 (nothing
  * written) when the layer is left to the reference. */
 int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);
 
 /* ebnn_conv2d with a given kernel (NULL: the reference), for tests and benchmarks. */
 void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);
+/* ebnn_threshold with a given kernel (NULL: the reference). */
+void ebnn_threshold_with(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
+                         uint32_t *out);
 
 #endif /* EDGEBNN_KERNELS_KERNELS_H */

@@ -1,6 +1,7 @@
 /* The two ops of the integer residual stream (format 1.2): THRESHOLD reads the I32 stream
  * through a block's folded batch norm + sign, ADD sums a block's I32 output into it. Plain
- * scalar C, the reference of THRESHOLD (select.c dispatches it: ARM has arm_ops.c). */
+ * scalar C: this THRESHOLD is the reference (ARM has arm_ops.c, x86 x86_threshold.c; select.c
+ * chooses), ADD is one pass over memory that the compiler vectorizes. */
 #include "common.h"
 
 void ebnn_ref_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {

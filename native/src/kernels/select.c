@@ -74,12 +74,30 @@ void ebnn_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out) {
 #endif
 }
 
-void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
-#if defined(__arm__) || defined(__aarch64__)
-    ebnn_arm_threshold(l, in, out);
-#else
-    ebnn_ref_threshold(l, in, out);
+void ebnn_conv2d_packed(const ebnn_layer *l, const uint32_t *packed, const void *in, void *out) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (packed != NULL &&
+        ebnn_x86_lanes_conv2d_packed(ebnn_kernel_at(0), l, packed, (const uint32_t *)in, out))
+        return;
 #endif
+    (void)packed;
+    ebnn_conv2d(l, in, out);
+}
+
+void ebnn_threshold_with(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
+                         uint32_t *out) {
+    (void)k;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (k != NULL && ebnn_x86_threshold(k, l, in, out)) return;
+#elif defined(__arm__) || defined(__aarch64__)
+    ebnn_arm_threshold(l, in, out);   /* one ARM path per build (NEON, Helium or plain C) */
+    return;
+#endif
+    ebnn_ref_threshold(l, in, out);
+}
+
+void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
+    ebnn_threshold_with(ebnn_kernel_at(0), l, in, out);
 }
 
 #if defined(__clang__)

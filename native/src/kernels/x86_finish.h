@@ -27,6 +27,14 @@ typedef struct {
     uint32_t neg;              /* the same as bits */
 } group;
 
+/* 1 when no window of l reads padding: the condition of the paths that read windows in place.
+ * ph == pw == 0 alone does not imply it: a part of a layer (the engine's threads split output
+ * rows) keeps the bottom padding of the whole implicit in in_h. */
+static inline int ebnn_no_padding(const ebnn_layer *l) {
+    return l->ph == 0 && l->pw == 0 && (uint32_t)(l->out_h - 1u) * l->sh + l->kh <= l->in_h &&
+           (uint32_t)(l->out_w - 1u) * l->sw + l->kw <= l->in_w;
+}
+
 static inline int32_t ebnn_clamp32(int64_t v) {
     return v < -2147483647 ? -2147483647 : v > 2147483647 ? 2147483647 : (int32_t)v;
 }

@@ -4,14 +4,16 @@
  * group. Each input word of the window is then broadcast and XOR-ed with that vector, and the
  * lanes accumulate per-channel mismatch counts directly: no horizontal reduction per output,
  * no scalar tail for rows that are not a whole number of vectors, and the threshold, the flip
- * and the bit packing of the outputs are one vector compare. Eight output pixels share every
- * loaded weight vector, and the windows of a block of pixels are found once for as many
- * channel groups as fit in the repacked-weights buffer. Why not xorpop row by row: a 3x3x128
+ * and the bit packing of the outputs are one vector compare. On AVX-512 eight output pixels
+ * share every loaded weight vector; on AVX2 each pixel's window runs through a carry-save tree
+ * (mismatches8). The windows of a block of pixels are found once for as many channel groups
+ * as fit in the repacked-weights buffer. Why not xorpop row by row: a 3x3x128
  * window is 36 words, so the row primitive spends a large share of its time in tails and
  * reductions (docs/performance.md).
  *
  * The repacking costs a pass over the weights, so layers with a single output pixel (dense
- * batch 1) stay on xorpop (bin_conv.c). */
+ * batch 1) stay on xorpop (bin_conv.c). A caller that runs a model many times can repack once
+ * at load time (ebnn_pack, pack.c) and hand the result in (ebnn_x86_lanes_conv2d_packed). */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -19,7 +21,8 @@
 
 #define PIX 8u          /* output pixels per block (lanes16 names its 8 accumulators) */
 #define MAX_SEGS 16u    /* window rows (kh) of a padded / strided conv handled here */
-/* Stack: about 29 KiB in all (the repacked weights, the patch, the groups, the block). */
+/* Stack: about 38 KiB in all (the repacked weights, the patch, the flattened windows, the
+ * groups, the block). */
 #define WL_WORDS 4096u  /* repacked weights of the groups of one pass: window words x lanes */
 #define PATCH_WORDS 2304u /* gathered windows of edge pixels, plus a zero row: (PIX+1) x 256 */
 #define MAX_GROUPS 32u
@@ -31,6 +34,7 @@ typedef struct {
     uint32_t segs, len;
     size_t pix0;
     uint32_t npix;
+    const uint32_t *flat; /* AVX2: window of pixel p as one run, flat[p * segs * len ...] */
 } block;
 
 /* Counts the block against the group's repacked weights wl and writes the outputs. */
@@ -76,32 +80,63 @@ static AVX2 inline __m256i count_bytes8(__m256i v, __m256i lut, __m256i low) {
     return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
 }
 
+/* Carry-save adder over 8 lanes x 32 bits: (h, l) = a + b + c bitwise. */
+#define CSA(h, l, a, b, c)                                                                     \
+    do {                                                                                       \
+        __m256i u_ = _mm256_xor_si256(a, b);                                                   \
+        h = _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u_, c));                  \
+        l = _mm256_xor_si256(u_, c);                                                           \
+    } while (0)
+/* Window word i of the pixel against word i of the 8 channels. */
+#define XW(i) _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(w + 8u * (i))), \
+                               _mm256_set1_epi32((int)x[i]))
+
+/* Per-lane mismatch counts of one pixel's window x (n words, one run) against the 8 channels'
+ * word-major weights wl: Harley-Seal carry-save over 8 words at a time, so that a lookup count
+ * runs once per 8 words (on the eights) instead of once per word: about 6 vector operations per
+ * word against the nibble lookup's 8. The ones, twos and fours left over, and the last n % 8
+ * words, are counted by lookup at the end. */
+static AVX2 __m256i mismatches8(const uint32_t *wl, const uint32_t *x, uint32_t n, __m256i lut,
+                                __m256i low) {
+    __m256i ones = _mm256_setzero_si256(), twos = ones, fours = ones, eights = ones, sum8 = ones;
+    __m256i twoA, twoB, fourA, fourB, eight, small;
+    uint32_t j = 0, since = 0;
+    for (; j + 8u <= n; j += 8u, x += 8u) {
+        const uint32_t *w = wl + 8u * j;
+        CSA(twoA, ones, ones, XW(0), XW(1));
+        CSA(twoB, ones, ones, XW(2), XW(3));
+        CSA(fourA, twos, twos, twoA, twoB);
+        CSA(twoA, ones, ones, XW(4), XW(5));
+        CSA(twoB, ones, ones, XW(6), XW(7));
+        CSA(fourB, twos, twos, twoA, twoB);
+        CSA(eight, fours, fours, fourA, fourB);
+        eights = _mm256_add_epi8(eights, count_bytes8(eight, lut, low)); /* <= 8 per byte */
+        if (++since == 31u) {
+            sum8 = _mm256_add_epi32(sum8, widen(eights)), eights = _mm256_setzero_si256();
+            since = 0;
+        }
+    }
+    /* bytes: 4 x fours + 2 x twos + ones + the last words, at most 32 + 16 + 8 + 56 */
+    small = count_bytes8(fours, lut, low);
+    small = _mm256_add_epi8(small, small);
+    small = _mm256_add_epi8(small, count_bytes8(twos, lut, low));
+    small = _mm256_add_epi8(small, small);
+    small = _mm256_add_epi8(small, count_bytes8(ones, lut, low));
+    for (; j < n; j++, x++) {
+        const uint32_t *w = wl + 8u * j;
+        small = _mm256_add_epi8(small, count_bytes8(XW(0), lut, low));
+    }
+    sum8 = _mm256_add_epi32(sum8, widen(eights));
+    return _mm256_add_epi32(_mm256_slli_epi32(sum8, 3), widen(small));
+}
+
 static AVX2 void lanes8(const uint32_t *wl, const block *b, const group *g) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1,
                                          1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0F);
-    __m256i c[PIX], a[PIX]; /* byte counters, lane sums */
-    uint32_t s, k, p, since = 0;
-    for (p = 0; p < PIX; p++) c[p] = a[p] = _mm256_setzero_si256();
-    for (s = 0; s < b->segs; s++) {
-        const uint32_t *const *x = b->x + s * PIX, *w = wl + (size_t)s * b->len * 8u;
-        for (k = 0; k < b->len;) {
-            uint32_t end = b->len - k > 31u - since ? k + 31u - since : b->len;
-            since += end - k;
-            for (; k < end; k++) {
-                __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(w + 8u * k));
-                for (p = 0; p < PIX; p++)
-                    c[p] = _mm256_add_epi8(c[p], count_bytes8(_mm256_xor_si256(wv, _mm256_set1_epi32((int)x[p][k])), lut, low));
-            }
-            if (since == 31u) {
-                for (p = 0; p < PIX; p++)
-                    a[p] = _mm256_add_epi32(a[p], widen(c[p])), c[p] = _mm256_setzero_si256();
-                since = 0;
-            }
-        }
-    }
-    for (p = 0; p < PIX; p++)
-        if (p < b->npix) finish8(g, b->pix0 + p, _mm256_add_epi32(a[p], widen(c[p])));
+    uint32_t n = b->segs * b->len, p;
+    for (p = 0; p < b->npix; p++)
+        finish8(g, b->pix0 + p, mismatches8(wl, b->flat + (size_t)p * n, n, lut, low));
 }
 
 /* Window runs of pixel p of the block: one run when windows are contiguous in the input
@@ -183,47 +218,92 @@ static void repack8(const ebnn_layer *l, uint32_t n, const group *g, uint32_t *w
     }
 }
 
-int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
-                          void *out) {
-    uint32_t wl[WL_WORDS], patch[PATCH_WORDS];
-    uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw, lanes, p, c0, per, i;
-    uint32_t oy, ox;
-    size_t pixels = (size_t)l->out_h * l->out_w, pix;
+/* How kernel k runs layer l in lanes: its lanes and functions, and the window's segments; 0
+ * when k has no lanes path or the layer is not one it handles. */
+typedef struct {
+    uint32_t lanes, n, iw;
+    int flat; /* the kernel reads each pixel's window as one run (block.flat) */
     lanes_fn run;
     repack_fn repack;
+} lanes_plan;
+
+static int plan(const ebnn_kernel *k, const ebnn_layer *l, lanes_plan *p, block *b) {
+    p->iw = ebnn_words(l->in_c), p->n = (uint32_t)l->kh * l->kw * p->iw;
+    if (k == &ebnn_kernel_avx512) p->run = lanes16, p->repack = repack16, p->lanes = 16u, p->flat = 0;
+    else if (k == &ebnn_kernel_avx2) p->run = lanes8, p->repack = repack8, p->lanes = 8u, p->flat = 1;
+    else return 0;
+    if (l->in_type != EBNN_T_BIN || l->groups != 1 || (size_t)l->out_h * l->out_w < 2u) return 0;
+    if ((size_t)p->n * p->lanes > WL_WORDS) return 0;
+    b->segs = (l->kh == 1u || l->kw == l->in_w) && ebnn_no_padding(l) ? 1u : l->kh;
+    b->len = p->n / b->segs;
+    return b->segs <= MAX_SEGS && (size_t)(PIX + 1u) * p->n <= PATCH_WORDS;
+}
+
+size_t ebnn_x86_lanes_packed_words(const ebnn_kernel *k, const ebnn_layer *l) {
+    lanes_plan p;
+    block b;
+    if (!plan(k, l, &p, &b)) return 0;
+    return (size_t)(l->out_c + p.lanes - 1u) / p.lanes * p.n * p.lanes;
+}
+
+void ebnn_x86_lanes_pack(const ebnn_kernel *k, const ebnn_layer *l, uint32_t *wl) {
+    lanes_plan p;
+    block b;
+    group g;
+    uint32_t c0;
+    if (!plan(k, l, &p, &b)) return;
+    for (c0 = 0; c0 < l->out_c; c0 += p.lanes, wl += (size_t)p.n * p.lanes) {
+        ebnn_group_init(&g, l, NULL, c0, p.lanes, 1);
+        p.repack(l, p.n, &g, wl);
+    }
+}
+
+int ebnn_x86_lanes_conv2d_packed(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *packed,
+                                 const uint32_t *in, void *out) {
+    uint32_t buf[WL_WORDS], patch[PATCH_WORDS], flat[PATCH_WORDS];
+    uint32_t p, c0, per, i, oy, ox, s, k2;
+    size_t pixels = (size_t)l->out_h * l->out_w, pix;
+    lanes_plan lp;
     group g[MAX_GROUPS];
     block b;
 
-    if (k == &ebnn_kernel_avx512) run = lanes16, repack = repack16, lanes = 16u;
-    else if (k == &ebnn_kernel_avx2) run = lanes8, repack = repack8, lanes = 8u;
-    else return 0;
-    if (l->in_type != EBNN_T_BIN || l->groups != 1 || pixels < 2u) return 0;
-    if ((size_t)n * lanes > WL_WORDS) return 0;
-    b.segs = (l->kh == 1u || l->kw == l->in_w) && l->ph == 0 && l->pw == 0 ? 1u : l->kh;
-    b.len = n / b.segs;
-    if (b.segs > MAX_SEGS || (size_t)(PIX + 1u) * n > PATCH_WORDS) return 0;
-    for (p = 0; p < b.len; p++) patch[PIX * n + p] = 0; /* the zero row */
-    per = WL_WORDS / (n * lanes); /* channel groups whose weights fit in wl at once */
+    if (!plan(k, l, &lp, &b)) return 0;
+    b.flat = flat;
+    for (p = 0; p < b.len; p++) patch[PIX * lp.n + p] = 0; /* the zero row */
+    per = WL_WORDS / (lp.n * lp.lanes); /* channel groups whose weights fit in buf at once */
     if (per > MAX_GROUPS) per = MAX_GROUPS;
 
     for (pix = 0; pix < pixels; pix++) ebnn_out_pixel_begin(l, out, pix);
-    for (c0 = 0; c0 < l->out_c; c0 += per * lanes) {
+    for (c0 = 0; c0 < l->out_c; c0 += per * lp.lanes) {
+        /* this pass's groups: in the caller's packed weights, or repacked into buf now */
+        const uint32_t *wl = packed ? packed + (size_t)(c0 / lp.lanes) * lp.n * lp.lanes : buf;
         uint32_t ng = 0;
-        for (; ng < per && c0 + ng * lanes < l->out_c; ng++) {
-            ebnn_group_init(&g[ng], l, out, c0 + ng * lanes, lanes, 1);
-            repack(l, n, &g[ng], wl + (size_t)ng * n * lanes);
+        for (; ng < per && c0 + ng * lp.lanes < l->out_c; ng++) {
+            ebnn_group_init(&g[ng], l, out, c0 + ng * lp.lanes, lp.lanes, 1);
+            if (!packed) lp.repack(l, lp.n, &g[ng], buf + (size_t)ng * lp.n * lp.lanes);
         }
         for (b.pix0 = 0, oy = ox = 0; b.pix0 < pixels; b.pix0 += PIX) {
             b.npix = pixels - b.pix0 < PIX ? (uint32_t)(pixels - b.pix0) : PIX;
             for (p = 0; p < PIX; p++) { /* pixels past the last repeat it */
-                window(l, in, iw, oy, ox, p, &b, patch + (size_t)p * n, patch + (size_t)PIX * n);
+                window(l, in, lp.iw, oy, ox, p, &b, patch + (size_t)p * lp.n,
+                       patch + (size_t)PIX * lp.n);
                 if (p + 1u < b.npix && ++ox == l->out_w) ox = 0, oy++;
             }
             if (++ox == l->out_w) ox = 0, oy++;
-            for (i = 0; i < ng; i++) run(wl + (size_t)i * n * lanes, &b, &g[i]);
+            if (lp.flat) /* once per block for all the pass's groups */
+                for (p = 0; p < b.npix; p++)
+                    for (s = 0; s < b.segs; s++)
+                        for (k2 = 0; k2 < b.len; k2++)
+                            flat[(size_t)p * lp.n + s * b.len + k2] = b.x[s * PIX + p][k2];
+            for (i = 0; i < ng; i++) lp.run(wl + (size_t)i * lp.n * lp.lanes, &b, &g[i]);
         }
     }
     return 1;
+}
+
+int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
+                          void *out) {
+    return ebnn_x86_lanes_conv2d_packed(k, l, NULL, in, out);
 }
 
 #else

@@ -150,7 +150,7 @@ int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t 
     uint8_t patch[PATCH_BYTES];
     uint32_t cg = l->in_c / l->groups, og = l->out_c / l->groups;
     uint32_t n = (uint32_t)l->kh * l->kw * cg, rw = ebnn_words(n), oy, ox, g, o;
-    int in_place = l->groups == 1 && (l->kh == 1 || l->kw == l->in_w) && l->ph == 0 && l->pw == 0;
+    int in_place = l->groups == 1 && (l->kh == 1 || l->kw == l->in_w) && ebnn_no_padding(l);
     size_t pix = 0;
 
     uint32_t (*sum)(const uint8_t *, const uint32_t *, uint32_t, uint32_t);
