@@ -47,7 +47,8 @@ static uint32_t ta_read_file(const char *name, void *buf, uint32_t cap) {
 #define CONV_HW 28u
 #define CONV_C 128u
 #define IN_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u) > DENSE_N / 32u ? CONV_HW * CONV_HW * (CONV_C / 32u) : DENSE_N / 32u)
-#define W_WORDS (DENSE_N * DENSE_N / 32u > CONV_C * 9u * (CONV_C / 32u) ? DENSE_N * DENSE_N / 32u : CONV_C * 9u * (CONV_C / 32u))
+#define STAGE_C 256u /* ResNet-18's 14x14 stage, more weights than the 128-channel conv */
+#define W_WORDS (DENSE_N * DENSE_N / 32u > STAGE_C * 9u * (STAGE_C / 32u) ? DENSE_N * DENSE_N / 32u : STAGE_C * 9u * (STAGE_C / 32u))
 #define OUT_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u))
 #define MAX_C (DENSE_N > CONV_C ? DENSE_N : CONV_C)
 
@@ -214,6 +215,8 @@ int main(int argc, char **argv) {
     bench_layer("dense_1024x1024_b1", 1, 1024, 1024, 1, 0);
 #endif
     bench_layer("conv3x3_128to128_28x28", CONV_HW, CONV_C, CONV_C, 3, 1);
+    /* ResNet-18's 14x14 stage: rows of 72 words, where per-row costs weigh half as much */
+    bench_layer("resnet18_conv3x3_256_14x14", 14, STAGE_C, STAGE_C, 3, 1);
     bench_models();
     ta_write("bench_arm: done\n");
     return 0;
