@@ -39,6 +39,9 @@ int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, v
 #if defined(__ARM_NEON)
         if (k == &ebnn_kernel_neon) return ebnn_neon_u8_conv2d(l, (const uint8_t *)in, out);
 #endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+        if (k == &ebnn_kernel_mve) return ebnn_mve_u8_conv2d(l, (const uint8_t *)in, out);
+#endif
         return ebnn_swar_u8_conv2d(l, (const uint8_t *)in, out);
     }
     if (ebnn_arm_depthwise_conv2d(l, (const uint32_t *)in, out)) return 1;
