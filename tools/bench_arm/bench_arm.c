@@ -162,6 +162,25 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
     }
 }
 
+/* A depthwise 3x3 BIN conv (MobileNet's; groups = channels, padding 1) as a whole layer for
+ * each kernel and the reference: binary MACs = pixels x channels x 9, no xorpop loop. */
+static void bench_depthwise(const char *name, uint16_t hw, uint16_t c) {
+    ebnn_layer l;
+    const ebnn_kernel *kern;
+    uint32_t i;
+    make_layer(&l, hw, c, c, 3, 1);
+    l.groups = c;
+    for (i = 0; i < 9u * c; i++) w_buf[i] = rnd() & 1u; /* one word per channel and tap */
+    for (i = 0;; i++) {
+        kern = ebnn_kernel_at(i);
+        bench_mark();
+        ebnn_conv2d_with(kern, &l, in_buf, out_buf);
+        bench_mark();
+        report("layer", name, kern ? kern->name : "ref", (uint64_t)hw * hw * c * 9u);
+        if (kern == NULL) break;
+    }
+}
+
 /* One inference of every model file model0.ebnn, model1.ebnn, ... in the working directory
  * (edgebnn/bench_arm.py writes them), on a zero input: "region model <i> - 0", preceded by
  * "model <i> bytes <file size> arena <arena bytes>". */
@@ -217,6 +236,7 @@ int main(int argc, char **argv) {
     bench_layer("conv3x3_128to128_28x28", CONV_HW, CONV_C, CONV_C, 3, 1);
     /* ResNet-18's 14x14 stage: rows of 72 words, where per-row costs weigh half as much */
     bench_layer("resnet18_conv3x3_256_14x14", 14, STAGE_C, STAGE_C, 3, 1);
+    bench_depthwise("depthwise3x3_128_28x28", CONV_HW, CONV_C);
     bench_models();
     ta_write("bench_arm: done\n");
     return 0;
