@@ -105,7 +105,7 @@ static void depthwise_words(const ebnn_layer *l, const uint32_t *in, void *out, 
     for (oy = 0; oy < l->out_h; oy++) {
         for (ox = 0; ox < l->out_w; ox++, pix++) {
             lanes_t m[LEVELS], r;
-            uint32_t ky, kx, mw[LEVELS][LANES];
+            uint32_t ky, kx, mw[LEVELS][LANES], tap = 0, top = 1;
             const lanes_t *wp = wt;
             for (i = 0; i < LEVELS; i++) m[i] = (lanes_t){0};
             for (ky = 0; ky < l->kh; ky++) {
@@ -116,8 +116,10 @@ static void depthwise_words(const ebnn_layer *l, const uint32_t *in, void *out, 
                     lanes_t v = *wp++, carry;
                     if (row && ix >= 0 && ix < (int32_t)l->in_w)
                         v ^= load_lanes(in + ((size_t)iy * l->in_w + (size_t)ix) * nw + k, cw);
-                    /* m += v, plane by plane (the top carry cannot occur: m <= 63) */
-                    for (j = 0; j < LEVELS; j++) {
+                    /* m += v, plane by plane up to the highest the count can reach: after
+                     * tap + 1 taps it is <= tap + 1, below 2^top */
+                    if (++tap >> top) top++;
+                    for (j = 0; j < top; j++) {
                         carry = m[j] & v;
                         m[j] ^= v;
                         v = carry;
