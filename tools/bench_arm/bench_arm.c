@@ -47,7 +47,8 @@ static uint32_t ta_read_file(const char *name, void *buf, uint32_t cap) {
 #define CONV_HW 28u
 #define CONV_C 128u
 #define IN_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u) > DENSE_N / 32u ? CONV_HW * CONV_HW * (CONV_C / 32u) : DENSE_N / 32u)
-#define W_WORDS (DENSE_N * DENSE_N / 32u > CONV_C * 9u * (CONV_C / 32u) ? DENSE_N * DENSE_N / 32u : CONV_C * 9u * (CONV_C / 32u))
+#define STAGE_C 256u /* ResNet-18's 14x14 stage, more weights than the 128-channel conv */
+#define W_WORDS (DENSE_N * DENSE_N / 32u > STAGE_C * 9u * (STAGE_C / 32u) ? DENSE_N * DENSE_N / 32u : STAGE_C * 9u * (STAGE_C / 32u))
 #define OUT_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u))
 #define MAX_C (DENSE_N > CONV_C ? DENSE_N : CONV_C)
 
@@ -161,6 +162,25 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
     }
 }
 
+/* A depthwise 3x3 BIN conv (MobileNet's; groups = channels, padding 1) as a whole layer for
+ * each kernel and the reference: binary MACs = pixels x channels x 9, no xorpop loop. */
+static void bench_depthwise(const char *name, uint16_t hw, uint16_t c) {
+    ebnn_layer l;
+    const ebnn_kernel *kern;
+    uint32_t i;
+    make_layer(&l, hw, c, c, 3, 1);
+    l.groups = c;
+    for (i = 0; i < 9u * c; i++) w_buf[i] = rnd() & 1u; /* one word per channel and tap */
+    for (i = 0;; i++) {
+        kern = ebnn_kernel_at(i);
+        bench_mark();
+        ebnn_conv2d_with(kern, &l, in_buf, out_buf);
+        bench_mark();
+        report("layer", name, kern ? kern->name : "ref", (uint64_t)hw * hw * c * 9u);
+        if (kern == NULL) break;
+    }
+}
+
 /* One inference of every model file model0.ebnn, model1.ebnn, ... in the working directory
  * (edgebnn/bench_arm.py writes them), on a zero input: "region model <i> - 0", preceded by
  * "model <i> bytes <file size> arena <arena bytes>". */
@@ -214,6 +234,9 @@ int main(int argc, char **argv) {
     bench_layer("dense_1024x1024_b1", 1, 1024, 1024, 1, 0);
 #endif
     bench_layer("conv3x3_128to128_28x28", CONV_HW, CONV_C, CONV_C, 3, 1);
+    /* ResNet-18's 14x14 stage: rows of 72 words, where per-row costs weigh half as much */
+    bench_layer("resnet18_conv3x3_256_14x14", 14, STAGE_C, STAGE_C, 3, 1);
+    bench_depthwise("depthwise3x3_128_28x28", CONV_HW, CONV_C);
     bench_models();
     ta_write("bench_arm: done\n");
     return 0;

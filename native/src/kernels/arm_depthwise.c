@@ -16,9 +16,20 @@
 #include "kernels.h"
 
 #if defined(__arm__) || defined(__aarch64__)
+#include <string.h>
 
 #define LEVELS 6u                   /* bit planes of the counts */
 #define MAX_TAPS ((1u << LEVELS) - 1u)
+
+/* Words of channels per step: 4 (128 channels) in a NEON or Helium vector, else 1. The same
+ * code runs on both through GCC's generic vectors (^, &, | and ~ lane by lane). */
+#if defined(__ARM_NEON) || (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1))
+#define LANES 4u
+typedef uint32_t lanes_t __attribute__((vector_size(16)));
+#else
+#define LANES 1u
+typedef uint32_t lanes_t;
+#endif
 
 /* floor(a / 2) for any sign. */
 static int64_t floor_half(int64_t a) { return a >= 0 ? a / 2 : -((1 - a) / 2); }
@@ -42,9 +53,9 @@ static void bounds(const ebnn_layer *l, uint32_t k, uint32_t count, uint32_t tap
     }
 }
 
-/* Bit-sliced m <= b over the 32 lanes, from the top plane down. */
-static uint32_t less_equal(const uint32_t *m, const uint32_t *b) {
-    uint32_t lt = 0, eq = ~0u;
+/* Bit-sliced m <= b in every lane, from the top plane down. */
+static inline lanes_t less_equal(const lanes_t *m, const lanes_t *b) {
+    lanes_t lt = (lanes_t){0}, eq = ~lt;
     int i;
     for (i = (int)LEVELS - 1; i >= 0; i--) {
         lt |= eq & b[i] & ~m[i];
@@ -53,58 +64,96 @@ static uint32_t less_equal(const uint32_t *m, const uint32_t *b) {
     return lt | eq;
 }
 
-int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out) {
-    uint32_t taps = (uint32_t)l->kh * l->kw, nw = ebnn_words(l->in_c), k, t, j;
-    uint32_t wt[MAX_TAPS], b[LEVELS], inv = 0, never = 0;
+/* The cw <= LANES words at p as lanes, the others zero. */
+static inline lanes_t load_lanes(const uint32_t *p, uint32_t cw) {
+    lanes_t v = (lanes_t){0};
+    if (cw == LANES)
+        memcpy(&v, p, sizeof v); /* one vector load */
+    else
+        memcpy(&v, p, 4u * cw);
+    return v;
+}
 
-    if (l->op != EBNN_OP_CONV2D || l->in_type != EBNN_T_BIN || l->groups != l->in_c ||
-        l->out_c != l->in_c || taps > MAX_TAPS)
-        return 0;
-    for (k = 0; k < nw; k++) {
-        uint32_t count = l->in_c - 32u * k < 32u ? l->in_c - 32u * k : 32u;
-        uint32_t valid = count == 32u ? ~0u : (1u << count) - 1u, oy, ox;
-        size_t pix = 0;
-        /* tap t's weight bit of channel c is bit 0 of word c * taps + t */
-        for (t = 0; t < taps; t++) {
-            const uint32_t *w = l->weights + (size_t)32u * k * taps + t;
-            uint32_t v = 0;
-            for (j = 0; j < count; j++) v |= (w[(size_t)j * taps] & 1u) << j;
-            wt[t] = v;
+/* The words k .. k + cw - 1 (cw <= LANES, 32 channels each) of every output pixel. */
+static void depthwise_words(const ebnn_layer *l, const uint32_t *in, void *out, uint32_t k,
+                            uint32_t cw) {
+    uint32_t taps = (uint32_t)l->kh * l->kw, nw = ebnn_words(l->in_c), t, j, i, q, oy, ox;
+    uint32_t w[LANES], bw[LEVELS][LANES], invw[LANES], neverw[LANES], validw[LANES];
+    lanes_t wt[MAX_TAPS], b[LEVELS], inv = (lanes_t){0}, never = inv, valid = inv;
+    size_t pix = 0;
+    memset(w, 0, sizeof w), memset(bw, 0, sizeof bw);
+    memset(invw, 0, sizeof invw), memset(neverw, 0, sizeof neverw), memset(validw, 0, sizeof validw);
+    /* tap t's weight bit of channel c is bit 0 of word c * taps + t */
+    for (t = 0; t < taps; t++) {
+        for (q = 0; q < cw; q++) {
+            uint32_t c0 = 32u * (k + q), count = l->in_c - c0 < 32u ? l->in_c - c0 : 32u;
+            const uint32_t *src = l->weights + (size_t)c0 * taps + t;
+            for (w[q] = 0, j = 0; j < count; j++) w[q] |= (src[(size_t)j * taps] & 1u) << j;
         }
-        if (l->out_type == EBNN_T_BIN) bounds(l, k, count, taps, b, &inv, &never);
-        for (oy = 0; oy < l->out_h; oy++) {
-            for (ox = 0; ox < l->out_w; ox++, pix++) {
-                uint32_t m[LEVELS] = {0}, ky, kx;
-                const uint32_t *w = wt;
-                for (ky = 0; ky < l->kh; ky++) {
-                    int32_t iy = (int32_t)(oy * l->sh + ky) - (int32_t)l->ph;
-                    int row = iy >= 0 && iy < (int32_t)l->in_h;
-                    for (kx = 0; kx < l->kw; kx++) {
-                        int32_t ix = (int32_t)(ox * l->sw + kx) - (int32_t)l->pw;
-                        uint32_t v = *w++, carry;
-                        if (row && ix >= 0 && ix < (int32_t)l->in_w)
-                            v ^= in[((size_t)iy * l->in_w + (size_t)ix) * nw + k];
-                        /* m += v, plane by plane (the top carry cannot occur: m <= 63) */
-                        for (j = 0; j < LEVELS; j++) {
-                            carry = m[j] & v;
-                            m[j] ^= v;
-                            v = carry;
-                        }
+        memcpy(&wt[t], w, sizeof w);
+    }
+    for (q = 0; q < cw; q++) {
+        uint32_t count = l->in_c - 32u * (k + q) < 32u ? l->in_c - 32u * (k + q) : 32u, pl[LEVELS];
+        validw[q] = count == 32u ? ~0u : (1u << count) - 1u;
+        if (l->out_type != EBNN_T_BIN) continue;
+        bounds(l, k + q, count, taps, pl, &invw[q], &neverw[q]);
+        for (i = 0; i < LEVELS; i++) bw[i][q] = pl[i];
+    }
+    for (i = 0; i < LEVELS; i++) memcpy(&b[i], bw[i], sizeof bw[i]);
+    memcpy(&inv, invw, sizeof invw), memcpy(&never, neverw, sizeof neverw);
+    memcpy(&valid, validw, sizeof validw);
+    for (oy = 0; oy < l->out_h; oy++) {
+        for (ox = 0; ox < l->out_w; ox++, pix++) {
+            lanes_t m[LEVELS], r;
+            uint32_t ky, kx, mw[LEVELS][LANES], tap = 0, top = 1;
+            const lanes_t *wp = wt;
+            for (i = 0; i < LEVELS; i++) m[i] = (lanes_t){0};
+            for (ky = 0; ky < l->kh; ky++) {
+                int32_t iy = (int32_t)(oy * l->sh + ky) - (int32_t)l->ph;
+                int row = iy >= 0 && iy < (int32_t)l->in_h;
+                for (kx = 0; kx < l->kw; kx++) {
+                    int32_t ix = (int32_t)(ox * l->sw + kx) - (int32_t)l->pw;
+                    lanes_t v = *wp++, carry;
+                    if (row && ix >= 0 && ix < (int32_t)l->in_w)
+                        v ^= load_lanes(in + ((size_t)iy * l->in_w + (size_t)ix) * nw + k, cw);
+                    /* m += v, plane by plane up to the highest the count can reach: after
+                     * tap + 1 taps it is <= tap + 1, below 2^top */
+                    if (++tap >> top) top++;
+                    for (j = 0; j < top; j++) {
+                        carry = m[j] & v;
+                        m[j] ^= v;
+                        v = carry;
                     }
                 }
-                if (l->out_type == EBNN_T_BIN) {
-                    ((uint32_t *)out)[pix * nw + k] = ((less_equal(m, b) & ~never) ^ inv) & valid;
-                } else {
-                    int32_t *o = (int32_t *)out + pix * l->out_c + 32u * k;
-                    for (j = 0; j < count; j++) {
-                        uint32_t mm = 0, i;
-                        for (i = 0; i < LEVELS; i++) mm |= ((m[i] >> j) & 1u) << i;
-                        o[j] = (int32_t)taps - 2 * (int32_t)mm;
-                    }
+            }
+            if (l->out_type == EBNN_T_BIN) {
+                r = ((less_equal(m, b) & ~never) ^ inv) & valid;
+                if (cw == LANES)
+                    memcpy((uint32_t *)out + pix * nw + k, &r, sizeof r);
+                else
+                    memcpy((uint32_t *)out + pix * nw + k, &r, 4u * cw);
+                continue;
+            }
+            for (i = 0; i < LEVELS; i++) memcpy(mw[i], &m[i], sizeof mw[i]);
+            for (q = 0; q < cw; q++) {
+                uint32_t c0 = 32u * (k + q), count = l->in_c - c0 < 32u ? l->in_c - c0 : 32u;
+                int32_t *o = (int32_t *)out + pix * l->out_c + c0;
+                for (j = 0; j < count; j++) {
+                    uint32_t mm = 0;
+                    for (i = 0; i < LEVELS; i++) mm |= ((mw[i][q] >> j) & 1u) << i;
+                    o[j] = (int32_t)taps - 2 * (int32_t)mm;
                 }
             }
         }
     }
+}
+
+int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out) {
+    uint32_t nw = ebnn_words(l->in_c), k;
+    if (l->op != EBNN_OP_CONV2D || l->in_type != EBNN_T_BIN || l->groups != l->in_c ||
+        l->out_c != l->in_c || (uint32_t)l->kh * l->kw > MAX_TAPS)
+        return 0;
+    for (k = 0; k < nw; k += LANES) depthwise_words(l, in, out, k, nw - k < LANES ? nw - k : LANES);
     return 1;
 }
 

@@ -1,14 +1,16 @@
 /* MAXPOOL, BINARIZE and THRESHOLD on ARM (every kernel), bit-identical to the reference
  * (ref.c, binarize_ref.c, residual.c). The reference writes one bit at a time into memory and
  * re-derives every index per element; these build each 32-bit output word in a register and
- * store it once, with NEON (AArch64, ARMv7-A) for 4-16 elements per step where present, and
- * without SIMD (Cortex-M) branch-free scalar steps, DSP byte compares (USUB8 + SEL) for
- * BINARIZE where the core has them.
+ * store it once, with NEON (AArch64, ARMv7-A) or Helium (Cortex-M55) for 4-16 elements per
+ * step where present, and without SIMD (Cortex-M4/M7) branch-free scalar steps, DSP byte
+ * compares (USUB8 + SEL) for BINARIZE where the core has them.
  *  - MAXPOOL: the window's valid rows and columns are found once per output pixel, then each
- *    output word (NEON: 4 words) is the OR of its taps, kept in a register.
- *  - BINARIZE: x >= t per byte; NEON compares 16 bytes and packs the 16 masks to bits.
+ *    output word (NEON, Helium: 4 words) is the OR of its taps, kept in a register.
+ *  - BINARIZE: x >= t per byte; NEON compares 16 bytes and packs the 16 masks to bits, Helium's
+ *    compare predicate is the 16 bits.
  *  - THRESHOLD: flip ? y <= t : y >= t is (y ^ f) >= (t ^ f) with f = 0 or all ones (y <= t
- *    <=> ~y >= ~t, no overflow), so one signed compare per channel, 4 per NEON step. */
+ *    <=> ~y >= ~t, no overflow), so one signed compare per channel, 4 per NEON step; Helium:
+ *    y >= t and y <= t for 4 channels, each predicate's lane bits summed by VADDV. */
 #include "kernels.h"
 
 #if defined(__arm__) || defined(__aarch64__)
@@ -16,7 +18,11 @@
 
 #if defined(__ARM_NEON)
 #include <arm_neon.h>
-#elif defined(__ARM_FEATURE_DSP)
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define HELIUM 1
+#endif
+#if !defined(__ARM_NEON) && defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 #endif
 
@@ -38,7 +44,7 @@ void ebnn_arm_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out) {
             int32_t ix0 = (int32_t)(ox * l->sw) - (int32_t)l->pw;
             valid_taps(ox, l->sw, l->kw, l->pw, l->in_w, &x0, &x1);
             k = 0;
-#if defined(__ARM_NEON)
+#if defined(__ARM_NEON) || defined(HELIUM) /* the same intrinsics in both */
             for (; k + 4u <= nw; k += 4u) {
                 uint32x4_t acc = vdupq_n_u32(0);
                 for (ky = y0; ky < y1; ky++) {
@@ -83,7 +89,11 @@ static uint32_t binarize_word(const uint8_t *in, const uint8_t *t, uint32_t coun
     uint32_t v = 0, j = 0;
 #if defined(__ARM_NEON)
     for (; j + 16u <= count; j += 16u) v |= pack16(vcgeq_u8(vld1q_u8(in + j), vld1q_u8(t + j))) << j;
-#elif defined(__ARM_FEATURE_DSP)
+#elif defined(HELIUM)
+    /* the compare's predicate has one bit per byte lane: the 16 output bits themselves */
+    for (; j + 16u <= count; j += 16u) v |= (uint32_t)vcmpcsq_u8(vld1q_u8(in + j), vld1q_u8(t + j)) << j;
+#endif
+#if !defined(__ARM_NEON) && defined(__ARM_FEATURE_DSP)
     for (; j + 4u <= count; j += 4u) {
         uint32_t a, b;
         memcpy(&a, in + j, 4), memcpy(&b, t + j, 4);
@@ -123,6 +133,16 @@ static uint32_t threshold_word(const int32_t *y, const int32_t *t, uint32_t fw, 
         uint32x2_t s = vpadd_u32(vget_low_u32(b), vget_high_u32(b));
         v |= (vget_lane_u32(s, 0) + vget_lane_u32(s, 1)) << j;
 #endif
+    }
+#elif defined(HELIUM)
+    /* y >= t and y <= t as lane bits summed under each compare's predicate, flip picks one */
+    static const uint32_t bit4[4] = {1, 2, 4, 8};
+    const uint32x4_t bits = vld1q_u32(bit4);
+    for (; j + 4u <= count; j += 4u) {
+        int32x4_t yv = vld1q_s32(y + j), tv = vld1q_s32(t + j);
+        uint32_t ge = vaddvq_p_u32(bits, vcmpgeq_s32(yv, tv));
+        uint32_t le = vaddvq_p_u32(bits, vcmpleq_s32(yv, tv)), f = (fw >> j) & 15u;
+        v |= ((ge & ~f) | (le & f)) << j;
     }
 #endif
     for (; j < count; j++) {

@@ -59,14 +59,12 @@ void ebnn_neon_xorpop2(const uint32_t *x0, const uint32_t *x1, const uint32_t *w
  * has two left (bin_conv.c). */
 int ebnn_bin_conv2d_pairs(const ebnn_layer *l, const uint32_t *in, void *out,
                           ebnn_xorpop_fn xorpop, ebnn_xorpop2_fn xorpop2);
-/* The sum of the n bytes of x whose bit is set in the weight row w (ebnn_words(n) words), or
- * of all n bytes when w is NULL: NEON (neon_u8.c) and without SIMD (swar_u8.c). */
-typedef uint32_t (*ebnn_u8_sum_fn)(const uint8_t *x, const uint32_t *w, uint32_t n);
-uint32_t ebnn_neon_u8_sum(const uint8_t *x, const uint32_t *w, uint32_t n);
-uint32_t ebnn_swar_u8_sum(const uint8_t *x, const uint32_t *w, uint32_t n);
-/* The 8-bit first layer (U8 input, groups == 1) through sum (arm_u8.c); 0, having written
- * nothing, for other layers. */
-int ebnn_arm_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out, ebnn_u8_sum_fn sum);
+/* The 8-bit first layer (U8 input, groups == 1) with NEON's masked byte sums (neon_u8.c),
+ * Helium's (mve_u8.c) or without SIMD (swar_u8.c), all through the driver of arm_u8.h; 0,
+ * having written nothing, for other layers. */
+int ebnn_neon_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
+int ebnn_mve_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
+int ebnn_swar_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
 /* Depthwise BIN convolution, bit-sliced (arm_depthwise.c); 0, having written nothing, for
  * other layers. */
 int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);

@@ -1,10 +1,10 @@
-/* The masked byte sums of the 8-bit first layer on NEON (AArch64, ARMv7-A), run by arm_u8.c
+/* The masked byte sums of the 8-bit first layer on NEON (AArch64, ARMv7-A), run by arm_u8.h
  * (y = 2P - S: P the sum of the window bytes whose weight bit is set, S of all). The weight bits become byte masks without repacking the
  * weights: 8 weight bytes (64 bits) in a register, two of them spread over the 16 lanes by a
  * table lookup (TBL), TST against {1, 2, ..., 128} gives 0xFF where the bit is set; the masked
  * input bytes are summed pairwise into 16-bit lanes (UADALP): 5 instructions per 16
  * multiply-accumulates, where the reference spends several per one. */
-#include "kernels.h"
+#include "arm_u8.h"
 
 #if defined(__ARM_NEON)
 #include <arm_neon.h>
@@ -35,7 +35,10 @@ static inline uint32_t sum_u32(uint32x4_t v) {
 /* P: the sum of the n bytes of x whose bit is set in the weight row w (ebnn_words(n) words).
  * 16-byte steps while whole, the last bytes one by one; weight words are read only within
  * the row. */
-static uint32_t masked_sum(const uint8_t *x, const uint32_t *w, uint32_t n) {
+/* Inlined at both of the driver's calls (dense, per pixel): out of line, each call would set
+ * up the lane tables again (13 instructions per output channel). */
+#define NEON_U8_SUM static inline __attribute__((always_inline)) uint32_t
+NEON_U8_SUM masked_sum(const uint8_t *x, const uint32_t *w, uint32_t n) {
     const uint8x16_t bit = vld1q_u8(bit_of_lane);
     uint8x16_t idx[4];
     uint32x4_t total = vdupq_n_u32(0);
@@ -62,7 +65,7 @@ static uint32_t masked_sum(const uint8_t *x, const uint32_t *w, uint32_t n) {
 }
 
 /* S: the sum of all n bytes of x. */
-static uint32_t byte_total(const uint8_t *x, uint32_t n) {
+NEON_U8_SUM byte_total(const uint8_t *x, uint32_t n) {
     uint32x4_t total = vdupq_n_u32(0);
     uint32_t steps = n / 16u, s = 0, i, sum;
     while (s < steps) {
@@ -76,8 +79,8 @@ static uint32_t byte_total(const uint8_t *x, uint32_t n) {
     return sum;
 }
 
-uint32_t ebnn_neon_u8_sum(const uint8_t *x, const uint32_t *w, uint32_t n) {
-    return w == NULL ? byte_total(x, n) : masked_sum(x, w, n);
+int ebnn_neon_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out) {
+    return arm_u8_conv2d(l, in, out, masked_sum, byte_total);
 }
 
 #else

@@ -37,9 +37,12 @@ int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, v
 #if defined(__arm__) || defined(__aarch64__)
     if (l->in_type == EBNN_T_U8) {
 #if defined(__ARM_NEON)
-        if (k == &ebnn_kernel_neon) return ebnn_arm_u8_conv2d(l, (const uint8_t *)in, out, ebnn_neon_u8_sum);
+        if (k == &ebnn_kernel_neon) return ebnn_neon_u8_conv2d(l, (const uint8_t *)in, out);
 #endif
-        return ebnn_arm_u8_conv2d(l, (const uint8_t *)in, out, ebnn_swar_u8_sum);
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+        if (k == &ebnn_kernel_mve) return ebnn_mve_u8_conv2d(l, (const uint8_t *)in, out);
+#endif
+        return ebnn_swar_u8_conv2d(l, (const uint8_t *)in, out);
     }
     if (ebnn_arm_depthwise_conv2d(l, (const uint32_t *)in, out)) return 1;
 #if defined(__aarch64__)

@@ -3,23 +3,236 @@
  *  - Portable C: three words are counted into nibbles (<= 12 each), folded into byte counters,
  *    and the bytes are summed only every 10 triples; each loaded input word serves BLOCK
  *    output channels.
- *  - Cortex-M with the DSP extension (M4, M7, M33, M55): a Thumb-2 assembly loop, because GCC
- *    at -O2 spills and applies the masks as immediates (2 instructions each) instead of as
- *    registers with a shifted operand (1). Three XOR-ed words go through a carry-save adder
- *    (ones = a^b^c, twos = majority: 5 instructions), so only two words are counted; ones +
- *    2*twos (<= 12 per nibble) is turned into byte counts and summed across the word by one
- *    USADA8 (sum of absolute differences with zero, accumulating): 27 instructions per triple,
- *    9 per 32-bit word, one channel at a time (14 registers are all in use). */
+ *  - Cortex-M with the DSP extension (M4, M7, M33, M55): Thumb-2 assembly, a Harley-Seal
+ *    carry-save tree over 16-word blocks (ones, twos, fours, eights carried as bit-sliced
+ *    counters, one popcount of the sixteens per block), every row in one call: 7.3
+ *    instructions per word inside a block, about 42 per row (restart, the weighted popcount
+ *    of the four counters, the store). GCC at -O2 would spill (14 registers are all in use)
+ *    and apply masks as immediates. */
 #include "kernels.h"
 
 #if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FEATURE_DSP)
-#define TRIPLES_ASM 1
-#define BLOCK 1u
+#define HS_ASM 1
 #elif defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
 #define BLOCK 2u /* 13 usable registers: two channels keep everything in registers */
 #else
 #define BLOCK 4u
 #endif
+#if defined(HS_ASM)
+/* Harley-Seal over 16-word blocks, every row in one call (Thumb-2 with DSP).
+ * Registers: r0-r3 the carried bit-sliced counters ones, twos, fours, eights of the row; r4 the
+ * byte counters of the blocks' popcounts of sixteens; r5-r7 the tree's pending eights, fours
+ * and twos; r8-r10 and lr loads and scratch; r11 the weights (rows are contiguous, so it
+ * never rewinds); r12 the window.
+ * CSA(acc, b, c, u, d): acc, d = the sum and carry of acc + b + c (5 instructions, u scratch). */
+#define HS_CSA(acc, b, c, u, d) \
+    "eor " u ", " acc ", " b "\n\t" \
+    "and " d ", " acc ", " b "\n\t" \
+    "eor " acc ", " u ", " c "\n\t" \
+    "and " u ", " u ", " c "\n\t" \
+    "orr " d ", " d ", " u "\n\t"
+/* Two words of x XOR w into r8, r9 (w's second register is the free one, f). */
+#define HS_LOAD(f) \
+    "ldm r12!, {r8, r9}\n\t" \
+    "ldm r11!, {" f ", r10}\n\t" \
+    "eor r8, r8, " f "\n\t" \
+    "eor r9, r9, r10\n\t"
+/* The block's 8 pairs: the twos, fours and eights each pair leaves pending (r7, r6, r5); the
+ * last pair's eights are left in r6 for the caller's CSA into eights. */
+#define HS_P1 HS_LOAD("r7") HS_CSA("r0", "r8", "r9", "r10", "r7")
+#define HS_P2 HS_LOAD("r6") HS_CSA("r0", "r8", "r9", "r10", "r8") HS_CSA("r1", "r7", "r8", "r10", "r6")
+#define HS_P3 HS_P1
+#define HS_P4 \
+    HS_LOAD("r5") HS_CSA("r0", "r8", "r9", "r10", "r8") HS_CSA("r1", "r7", "r8", "r10", "r7") \
+    HS_CSA("r2", "r6", "r7", "r10", "r5")
+#define HS_P5 HS_P1
+#define HS_P6 HS_P2
+#define HS_P7 HS_P1
+/* r5-r7 pending: w's pair into r10, lr */
+#define HS_P8 \
+    "ldm r12!, {r8, r9}\n\t" \
+    "ldm r11!, {r10, lr}\n\t" \
+    "eor r8, r8, r10\n\t" \
+    "eor r9, r9, lr\n\t" \
+    HS_CSA("r0", "r8", "r9", "r10", "r8") HS_CSA("r1", "r7", "r8", "r10", "r7") \
+    HS_CSA("r2", "r6", "r7", "r10", "r6")
+/* Pairs 1-2 (and 5-6) of a whole block as one quad: 4 words of x in one LDM (r8-r10, lr),
+ * w's in two; r5 untouched, the fours left in r6. */
+#define HS_Q1 \
+    "ldm r12!, {r8, r9, r10, lr}\n\t" \
+    "ldm r11!, {r6, r7}\n\t" \
+    "eor r8, r8, r6\n\t" \
+    "eor r9, r9, r7\n\t" \
+    HS_CSA("r0", "r8", "r9", "r6", "r7") \
+    "ldm r11!, {r8, r9}\n\t" \
+    "eor r10, r10, r8\n\t" \
+    "eor lr, lr, r9\n\t" \
+    HS_CSA("r0", "r10", "lr", "r8", "r10") HS_CSA("r1", "r7", "r10", "r8", "r6")
+/* Pairs 3-4 as a quad, r6 pending: the eights left in r5. */
+#define HS_Q2 \
+    "ldm r12!, {r8, r9, r10, lr}\n\t" \
+    "ldm r11!, {r5, r7}\n\t" \
+    "eor r8, r8, r5\n\t" \
+    "eor r9, r9, r7\n\t" \
+    HS_CSA("r0", "r8", "r9", "r5", "r7") \
+    "ldm r11!, {r5, r8}\n\t" \
+    "eor r10, r10, r5\n\t" \
+    "eor lr, lr, r8\n\t" \
+    HS_CSA("r0", "r10", "lr", "r5", "r10") HS_CSA("r1", "r7", "r10", "r5", "r7") \
+    HS_CSA("r2", "r6", "r7", "r8", "r5")
+/* The odd word of a row goes into ones (zero at the row start), then the pairs from label. */
+#define HS_ODD(label) \
+    "ldr r8, [r12], #4\n\t" \
+    "ldr r10, [r11], #4\n\t" \
+    "eor r0, r8, r10\n\t" \
+    "b " label "\n\t"
+/* Bit counts of r in its nibbles (masks 0x55.. in r5, 0x33.. in r6). */
+#define HS_NIB(r) \
+    "and r9, r5, " r ", lsr #1\n\t" \
+    "sub " r ", " r ", r9\n\t" \
+    "and r9, r6, " r ", lsr #2\n\t" \
+    "and " r ", " r ", r6\n\t" \
+    "add " r ", " r ", r9\n\t"
+
+/* mism[r] = popcount(x XOR w[r n .. r n + n - 1]) for r < rows; 1 <= n <= 496 (the byte
+ * counters take 8 per block, 31 blocks), rows >= 1, x and w 4-byte aligned.
+ * Per 16 words: 13 loads (three quads: 4 words of x in one LDM, w's in two; two pairs), 16 EOR,
+ * 15 CSAs (75), the popcount of sixteens into byte counters (10), the loop (3): 117, 7.3 per
+ * word. A row's n mod 16 words come first, through a copy of the block's pairs entered
+ * part-way by a table branch (the pending sums zero; counts below 16, so no popcount), its odd
+ * word straight into ones. Per row about 42 more: restart (one LDM of zeros and the window
+ * from the frame, the TBH), ones + 2 twos + 4 fours + 8 eights as nibble then byte counts
+ * summed by USAD8 (34 with the masks' loads), plus 16 x the byte counters, the store.
+ * Frame: [0..7] zeros, [8] entry index, [9] x, [10] mism, [11] mism end, [12..15] the masks
+ * 0x55555555, 0x33333333, 0x0F0F0F0F and 0, [16] the window's end. */
+#define HS_ARG __attribute__((unused)) /* read by the assembly, from r0-r3 and the stack */
+__attribute__((naked, noinline)) static void hs_rows(HS_ARG const uint32_t *x,
+                                                     HS_ARG const uint32_t *w, HS_ARG uint32_t n,
+                                                     HS_ARG uint32_t rows, HS_ARG uint32_t *mism) {
+    __asm volatile(
+        "push {r4-r11, lr}\n\t"
+        "ldr r4, [sp, #36]\n\t" /* mism */
+        "sub sp, sp, #72\n\t"
+        "add r5, r0, r2, lsl #2\n\t"
+        "str r5, [sp, #64]\n\t"
+        "mov r11, r1\n\t"
+        "mov r5, #0\n\t"
+        "mov r6, #0\n\t"
+        "strd r5, r6, [sp]\n\t"
+        "strd r5, r6, [sp, #8]\n\t"
+        "strd r5, r6, [sp, #16]\n\t"
+        "strd r5, r6, [sp, #24]\n\t"
+        /* entry index: (n / 2) mod 8 pairs before the first whole block, + 8 when n is odd */
+        "ubfx r5, r2, #1, #3\n\t"
+        "and r6, r2, #1\n\t"
+        "add r5, r5, r6, lsl #3\n\t"
+        "strd r5, r0, [sp, #32]\n\t"
+        "add r3, r4, r3, lsl #2\n\t"
+        "strd r4, r3, [sp, #40]\n\t"
+        "mov r5, #0x55555555\n\t"
+        "mov r6, #0x33333333\n\t"
+        "strd r5, r6, [sp, #48]\n\t"
+        "mov r5, #0x0F0F0F0F\n\t"
+        "mov r6, #0\n\t"
+        "strd r5, r6, [sp, #56]\n\t"
+        "1:\n\t" /* row */
+        "ldm sp, {r0-r7, r10, r12}\n\t"
+        "tbh [pc, r10, lsl #1]\n\t"
+        "0:\n\t"
+        ".hword (11f - 0b) / 2, (18f - 0b) / 2, (17f - 0b) / 2, (16f - 0b) / 2\n\t"
+        ".hword (15f - 0b) / 2, (14f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2\n\t"
+        ".hword (21f - 0b) / 2, (28f - 0b) / 2, (27f - 0b) / 2, (26f - 0b) / 2\n\t"
+        ".hword (25f - 0b) / 2, (24f - 0b) / 2, (23f - 0b) / 2, (22f - 0b) / 2\n\t"
+        /* the row's first n mod 16 words: counts < 16, so no sixteens (eights = the sum) */
+        "12:\n\t" HS_P2 "13:\n\t" HS_P3 "14:\n\t" HS_P4 "15:\n\t" HS_P5
+        "16:\n\t" HS_P6 "17:\n\t" HS_P7 "18:\n\t" HS_P8 "eor r3, r5, r6\n\t"
+        "20:\n\t"
+        "ldr r8, [sp, #64]\n\t"
+        "cmp r12, r8\n\t"
+        "beq 30f\n\t"
+        "11:\n\t" /* whole blocks */
+        HS_Q1 HS_Q2 HS_Q1 HS_P7 HS_P8
+        HS_CSA("r3", "r5", "r6", "r10", "r5")
+        /* popcount of sixteens into byte counters */
+        "lsr r8, r5, #1\n\t"
+        "and r8, r8, #0x55555555\n\t"
+        "sub r5, r5, r8\n\t"
+        "lsr r8, r5, #2\n\t"
+        "and r8, r8, #0x33333333\n\t"
+        "and r5, r5, #0x33333333\n\t"
+        "add r5, r5, r8\n\t"
+        "add r5, r5, r5, lsr #4\n\t"
+        "and r5, r5, #0x0F0F0F0F\n\t"
+        "add r4, r4, r5\n\t"
+        "ldr r8, [sp, #64]\n\t"
+        "cmp r12, r8\n\t"
+        "bne 11b\n\t"
+        "30:\n\t"
+        /* row total: ones + 2 twos (<= 12 per nibble), fours + 2 eights, to bytes, A + 4B */
+        "ldrd r5, r6, [sp, #48]\n\t"
+        "ldrd r7, r8, [sp, #56]\n\t"
+        HS_NIB("r0") HS_NIB("r1") HS_NIB("r2") HS_NIB("r3")
+        "add r0, r0, r1, lsl #1\n\t"
+        "add r2, r2, r3, lsl #1\n\t"
+        "and r9, r7, r0, lsr #4\n\t"
+        "and r0, r0, r7\n\t"
+        "add r0, r0, r9\n\t"
+        "and r9, r7, r2, lsr #4\n\t"
+        "and r2, r2, r7\n\t"
+        "add r2, r2, r9\n\t"
+        "add r0, r0, r2, lsl #2\n\t"
+        "usad8 r0, r0, r8\n\t"
+        "usad8 r9, r4, r8\n\t"
+        "add r0, r0, r9, lsl #4\n\t"
+        "ldrd r9, r10, [sp, #40]\n\t"
+        "str r0, [r9], #4\n\t"
+        "str r9, [sp, #40]\n\t"
+        "cmp r9, r10\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #72\n\t"
+        "pop {r4-r11, pc}\n\t"
+        /* odd rows: the first word, then the pairs */
+        "21:\n\t" HS_ODD("20b")
+        "22:\n\t" HS_ODD("12b")
+        "23:\n\t" HS_ODD("13b")
+        "24:\n\t" HS_ODD("14b")
+        "25:\n\t" HS_ODD("15b")
+        "26:\n\t" HS_ODD("16b")
+        "27:\n\t" HS_ODD("17b")
+        "28:\n\t" HS_ODD("18b"));
+}
+
+/* Spans of at most HS_SPAN words keep the byte counters from overflowing. Rows shorter than
+ * HS_MIN words are counted a word at a time (about 12 instructions a word), cheaper there
+ * than the tree's 42 per row. */
+#define HS_SPAN 496u
+#define HS_MIN 8u
+
+static void xorpop_hs(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
+                      uint32_t *mism) {
+    uint32_t r, i, part;
+    if (n < HS_MIN || rows == 0u) {
+        for (r = 0; r < rows; r++, w += n) {
+            uint32_t total = 0;
+            for (i = 0; i < n; i++) total += ebnn_popcount32(x[i] ^ w[i]);
+            mism[r] = total;
+        }
+        return;
+    }
+    if (n <= HS_SPAN) {
+        hs_rows(x, w, n, rows, mism);
+        return;
+    }
+    for (r = 0; r < rows; r++) {
+        uint32_t total = 0;
+        for (i = 0; i < n; i += HS_SPAN) {
+            hs_rows(x + i, w + (size_t)r * n + i, n - i < HS_SPAN ? n - i : HS_SPAN, 1u, &part);
+            total += part;
+        }
+        mism[r] = total;
+    }
+}
+#else
 #define TRIPLES 10u /* 10 triples x 24 per byte counter <= 255 */
 
 /* Bit counts of v in its nibbles (0..4 each). */
@@ -34,83 +247,10 @@ static inline uint32_t byte_sum(uint32_t a) {
     return (a + (a >> 16)) & 0xFFFFu;
 }
 
-#if defined(TRIPLES_ASM)
-/* One triple of x and w into total (r0-r5 scratch): load 3 + 3 words, XOR; carry-save adder
- * r4 = ones = r0^r1^r2, r5 = twos = r0 ^ ((r0^r2) & (r0^r1)); nibble counts of ones and twos;
- * s = ones + 2 * twos (<= 12 per nibble); h = high nibbles, s - 15 h = lo + hi per byte;
- * USADA8 adds the four bytes to total. */
-#define TRIPLE \
-    "ldmia %[x]!, {r0, r1, r2}\n\t" \
-    "ldmia %[w]!, {r3, r4, r5}\n\t" \
-    "eors r0, r3\n\t" \
-    "eors r1, r4\n\t" \
-    "eors r2, r5\n\t" \
-    "eor r3, r0, r1\n\t" \
-    "eor r4, r3, r2\n\t" \
-    "eor r5, r0, r2\n\t" \
-    "ands r5, r3\n\t" \
-    "eors r5, r0\n\t" \
-    "and r3, %[m55], r4, lsr #1\n\t" \
-    "subs r4, r4, r3\n\t" \
-    "and r3, %[m33], r4, lsr #2\n\t" \
-    "and r4, r4, %[m33]\n\t" \
-    "add r4, r3\n\t" \
-    "and r3, %[m55], r5, lsr #1\n\t" \
-    "subs r5, r5, r3\n\t" \
-    "and r3, %[m33], r5, lsr #2\n\t" \
-    "and r5, r5, %[m33]\n\t" \
-    "add r5, r3\n\t" \
-    "add r4, r4, r5, lsl #1\n\t" \
-    "lsrs r3, r4, #4\n\t" \
-    "and r3, r3, #0x0F0F0F0F\n\t" \
-    "sub r4, r4, r3, lsl #4\n\t" \
-    "add r4, r3\n\t" \
-    "usada8 %[total], r4, %[zero], %[total]\n\t"
-
-/* Mismatches of the k >= 1 word triples at x and w. Per triple: LDM x, LDM w, 3 EOR,
- * carry-save 5, nibble counts 2 x 5, ones + 2*twos 1, to bytes 4 (h = high nibbles; s - 15h =
- * lo + hi per byte, <= 24, no borrow), USADA8 1, and the loop's 2 for every two triples.
- * x and w must be 4-byte aligned.
- * Not inlined: with the caller's values live around it GCC cannot allocate the operands. */
-__attribute__((noinline)) static uint32_t triples_asm(const uint32_t *x, const uint32_t *w,
-                                                      uint32_t k) {
-    uint32_t total = 0, m55, m33, zero;
-    /* r0-r5 are named (LDM fills its list in register order); the constants are set here, not
-     * passed in, since GCC may give equal input values one register (zero would share total's
-     * while total starts at 0). */
-    __asm volatile(
-        "mov %[m55], #0x55555555\n\t"
-        "mov %[m33], #0x33333333\n\t"
-        "mov %[zero], #0\n\t"
-        /* two triples per loop iteration; an odd one first */
-        "tst %[k], #1\n\t"
-        "beq 2f\n\t"
-        TRIPLE
-        "2:\n\t"
-        "lsrs %[k], %[k], #1\n\t"
-        "beq 3f\n\t"
-        "1:\n\t"
-        TRIPLE
-        TRIPLE
-        "subs %[k], %[k], #1\n\t"
-        "bne 1b\n\t"
-        "3:\n\t"
-        : [x] "+r"(x), [w] "+r"(w), [k] "+r"(k), [total] "+r"(total), [m55] "=&r"(m55),
-          [m33] "=&r"(m33), [zero] "=&r"(zero)
-        :
-        : "r0", "r1", "r2", "r3", "r4", "r5", "cc", "memory");
-    return total;
-}
-#endif
-
 /* mism[0..B-1] for the B rows starting at w (B <= BLOCK). */
 static inline void rows_swar(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t b,
                              uint32_t *mism) {
     uint32_t total[BLOCK] = {0}, i = 0, j;
-#if defined(TRIPLES_ASM)
-    /* 96 per triple at most: no overflow below 44 million triples. */
-    if (n >= 3u) total[0] = triples_asm(x, w, n / 3u), i = n - n % 3u;
-#endif
     while (i + 3u <= n) {
         uint32_t acc[BLOCK] = {0}, steps = (n - i) / 3u, s;
         if (steps > TRIPLES) steps = TRIPLES;
@@ -137,6 +277,12 @@ static void xorpop_swar(const uint32_t *x, const uint32_t *w, uint32_t n, uint32
     for (; r < rows; r++) rows_swar(x, w + (size_t)r * n, n, 1u, mism + r);
 }
 
+#endif
+
 static int always(void) { return 1; }
 
+#if defined(HS_ASM)
+const ebnn_kernel ebnn_kernel_swar = {"swar", xorpop_hs, always};
+#else
 const ebnn_kernel ebnn_kernel_swar = {"swar", xorpop_swar, always};
+#endif
