@@ -35,12 +35,21 @@ def test_edge_model_learns_digits_with_the_defaults(model, kwargs, epochs, bar):
 
 @pytest.mark.slow
 def test_depthwise_mobilenetv2_learns_digits():
-    # Measured with these settings: 0.630 test (11.6 s/epoch, one thread); with the paper's
-    # strides, which took the 8×8 map down to 1×1, it stayed at chance (0.111). Now no block
-    # strides below a 7×7 map (models/sizes.keeps_map). ~2 min, hence `slow`.
+    # Measured with these settings: 0.479 test (11.1 s/epoch, one thread; seeds 1 and 2: 0.552,
+    # 0.669); with the paper's strides, which took the 8×8 map down to 1×1, it stayed at chance
+    # (0.111). Now no block strides below a 7×7 map (models/sizes.keeps_map). ~2 min: `slow`.
     metrics = train(TrainConfig(model="mobilenetv2", epochs=10, model_kwargs={"width": 0.25}),
                     None, progress=False)
-    assert metrics["accuracy"]["test"] > 0.4
+    assert metrics["accuracy"]["test"] > 0.3
+
+
+@pytest.mark.slow
+def test_vgg19_learns_digits_at_32x32():
+    # Measured with these settings: 0.919 test (5.8 s/epoch, one thread; 32 → 16 → 8, then
+    # 12 convolutions at 8×8); pooling down to 1×1 it reached 0.19 in 15 epochs. ~75 s: `slow`.
+    metrics = train(TrainConfig(model="vgg", epochs=10, image_size=32, model_kwargs={"width": 8}),
+                    None, progress=False)
+    assert metrics["accuracy"]["test"] > 0.75
 
 
 def test_recalibration_gives_the_batch_statistics_of_the_current_weights(digits):
