@@ -67,7 +67,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
                    help="resnet18, mobilenetv2, mixer: no skip connections")
     p.add_argument("--no-depthwise", action="store_true",
                    help="mobilenetv2: dense binary 3x3 convolutions in place of the depthwise "
-                        "ones (ReActNet's binary MobileNet; the variant that trains, "
+                        "ones (ReActNet's binary MobileNet; about 17x the weights at --width 0.25, "
                         "docs/models.md)")
     p.add_argument("--binarize", default="both", choices=BINARIZE_MODES,
                    help="what is binary: both (deployable), weights, acts or none (ablations, "
