@@ -123,7 +123,7 @@ def write(data: bytes, path: str | Path, name: str | None = None, source: str = 
     """Validates `data` with the C core, writes the header; returns its size in bytes."""
     from edgebnn.native import NativeModel
 
-    arena = NativeModel(data, source or "<bytes>").arena_size
+    arena = NativeModel(data, source or "<bytes>", pack=False).arena_size   # no inference here
     text = header_text(data, c_identifier(name or Path(path).stem), arena, source)
     Path(path).write_text(text)
     return len(text)
