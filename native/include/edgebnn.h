@@ -181,8 +181,8 @@ size_t ebnn_tensor_bytes(uint8_t dtype, uint32_t h, uint32_t w, uint32_t c);
 /* CONV2D/DENSE with U8 or BIN input, writing BIN (thresholds) or I32 (scores).
  * Kernels write only `out` (ebnn_tensor_bytes of the layer's output) and use no heap; the
  * optimized BIN path copies a padded window of at most 1 KiB onto the stack (Cortex-M; on
- * other hosts up to 19 KiB with the AArch64 pixel pairs, and the x86-64 paths use up to about
- * 30 KiB for repacked weights and windows). */
+ * other hosts up to 19 KiB with the AArch64 pixel pairs, and the x86-64 lanes path up to about
+ * 38 KiB for repacked weights, patches and flattened windows). */
 void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out);
 void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
 /* BINARIZE: U8 -> BIN, element e is +1 iff in[e] >= the u8 threshold of e. */
