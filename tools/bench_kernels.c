@@ -134,7 +134,7 @@ static void bench_layer(const shape *s) {
 #define PEAK_WORDS 2048u /* u32 words per buffer */
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "kernels/x86_bytes.h" /* immintrin.h, EBNN_AVX2_CSA */
 __attribute__((target("popcnt"), noinline)) static uint64_t peak_popcnt(const uint64_t *a,
                                                                          const uint64_t *b,
                                                                          size_t n) {
@@ -159,13 +159,6 @@ static AVX2 inline __m256i pc_bytes(__m256i v) {
         _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi)),
         _mm256_setzero_si256());
 }
-/* Carry-save adder: (h, l) = a + b + c bitwise. */
-#define CSA(h, l, a, b, c)                                              \
-    do {                                                                \
-        __m256i u_ = _mm256_xor_si256(a, b);                            \
-        h = _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u_, c)); \
-        l = _mm256_xor_si256(u_, c);                                    \
-    } while (0)
 #define LD(i) _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(a + 4 * (i))), \
                                _mm256_loadu_si256((const __m256i *)(const void *)(b + 4 * (i))))
 /* Harley-Seal over 16 vectors at a time (n: u64 count, multiple of 64). */
@@ -176,21 +169,21 @@ __attribute__((target("avx2"), noinline)) static uint64_t peak_hs(const uint64_t
     size_t i;
     uint64_t r[4];
     for (i = 0; i < n / 4; i += 16) {
-        CSA(twosA, ones, ones, LD(i), LD(i + 1));
-        CSA(twosB, ones, ones, LD(i + 2), LD(i + 3));
-        CSA(foursA, twos, twos, twosA, twosB);
-        CSA(twosA, ones, ones, LD(i + 4), LD(i + 5));
-        CSA(twosB, ones, ones, LD(i + 6), LD(i + 7));
-        CSA(foursB, twos, twos, twosA, twosB);
-        CSA(eightsA, fours, fours, foursA, foursB);
-        CSA(twosA, ones, ones, LD(i + 8), LD(i + 9));
-        CSA(twosB, ones, ones, LD(i + 10), LD(i + 11));
-        CSA(foursA, twos, twos, twosA, twosB);
-        CSA(twosA, ones, ones, LD(i + 12), LD(i + 13));
-        CSA(twosB, ones, ones, LD(i + 14), LD(i + 15));
-        CSA(foursB, twos, twos, twosA, twosB);
-        CSA(eightsB, fours, fours, foursA, foursB);
-        CSA(sixteens, eights, eights, eightsA, eightsB);
+        EBNN_AVX2_CSA(twosA, ones, ones, LD(i), LD(i + 1));
+        EBNN_AVX2_CSA(twosB, ones, ones, LD(i + 2), LD(i + 3));
+        EBNN_AVX2_CSA(foursA, twos, twos, twosA, twosB);
+        EBNN_AVX2_CSA(twosA, ones, ones, LD(i + 4), LD(i + 5));
+        EBNN_AVX2_CSA(twosB, ones, ones, LD(i + 6), LD(i + 7));
+        EBNN_AVX2_CSA(foursB, twos, twos, twosA, twosB);
+        EBNN_AVX2_CSA(eightsA, fours, fours, foursA, foursB);
+        EBNN_AVX2_CSA(twosA, ones, ones, LD(i + 8), LD(i + 9));
+        EBNN_AVX2_CSA(twosB, ones, ones, LD(i + 10), LD(i + 11));
+        EBNN_AVX2_CSA(foursA, twos, twos, twosA, twosB);
+        EBNN_AVX2_CSA(twosA, ones, ones, LD(i + 12), LD(i + 13));
+        EBNN_AVX2_CSA(twosB, ones, ones, LD(i + 14), LD(i + 15));
+        EBNN_AVX2_CSA(foursB, twos, twos, twosA, twosB);
+        EBNN_AVX2_CSA(eightsB, fours, fours, foursA, foursB);
+        EBNN_AVX2_CSA(sixteens, eights, eights, eightsA, eightsB);
         total = _mm256_add_epi64(total, pc_bytes(sixteens));
     }
     total = _mm256_slli_epi64(total, 4);

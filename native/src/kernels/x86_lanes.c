@@ -17,6 +17,7 @@
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include "x86_bytes.h"
 #include "x86_finish.h"
 
 #define PIX 8u          /* output pixels per block (lanes16 names its 8 accumulators) */
@@ -80,13 +81,6 @@ static AVX2 inline __m256i count_bytes8(__m256i v, __m256i lut, __m256i low) {
     return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
 }
 
-/* Carry-save adder over 8 lanes x 32 bits: (h, l) = a + b + c bitwise. */
-#define CSA(h, l, a, b, c)                                                                     \
-    do {                                                                                       \
-        __m256i u_ = _mm256_xor_si256(a, b);                                                   \
-        h = _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u_, c));                  \
-        l = _mm256_xor_si256(u_, c);                                                           \
-    } while (0)
 /* Window word i of the pixel against word i of the 8 channels. */
 #define XW(i) _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(w + 8u * (i))), \
                                _mm256_set1_epi32((int)x[i]))
@@ -103,13 +97,13 @@ static AVX2 __m256i mismatches8(const uint32_t *wl, const uint32_t *x, uint32_t 
     uint32_t j = 0, since = 0;
     for (; j + 8u <= n; j += 8u, x += 8u) {
         const uint32_t *w = wl + 8u * j;
-        CSA(twoA, ones, ones, XW(0), XW(1));
-        CSA(twoB, ones, ones, XW(2), XW(3));
-        CSA(fourA, twos, twos, twoA, twoB);
-        CSA(twoA, ones, ones, XW(4), XW(5));
-        CSA(twoB, ones, ones, XW(6), XW(7));
-        CSA(fourB, twos, twos, twoA, twoB);
-        CSA(eight, fours, fours, fourA, fourB);
+        EBNN_AVX2_CSA(twoA, ones, ones, XW(0), XW(1));
+        EBNN_AVX2_CSA(twoB, ones, ones, XW(2), XW(3));
+        EBNN_AVX2_CSA(fourA, twos, twos, twoA, twoB);
+        EBNN_AVX2_CSA(twoA, ones, ones, XW(4), XW(5));
+        EBNN_AVX2_CSA(twoB, ones, ones, XW(6), XW(7));
+        EBNN_AVX2_CSA(fourB, twos, twos, twoA, twoB);
+        EBNN_AVX2_CSA(eight, fours, fours, fourA, fourB);
         eights = _mm256_add_epi8(eights, count_bytes8(eight, lut, low)); /* <= 8 per byte */
         if (++since == 31u) {
             sum8 = _mm256_add_epi32(sum8, widen(eights)), eights = _mm256_setzero_si256();
