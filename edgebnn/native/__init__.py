@@ -123,31 +123,28 @@ class NativeModel:
 
 
 class _Trainer(NativeModel):
-    """On-device training on a host copy of the model: the same C calls the firmware makes, on
-    the model bytes held by this object. `_rule` names the C functions ebnn_train_<rule>_*
-    (init, buffer_size, step, step_index), which every rule has with the same signatures."""
+    """On-device training on a host copy of the model: the same C calls the firmware makes
+    (ebnn_trainer_*, one interface over every rule), on the model bytes held by this object.
+    `_rule` is the rule's id (EBNN_RULE_*)."""
 
-    _rule = ""
-    _state_type = ""
+    _rule = 0
 
     def __init__(self, data: bytes, source: str = "<bytes>") -> None:
         super().__init__(data, source, pack=False)  # the steps rewrite the weights in place
         self._size = len(data)
-        self._train = ffi.new(self._state_type)
+        self._train = ffi.new("ebnn_trainer *")
         diag = ffi.new("ebnn_diag *")
-        _check(self._fn("init")(self._train, self._model, self._data, diag), _where(source, diag))
+        _check(lib.ebnn_trainer_init(self._train, self._rule, self._model, self._data, diag),
+               _where(source, diag))
         self._scratch = (None, None, 0)   # (owner, pointer, batch it was sized for)
-
-    def _fn(self, name: str):
-        return getattr(lib, f"ebnn_train_{self._rule}_{name}")
 
     def scratch_size(self, batch: int) -> int:
         """Bytes of scratch one step over `batch` samples needs."""
-        return int(self._fn("buffer_size")(self._train, batch))
+        return int(lib.ebnn_trainer_buffer_size(self._train, batch))
 
     @property
     def step_index(self) -> int:
-        return int(self._fn("step_index")(self._train))
+        return int(lib.ebnn_trainer_step_index(self._train))
 
     def step(self, x: np.ndarray, y: np.ndarray) -> tuple[int, int]:
         """One batch: uint8 images (N, H, W, C) and labels (N,) → (correct, wrong) of the
@@ -161,37 +158,42 @@ class _Trainer(NativeModel):
             self._scratch = (*_aligned(size), len(x))
         _, pointer, batch = self._scratch
         stats = ffi.new("ebnn_train_stats *")
-        _check(self._fn("step")(self._train, ffi.from_buffer("uint8_t[]", x),
-                                ffi.from_buffer("uint8_t[]", y), len(x), pointer,
-                                self.scratch_size(batch), stats), self.source)
+        _check(lib.ebnn_trainer_step(self._train, ffi.from_buffer("uint8_t[]", x),
+                                     ffi.from_buffer("uint8_t[]", y), len(x), pointer,
+                                     self.scratch_size(batch), stats), self.source)
         return int(stats.correct), int(stats.wrong)
 
+    def _set_params(self, first: int, values: list[int]) -> None:
+        """Rule parameters first, first + 1, ... (edgebnn.h names each rule's), all checked
+        before any is set."""
+        for i, v in enumerate(values):
+            _check(lib.ebnn_trainer_check_param(self._train, first + i, int(v)), self.source)
+        for i, v in enumerate(values):
+            _check(lib.ebnn_trainer_set_param(self._train, first + i, int(v)), self.source)
+
     def to_bytes(self) -> bytes:
-        """The trained model file, CRCs rewritten (ebnn_model_finalize)."""
-        _check(lib.ebnn_model_finalize(self._data, self._size), self.source)
+        """The trained model file, CRCs rewritten (ebnn_trainer_finalize)."""
+        _check(lib.ebnn_trainer_finalize(self._train), self.source)
         return bytes(ffi.buffer(self._data, self._size))
 
 
 class LocalTrainer(_Trainer):
     """The `local` rule (native/src/train/local.c; state in the `trnl` section)."""
 
-    _rule = "local"
-    _state_type = "ebnn_train_local *"
+    _rule = lib.EBNN_RULE_LOCAL
 
     def set_thresholds(self, p_q: list[int]) -> None:
         """This epoch's reinforcement thresholds, one u32 per sub-network."""
-        for l, p in enumerate(p_q):
-            _check(lib.ebnn_train_local_set_threshold(self._train, l, int(p)), self.source)
+        self._set_params(0, p_q)
 
 
 class DrtpTrainer(_Trainer):
     """Integer DRTP (native/src/train/drtp.c; state in the `trnd` section), bit-identical to
     edgebnn.train.ondevice_drtp.DrtpReference."""
 
-    _rule = "drtp"
-    _state_type = "ebnn_train_drtp *"
+    _rule = lib.EBNN_RULE_DRTP
 
     def set_hyper(self, layer: int, shift: int, window: int) -> None:
         """Trained layer `layer`'s update shift and window (STE half-width, or the output
         layer's margin)."""
-        _check(lib.ebnn_train_drtp_set_hyper(self._train, layer, shift, window), self.source)
+        self._set_params(2 * layer, [shift, window])

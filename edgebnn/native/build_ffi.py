@@ -1,67 +1,53 @@
 """cffi (API mode) build of the C core into edgebnn._native.
 
-The C sources are compiled as they are for the devices; only the declarations Python calls
-are listed here. Run by setup.py at install time."""
+The C sources are compiled as they are for the devices. The declarations Python sees are not
+written here: `header_cdef` derives them from native/include/edgebnn.h, so a function, type or
+constant the header gains is callable from Python with no edit here, and the two cannot drift.
+Run by setup.py at install time (cffi_modules) or as `python edgebnn/native/build_ffi.py`."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cffi import FFI
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIVE = ROOT / "native"
+HEADER = NATIVE / "include" / "edgebnn.h"
 
-CDEF = """
-typedef enum { EBNN_OK = 0, ... } ebnn_status;
-typedef struct { int32_t layer; const char *field; uint32_t got; uint32_t expected; } ebnn_diag;
-typedef struct { uint16_t n_layers, n_classes; uint16_t in_h, in_w, in_c;
-                 uint32_t size; uint32_t arena_size; ...; } ebnn_model;
-const char *ebnn_status_name(ebnn_status s);
-const char *ebnn_status_message(ebnn_status s);
-uint32_t ebnn_crc32(uint32_t crc, const void *data, size_t n);
-ebnn_status ebnn_model_load(ebnn_model *m, const void *data, size_t size, ebnn_diag *diag);
-size_t ebnn_arena_size(const ebnn_model *m);
-size_t ebnn_input_size(const ebnn_model *m);
-ebnn_status ebnn_infer_batch(const ebnn_model *m, const uint8_t *inputs, uint32_t n,
-                             int32_t *scores, void *arena, size_t arena_size);
-const char *ebnn_build_info(void);
-/* host options: load-time repack, threads */
-size_t ebnn_pack_size(const ebnn_model *m);
-ebnn_status ebnn_pack(const ebnn_model *m, void *packed, size_t size);
-size_t ebnn_threads_buffer_size(uint32_t threads);
-#define EBNN_MAX_THREADS ...
-typedef struct { const void *packed; size_t packed_size; uint32_t threads; void *thread_buffer;
-                 size_t thread_buffer_size; uint64_t work_per_thread; } ebnn_options;
-ebnn_status ebnn_infer_with(const ebnn_model *m, const ebnn_options *opt, const uint8_t *inputs,
-                            uint32_t n, int32_t *scores, void *arena, size_t arena_size);
-/* on-device training, the `local` rule */
-typedef struct { uint16_t n_hidden; ...; } ebnn_train_local;
-typedef struct { uint32_t correct, wrong; } ebnn_train_stats;
-ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint8_t *model_data,
-                                  ebnn_diag *diag);
-size_t ebnn_train_local_buffer_size(const ebnn_train_local *t, uint32_t batch);
-ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inputs,
-                                  const uint8_t *labels, uint32_t n, void *scratch,
-                                  size_t scratch_size, ebnn_train_stats *stats);
-ebnn_status ebnn_train_local_set_threshold(const ebnn_train_local *t, uint32_t layer,
-                                           uint32_t p_q);
-uint32_t ebnn_train_local_step_index(const ebnn_train_local *t);
-ebnn_status ebnn_model_finalize(uint8_t *data, size_t size);
-/* on-device training, DRTP */
-typedef struct { uint16_t n_trained; ...; } ebnn_train_drtp;
-ebnn_status ebnn_train_drtp_init(ebnn_train_drtp *t, const ebnn_model *m, uint8_t *model_data,
-                                 ebnn_diag *diag);
-size_t ebnn_train_drtp_buffer_size(const ebnn_train_drtp *t, uint32_t batch);
-ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs,
-                                 const uint8_t *labels, uint32_t n, void *scratch,
-                                 size_t scratch_size, ebnn_train_stats *stats);
-ebnn_status ebnn_train_drtp_set_hyper(const ebnn_train_drtp *t, uint32_t layer, uint32_t shift,
-                                      uint32_t window);
-uint32_t ebnn_train_drtp_step_index(const ebnn_train_drtp *t);
-"""
+# What cffi's declaration parser does not take, and what becomes of it:
+#   - the C++ guard (`#ifdef __cplusplus` ... `#endif`): dropped;
+#   - the other preprocessor lines (include guard, #include): dropped, except
+#   - object-like macros with a value (`#define EBNN_ALIGN 16`): kept as `#define NAME ...`, so
+#     cffi reads each value from the compiled header (the value may be any integer expression);
+#   - `static inline` function definitions: dropped (their bodies are C, not declarations).
+_CPLUSPLUS = re.compile(r"^#ifdef __cplusplus\n.*?^#endif\n", re.DOTALL | re.MULTILINE)
+_MACRO = re.compile(r"^#define (\w+)[ \t]+\S.*$", re.MULTILINE)
+_DIRECTIVE = re.compile(r"^#.*$", re.MULTILINE)
+_INLINE = re.compile(r"^static inline\b[^;{]*\{", re.MULTILINE)
+
+
+def _drop_inline_bodies(text: str) -> str:
+    """Removes every `static inline` definition, from its first line to its closing brace."""
+    while (m := _INLINE.search(text)) is not None:
+        depth, i = 1, m.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        text = text[: m.start()] + text[i:]
+    return text
+
+
+def header_cdef(text: str) -> str:
+    """The header's declarations in the form cffi's cdef() takes (see the table above)."""
+    text = _CPLUSPLUS.sub("", text)
+    text = _MACRO.sub(lambda m: f"#define {m.group(1)} ...", text)
+    text = _DIRECTIVE.sub(lambda m: m.group(0) if m.group(0).endswith(" ...") else "", text)
+    return _drop_inline_bodies(text)
+
 
 ffibuilder = FFI()
-ffibuilder.cdef(CDEF)
+ffibuilder.cdef(header_cdef(HEADER.read_text()))
 ffibuilder.set_source(
     "edgebnn._native",
     '#include "edgebnn.h"',

@@ -1,5 +1,5 @@
 /* TRAIN and TRAIN_PARAMS (docs/protocol.md "Training"): on-device training of the active model,
- * in place in its RAM slot, with the C core's training API and scratch taken from the arena
+ * in place in its RAM slot, with the C core's trainer interface and scratch taken from the arena
  * region (training and inference never run at once). Every request is validated completely
  * before the first byte of the model is written, so a refused request leaves it unchanged.
  *
@@ -12,9 +12,8 @@
 
 #include "edgebnn.h"
 
-/* Algorithm ids of TRAIN / TRAIN_PARAMS; HELLO's feature bit (id - 1) announces each one the
- * firmware can train. */
-enum { TRAIN_ALGO_LOCAL = 1, TRAIN_ALGO_DRTP = 2 };
+/* The algorithm byte of TRAIN / TRAIN_PARAMS is a C core rule id (EBNN_RULE_LOCAL = 1,
+ * EBNN_RULE_DRTP = 2); HELLO's feature bit (id - 1) announces each one the firmware can train. */
 
 /* What training works on, owned by the server. */
 typedef struct {

@@ -201,16 +201,41 @@ static inline int ebnn_threshold_bit(const ebnn_layer *l, uint32_t c, int32_t y)
     return f ? (y <= l->thresholds[c]) : (y >= l->thresholds[c]);
 }
 
-/* ---- on-device training: the `local` rule (docs/format.md, "Training section trnl") ----
- * Gradient-free training with local binary error signals, integers only, bit-identical to
- * edgebnn/train/algorithms/local.py (`local_step`). The model must be in writable RAM: a step
- * updates the integer hidden weights in the ancillary `trnl` section, the packed sign bits in
- * WGHT (so the unchanged inference engine runs the trained model) and the step counter; the
- * file's CRCs go stale until ebnn_model_finalize(). The model's layers must be
- * BINARIZE (flattened) -> DENSE BIN->BIN (T = 0, flip 0) x L -> DENSE I32. */
-#define EBNN_TRAIN_LOCAL_MAX_CLASSES 256  /* labels are u8 */
+/* ---- on-device training: one interface over every rule ----
+ * A rule trains a model in writable RAM, integers only, bit-identical to its Python reference:
+ * a step updates the rule's state in its ancillary training section, the packed sign bits in
+ * WGHT (so the unchanged inference engine runs the trained model) and the section's step
+ * counter; the file's CRCs go stale until ebnn_trainer_finalize(). Every rule is one row of the
+ * same shape (ebnn_trainer_rule), chosen by its id, and callers use the flat ebnn_trainer_*
+ * functions: an ebnn_trainer the caller allocates, scratch it owns (ebnn_trainer_buffer_size()),
+ * no heap.
+ *
+ * EBNN_RULE_LOCAL (docs/format.md, "Training section trnl"): gradient-free training with local
+ * binary error signals, bit-identical to edgebnn/train/algorithms/local.py (`local_step`).
+ * Layers: BINARIZE (flattened) -> DENSE BIN->BIN (T = 0, flip 0) x L -> DENSE I32. Every
+ * sub-network is updated once per step, in order, from the outputs its predecessor computed
+ * before its own update. Parameters: L values, the reinforcement threshold p_q of sub-network l
+ * (a weight is reinforced iff its draw < p_q); the host or firmware computes it once per epoch
+ * from the previous epoch's accuracy, p_q = floor(0.5 * sqrt(1 - acc) * sqrt(2 / (pi * N_in))
+ * * 2^32) (local.py). Statistics: argmax right, and samples that drove an update (argmax wrong
+ * or margin below floor(K/4)) of the last sub-network.
+ *
+ * EBNN_RULE_DRTP (docs/format.md, "Training section trnd"): direct random target projection,
+ * bit-identical to edgebnn/train/ondevice_drtp.py (`DrtpReference`): int16 fixed-point latent
+ * weights, ±1 projection matrices regenerated from the section's seed (never stored). Layers:
+ * [BINARIZE (flattened) ->] DENSE -> ... (BIN out, any thresholds/flips) -> DENSE I32; the first
+ * DENSE may read the U8 image, later ones a flat BIN vector. Each layer in order runs on the
+ * whole batch and is then updated; the next one reads the outputs computed before that update.
+ * Parameters: 2 values per trained layer (output included), in order: the update shift
+ * (0 ... 30) and the window (hidden: STE half-width on z - T; output: the margin). Statistics:
+ * argmax right, and samples that updated the output layer. */
+#define EBNN_TRAIN_LOCAL_MAX_CLASSES 256  /* labels are u8 (either rule) */
+#define EBNN_TRAIN_DRTP_MAX_BATCH 4096u   /* keeps DRTP's summed updates inside int32 */
 
-/* A validated view of a model's training state; fill with ebnn_train_local_init(). */
+/* Rule ids: also the algorithm byte of the TRAIN command (docs/protocol.md "Training"). */
+typedef enum { EBNN_RULE_LOCAL = 1, EBNN_RULE_DRTP = 2 } ebnn_rule_id;
+
+/* The local rule's validated view of its `trnl` section. */
 typedef struct {
     const ebnn_model *model;
     uint8_t *data;              /* the model file (== model->data), written by the steps */
@@ -222,47 +247,7 @@ typedef struct {
     uint8_t weight_bytes;       /* 1 (weight_bits <= 8) or 2 */
 } ebnn_train_local;
 
-/* Per-batch outcome of the last sub-network (the model's prediction): samples whose argmax is the
- * label, and samples that drove an update (argmax wrong or margin below floor(K/4)). */
-typedef struct {
-    uint32_t correct, wrong;
-} ebnn_train_stats;
-
-/* Validates the `trnl` section against the loaded model m (whose data is the writable
- * model_data) and fills *t. EBNN_ERR_TRAINING names the failing field in diag (may be NULL). */
-ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint8_t *model_data,
-                                  ebnn_diag *diag);
-/* Scratch bytes one step over a batch of `batch` samples needs (16-byte aligned buffer). */
-size_t ebnn_train_local_buffer_size(const ebnn_train_local *t, uint32_t batch);
-/* One batch: inputs are n U8 samples (ebnn_input_size() bytes each), labels n class indices.
- * Every sub-network is updated once, in order, from the outputs its predecessor computed
- * before its own update; the step counter in the section then advances by one. */
-ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inputs,
-                                  const uint8_t *labels, uint32_t n, void *scratch,
-                                  size_t scratch_size, ebnn_train_stats *stats);
-/* The reinforcement threshold p_q of sub-network `layer` (weight reinforced iff its draw < p_q).
- * The host or firmware computes it once per epoch from the previous epoch's accuracy,
- * p_q = floor(0.5 * sqrt(1 - acc) * sqrt(2 / (pi * N_in)) * 2^32) (local.py), and sets it here;
- * it is stored in the section, so training resumes with it. */
-ebnn_status ebnn_train_local_set_threshold(const ebnn_train_local *t, uint32_t layer,
-                                           uint32_t p_q);
-uint32_t ebnn_train_local_step_index(const ebnn_train_local *t); /* batches trained so far */
-/* Rewrites every section CRC, the section table CRC and the header CRC of a model file in place
- * (after training), so it loads again. Checks the header and section bounds first. */
-ebnn_status ebnn_model_finalize(uint8_t *data, size_t size);
-
-/* ---- on-device training: DRTP (docs/format.md, "Training section trnd") ----
- * Direct random target projection with integers only, bit-identical to
- * edgebnn/train/ondevice_drtp.py (`DrtpReference`): int16 fixed-point latent weights in the
- * ancillary `trnd` section, ±1 projection matrices regenerated from its seed (never stored).
- * As with the local rule the model must be in writable RAM; a step rewrites the latent weights,
- * their sign bits in WGHT and the step counter, and ebnn_model_finalize() makes the file load
- * again. Layers: [BINARIZE (flattened) ->] DENSE -> ... (BIN out, any thresholds/flips) ->
- * DENSE I32; the first DENSE may read the U8 image, later ones a flat BIN vector. Statistics are
- * ebnn_train_stats: argmax right, and samples that updated the output layer. */
-#define EBNN_TRAIN_DRTP_MAX_BATCH 4096u  /* keeps the summed updates inside int32 */
-
-/* A validated view of a model's DRTP state; fill with ebnn_train_drtp_init(). */
+/* DRTP's validated view of its `trnd` section. */
 typedef struct {
     const ebnn_model *model;
     uint8_t *data;              /* the model file (== model->data), written by the steps */
@@ -274,23 +259,58 @@ typedef struct {
     uint16_t max_in;            /* largest N_in of a trained layer */
 } ebnn_train_drtp;
 
-/* Validates the `trnd` section against the loaded model m (whose data is the writable
- * model_data) and fills *t. EBNN_ERR_TRAINING names the failing field in diag (may be NULL). */
-ebnn_status ebnn_train_drtp_init(ebnn_train_drtp *t, const ebnn_model *m, uint8_t *model_data,
-                                 ebnn_diag *diag);
-/* Scratch bytes one step over a batch of `batch` samples needs (16-byte aligned buffer); 0 when
- * batch is 0 or above EBNN_TRAIN_DRTP_MAX_BATCH. */
-size_t ebnn_train_drtp_buffer_size(const ebnn_train_drtp *t, uint32_t batch);
-/* One batch: n U8 samples, n labels. Each layer in order runs on the whole batch and is then
- * updated; the next one reads the outputs computed before that update. Step counter += 1. */
-ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs,
-                                 const uint8_t *labels, uint32_t n, void *scratch,
-                                 size_t scratch_size, ebnn_train_stats *stats);
-/* Sets trained layer `layer`'s (0 = first DENSE) update shift (0 ... 30) and window (hidden: STE
- * half-width on z - T; output: the margin); stored in the section, so training resumes with it. */
-ebnn_status ebnn_train_drtp_set_hyper(const ebnn_train_drtp *t, uint32_t layer, uint32_t shift,
-                                      uint32_t window);
-uint32_t ebnn_train_drtp_step_index(const ebnn_train_drtp *t); /* batches trained so far */
+/* Per-batch outcome of the model's prediction, counted before the update: samples whose argmax
+ * is the label, and samples that drove an update (the rule says which). */
+typedef struct {
+    uint32_t correct, wrong;
+} ebnn_train_stats;
+
+/* One rule: a row of operations behind the ebnn_trainer_* functions (native/src/train). */
+typedef struct ebnn_trainer_rule ebnn_trainer_rule;
+
+/* A model's training state under one rule; fill with ebnn_trainer_init(). */
+typedef struct {
+    const ebnn_trainer_rule *rule; /* NULL until ebnn_trainer_init() succeeds */
+    const ebnn_model *model;
+    uint8_t *data;                 /* the model file (== model->data), written by the steps */
+    union {
+        ebnn_train_local local;
+        ebnn_train_drtp drtp;
+    } state;                       /* the rule's own view, filled by its init */
+} ebnn_trainer;
+
+/* Rule number i (0, 1, ...) of those compiled in, NULL past the last. */
+const ebnn_trainer_rule *ebnn_trainer_rule_at(uint32_t i);
+/* The rule with this id, NULL when none has it. */
+const ebnn_trainer_rule *ebnn_trainer_rule_find(uint32_t id);
+uint32_t ebnn_trainer_rule_id(const ebnn_trainer_rule *r);     /* an ebnn_rule_id */
+const char *ebnn_trainer_rule_name(const ebnn_trainer_rule *r); /* "local", "drtp" */
+/* Validates rule `rule`'s training section against the loaded model m (whose data is the
+ * writable model_data) and fills *t. EBNN_ERR_ARG for an unknown rule (field "rule");
+ * EBNN_ERR_TRAINING names the failing field in diag (may be NULL). */
+ebnn_status ebnn_trainer_init(ebnn_trainer *t, uint32_t rule, const ebnn_model *m,
+                              uint8_t *model_data, ebnn_diag *diag);
+/* Scratch bytes one step over a batch of `batch` samples needs (EBNN_ALIGN-aligned buffer); 0
+ * when the batch is 0 or beyond the rule's limits. */
+size_t ebnn_trainer_buffer_size(const ebnn_trainer *t, uint32_t batch);
+/* One batch: n U8 samples (ebnn_input_size() bytes each), n labels (class indices); the step
+ * counter then advances by one. Nothing is written unless it returns EBNN_OK: EBNN_ERR_ARG,
+ * EBNN_ERR_LIMIT (batch beyond the rule's limits), EBNN_ERR_SCRATCH. stats may be NULL. */
+ebnn_status ebnn_trainer_step(const ebnn_trainer *t, const uint8_t *inputs, const uint8_t *labels,
+                              uint32_t n, void *scratch, size_t scratch_size,
+                              ebnn_train_stats *stats);
+/* The rule's parameters (see the rule above): how many, and parameter i's check (EBNN_ERR_ARG
+ * when i or value is out of range) and setting; stored in the section, so training resumes with
+ * them. A caller that sets several can check them all first and so set all or none. */
+uint32_t ebnn_trainer_param_count(const ebnn_trainer *t);
+ebnn_status ebnn_trainer_check_param(const ebnn_trainer *t, uint32_t i, uint32_t value);
+ebnn_status ebnn_trainer_set_param(const ebnn_trainer *t, uint32_t i, uint32_t value);
+uint32_t ebnn_trainer_step_index(const ebnn_trainer *t); /* batches trained so far */
+/* ebnn_model_finalize() of the trained model file. */
+ebnn_status ebnn_trainer_finalize(const ebnn_trainer *t);
+/* Rewrites every section CRC, the section table CRC and the header CRC of a model file in place
+ * (after training), so it loads again. Checks the header and section bounds first. */
+ebnn_status ebnn_model_finalize(uint8_t *data, size_t size);
 
 /* ---- build ---- */
 /* Compiler, flags and the kernels compiled in, e.g. "gcc 12.2.0; kernels: ref". */

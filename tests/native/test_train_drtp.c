@@ -83,19 +83,19 @@ static void train_once(tb_model *m, const trnd_spec *s, const uint8_t *x, const 
     uint32_t size, trnd, l, j, i, at = 0;
     uint8_t *f = write_with_trnd(m, s, &size, &trnd);
     ebnn_model md;
-    ebnn_train_drtp t;
+    ebnn_trainer t;
     ebnn_diag d;
     size_t need;
     void *scratch;
 
     CHECK(ebnn_model_load(&md, f, size, &d) == EBNN_OK, "load: %s", d.field);
-    CHECK(ebnn_train_drtp_init(&t, &md, f, &d) == EBNN_OK, "init: %s", d.field);
-    need = ebnn_train_drtp_buffer_size(&t, n);
+    CHECK(ebnn_trainer_init(&t, EBNN_RULE_DRTP, &md, f, &d) == EBNN_OK, "init: %s", d.field);
+    need = ebnn_trainer_buffer_size(&t, n);
     scratch = tu_aligned(need);
-    CHECK(ebnn_train_drtp_step(&t, x, y, n, scratch, need - 1, stats) == EBNN_ERR_SCRATCH,
+    CHECK(ebnn_trainer_step(&t, x, y, n, scratch, need - 1, stats) == EBNN_ERR_SCRATCH,
           "short scratch");
-    CHECK(ebnn_train_drtp_step(&t, x, y, n, scratch, need, stats) == EBNN_OK, "step");
-    CHECK(ebnn_train_drtp_step_index(&t) == 1, "step counter");
+    CHECK(ebnn_trainer_step(&t, x, y, n, scratch, need, stats) == EBNN_OK, "step");
+    CHECK(ebnn_trainer_step_index(&t) == 1, "step counter");
     for (l = 0; l < m->n_layers; l++) {
         ebnn_layer ly;
         uint32_t n_in = n_in_of(&m->layers[l]), w_off = tb_get32(f + trnd + 32 + 16 * l + 12);
@@ -259,7 +259,7 @@ static void corrupted_sections(tb_rng *r) {
         uint8_t *f = tu_copy(base, size);
         uint32_t edits = tb_range(r, 1, 4), e;
         ebnn_model md;
-        ebnn_train_drtp t;
+        ebnn_trainer t;
         ebnn_diag d;
         ebnn_status st;
         for (e = 0; e < edits; e++) {
@@ -269,14 +269,14 @@ static void corrupted_sections(tb_rng *r) {
         }
         CHECK(ebnn_model_finalize(f, size) == EBNN_OK, "finalize");
         CHECK(ebnn_model_load(&md, f, size, &d) == EBNN_OK, "trnd is ancillary: %s", d.field);
-        st = ebnn_train_drtp_init(&t, &md, f, &d);
+        st = ebnn_trainer_init(&t, EBNN_RULE_DRTP, &md, f, &d);
         CHECK(st == EBNN_OK || (st == EBNN_ERR_TRAINING && d.field != NULL && d.field[0]),
               "trial %u: status %s", trial, ebnn_status_name(st));
         if (st == EBNN_OK) {
-            size_t need = ebnn_train_drtp_buffer_size(&t, 2);
+            size_t need = ebnn_trainer_buffer_size(&t, 2);
             void *scratch = tu_aligned(need);
             ebnn_train_stats stats;
-            CHECK(ebnn_train_drtp_step(&t, x, y, 2, scratch, need, &stats) == EBNN_OK,
+            CHECK(ebnn_trainer_step(&t, x, y, 2, scratch, need, &stats) == EBNN_OK,
                   "step after a valid init");
             free(scratch);
             ok++;

@@ -108,20 +108,20 @@ static void train_once(const chain_spec *s, const uint8_t *x, const uint8_t *y, 
     uint8_t *f, *fin;
     uint32_t trnl, size = write_chain(s, &f, &trnl), j, i;
     ebnn_model m;
-    ebnn_train_local t;
+    ebnn_trainer t;
     ebnn_layer d1;
     size_t need;
     void *scratch;
     ebnn_diag d;
 
     CHECK(ebnn_model_load(&m, f, size, &d) == EBNN_OK, "load: %s", d.field);
-    CHECK(ebnn_train_local_init(&t, &m, f, &d) == EBNN_OK, "init: %s", d.field);
-    need = ebnn_train_local_buffer_size(&t, n);
+    CHECK(ebnn_trainer_init(&t, EBNN_RULE_LOCAL, &m, f, &d) == EBNN_OK, "init: %s", d.field);
+    need = ebnn_trainer_buffer_size(&t, n);
     scratch = tu_aligned(need);
-    CHECK(ebnn_train_local_step(&t, x, y, n, scratch, need - 1, stats) == EBNN_ERR_SCRATCH,
+    CHECK(ebnn_trainer_step(&t, x, y, n, scratch, need - 1, stats) == EBNN_ERR_SCRATCH,
           "short scratch");
-    CHECK(ebnn_train_local_step(&t, x, y, n, scratch, need, stats) == EBNN_OK, "step");
-    CHECK(ebnn_train_local_step_index(&t) == 1, "step counter");
+    CHECK(ebnn_trainer_step(&t, x, y, n, scratch, need, stats) == EBNN_OK, "step");
+    CHECK(ebnn_trainer_step_index(&t) == 1, "step counter");
     ebnn_model_layer(&m, 1, &d1);
     for (j = 0; j < s->k; j++)
         for (i = 0; i < s->n_in; i++) {
@@ -206,7 +206,7 @@ static void corrupted_sections(tb_rng *r) {
         uint8_t *f = tu_copy(base, size);
         uint32_t edits = tb_range(r, 1, 4), e;
         ebnn_model m;
-        ebnn_train_local t;
+        ebnn_trainer t;
         ebnn_diag d;
         ebnn_status st;
         for (e = 0; e < edits; e++) {
@@ -216,14 +216,14 @@ static void corrupted_sections(tb_rng *r) {
         }
         CHECK(ebnn_model_finalize(f, size) == EBNN_OK, "finalize");
         CHECK(ebnn_model_load(&m, f, size, &d) == EBNN_OK, "trnl is ancillary: %s", d.field);
-        st = ebnn_train_local_init(&t, &m, f, &d);
+        st = ebnn_trainer_init(&t, EBNN_RULE_LOCAL, &m, f, &d);
         CHECK(st == EBNN_OK || (st == EBNN_ERR_TRAINING && d.field != NULL),
               "trial %u: status %s", trial, ebnn_status_name(st));
         if (st == EBNN_OK) {
-            size_t need = ebnn_train_local_buffer_size(&t, 1);
+            size_t need = ebnn_trainer_buffer_size(&t, 1);
             void *scratch = tu_aligned(need);
             ebnn_train_stats stats;
-            CHECK(ebnn_train_local_step(&t, X_HAND, &y, 1, scratch, need, &stats) == EBNN_OK,
+            CHECK(ebnn_trainer_step(&t, X_HAND, &y, 1, scratch, need, &stats) == EBNN_OK,
                   "step after a valid init");
             free(scratch);
             ok++;

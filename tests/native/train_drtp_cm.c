@@ -36,13 +36,13 @@ int main(int argc, char **argv) {
     uint32_t total = ta_read_file("batches.bin", batches, sizeof batches);
     uint32_t count, in_size, i, off = 8, correct = 0, wrong = 0;
     ebnn_model m;
-    ebnn_train_drtp t;
+    ebnn_trainer t;
     ebnn_diag d;
     (void)argc;
     (void)argv;
     if (size == UINT32_MAX || total == UINT32_MAX || total < 8) return 2;
     if (ebnn_model_load(&m, model, size, &d) != EBNN_OK) return 3;
-    if (ebnn_train_drtp_init(&t, &m, model, &d) != EBNN_OK) return 4;
+    if (ebnn_trainer_init(&t, EBNN_RULE_DRTP, &m, model, &d) != EBNN_OK) return 4;
     count = rd16(batches);
     in_size = (uint32_t)ebnn_input_size(&m);
     for (i = 0; i < count; i++) {
@@ -50,8 +50,8 @@ int main(int argc, char **argv) {
         uint32_t n = off + 8 <= total ? rd16(batches + off) : 0;
         off += 8;
         if (n == 0 || off + n * (in_size + 1u) > total) return 5;
-        if (ebnn_train_drtp_step(&t, batches + off, batches + off + n * in_size, n, scratch,
-                                 sizeof scratch, &st) != EBNN_OK)
+        if (ebnn_trainer_step(&t, batches + off, batches + off + n * in_size, n, scratch,
+                              sizeof scratch, &st) != EBNN_OK)
             return 6;
         correct += st.correct;
         wrong += st.wrong;

@@ -40,15 +40,6 @@ static void entry_at(const ebnn_train_drtp *t, uint32_t l, trnd_entry *e) {
     e->w_off = ebnn_rd32(p + 12);
 }
 
-static int32_t latent_at(const uint8_t *w, size_t i) {
-    return (int32_t)(int16_t)ebnn_rd16(w + 2 * i);
-}
-
-static void set_latent(uint8_t *w, size_t i, int32_t v) {
-    w[2 * i] = (uint8_t)((uint32_t)v & 0xFFu);
-    w[2 * i + 1] = (uint8_t)(((uint32_t)v >> 8) & 0xFFu);
-}
-
 /* Layer li is a DENSE of the chain: reading the previous tensor, BIN out except the last (I32),
  * a BIN input flat (1 x 1 x C). The loader already made DENSE cover its whole input. */
 static ebnn_status check_dense(const ebnn_layer *lay, uint32_t li, int last, ebnn_diag *diag) {
@@ -93,7 +84,7 @@ static ebnn_status check_entries(ebnn_train_drtp *t, int32_t lim, ebnn_diag *dia
         for (j = 0; j < e.k; j++) {
             const uint32_t *row = lay.weights + (size_t)j * nw;
             for (i = 0; i < n_in; i++) {
-                int32_t v = latent_at(w, (size_t)j * n_in + i);
+                int32_t v = ebnn_get_i16(w, (size_t)j * n_in + i);
                 if (v < -lim || v > lim) return bad(diag, li, "weight", (uint32_t)v, (uint32_t)lim);
                 if (ebnn_bit_at(row, i) != (uint32_t)(v >= 0)) return bad(diag, li, "sign", j, i);
             }
@@ -103,37 +94,29 @@ static ebnn_status check_entries(ebnn_train_drtp *t, int32_t lim, ebnn_diag *dia
         if (n_in > t->max_in) t->max_in = (uint16_t)n_in;
         if (l + 1u < t->n_trained && e.k > t->max_width) t->max_width = e.k;
     }
-    if (pos != ebnn_align16(t->trnd_size)) return bad(diag, -1, "size", t->trnd_size, pos);
-    return EBNN_OK;
+    return ebnn_train_check_end(t->trnd_size, pos, diag);
 }
 
-ebnn_status ebnn_train_drtp_init(ebnn_train_drtp *t, const ebnn_model *m, uint8_t *model_data,
-                                 ebnn_diag *diag) {
+static ebnn_status drtp_init(ebnn_trainer *t, const ebnn_model *m, uint8_t *model_data,
+                             ebnn_diag *diag) {
     ebnn_train_drtp v;
-    const uint8_t *h;
-    uint32_t q, i;
     ebnn_layer first;
     ebnn_status s;
+    uint32_t q;
 
     memset(&v, 0, sizeof v);
     s = ebnn_train_open_section(t, m, model_data, "trnd", TRND_HEADER, TRND_VERSION, &v.trnd,
                                 &v.trnd_size, diag);
     if (s != EBNN_OK) return s;
+    q = v.trnd[4];
+    v.n_trained = ebnn_rd16(v.trnd + 2);
+    if (q < 1 || q > 14) return bad(diag, -1, "frac_bits", q, 10);
+    s = ebnn_train_check_header(v.trnd, TRND_HEADER, m, diag);
+    if (s != EBNN_OK) return s;
+    if (m->n_classes < 2) return bad(diag, -1, "n_classes", m->n_classes, 2); /* a runner-up */
+
     v.model = m;
     v.data = model_data;
-    h = v.trnd;
-    v.n_trained = ebnn_rd16(h + 2);
-    q = h[4];
-    if (q < 1 || q > 14) return bad(diag, -1, "frac_bits", q, 10);
-    if (h[5] != 0) return bad(diag, -1, "reserved", h[5], 0);
-    if (ebnn_rd16(h + 6) != m->n_classes)
-        return bad(diag, -1, "n_classes", ebnn_rd16(h + 6), m->n_classes);
-    if (m->n_classes > EBNN_TRAIN_LOCAL_MAX_CLASSES) /* labels are u8, as for the local rule */
-        return bad(diag, -1, "n_classes", m->n_classes, EBNN_TRAIN_LOCAL_MAX_CLASSES);
-    if (m->n_classes < 2) return bad(diag, -1, "n_classes", m->n_classes, 2); /* a runner-up */
-    for (i = 16; i < TRND_HEADER; i++)
-        if (h[i] != 0) return bad(diag, -1, "reserved", h[i], 0);
-
     ebnn_model_layer(m, 0, &first); /* [BINARIZE, flattened] then the DENSE chain */
     v.first_dense = first.op == EBNN_OP_BINARIZE ? 1u : 0u;
     if (v.first_dense && (first.out_h != 1 || first.out_w != 1))
@@ -141,45 +124,11 @@ ebnn_status ebnn_train_drtp_init(ebnn_train_drtp *t, const ebnn_model *m, uint8_
     if (v.first_dense) v.max_width = first.out_c;
     if (v.n_trained == 0 || v.n_trained != (uint32_t)m->n_layers - v.first_dense)
         return bad(diag, -1, "n_layers", v.n_trained, (uint32_t)m->n_layers - v.first_dense);
-    if (v.trnd_size < TRND_HEADER + (uint32_t)v.n_trained * TRND_ENTRY)
-        return bad(diag, -1, "size", v.trnd_size, TRND_HEADER + (uint32_t)v.n_trained * TRND_ENTRY);
-    s = check_entries(&v, (int32_t)1 << q, diag);
+    s = ebnn_train_check_size(v.trnd_size, TRND_HEADER + (uint32_t)v.n_trained * TRND_ENTRY, diag);
+    if (s == EBNN_OK) s = check_entries(&v, (int32_t)1 << q, diag);
     if (s != EBNN_OK) return s;
-    *t = v;
+    t->state.drtp = v;
     return EBNN_OK;
-}
-
-/* ---- scratch ---- */
-
-/* Byte offsets of the scratch regions for a batch; total 0 when the batch is out of range. */
-typedef struct {
-    size_t in, out, mask, acc, scores, runner, total;
-} scratch_plan;
-
-static size_t take(size_t *pos, uint64_t bytes) {
-    size_t at = *pos;
-    *pos += (size_t)((bytes + 15u) & ~(uint64_t)15u);
-    return at;
-}
-
-static scratch_plan plan(const ebnn_train_drtp *t, uint32_t batch) {
-    scratch_plan p;
-    size_t pos = 0;
-    uint64_t rows = 4u * (uint64_t)ebnn_words(t->max_width) * batch;
-    memset(&p, 0, sizeof p);
-    if (batch == 0 || batch > EBNN_TRAIN_DRTP_MAX_BATCH) return p;
-    p.in = take(&pos, rows);                            /* BIN layer inputs, a row per sample */
-    p.out = take(&pos, rows);                           /* layer outputs h, the next inputs */
-    p.mask = take(&pos, rows);                          /* STE-active units, a row per sample */
-    p.acc = take(&pos, 4u * (uint64_t)t->max_in);       /* one unit's summed update */
-    p.scores = take(&pos, 4u * (uint64_t)t->model->n_classes); /* one sample's scores */
-    p.runner = take(&pos, 2u * (uint64_t)batch);        /* output layer: runner-up per sample */
-    p.total = pos;
-    return p;
-}
-
-size_t ebnn_train_drtp_buffer_size(const ebnn_train_drtp *t, uint32_t batch) {
-    return t ? plan(t, batch).total : 0;
 }
 
 /* ---- the step ---- */
@@ -238,13 +187,10 @@ static void apply(const trained_layer *s, uint32_t j, const int32_t *acc, int32_
     for (i = 0; i < s->e.n_in; i++) {
         int32_t v;
         if (s->in_thr != NULL && s->in_thr[i] == 0) continue;
-        v = latent_at(s->w, base + i) + sign * round_shift(acc[i], s->e.shift);
+        v = ebnn_get_i16(s->w, base + i) + sign * round_shift(acc[i], s->e.shift);
         v = v < -s->lim ? -s->lim : v > s->lim ? s->lim : v;
-        set_latent(s->w, base + i, v);
-        if (v >= 0)
-            bits[i >> 5] |= 1u << (i & 31u);
-        else
-            bits[i >> 5] &= ~(1u << (i & 31u));
+        ebnn_put_i16(s->w, base + i, v);
+        ebnn_put_bit(bits, i, v >= 0);
     }
 }
 
@@ -335,36 +281,29 @@ static void update_output(const trained_layer *s, uint32_t c, const layer_input 
     if (any) apply(s, c, acc, 1);
 }
 
-ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs,
-                                 const uint8_t *labels, uint32_t n, void *scratch,
-                                 size_t scratch_size, ebnn_train_stats *stats) {
-    scratch_plan p;
-    uint8_t *sc = (uint8_t *)scratch;
-    uint32_t *in, *out, *mask, b, l, j, seed, n_classes, stride;
-    int32_t *acc, *o, lim;
-    uint16_t *runner;
+/* The scratch of a batch: the rows of the widest BIN vector, then one unit's summed update, one
+ * sample's scores and the output layer's runner-up of every sample. */
+enum { R_ACC, R_SCORES, R_RUNNER };
+static int drtp_layout(const ebnn_trainer *tr, uint32_t n, ebnn_train_layout *l) {
+    const ebnn_train_drtp *t = &tr->state.drtp;
+    l->width = t->max_width;
+    l->n_regions = 3;
+    l->bytes[R_ACC] = 4u * (uint64_t)t->max_in;
+    l->bytes[R_SCORES] = 4u * (uint64_t)t->model->n_classes;
+    l->bytes[R_RUNNER] = 2u * (uint64_t)n;
+    return n <= EBNN_TRAIN_DRTP_MAX_BATCH;
+}
+
+static void drtp_step(const ebnn_trainer *tr, const uint8_t *inputs, const uint8_t *labels,
+                      uint32_t n, const ebnn_train_scratch *sc, ebnn_train_stats *stats) {
+    const ebnn_train_drtp *t = &tr->state.drtp;
+    uint32_t *in = sc->in, *out = sc->out, *mask = sc->mask, b, l, j, stride = sc->stride;
+    uint32_t seed = ebnn_rd32(t->trnd + 8), n_classes = t->model->n_classes;
+    int32_t *acc = (int32_t *)sc->region[R_ACC], *o = (int32_t *)sc->region[R_SCORES];
+    int32_t lim = (int32_t)1 << t->trnd[4];
+    uint16_t *runner = (uint16_t *)sc->region[R_RUNNER];
     const uint8_t *in_thr;
     layer_input x;
-
-    if (t == NULL || t->model == NULL || inputs == NULL || labels == NULL || n == 0)
-        return EBNN_ERR_ARG;
-    n_classes = t->model->n_classes;
-    for (b = 0; b < n; b++)
-        if (labels[b] >= n_classes) return EBNN_ERR_ARG;
-    p = plan(t, n);
-    if (p.total == 0) return EBNN_ERR_LIMIT;
-    if (scratch == NULL || (uintptr_t)scratch % EBNN_ALIGN != 0 || scratch_size < p.total)
-        return EBNN_ERR_SCRATCH;
-    in = (uint32_t *)(void *)(sc + p.in);
-    out = (uint32_t *)(void *)(sc + p.out);
-    mask = (uint32_t *)(void *)(sc + p.mask);
-    acc = (int32_t *)(void *)(sc + p.acc);
-    o = (int32_t *)(void *)(sc + p.scores);
-    runner = (uint16_t *)(void *)(sc + p.runner);
-    stride = ebnn_words(t->max_width);
-    seed = ebnn_rd32(t->trnd + 8);
-    lim = (int32_t)1 << t->trnd[4];
-    if (stats) stats->correct = stats->wrong = 0;
 
     x.u8 = NULL;
     x.u8_stride = ebnn_input_size(t->model);
@@ -385,8 +324,7 @@ ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs
         entry_at(t, l, &s.e);
         ebnn_model_layer(t->model, s.e.layer, &s.lay);
         s.w = t->trnd + s.e.w_off;
-        /* the writable view of the layer's weights: same offset in the caller's buffer */
-        s.wbits = (uint32_t *)(void *)(t->data + ((const uint8_t *)s.lay.weights - t->model->data));
+        s.wbits = ebnn_train_wbits(t->data, t->model, &s.lay);
         s.nw = ebnn_words(s.e.n_in);
         s.lim = lim;
         s.in_thr = l == 0 ? in_thr : NULL;
@@ -406,20 +344,29 @@ ebnn_status ebnn_train_drtp_step(const ebnn_train_drtp *t, const uint8_t *inputs
         }
     }
     ebnn_wr32(t->trnd + 12, ebnn_rd32(t->trnd + 12) + 1u);
-    return EBNN_OK;
 }
 
-ebnn_status ebnn_train_drtp_set_hyper(const ebnn_train_drtp *t, uint32_t layer, uint32_t shift,
-                                      uint32_t window) {
-    uint8_t *p;
-    if (t == NULL || t->trnd == NULL || layer >= t->n_trained || shift > MAX_SHIFT)
-        return EBNN_ERR_ARG;
-    p = t->trnd + TRND_HEADER + layer * TRND_ENTRY;
-    p[6] = (uint8_t)shift;
-    ebnn_wr32(p + 8, window);
-    return EBNN_OK;
+/* Parameters 2l and 2l + 1: trained layer l's update shift (at most MAX_SHIFT) and window. */
+static uint32_t drtp_param_count(const ebnn_trainer *t) { return 2u * t->state.drtp.n_trained; }
+
+static uint32_t drtp_param_max(const ebnn_trainer *t, uint32_t i) {
+    (void)t;
+    return i % 2u == 0 ? MAX_SHIFT : UINT32_MAX;
 }
 
-uint32_t ebnn_train_drtp_step_index(const ebnn_train_drtp *t) {
-    return t && t->trnd ? ebnn_rd32(t->trnd + 12) : 0;
+static void drtp_set_param(const ebnn_trainer *t, uint32_t i, uint32_t value) {
+    uint8_t *p = t->state.drtp.trnd + TRND_HEADER + (i / 2u) * TRND_ENTRY;
+    if (i % 2u == 0)
+        p[6] = (uint8_t)value;
+    else
+        ebnn_wr32(p + 8, value);
 }
+
+static uint32_t drtp_step_index(const ebnn_trainer *t) {
+    return ebnn_rd32(t->state.drtp.trnd + 12);
+}
+
+const ebnn_trainer_rule ebnn_rule_drtp = {
+    EBNN_RULE_DRTP, "drtp", drtp_init, drtp_layout, drtp_step,
+    drtp_param_count, drtp_param_max, drtp_set_param, drtp_step_index,
+};

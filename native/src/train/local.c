@@ -27,16 +27,14 @@ void ebnn_trnl_entry(const ebnn_train_local *t, uint32_t l, ebnn_trnl_layer *e) 
 }
 
 static int32_t weight_at(const ebnn_train_local *t, const uint8_t *w, size_t i) {
-    return t->weight_bytes == 1 ? (int32_t)(int8_t)w[i] : (int32_t)(int16_t)ebnn_rd16(w + 2 * i);
+    return t->weight_bytes == 1 ? (int32_t)(int8_t)w[i] : ebnn_get_i16(w, i);
 }
 
 static void set_weight(const ebnn_train_local *t, uint8_t *w, size_t i, int32_t v) {
-    if (t->weight_bytes == 1) {
+    if (t->weight_bytes == 1)
         w[i] = (uint8_t)(int8_t)v;
-    } else {
-        w[2 * i] = (uint8_t)((uint32_t)v & 0xFFu);
-        w[2 * i + 1] = (uint8_t)(((uint32_t)v >> 8) & 0xFFu);
-    }
+    else
+        ebnn_put_i16(w, i, v);
 }
 
 /* Checks the model's layers are the chain the rule trains and the section matches them: entry l
@@ -123,16 +121,14 @@ static ebnn_status check_layers(ebnn_train_local *t, uint32_t n_classes, int32_t
         }
         n_in = e.k;
     }
-    if (pos != ebnn_align16(t->trnl_size))
-        return bad(diag, -1, "size", t->trnl_size, pos);
-    return EBNN_OK;
+    return ebnn_train_check_end(t->trnl_size, pos, diag);
 }
 
-ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint8_t *model_data,
-                                  ebnn_diag *diag) {
+static ebnn_status local_init(ebnn_trainer *t, const ebnn_model *m, uint8_t *model_data,
+                              ebnn_diag *diag) {
     ebnn_train_local v;
     const uint8_t *h;
-    uint32_t bits, i;
+    uint32_t bits;
     ebnn_status s;
 
     memset(&v, 0, sizeof v);
@@ -147,54 +143,16 @@ ebnn_status ebnn_train_local_init(ebnn_train_local *t, const ebnn_model *m, uint
     if (v.n_hidden == 0 || v.n_hidden > EBNN_MAX_LAYERS - 2u)
         return bad(diag, -1, "n_hidden", v.n_hidden, 1);
     if (bits < 2 || bits > 16) return bad(diag, -1, "weight_bits", bits, 8);
-    if (h[5] != 0) return bad(diag, -1, "reserved", h[5], 0);
-    if (ebnn_rd16(h + 6) != m->n_classes) return bad(diag, -1, "n_classes", ebnn_rd16(h + 6), m->n_classes);
-    if (m->n_classes > EBNN_TRAIN_LOCAL_MAX_CLASSES)
-        return bad(diag, -1, "n_classes", m->n_classes, EBNN_TRAIN_LOCAL_MAX_CLASSES);
-    for (i = 16; i < EBNN_TRNL_HEADER; i++)
-        if (h[i] != 0) return bad(diag, -1, "reserved", h[i], 0);
-    if (v.trnl_size < EBNN_TRNL_HEADER + (uint32_t)v.n_hidden * EBNN_TRNL_ENTRY)
-        return bad(diag, -1, "size", v.trnl_size, EBNN_TRNL_HEADER + (uint32_t)v.n_hidden * EBNN_TRNL_ENTRY);
+    s = ebnn_train_check_header(h, EBNN_TRNL_HEADER, m, diag);
+    if (s != EBNN_OK) return s;
     v.weight_bytes = bits <= 8 ? 1 : 2;
     v.first_dense = 1;
-    s = check_layers(&v, m->n_classes, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, diag);
+    s = ebnn_train_check_size(v.trnl_size, EBNN_TRNL_HEADER + (uint32_t)v.n_hidden * EBNN_TRNL_ENTRY,
+                              diag);
+    if (s == EBNN_OK) s = check_layers(&v, m->n_classes, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, diag);
     if (s != EBNN_OK) return s;
-    *t = v;
+    t->state.local = v;
     return EBNN_OK;
-}
-
-/* ---- scratch ---- */
-
-/* Byte offsets of the scratch regions for a batch; total 0 when over EBNN_MAX_BYTES. */
-typedef struct {
-    size_t in, out, mask, z, acc, scores, total;
-} scratch_plan;
-
-static scratch_plan plan(const ebnn_train_local *t, uint32_t batch) {
-    scratch_plan p;
-    uint64_t row = 4u * (uint64_t)ebnn_words(t->max_width), pos = 0;
-    uint64_t tensors = row * batch;
-    memset(&p, 0, sizeof p);
-    if (batch == 0 || tensors > EBNN_MAX_BYTES) return p;
-    p.in = (size_t)pos;                                  /* layer inputs, one row per sample */
-    pos += (tensors + 15u) & ~(uint64_t)15u;
-    p.out = (size_t)pos;                                 /* layer outputs h, the next inputs */
-    pos += (tensors + 15u) & ~(uint64_t)15u;
-    p.mask = (size_t)pos;                                /* selected units, one row per sample */
-    pos += (tensors + 15u) & ~(uint64_t)15u;
-    p.z = (size_t)pos;                                   /* one sample's pre-activations */
-    pos += (4u * (uint64_t)t->max_width + 15u) & ~(uint64_t)15u;
-    p.acc = (size_t)pos;                                 /* one unit's summed increments */
-    pos += (4u * (uint64_t)t->max_width + 15u) & ~(uint64_t)15u;
-    p.scores = (size_t)pos;                              /* one sample's readout scores */
-    pos += (4u * (uint64_t)t->model->n_classes + 15u) & ~(uint64_t)15u;
-    if (pos > EBNN_MAX_BYTES) return p;
-    p.total = (size_t)pos;
-    return p;
-}
-
-size_t ebnn_train_local_buffer_size(const ebnn_train_local *t, uint32_t batch) {
-    return t ? plan(t, batch).total : 0;
 }
 
 /* ---- the step ---- */
@@ -286,41 +244,36 @@ static void update_unit(const sub_network *s, uint32_t j, const uint32_t *xs, co
         if (ebnn_fmix32(key ^ (idx * GOLDEN)) < e->p_q)
             v = saturate(v + (v >= 0 ? 2 : -2), s->lo, s->hi);
         set_weight(s->t, w, base + i, v);
-        if (v >= 0)
-            bits[i >> 5] |= 1u << (i & 31u);
-        else
-            bits[i >> 5] &= ~(1u << (i & 31u));
+        ebnn_put_bit(bits, i, v >= 0);
     }
 }
 
-ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inputs,
-                                  const uint8_t *labels, uint32_t n, void *scratch,
-                                  size_t scratch_size, ebnn_train_stats *stats) {
-    scratch_plan p;
-    uint8_t *sc = (uint8_t *)scratch;
-    uint32_t *in, *out, *masks, b, l, j, step, seed, bits;
-    int32_t *z, *acc, *o;
+/* The scratch of a batch: the rows of the widest vector, then one sample's pre-activations, one
+ * unit's summed increments and one sample's readout scores. */
+enum { R_Z, R_ACC, R_SCORES };
+static int local_layout(const ebnn_trainer *tr, uint32_t n, ebnn_train_layout *l) {
+    const ebnn_train_local *t = &tr->state.local;
+    (void)n;
+    l->width = t->max_width;
+    l->n_regions = 3;
+    l->bytes[R_Z] = 4u * (uint64_t)t->max_width;
+    l->bytes[R_ACC] = 4u * (uint64_t)t->max_width;
+    l->bytes[R_SCORES] = 4u * (uint64_t)t->model->n_classes;
+    return 1;
+}
+
+static void local_step(const ebnn_trainer *tr, const uint8_t *inputs, const uint8_t *labels,
+                       uint32_t n, const ebnn_train_scratch *sc, ebnn_train_stats *stats) {
+    const ebnn_train_local *t = &tr->state.local;
+    uint32_t *in = sc->in, *out = sc->out, *masks = sc->mask, b, l, j, step, seed, bits;
+    int32_t *z = (int32_t *)sc->region[R_Z], *acc = (int32_t *)sc->region[R_ACC];
+    int32_t *o = (int32_t *)sc->region[R_SCORES];
     size_t in_size;
     ebnn_layer bin;
 
-    if (t == NULL || t->model == NULL || inputs == NULL || labels == NULL || n == 0)
-        return EBNN_ERR_ARG;
-    for (b = 0; b < n; b++)
-        if (labels[b] >= t->model->n_classes) return EBNN_ERR_ARG;
-    p = plan(t, n);
-    if (p.total == 0) return EBNN_ERR_LIMIT;
-    if (scratch == NULL || (uintptr_t)scratch % EBNN_ALIGN != 0 || scratch_size < p.total)
-        return EBNN_ERR_SCRATCH;
-    in = (uint32_t *)(void *)(sc + p.in);
-    out = (uint32_t *)(void *)(sc + p.out);
-    masks = (uint32_t *)(void *)(sc + p.mask);
-    z = (int32_t *)(void *)(sc + p.z);
-    acc = (int32_t *)(void *)(sc + p.acc);
-    o = (int32_t *)(void *)(sc + p.scores);
-
     /* The ±1 input of the first sub-network: the model's own BINARIZE layer. */
     {
-        uint32_t stride = ebnn_words(t->max_width);
+        uint32_t stride = sc->stride;
         in_size = ebnn_input_size(t->model);
         ebnn_model_layer(t->model, 0, &bin);
         for (b = 0; b < n; b++) ebnn_binarize(&bin, inputs + (size_t)b * in_size, in + (size_t)b * stride);
@@ -328,7 +281,6 @@ ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inpu
     seed = ebnn_rd32(t->trnl + 8);
     step = ebnn_rd32(t->trnl + 12);
     bits = t->trnl[4];
-    if (stats) stats->correct = stats->wrong = 0;
 
     for (l = 0; l < t->n_hidden; l++) {
         sub_network s;
@@ -341,10 +293,9 @@ ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inpu
         s.n_classes = t->model->n_classes;
         s.nw_in = ebnn_words(s.e.n_in);
         s.nw_k = ebnn_words(s.e.k);
-        s.stride = ebnn_words(t->max_width);
+        s.stride = sc->stride;
         s.w = t->trnl + s.e.w_off;
-        /* the writable view of the layer's weights: same offset in the caller's buffer */
-        s.wbits = (uint32_t *)(void *)(t->data + ((const uint8_t *)lay.weights - t->model->data));
+        s.wbits = ebnn_train_wbits(t->data, t->model, &lay);
         s.r = (const uint32_t *)(const void *)(t->trnl + s.e.r_off);
         s.in_thr = l == 0 ? (const uint8_t *)(const void *)bin.thresholds : NULL;
         s.hi = (int32_t)(1u << (bits - 1u)) - 1;
@@ -367,16 +318,26 @@ ebnn_status ebnn_train_local_step(const ebnn_train_local *t, const uint8_t *inpu
         out = swap;
     }
     ebnn_wr32(t->trnl + 12, step + 1u);
-    return EBNN_OK;
 }
 
-ebnn_status ebnn_train_local_set_threshold(const ebnn_train_local *t, uint32_t layer,
-                                           uint32_t p_q) {
-    if (t == NULL || t->trnl == NULL || layer >= t->n_hidden) return EBNN_ERR_ARG;
-    ebnn_wr32(t->trnl + EBNN_TRNL_HEADER + layer * EBNN_TRNL_ENTRY + 8, p_q);
-    return EBNN_OK;
+/* Parameter l: sub-network l's reinforcement threshold p_q, any u32. */
+static uint32_t local_param_count(const ebnn_trainer *t) { return t->state.local.n_hidden; }
+
+static uint32_t local_param_max(const ebnn_trainer *t, uint32_t i) {
+    (void)t;
+    (void)i;
+    return UINT32_MAX;
 }
 
-uint32_t ebnn_train_local_step_index(const ebnn_train_local *t) {
-    return t && t->trnl ? ebnn_rd32(t->trnl + 12) : 0;
+static void local_set_param(const ebnn_trainer *t, uint32_t i, uint32_t p_q) {
+    ebnn_wr32(t->state.local.trnl + EBNN_TRNL_HEADER + i * EBNN_TRNL_ENTRY + 8, p_q);
 }
+
+static uint32_t local_step_index(const ebnn_trainer *t) {
+    return ebnn_rd32(t->state.local.trnl + 12);
+}
+
+const ebnn_trainer_rule ebnn_rule_local = {
+    EBNN_RULE_LOCAL, "local", local_init, local_layout, local_step,
+    local_param_count, local_param_max, local_set_param, local_step_index,
+};

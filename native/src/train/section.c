@@ -1,5 +1,6 @@
-/* Finding an ancillary section of a loaded model file: where the training rules keep their state
- * (`trnl`, `trnd`). The loader has validated the section table, so no bounds checks here. */
+/* Finding and opening an ancillary section of a loaded model file: where the training rules keep
+ * their state (`trnl`, `trnd`). The loader has validated the section table, so no bounds checks
+ * here. */
 #include <string.h>
 
 #include "train_internal.h"
@@ -28,5 +29,28 @@ ebnn_status ebnn_train_open_section(const void *state, const ebnn_model *m, uint
     if (*size < header) return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "size", *size, header);
     if (ebnn_rd16(*section) != version)
         return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "version", ebnn_rd16(*section), version);
+    return EBNN_OK;
+}
+
+ebnn_status ebnn_train_check_header(const uint8_t *h, uint32_t header, const ebnn_model *m,
+                                    ebnn_diag *diag) {
+    uint32_t i;
+    if (h[5] != 0) return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "reserved", h[5], 0);
+    if (ebnn_rd16(h + 6) != m->n_classes)
+        return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "n_classes", ebnn_rd16(h + 6), m->n_classes);
+    if (m->n_classes > EBNN_TRAIN_LOCAL_MAX_CLASSES) /* labels are u8 */
+        return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "n_classes", m->n_classes,
+                         EBNN_TRAIN_LOCAL_MAX_CLASSES);
+    for (i = 16; i < header; i++)
+        if (h[i] != 0) return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "reserved", h[i], 0);
+    return EBNN_OK;
+}
+
+ebnn_status ebnn_train_check_size(uint32_t size, uint32_t need, ebnn_diag *diag) {
+    return size < need ? ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "size", size, need) : EBNN_OK;
+}
+
+ebnn_status ebnn_train_check_end(uint32_t size, uint32_t end, ebnn_diag *diag) {
+    if (end != ebnn_align16(size)) return ebnn_fail(diag, EBNN_ERR_TRAINING, -1, "size", size, end);
     return EBNN_OK;
 }
