@@ -13,6 +13,7 @@
 #include "edgebnn.h"
 #include "print.h"
 #include "proto.h"
+#include "upload.h"
 #include "serve.h"
 #include "bootctl.h"
 #include "model_store.h"
@@ -48,10 +49,7 @@ typedef struct {
 static uint8_t slots[2][MODEL_SLOT_SIZE] __attribute__((aligned(EBNN_ALIGN)));
 static slot_info active_info;
 static unsigned active;                   /* index of the active slot */
-static struct {                           /* the upload into slots[!active] */
-    bool open;
-    uint32_t size, crc, received;
-} upload;
+static upload_state upload;               /* the upload into slots[!active] */
 
 /* Payload buffers as words: replies write int32 scores in place. */
 static uint32_t rx_words[PROTO_MAX_PAYLOAD / 4];
@@ -132,52 +130,18 @@ static uint8_t cmd_info(uint16_t *len)
 
 static uint8_t cmd_load_begin(uint16_t n, uint16_t *len)
 {
-    uint32_t size;
-    if (n != 8)
-        return PROTO_ERR_BAD_REQUEST;
-    size = proto_get32(RX);
-    upload.open = false;
-    if (size > MODEL_SLOT_SIZE) {
-        proto_put32(TX, MODEL_SLOT_SIZE);
-        proto_put32(TX + 4, size);
-        *len = 8;
-        return PROTO_ERR_TOO_LARGE;
-    }
-    if (size < EBNN_HEADER_SIZE)
-        return PROTO_ERR_BAD_REQUEST;
-    upload.open = true;
-    upload.size = size;
-    upload.crc = proto_get32(RX + 4);
-    upload.received = 0;
-    proto_put32(TX, MODEL_SLOT_SIZE);
-    proto_put16(TX + 4, (uint16_t)(PROTO_MAX_PAYLOAD - 4));
-    *len = 6;
-    return PROTO_OK;
-}
-
-static uint8_t load_state_error(uint16_t *len)
-{
-    proto_put32(TX, upload.open ? upload.received : 0);
-    *len = 4;
-    return PROTO_ERR_LOAD_STATE;
+    uint8_t st = upload_check_begin(&upload, RX, n, MODEL_SLOT_SIZE, EBNN_HEADER_SIZE, TX, len);
+    return st != PROTO_OK ? st : upload_open(&upload, RX, MODEL_SLOT_SIZE, TX, len);
 }
 
 static uint8_t cmd_load_chunk(uint16_t n, uint16_t *len)
 {
     uint32_t offset, count;
-    if (n < 4)
-        return PROTO_ERR_BAD_REQUEST;
-    offset = proto_get32(RX);
-    count = n - 4u;
-    /* Contiguous: a chunk may overlap what was received (a retry) but leave no gap. */
-    if (!upload.open || offset > upload.received || count > upload.size - offset)
-        return load_state_error(len);
+    uint8_t st = upload_check_chunk(&upload, RX, n, &offset, &count, TX, len);
+    if (st != PROTO_OK)
+        return st;
     memcpy(slots[!active] + offset, RX + 4, count);
-    if (offset + count > upload.received)
-        upload.received = offset + count;
-    proto_put32(TX, upload.received);
-    *len = 4;
-    return PROTO_OK;
+    return upload_ack(&upload, offset + count, TX, len);
 }
 
 uint8_t server_model_error(uint8_t *reply, ebnn_status st, const ebnn_diag *diag, uint16_t *len)
@@ -209,24 +173,18 @@ static uint8_t cmd_load_commit(uint16_t *len)
     ebnn_diag diag = {-1, NULL, 0, 0};
     ebnn_status st;
     uint32_t crc;
-    if (!upload.open || upload.received != upload.size)
-        return load_state_error(len);
-    upload.open = false;   /* whatever happens next, a new upload starts with LOAD_BEGIN */
+    uint8_t err = upload_finish(&upload, TX, len);
+    if (err != PROTO_OK)
+        return err;
     crc = ebnn_crc32(0, staged, upload.size);
-    if (crc != upload.crc) {
-        proto_put32(TX, crc);
-        *len = 4;
-        return PROTO_ERR_LOAD_CRC;
-    }
+    err = upload_check_crc(&upload, crc, TX, len);
+    if (err != PROTO_OK)
+        return err;
     st = ebnn_model_load(&m, staged, upload.size, &diag);
     if (st != EBNN_OK)
         return server_model_error(TX, st, &diag, len);
-    if (m.arena_size > (uint32_t)(__heap_end - __heap_start)) {
-        proto_put32(TX, (uint32_t)(__heap_end - __heap_start));
-        proto_put32(TX + 4, m.arena_size);
-        *len = 8;
-        return PROTO_ERR_TOO_LARGE;
-    }
+    if (m.arena_size > (uint32_t)(__heap_end - __heap_start))
+        return upload_too_large(TX, (uint32_t)(__heap_end - __heap_start), m.arena_size, len);
     if (store_model(staged, upload.size, len) != PROTO_OK)
         return BOOT_ERR_STORE;   /* durable first: a reset from here on restores the new model */
     active = !active;   /* the commit point: the new model becomes active in one step */

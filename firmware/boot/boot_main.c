@@ -16,6 +16,7 @@
 #include "image.h"
 #include "print.h"
 #include "proto.h"
+#include "upload.h"
 #include "serve.h"
 #include "slots.h"
 
@@ -34,10 +35,7 @@ static uint32_t header_words[IMAGE_HEADER_SIZE / 4];  /* the upload's header, ke
 #define TX ((uint8_t *)tx_words)
 #define HEADER ((uint8_t *)header_words)
 
-static struct {
-    bool open;
-    uint32_t size, crc, received;
-} upload;
+static upload_state upload;   /* the image being flashed into the staging slot */
 
 static uint16_t put_str(uint16_t at, const char *s)
 {
@@ -61,13 +59,6 @@ static uint8_t image_error_reply(image_error e, const char *why, uint16_t *len)
     proto_put32(TX, (uint32_t)e);
     *len = put_str(4, why);
     return BOOT_ERR_IMAGE;
-}
-
-static uint8_t load_state_error(uint16_t *len)
-{
-    proto_put32(TX, upload.open ? upload.received : 0);
-    *len = 4;
-    return PROTO_ERR_LOAD_STATE;
 }
 
 static uint8_t cmd_hello(uint16_t n, uint16_t *len)
@@ -103,51 +94,31 @@ static uint8_t cmd_info(uint16_t *len)
 
 static uint8_t cmd_flash_begin(uint16_t n, uint16_t *len)
 {
-    uint32_t size, slot = FLASHMAP_SIZE(__app_slot_size);
+    uint32_t slot = FLASHMAP_SIZE(__app_slot_size);
     int st;
-    if (n != 8)
-        return PROTO_ERR_BAD_REQUEST;
-    size = proto_get32(RX);
-    upload.open = false;
-    if (size > slot) {
-        proto_put32(TX, slot);
-        proto_put32(TX + 4, size);
-        *len = 8;
-        return PROTO_ERR_TOO_LARGE;
-    }
-    if (size <= IMAGE_HEADER_SIZE)
-        return PROTO_ERR_BAD_REQUEST;
+    uint8_t err = upload_check_begin(&upload, RX, n, slot, IMAGE_HEADER_SIZE + 1u, TX, len);
+    if (err != PROTO_OK)
+        return err;
     st = board_store_erase(staging_offset(), slot);
     if (st != BOARD_STORE_OK)
         return store_error(st, len);
     memset(HEADER, 0xFF, IMAGE_HEADER_SIZE);
-    upload.open = true;
-    upload.size = size;
-    upload.crc = proto_get32(RX + 4);
-    upload.received = 0;
-    proto_put32(TX, slot);
-    proto_put16(TX + 4, (uint16_t)(PROTO_MAX_PAYLOAD - 4));
-    *len = 6;
-    return PROTO_OK;
+    return upload_open(&upload, RX, slot, TX, len);
 }
 
 /* Chunks are contiguous (a resent, overlapping chunk is fine) at 4-byte aligned offsets. The
  * header part stays in RAM until the commit; the body goes straight to the staging slot. */
 static uint8_t cmd_flash_chunk(uint16_t n, uint16_t *len)
 {
-    uint32_t offset, count, k;
+    uint32_t offset, count, end, k;
     uint8_t *data = RX + 4;
     int st;
-    if (n < 4)
-        return PROTO_ERR_BAD_REQUEST;
-    offset = proto_get32(RX);
-    count = n - 4u;
-    if (!upload.open || offset > upload.received || count > upload.size - offset)
-        return load_state_error(len);
+    uint8_t err = upload_check_chunk(&upload, RX, n, &offset, &count, TX, len);
+    if (err != PROTO_OK)
+        return err;
     if (offset % BOARD_STORE_WRITE_ALIGN)
         return PROTO_ERR_BAD_REQUEST;
-    if (offset + count > upload.received)
-        upload.received = offset + count;
+    end = offset + count;
     if (offset < IMAGE_HEADER_SIZE) {
         k = count < IMAGE_HEADER_SIZE - offset ? count : IMAGE_HEADER_SIZE - offset;
         memcpy(HEADER + offset, data, k);
@@ -166,9 +137,7 @@ static uint8_t cmd_flash_chunk(uint16_t n, uint16_t *len)
             return store_error(st, len);
         }
     }
-    proto_put32(TX, upload.received);
-    *len = 4;
-    return PROTO_OK;
+    return upload_ack(&upload, end, TX, len);
 }
 
 static uint8_t cmd_flash_commit(uint16_t *len)
@@ -178,17 +147,15 @@ static uint8_t cmd_flash_commit(uint16_t *len)
     image_error e;
     uint32_t crc, body;
     int st;
-    if (!upload.open || upload.received != upload.size)
-        return load_state_error(len);
-    upload.open = false;   /* whatever happens next, a new upload starts with FLASH_BEGIN */
+    uint8_t err = upload_finish(&upload, TX, len);
+    if (err != PROTO_OK)
+        return err;
     body = upload.size - IMAGE_HEADER_SIZE;
     crc = ebnn_crc32(ebnn_crc32(0, HEADER, IMAGE_HEADER_SIZE),
                      __app_staging + IMAGE_HEADER_SIZE, body);
-    if (crc != upload.crc) {
-        proto_put32(TX, crc);
-        *len = 4;
-        return PROTO_ERR_LOAD_CRC;
-    }
+    err = upload_check_crc(&upload, crc, TX, len);
+    if (err != PROTO_OK)
+        return err;
     e = image_check(HEADER, __app_staging + IMAGE_HEADER_SIZE, FLASHMAP_SIZE(__app_slot_size),
                     (uint32_t)(uintptr_t)__app_slot + IMAGE_HEADER_SIZE, &info, why, sizeof why);
     if (e == IMAGE_OK && info.body_size != body) {
