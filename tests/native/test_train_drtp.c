@@ -89,7 +89,17 @@ static void train_once(tb_model *m, const trnd_spec *s, const uint8_t *x, const 
     void *scratch;
 
     CHECK(ebnn_model_load(&md, f, size, &d) == EBNN_OK, "load: %s", d.field);
+    CHECK(ebnn_trainer_init(&t, 99, &md, f, &d) == EBNN_ERR_ARG && strcmp(d.field, "rule") == 0,
+          "an unknown rule id");
     CHECK(ebnn_trainer_init(&t, EBNN_RULE_DRTP, &md, f, &d) == EBNN_OK, "init: %s", d.field);
+    CHECK(strcmp(ebnn_trainer_rule_name(t.rule), "drtp") == 0 &&
+          ebnn_trainer_rule_find(EBNN_RULE_DRTP) == t.rule, "the rule row");
+    /* parameters: (shift <= 30, window) per trained layer, checked without being set */
+    CHECK(ebnn_trainer_param_count(&t) == 2u * m->n_layers, "parameter count");
+    CHECK(ebnn_trainer_check_param(&t, 0, 31) == EBNN_ERR_ARG, "shift above 30");
+    CHECK(ebnn_trainer_check_param(&t, 0, 30) == EBNN_OK, "shift 30");
+    CHECK(ebnn_trainer_check_param(&t, 1, UINT32_MAX) == EBNN_OK, "any window");
+    CHECK(ebnn_trainer_set_param(&t, 2u * m->n_layers, 0) == EBNN_ERR_ARG, "past the last");
     need = ebnn_trainer_buffer_size(&t, n);
     scratch = tu_aligned(need);
     CHECK(ebnn_trainer_step(&t, x, y, n, scratch, need - 1, stats) == EBNN_ERR_SCRATCH,
