@@ -146,7 +146,7 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
         report("layer", name, kern ? kern->name : "ref", macs);
         if (kern == NULL) break;
         /* layers of several pixels run two windows per call where the kernel has xorpop2
-         * (ebnn_bin_conv2d_pairs) */
+         * (ebnn_bin_conv2d) */
         if (kern->xorpop2 != NULL && l.out_h * l.out_w >= 2) {
             bench_mark();
             kern->xorpop2(in_buf, in_buf + n, w_buf, n, out_c, mism, mism + out_c);

@@ -68,11 +68,10 @@ extern const ebnn_kernel ebnn_kernel_swar;                      /* swar.c  (ever
 /* The i-th kernel this CPU can run, best first; NULL past the last. select.c uses index 0. */
 const ebnn_kernel *ebnn_kernel_at(uint32_t i);
 
-/* CONV2D/DENSE with BIN input through xorpop, pixels two at a time through xorpop2 (when not
- * NULL) where the layer has two left (bin_conv.c). Returns 0, having written nothing, for
+/* CONV2D/DENSE with BIN input through row k's xorpop, pixels two at a time through its xorpop2
+ * (when not NULL) where the layer has two left (bin_conv.c). Returns 0, having written nothing, for
  * layers it does not handle (groups > 1, a window larger than its stack patch). */
-int ebnn_bin_conv2d_pairs(const ebnn_layer *l, const uint32_t *in, void *out,
-                          ebnn_xorpop_fn xorpop, ebnn_xorpop2_fn xorpop2);
+int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k);
 
 /* ---- the paths the rows point to (each 0, having written nothing, for the layers it does
  * not handle) ---- */

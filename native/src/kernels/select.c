@@ -35,20 +35,23 @@ const ebnn_kernel *ebnn_kernel_at(uint32_t i) {
     return NULL;
 }
 
-int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
-    if (k == NULL) return 0;
-    if (l->in_type == EBNN_T_U8) return k->conv_u8 != NULL && k->conv_u8(l, (const uint8_t *)in, out);
-    if (l->in_type != EBNN_T_BIN) return 0;
-    /* the one shape every depthwise path needs, tested here before a call */
-    if (k->depthwise != NULL && l->groups == l->in_c && l->out_c == l->in_c &&
-        k->depthwise(l, (const uint32_t *)in, out))
+/* ebnn_conv2d_try for a row k, inlined into ebnn_conv2d_with. */
+static inline int try_paths(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
+    /* depthwise first, as only grouped layers can be (each path tests the rest of its shape) */
+    if (l->groups > 1u && k->depthwise != NULL && k->depthwise(l, (const uint32_t *)in, out))
         return 1;
+    if (l->in_type == EBNN_T_U8) return k->conv_u8 != NULL && k->conv_u8(l, (const uint8_t *)in, out);
+    /* the BIN paths (each tests in_type) */
     if (k->conv_bin != NULL && k->conv_bin(l, NULL, (const uint32_t *)in, out)) return 1;
-    return ebnn_bin_conv2d_pairs(l, (const uint32_t *)in, out, k->xorpop, k->xorpop2);
+    return ebnn_bin_conv2d(l, (const uint32_t *)in, out, k);
+}
+
+int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
+    return k != NULL && try_paths(k, l, in, out);
 }
 
 void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
-    if (!ebnn_conv2d_try(k, l, in, out)) ebnn_ref_conv2d(l, in, out);
+    if (k == NULL || !try_paths(k, l, in, out)) ebnn_ref_conv2d(l, in, out);
 }
 
 void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out) {
