@@ -9,13 +9,15 @@
  * Adding a kernel for a new CPU:
  *   1. one file native/src/kernels/<name>.c, guarded by the ISA macro it needs (#if
  *      defined(__FOO__) ... #else typedef int ebnn_<name>_unused; #endif), that defines
- *      `const ebnn_kernel ebnn_kernel_<name>` with at least name and xorpop, usable if the
- *      build cannot tell (NULL: always), and any other operation it has, NULL for the rest;
- *   2. one entry in select.c's table, under the same guard: K(<name>), best first;
- *   3. the extern declaration below, beside the others.
- * Nothing else changes: the build picks the file up (native/Makefile, build_ffi.py and the
- * firmware compile every C file of src/kernels), test_kernels_arch checks every row against the
- * reference, and the build info and the benchmarks list it. */
+ *      `const ebnn_kernel ebnn_kernel_<name>` with .name = "<name>", .xorpop, .usable when
+ *      only the run time can tell (NULL: always), and every other operation it has (the
+ *      others NULL: the reference does them);
+ *   2. one entry in select.c's table under the same guard, `#define FOO_ROWS(K) K(<name>)`
+ *      (empty otherwise), with FOO_ROWS(K) placed in ROWS by rank, best first;
+ *   3. its extern declaration below, beside the others.
+ * Nothing else changes: native/Makefile, build_ffi.py and the firmware compile every C file
+ * under native/src, test_kernels_arch checks every row against the reference, and the build
+ * info (select.c), the benchmarks and the load-time repack's tag (pack.c) read the row. */
 #ifndef EDGEBNN_KERNELS_KERNELS_H
 #define EDGEBNN_KERNELS_KERNELS_H
 

@@ -4,9 +4,9 @@
  * Nothing is cached: no global mutable state. */
 #include "kernels.h"
 
-/* The table, best first: one K(name) per kernel file, under the guard its file compiles in.
- * A row named ebnn_kernel_<name> (kernels.h) and the build info's name of it come from one
- * entry. */
+/* The table, best first: K(name) per kernel row, under the guard its file compiles in (the
+ * checklist for a new kernel: kernels.h). The row ebnn_kernel_<name> and the build info's
+ * name of it come from the one entry. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define X86_ROWS(K) K(avx512) K(avx2) K(popcnt)
 #else
