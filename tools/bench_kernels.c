@@ -67,15 +67,11 @@ static void bench_threads(const char *name, const ebnn_layer *l, const uint32_t 
     void *stacks = NULL, *packed = NULL;
     uint32_t counts[2], i;
     counts[0] = 1, counts[1] = threads;
-#if defined(__x86_64__) && defined(__GNUC__)
-    words = ebnn_x86_lanes_packed_words(k, l);
-#endif
+    if (k != NULL && k->pack_size != NULL) words = k->pack_size(l);
     if (posix_memalign(&stacks, EBNN_ALIGN, stack_size) != 0) exit(2);
     if (words) {
         if (posix_memalign(&packed, 64, words * 4u) != 0) exit(2);
-#if defined(__x86_64__) && defined(__GNUC__)
-        ebnn_x86_lanes_pack(k, l, (uint32_t *)packed);
-#endif
+        k->pack(l, (uint32_t *)packed);
     }
     for (i = 0; i < 2; i++) {
         double best;

@@ -1,6 +1,6 @@
-/* Load-time weight repack (host option): the layers that the selected kernel runs in lanes
- * (x86_lanes.c) need their weights word-major per channel group, which otherwise is done on
- * every call. ebnn_pack does it once into caller memory; the engine then reads it
+/* Load-time weight repack (host option): the layers that the selected kernel runs its own way
+ * (its row's conv_bin, e.g. x86_lanes.c) need their weights repacked (the row's pack_size and
+ * pack), which otherwise is done on every call. ebnn_pack does it once into caller memory; the engine then reads it
  * (ebnn_infer_with). Layout, in 32-bit words: magic, the kernel's tag, the model's header CRC,
  * n_layers, then one word offset per layer (0: repacked on the fly), padded to 16 words; each
  * layer's block starts on a 64-byte boundary. The tag and CRC let the engine refuse a buffer
@@ -24,12 +24,7 @@ static uint32_t round16(size_t words) { return (uint32_t)((words + 15u) & ~(size
 /* Words of layer l's block for kernel k (0: not repacked). */
 static size_t layer_words(const ebnn_kernel *k, const ebnn_layer *l) {
     if (l->op != EBNN_OP_CONV2D && l->op != EBNN_OP_DENSE) return 0;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    return round16(ebnn_x86_lanes_packed_words(k, l));
-#else
-    (void)k;
-    return 0;
-#endif
+    return k != NULL && k->pack_size != NULL ? round16(k->pack_size(l)) : 0;
 }
 
 size_t ebnn_pack_size(const ebnn_model *m) {
@@ -61,9 +56,7 @@ ebnn_status ebnn_pack(const ebnn_model *m, void *packed, size_t size) {
         (void)ebnn_model_layer(m, i, &l);
         words = layer_words(k, &l);
         p[HEAD_WORDS + i] = words ? (uint32_t)at : 0u;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-        if (words) ebnn_x86_lanes_pack(k, &l, p + at);
-#endif
+        if (words) k->pack(&l, p + at);
         at += words;
     }
     return EBNN_OK;

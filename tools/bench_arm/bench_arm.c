@@ -10,7 +10,7 @@
  * (ticks only on bare metal), and first an "empty" region, the cost of the marks themselves.
  * Kinds: "layer" is the whole CONV2D/DENSE call (driver, window copies, thresholds), "loop"
  * one xorpop call on the layer's first window against every output channel, i.e. the inner
- * loops alone (AArch64 NEON convolutions: one ebnn_neon_xorpop2 call on two windows), "model" one ebnn_infer of a model file (bench_models). No malloc: static buffers
+ * loops alone (where the kernel has xorpop2, AArch64 NEON, convolutions: one xorpop2 call on two windows), "model" one ebnn_infer of a model file (bench_models). No malloc: static buffers
  * sized for the largest layer. */
 #include <string.h>
 
@@ -145,16 +145,15 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
         bench_mark();
         report("layer", name, kern ? kern->name : "ref", macs);
         if (kern == NULL) break;
-#if defined(__ARM_NEON) && defined(__aarch64__)
-        /* layers of several pixels run two windows per call there (ebnn_bin_conv2d_pairs) */
-        if (kern == &ebnn_kernel_neon && l.out_h * l.out_w >= 2) {
+        /* layers of several pixels run two windows per call where the kernel has xorpop2
+         * (ebnn_bin_conv2d) */
+        if (kern->xorpop2 != NULL && l.out_h * l.out_w >= 2) {
             bench_mark();
-            ebnn_neon_xorpop2(in_buf, in_buf + n, w_buf, n, out_c, mism, mism + out_c);
+            kern->xorpop2(in_buf, in_buf + n, w_buf, n, out_c, mism, mism + out_c);
             bench_mark();
             report("loop", name, kern->name, 2u * (uint64_t)n * 32u * out_c);
             continue;
         }
-#endif
         bench_mark();
         kern->xorpop(in_buf, w_buf, n, out_c, mism);
         bench_mark();

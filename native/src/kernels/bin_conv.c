@@ -1,5 +1,6 @@
 /* The shared driver of the optimized BIN-input convolution: it turns a CONV2D/DENSE layer into
- * calls of an architecture's xorpop (one input window against a chunk of output channels) and
+ * calls of a kernel row's xorpop (one input window against a chunk of output channels; two
+ * windows through its xorpop2 where it has one) and
  * finishes each channel with the helpers of common.h, so every kernel shares one definition of
  * windows, padding and thresholds. Only groups == 1 for now; grouped layers stay on ref. */
 #include "kernels.h"
@@ -65,8 +66,9 @@ static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint
         ebnn_out_finish(l, out, pix, c0 + j, (int32_t)(terms - mism[j]) - (int32_t)mism[j]);
 }
 
-int ebnn_bin_conv2d_pairs(const ebnn_layer *l, const uint32_t *in, void *out,
-                          ebnn_xorpop_fn xorpop, ebnn_xorpop2_fn xorpop2) {
+int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k) {
+    ebnn_xorpop_fn xorpop = k->xorpop;
+    ebnn_xorpop2_fn xorpop2 = k->xorpop2;
     uint32_t patch[PATCH_WORDS], mism[2u * CHUNK_ROWS];
     uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
     uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0;
@@ -100,8 +102,4 @@ int ebnn_bin_conv2d_pairs(const ebnn_layer *l, const uint32_t *in, void *out,
         }
     }
     return 1;
-}
-
-int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xorpop_fn xorpop) {
-    return ebnn_bin_conv2d_pairs(l, in, out, xorpop, NULL);
 }

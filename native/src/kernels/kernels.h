@@ -1,23 +1,66 @@
-/* Plumbing of the optimized kernels: what an architecture file provides, the shared BIN-input
- * convolution driver that runs it, and the list select.c chooses from. Not public API. */
+/* Plumbing of the optimized kernels: the operation table every kernel fills, the shared
+ * BIN-input convolution driver that runs its row primitive, and the functions the rows point
+ * to. Not public API.
+ *
+ * A kernel is one row (ebnn_kernel): the operations it accelerates, NULL where the reference
+ * (ref.c, binarize_ref.c, residual.c) does it. select.c is the one place that picks a row (the
+ * first usable one of its table) and falls back per operation; no kernel tests which row it is.
+ *
+ * Adding a kernel for a new CPU:
+ *   1. one file native/src/kernels/<name>.c, guarded by the ISA macro it needs (#if
+ *      defined(__FOO__) ... #else typedef int ebnn_<name>_unused; #endif), that defines
+ *      `const ebnn_kernel ebnn_kernel_<name>` with .name = "<name>", .xorpop, .usable when
+ *      only the run time can tell (NULL: always), and every other operation it has (the
+ *      others NULL: the reference does them);
+ *   2. one entry in select.c's table under the same guard, `#define FOO_ROWS(K) K(<name>)`
+ *      (empty otherwise), with FOO_ROWS(K) placed in ROWS by rank, best first;
+ *   3. its extern declaration below, beside the others.
+ * Nothing else changes: native/Makefile, build_ffi.py and the firmware compile every C file
+ * under native/src, test_kernels_arch checks every row against the reference, and the build
+ * info (select.c), the benchmarks and the load-time repack's tag (pack.c) read the row. */
 #ifndef EDGEBNN_KERNELS_KERNELS_H
 #define EDGEBNN_KERNELS_KERNELS_H
 
 #include "common.h"
 
-/* The hot loop every architecture implements: for r < rows,
+/* The hot loop every kernel implements: for r < rows,
  *   mism[r] = popcount(x XOR w[r*n .. r*n + n-1])
  * over n packed words. x and w need only 4-byte alignment. */
 typedef void (*ebnn_xorpop_fn)(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
                                uint32_t *mism);
+/* Two windows against the same rows: mism0[r] for x0, mism1[r] for x1 (rows as xorpop). */
+typedef void (*ebnn_xorpop2_fn)(const uint32_t *x0, const uint32_t *x1, const uint32_t *w,
+                                uint32_t n, uint32_t rows, uint32_t *mism0, uint32_t *mism1);
+
+/* A CONV2D/DENSE path for the layers it handles: 1 when it ran the layer, 0 (nothing written)
+ * when it leaves the layer to the next path. */
+typedef int (*ebnn_conv_u8_fn)(const ebnn_layer *l, const uint8_t *in, void *out);
+typedef int (*ebnn_conv_bin_fn)(const ebnn_layer *l, const uint32_t *in, void *out);
+/* The same reading weights repacked at load time by the row's pack (packed NULL: repack on
+ * the fly). */
+typedef int (*ebnn_conv_packed_fn)(const ebnn_layer *l, const uint32_t *packed,
+                                   const uint32_t *in, void *out);
 
 typedef struct {
     const char *name;
-    ebnn_xorpop_fn xorpop;
-    int (*usable)(void); /* 1 when this CPU can run it (checked at run time) */
+    int (*usable)(void);         /* 1 when this CPU can run it (run time); NULL: always */
+    ebnn_xorpop_fn xorpop;       /* required: the row primitive of the BIN driver (bin_conv.c) */
+    ebnn_xorpop2_fn xorpop2;     /* the driver's two-pixel step, NULL: one pixel at a time */
+    ebnn_conv_u8_fn conv_u8;     /* U8 input (the 8-bit first layer) */
+    ebnn_conv_bin_fn depthwise;  /* BIN depthwise (groups == in_c == out_c) */
+    /* BIN convolution its own way, before the driver (x86: channels in lanes), and its
+     * load-time weight repack: the words layer l takes (0: none, the layer is not repacked)
+     * and the repack into them (ebnn_pack, pack.c). */
+    ebnn_conv_packed_fn conv_bin;
+    size_t (*pack_size)(const ebnn_layer *l);
+    void (*pack)(const ebnn_layer *l, uint32_t *packed);
+    /* Every layer of these ops (no fallback within a layer). */
+    void (*threshold)(const ebnn_layer *l, const int32_t *in, uint32_t *out);
+    void (*maxpool)(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
+    void (*binarize)(const ebnn_layer *l, const uint8_t *in, uint32_t *out);
 } ebnn_kernel;
 
-/* One per architecture file; each exists only where its file compiles it. */
+/* One row per kernel file; each exists only where its file compiles it. */
 extern const ebnn_kernel ebnn_kernel_avx512, ebnn_kernel_avx2,
     ebnn_kernel_popcnt;                                         /* x86.c   (x86-64, GCC/clang) */
 extern const ebnn_kernel ebnn_kernel_neon;                      /* neon.c  (__ARM_NEON) */
@@ -27,64 +70,47 @@ extern const ebnn_kernel ebnn_kernel_swar;                      /* swar.c  (ever
 /* The i-th kernel this CPU can run, best first; NULL past the last. select.c uses index 0. */
 const ebnn_kernel *ebnn_kernel_at(uint32_t i);
 
-/* CONV2D/DENSE with BIN input through xorpop (bin_conv.c). Returns 0, having written nothing,
- * for layers it does not handle (groups > 1, a window larger than its stack patch); the
- * caller then runs the reference. */
-int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, ebnn_xorpop_fn xorpop);
+/* CONV2D/DENSE with BIN input through row k's xorpop, pixels two at a time through its xorpop2
+ * (when not NULL) where the layer has two left (bin_conv.c). Returns 0, having written nothing, for
+ * layers it does not handle (groups > 1, a window larger than its stack patch). */
+int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k);
 
-/* The channels-in-lanes convolution of the x86 kernel k (x86_lanes.c); 0, having written
- * nothing, when k has none or the layer is not one it handles. */
-int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
-                          void *out);
-/* Load-time repack of the lanes path (ebnn_pack): the words of layer l's weights repacked for
- * kernel k (0: the layer does not take k's lanes path), the repack into wl, and the
- * convolution reading them (packed NULL: repack on the fly, as ebnn_x86_lanes_conv2d). */
-size_t ebnn_x86_lanes_packed_words(const ebnn_kernel *k, const ebnn_layer *l);
-void ebnn_x86_lanes_pack(const ebnn_kernel *k, const ebnn_layer *l, uint32_t *wl);
-int ebnn_x86_lanes_conv2d_packed(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *packed,
-                                 const uint32_t *in, void *out);
+/* ---- the paths the rows point to (each 0, having written nothing, for the layers it does
+ * not handle) ---- */
+/* x86 (x86_*.c): channels-in-lanes BIN convolution and its repack (x86_lanes.c), the 8-bit
+ * first layer (x86_u8.c), depthwise (x86_depthwise.c), THRESHOLD (x86_threshold.c), each for
+ * AVX-512 and AVX2. */
+int ebnn_avx512_lanes_conv2d(const ebnn_layer *l, const uint32_t *packed, const uint32_t *in,
+                             void *out);
+int ebnn_avx2_lanes_conv2d(const ebnn_layer *l, const uint32_t *packed, const uint32_t *in,
+                           void *out);
+size_t ebnn_avx512_lanes_pack_size(const ebnn_layer *l);
+size_t ebnn_avx2_lanes_pack_size(const ebnn_layer *l);
+void ebnn_avx512_lanes_pack(const ebnn_layer *l, uint32_t *packed);
+void ebnn_avx2_lanes_pack(const ebnn_layer *l, uint32_t *packed);
+int ebnn_avx512_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
+int ebnn_avx2_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
+int ebnn_avx512_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);
+int ebnn_avx2_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);
+void ebnn_avx512_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out);
+void ebnn_avx2_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out);
 
-/* The 8-bit first layer on the x86 kernel k (x86_u8.c); 0, having written nothing, when k has
- * no such path or the layer is not one it handles. */
-int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t *in, void *out);
-
-/* ---- ARM (arm_*.c, neon*.c, swar*.c, mve.c) ---- */
-/* Two windows against the same rows: mism0[r] for x0, mism1[r] for x1 (rows as xorpop). */
-typedef void (*ebnn_xorpop2_fn)(const uint32_t *x0, const uint32_t *x1, const uint32_t *w,
-                                uint32_t n, uint32_t rows, uint32_t *mism0, uint32_t *mism1);
-/* AArch64 NEON's, 2 pixels x 8 channels per step (neon.c). */
-void ebnn_neon_xorpop2(const uint32_t *x0, const uint32_t *x1, const uint32_t *w, uint32_t n,
-                       uint32_t rows, uint32_t *mism0, uint32_t *mism1);
-/* ebnn_bin_conv2d running pixels two at a time through xorpop2 (when not NULL) where the layer
- * has two left (bin_conv.c). */
-int ebnn_bin_conv2d_pairs(const ebnn_layer *l, const uint32_t *in, void *out,
-                          ebnn_xorpop_fn xorpop, ebnn_xorpop2_fn xorpop2);
-/* The 8-bit first layer (U8 input, groups == 1) with NEON's masked byte sums (neon_u8.c),
- * Helium's (mve_u8.c) or without SIMD (swar_u8.c), all through the driver of arm_u8.h; 0,
- * having written nothing, for other layers. */
+/* ARM (arm_*.c, *_u8.c). The 8-bit first layer (U8 input, groups == 1) with NEON's masked
+ * byte sums (neon_u8.c), Helium's (mve_u8.c) or without SIMD (swar_u8.c), all through the
+ * driver of arm_u8.h. */
 int ebnn_neon_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
 int ebnn_mve_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
 int ebnn_swar_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
-/* Depthwise BIN convolution, bit-sliced (arm_depthwise.c); 0, having written nothing, for
- * other layers. */
+/* Depthwise BIN convolution, bit-sliced (arm_depthwise.c). */
 int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);
-/* MAXPOOL, BINARIZE and THRESHOLD for every layer (arm_ops.c). */
+/* MAXPOOL, BINARIZE and THRESHOLD for every layer, with the SIMD the build has (arm_ops.c):
+ * every ARM row uses them. */
 void ebnn_arm_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out);
 void ebnn_arm_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out);
 void ebnn_arm_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out);
 
-/* Depthwise BIN convolution on the x86 kernel k (x86_depthwise.c); 0, having written nothing,
- * when k has no such path or the layer is not one it handles. */
-int ebnn_x86_depthwise_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
-                              void *out);
-
-/* THRESHOLD on the x86 kernel k (x86_threshold.c); 0, having written nothing, when k has no
- * such path. */
-int ebnn_x86_threshold(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
-                       uint32_t *out);
-
-/* Runs the layer through kernel k's optimized paths: 1 when one of them ran it, 0 (nothing
- * written) when the layer is left to the reference. */
+/* Runs the layer through kernel k's paths: 1 when one of them ran it, 0 (nothing written)
+ * when the layer is left to the reference (always for k NULL). */
 int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);
 
 /* ebnn_conv2d with a given kernel (NULL: the reference), for tests and benchmarks. */

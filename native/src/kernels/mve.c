@@ -61,9 +61,12 @@ static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_
     }
 }
 
-static int always(void) { return 1; }
-
-const ebnn_kernel ebnn_kernel_mve = {"mve", xorpop_mve, always};
+/* The row: the 8-bit first layer is mve_u8.c's, the depthwise and the other ops ARM's (with
+ * Helium in this build). */
+const ebnn_kernel ebnn_kernel_mve = {
+    .name = "mve", .xorpop = xorpop_mve, .conv_u8 = ebnn_mve_u8_conv2d,
+    .depthwise = ebnn_arm_depthwise_conv2d, .threshold = ebnn_arm_threshold,
+    .maxpool = ebnn_arm_maxpool, .binarize = ebnn_arm_binarize};
 
 #else
 typedef int ebnn_mve_unused; /* ISO C forbids an empty translation unit. */

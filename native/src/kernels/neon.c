@@ -292,8 +292,8 @@ static void xorpop_neon(const uint32_t *x, const uint32_t *w, uint32_t n, uint32
 }
 
 #if defined(__aarch64__)
-void ebnn_neon_xorpop2(const uint32_t *x0, const uint32_t *x1, const uint32_t *w, uint32_t n,
-                       uint32_t rows, uint32_t *mism0, uint32_t *mism1) {
+static void xorpop2_neon(const uint32_t *x0, const uint32_t *x1, const uint32_t *w, uint32_t n,
+                         uint32_t rows, uint32_t *mism0, uint32_t *mism1) {
     uint32_t r = 0;
     for (; r + CH <= rows; r += CH) block8x2(x0, x1, w + (size_t)r * n, n, mism0 + r, mism1 + r);
     for (; r < rows; r++) {
@@ -303,9 +303,15 @@ void ebnn_neon_xorpop2(const uint32_t *x0, const uint32_t *x1, const uint32_t *w
 }
 #endif
 
-static int always(void) { return 1; }
-
-const ebnn_kernel ebnn_kernel_neon = {"neon", xorpop_neon, always};
+/* The row: AArch64 convolutions run pixel pairs; the 8-bit first layer is neon_u8.c's, the
+ * depthwise and the other ops ARM's (with NEON in this build). */
+const ebnn_kernel ebnn_kernel_neon = {
+    .name = "neon", .xorpop = xorpop_neon,
+#if defined(__aarch64__)
+    .xorpop2 = xorpop2_neon,
+#endif
+    .conv_u8 = ebnn_neon_u8_conv2d, .depthwise = ebnn_arm_depthwise_conv2d,
+    .threshold = ebnn_arm_threshold, .maxpool = ebnn_arm_maxpool, .binarize = ebnn_arm_binarize};
 
 #else
 typedef int ebnn_neon_unused; /* ISO C forbids an empty translation unit. */

@@ -1,102 +1,87 @@
-/* The one place that chooses which kernel implementation runs: the best kernel this CPU can
- * run (checked at run time on x86-64, where one build carries several), falling back to the
- * scalar reference (ref.c) for the layers an optimized kernel does not handle. Nothing is
- * cached: no global mutable state. */
+/* The one place that chooses which kernel implementation runs: the first row of the table
+ * this CPU can run (checked at run time on x86-64, where one build carries several), and per
+ * operation the scalar reference (ref.c) where that row has none or leaves the layer to it.
+ * Nothing is cached: no global mutable state. */
 #include "kernels.h"
 
-/* Best first. */
-static const ebnn_kernel *const candidates[] = {
+/* The table, best first: K(name) per kernel row, under the guard its file compiles in (the
+ * checklist for a new kernel: kernels.h). The row ebnn_kernel_<name> and the build info's
+ * name of it come from the one entry. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    &ebnn_kernel_avx512,
-    &ebnn_kernel_avx2,
-    &ebnn_kernel_popcnt,
+#define X86_ROWS(K) K(avx512) K(avx2) K(popcnt)
+#else
+#define X86_ROWS(K)
 #endif
 #if defined(__ARM_NEON)
-    &ebnn_kernel_neon,
+#define NEON_ROWS(K) K(neon)
+#else
+#define NEON_ROWS(K)
 #endif
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-    &ebnn_kernel_mve,
+#define MVE_ROWS(K) K(mve)
+#else
+#define MVE_ROWS(K)
 #endif
-    &ebnn_kernel_swar,
-};
+#define ROWS(K) X86_ROWS(K) NEON_ROWS(K) MVE_ROWS(K) K(swar)
+
+#define ROW_PTR(name) &ebnn_kernel_##name,
+static const ebnn_kernel *const rows[] = {ROWS(ROW_PTR)};
+#define N_ROWS (sizeof rows / sizeof rows[0])
 
 const ebnn_kernel *ebnn_kernel_at(uint32_t i) {
     uint32_t c;
-    for (c = 0; c < sizeof candidates / sizeof candidates[0]; c++)
-        if (candidates[c]->usable() && i-- == 0) return candidates[c];
+    for (c = 0; c < N_ROWS; c++)
+        if ((rows[c]->usable == NULL || rows[c]->usable()) && i-- == 0) return rows[c];
     return NULL;
 }
 
+/* ebnn_conv2d_try for a row k, inlined into ebnn_conv2d_with. */
+static inline int try_paths(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
+    /* depthwise first, as only grouped layers can be (each path tests the rest of its shape) */
+    if (l->groups > 1u && k->depthwise != NULL && k->depthwise(l, (const uint32_t *)in, out))
+        return 1;
+    if (l->in_type == EBNN_T_U8) return k->conv_u8 != NULL && k->conv_u8(l, (const uint8_t *)in, out);
+    /* the BIN paths (each tests in_type) */
+    if (k->conv_bin != NULL && k->conv_bin(l, NULL, (const uint32_t *)in, out)) return 1;
+    return ebnn_bin_conv2d(l, (const uint32_t *)in, out, k);
+}
+
 int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
-    if (k == NULL) return 0;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (l->in_type == EBNN_T_U8) return ebnn_x86_u8_conv2d(k, l, (const uint8_t *)in, out);
-    if (ebnn_x86_depthwise_conv2d(k, l, (const uint32_t *)in, out)) return 1;
-    if (ebnn_x86_lanes_conv2d(k, l, (const uint32_t *)in, out)) return 1;
-#endif
-#if defined(__arm__) || defined(__aarch64__)
-    if (l->in_type == EBNN_T_U8) {
-#if defined(__ARM_NEON)
-        if (k == &ebnn_kernel_neon) return ebnn_neon_u8_conv2d(l, (const uint8_t *)in, out);
-#endif
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-        if (k == &ebnn_kernel_mve) return ebnn_mve_u8_conv2d(l, (const uint8_t *)in, out);
-#endif
-        return ebnn_swar_u8_conv2d(l, (const uint8_t *)in, out);
-    }
-    if (ebnn_arm_depthwise_conv2d(l, (const uint32_t *)in, out)) return 1;
-#if defined(__aarch64__)
-    if (k == &ebnn_kernel_neon)
-        return ebnn_bin_conv2d_pairs(l, (const uint32_t *)in, out, k->xorpop, ebnn_neon_xorpop2);
-#endif
-#endif
-    return l->in_type == EBNN_T_BIN && ebnn_bin_conv2d(l, (const uint32_t *)in, out, k->xorpop);
+    return k != NULL && try_paths(k, l, in, out);
 }
 
 void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out) {
-    if (!ebnn_conv2d_try(k, l, in, out)) ebnn_ref_conv2d(l, in, out);
+    if (k == NULL || !try_paths(k, l, in, out)) ebnn_ref_conv2d(l, in, out);
 }
 
 void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out) {
     ebnn_conv2d_with(ebnn_kernel_at(0), l, in, out);
 }
 
+void ebnn_conv2d_packed(const ebnn_layer *l, const uint32_t *packed, const void *in, void *out) {
+    const ebnn_kernel *k = ebnn_kernel_at(0);
+    if (packed != NULL && k != NULL && k->conv_bin != NULL &&
+        k->conv_bin(l, packed, (const uint32_t *)in, out))
+        return;
+    ebnn_conv2d_with(k, l, in, out);
+}
+
 void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out) {
-#if defined(__arm__) || defined(__aarch64__)
-    ebnn_arm_maxpool(l, in, out);
-#else
-    ebnn_ref_maxpool(l, in, out);
-#endif
+    const ebnn_kernel *k = ebnn_kernel_at(0);
+    if (k != NULL && k->maxpool != NULL) k->maxpool(l, in, out);
+    else ebnn_ref_maxpool(l, in, out);
 }
 
 void ebnn_binarize(const ebnn_layer *l, const uint8_t *in, uint32_t *out) {
-#if defined(__arm__) || defined(__aarch64__)
-    ebnn_arm_binarize(l, in, out);
-#else
-    ebnn_ref_binarize(l, in, out);
-#endif
-}
-
-void ebnn_conv2d_packed(const ebnn_layer *l, const uint32_t *packed, const void *in, void *out) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (packed != NULL &&
-        ebnn_x86_lanes_conv2d_packed(ebnn_kernel_at(0), l, packed, (const uint32_t *)in, out))
-        return;
-#endif
-    (void)packed;
-    ebnn_conv2d(l, in, out);
+    const ebnn_kernel *k = ebnn_kernel_at(0);
+    if (k != NULL && k->binarize != NULL) k->binarize(l, in, out);
+    else ebnn_ref_binarize(l, in, out);
 }
 
 void ebnn_threshold_with(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
                          uint32_t *out) {
-    (void)k;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (k != NULL && ebnn_x86_threshold(k, l, in, out)) return;
-#elif defined(__arm__) || defined(__aarch64__)
-    ebnn_arm_threshold(l, in, out);   /* one ARM path per build (NEON, Helium or plain C) */
-    return;
-#endif
-    ebnn_ref_threshold(l, in, out);
+    if (k != NULL && k->threshold != NULL) k->threshold(l, in, out);
+    else ebnn_ref_threshold(l, in, out);
 }
 
 void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
@@ -131,23 +116,23 @@ void ebnn_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
 #define EBNN_OPT "-O0"
 #endif
 
-#define EBNN_INFO EBNN_CC "; " EBNN_ARCH "; " EBNN_OPT "; kernels: "
+/* Per row, the build info with that row in use: "kernels: <row> (of <every row>, ref)". The
+ * list of every row is ROWS again, inside an expansion of ROWS: ROWS_LATER () delays it until
+ * the outer expansion is done, and EXPAND rescans the result. */
+#define ROW_NAME(name) #name ", "
+#define EMPTY()
+#define ROWS_LATER() ROWS
+#define EXPAND(x) x
+#define EBNN_INFO(name) \
+    EBNN_CC "; " EBNN_ARCH "; " EBNN_OPT "; kernels: " #name " (of " ROWS_LATER EMPTY()()(ROW_NAME) "ref)"
+#define ROW_INFO(name) EBNN_INFO(name),
+static const char *const infos[] = {EXPAND(ROWS(ROW_INFO))};
 
-/* The kernel in use first, then the others compiled in that this CPU can run. Static strings
- * chosen at run time: no buffer to fill. */
+/* Static strings chosen at run time: no buffer to fill. */
 const char *ebnn_build_info(void) {
     const ebnn_kernel *k = ebnn_kernel_at(0);
-    (void)k;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (k == &ebnn_kernel_avx512) return EBNN_INFO "avx512 (avx2, popcnt, swar, ref available)";
-    if (k == &ebnn_kernel_avx2) return EBNN_INFO "avx2 (popcnt, swar, ref available)";
-    if (k == &ebnn_kernel_popcnt) return EBNN_INFO "popcnt (swar, ref available)";
-#endif
-#if defined(__ARM_NEON)
-    return EBNN_INFO "neon (swar, ref available)";
-#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
-    return EBNN_INFO "mve (swar, ref available)";
-#else
-    return EBNN_INFO "swar (ref available)";
-#endif
+    uint32_t c;
+    for (c = 0; c < N_ROWS; c++)
+        if (rows[c] == k) return infos[c];
+    return EXPAND(EBNN_INFO(ref));
 }

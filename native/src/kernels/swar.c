@@ -279,10 +279,18 @@ static void xorpop_swar(const uint32_t *x, const uint32_t *w, uint32_t n, uint32
 
 #endif
 
-static int always(void) { return 1; }
-
 #if defined(HS_ASM)
-const ebnn_kernel ebnn_kernel_swar = {"swar", xorpop_hs, always};
+#define XORPOP xorpop_hs
 #else
-const ebnn_kernel ebnn_kernel_swar = {"swar", xorpop_swar, always};
+#define XORPOP xorpop_swar
 #endif
+
+/* The row. On ARM also the 8-bit first layer without SIMD (swar_u8.c), the depthwise and the
+ * other ops of arm_*.c (which only compile there); elsewhere the reference does those. */
+const ebnn_kernel ebnn_kernel_swar = {
+    .name = "swar", .xorpop = XORPOP,
+#if defined(__arm__) || defined(__aarch64__)
+    .conv_u8 = ebnn_swar_u8_conv2d, .depthwise = ebnn_arm_depthwise_conv2d,
+    .threshold = ebnn_arm_threshold, .maxpool = ebnn_arm_maxpool, .binarize = ebnn_arm_binarize,
+#endif
+};

@@ -6,7 +6,7 @@
  *   avx512: VPOPCNTQ on 512-bit vectors, 4 output channels per loaded input vector, the
  *           ragged end of a row read with a masked load (no scalar tail).
  * These are the row-by-row primitive (xorpop); the channels-in-lanes convolution that most
- * conv layers take is x86_lanes.c. */
+ * conv layers take is x86_lanes.c. The three rows of the kernel table are at the end. */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -164,9 +164,20 @@ static int has_avx512(void) {
            __builtin_cpu_supports("avx512vpopcntdq");
 }
 
-const ebnn_kernel ebnn_kernel_avx512 = {"avx512", xorpop_avx512, has_avx512};
-const ebnn_kernel ebnn_kernel_avx2 = {"avx2", xorpop_avx2, has_avx2};
-const ebnn_kernel ebnn_kernel_popcnt = {"popcnt", xorpop_popcnt, has_popcnt};
+/* The rows: each kernel's own paths (x86_lanes.c, x86_u8.c, x86_depthwise.c,
+ * x86_threshold.c); MAXPOOL and BINARIZE are the reference's. */
+const ebnn_kernel ebnn_kernel_avx512 = {
+    .name = "avx512", .usable = has_avx512, .xorpop = xorpop_avx512,
+    .conv_u8 = ebnn_avx512_u8_conv2d, .depthwise = ebnn_avx512_depthwise_conv2d,
+    .conv_bin = ebnn_avx512_lanes_conv2d, .pack_size = ebnn_avx512_lanes_pack_size,
+    .pack = ebnn_avx512_lanes_pack, .threshold = ebnn_avx512_threshold};
+const ebnn_kernel ebnn_kernel_avx2 = {
+    .name = "avx2", .usable = has_avx2, .xorpop = xorpop_avx2,
+    .conv_u8 = ebnn_avx2_u8_conv2d, .depthwise = ebnn_avx2_depthwise_conv2d,
+    .conv_bin = ebnn_avx2_lanes_conv2d, .pack_size = ebnn_avx2_lanes_pack_size,
+    .pack = ebnn_avx2_lanes_pack, .threshold = ebnn_avx2_threshold};
+const ebnn_kernel ebnn_kernel_popcnt = {.name = "popcnt", .usable = has_popcnt,
+                                        .xorpop = xorpop_popcnt};
 
 #else
 /* ISO C forbids an empty translation unit. */

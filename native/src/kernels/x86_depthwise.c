@@ -133,17 +133,12 @@ static AVX2 void run32(const ebnn_layer *l, const uint32_t *in, void *out, const
     }
 }
 
-int ebnn_x86_depthwise_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
-                              void *out) {
+/* run: run64 (AVX-512) or run32 (AVX2). */
+static int depthwise(run_fn run, const ebnn_layer *l, const uint32_t *in, void *out) {
     uint32_t wt[MAX_TAPS * MAX_WORDS];
     int8_t ge[32u * MAX_WORDS], le[32u * MAX_WORDS];
     uint32_t taps = (uint32_t)l->kh * l->kw, iw = ebnn_words(l->in_c), t, c;
 
-    run_fn run;
-
-    if (k == &ebnn_kernel_avx512) run = run64;
-    else if (k == &ebnn_kernel_avx2) run = run32;
-    else return 0;
     if (l->in_type != EBNN_T_BIN) return 0;
     if (l->groups != l->in_c || l->out_c != l->in_c || l->groups < 2u) return 0;
     if (taps > MAX_TAPS || iw > MAX_WORDS) return 0;
@@ -155,6 +150,15 @@ int ebnn_x86_depthwise_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const u
     if (l->out_type == EBNN_T_BIN) bounds(l, taps, ge, le);
     run(l, in, out, wt, taps, ge, le);
     return 1;
+}
+
+/* The rows' entries (x86.c). */
+int ebnn_avx512_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out) {
+    return depthwise(run64, l, in, out);
+}
+
+int ebnn_avx2_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out) {
+    return depthwise(run32, l, in, out);
 }
 
 #else

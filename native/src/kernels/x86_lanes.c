@@ -13,7 +13,7 @@
  *
  * The repacking costs a pass over the weights, so layers with a single output pixel (dense
  * batch 1) stay on xorpop (bin_conv.c). A caller that runs a model many times can repack once
- * at load time (ebnn_pack, pack.c) and hand the result in (ebnn_x86_lanes_conv2d_packed). */
+ * at load time (ebnn_pack, pack.c, through the row's pack) and hand the result in. */
 #include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -212,48 +212,54 @@ static void repack8(const ebnn_layer *l, uint32_t n, const group *g, uint32_t *w
     }
 }
 
-/* How kernel k runs layer l in lanes: its lanes and functions, and the window's segments; 0
- * when k has no lanes path or the layer is not one it handles. */
+/* How a kernel runs layers in lanes: its lane count and functions. */
 typedef struct {
-    uint32_t lanes, n, iw;
+    uint32_t lanes;
     int flat; /* the kernel reads each pixel's window as one run (block.flat) */
     lanes_fn run;
     repack_fn repack;
+} lanes_kind;
+
+static const lanes_kind LANES16 = {16u, 0, lanes16, repack16};
+static const lanes_kind LANES8 = {8u, 1, lanes8, repack8};
+
+/* How kind k runs layer l: the window's words and segments; 0 when the layer is not one it
+ * handles. */
+typedef struct {
+    const lanes_kind *k;
+    uint32_t n, iw;
 } lanes_plan;
 
-static int plan(const ebnn_kernel *k, const ebnn_layer *l, lanes_plan *p, block *b) {
-    p->iw = ebnn_words(l->in_c), p->n = (uint32_t)l->kh * l->kw * p->iw;
-    if (k == &ebnn_kernel_avx512) p->run = lanes16, p->repack = repack16, p->lanes = 16u, p->flat = 0;
-    else if (k == &ebnn_kernel_avx2) p->run = lanes8, p->repack = repack8, p->lanes = 8u, p->flat = 1;
-    else return 0;
+static int plan(const lanes_kind *k, const ebnn_layer *l, lanes_plan *p, block *b) {
+    p->k = k, p->iw = ebnn_words(l->in_c), p->n = (uint32_t)l->kh * l->kw * p->iw;
     if (l->in_type != EBNN_T_BIN || l->groups != 1 || (size_t)l->out_h * l->out_w < 2u) return 0;
-    if ((size_t)p->n * p->lanes > WL_WORDS) return 0;
+    if ((size_t)p->n * k->lanes > WL_WORDS) return 0;
     b->segs = (l->kh == 1u || l->kw == l->in_w) && ebnn_no_padding(l) ? 1u : l->kh;
     b->len = p->n / b->segs;
     return b->segs <= MAX_SEGS && (size_t)(PIX + 1u) * p->n <= PATCH_WORDS;
 }
 
-size_t ebnn_x86_lanes_packed_words(const ebnn_kernel *k, const ebnn_layer *l) {
+static size_t packed_words(const lanes_kind *k, const ebnn_layer *l) {
     lanes_plan p;
     block b;
     if (!plan(k, l, &p, &b)) return 0;
-    return (size_t)(l->out_c + p.lanes - 1u) / p.lanes * p.n * p.lanes;
+    return (size_t)(l->out_c + p.k->lanes - 1u) / p.k->lanes * p.n * p.k->lanes;
 }
 
-void ebnn_x86_lanes_pack(const ebnn_kernel *k, const ebnn_layer *l, uint32_t *wl) {
+static void pack(const lanes_kind *k, const ebnn_layer *l, uint32_t *wl) {
     lanes_plan p;
     block b;
     group g;
     uint32_t c0;
     if (!plan(k, l, &p, &b)) return;
-    for (c0 = 0; c0 < l->out_c; c0 += p.lanes, wl += (size_t)p.n * p.lanes) {
-        ebnn_group_init(&g, l, NULL, c0, p.lanes, 1);
-        p.repack(l, p.n, &g, wl);
+    for (c0 = 0; c0 < l->out_c; c0 += p.k->lanes, wl += (size_t)p.n * p.k->lanes) {
+        ebnn_group_init(&g, l, NULL, c0, p.k->lanes, 1);
+        p.k->repack(l, p.n, &g, wl);
     }
 }
 
-int ebnn_x86_lanes_conv2d_packed(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *packed,
-                                 const uint32_t *in, void *out) {
+static int conv2d(const lanes_kind *k, const ebnn_layer *l, const uint32_t *packed,
+                  const uint32_t *in, void *out) {
     uint32_t buf[WL_WORDS], patch[PATCH_WORDS], flat[PATCH_WORDS];
     uint32_t p, c0, per, i, oy, ox, s, k2;
     size_t pixels = (size_t)l->out_h * l->out_w, pix;
@@ -264,17 +270,17 @@ int ebnn_x86_lanes_conv2d_packed(const ebnn_kernel *k, const ebnn_layer *l, cons
     if (!plan(k, l, &lp, &b)) return 0;
     b.flat = flat;
     for (p = 0; p < b.len; p++) patch[PIX * lp.n + p] = 0; /* the zero row */
-    per = WL_WORDS / (lp.n * lp.lanes); /* channel groups whose weights fit in buf at once */
+    per = WL_WORDS / (lp.n * lp.k->lanes); /* channel groups whose weights fit in buf at once */
     if (per > MAX_GROUPS) per = MAX_GROUPS;
 
     for (pix = 0; pix < pixels; pix++) ebnn_out_pixel_begin(l, out, pix);
-    for (c0 = 0; c0 < l->out_c; c0 += per * lp.lanes) {
+    for (c0 = 0; c0 < l->out_c; c0 += per * lp.k->lanes) {
         /* this pass's groups: in the caller's packed weights, or repacked into buf now */
-        const uint32_t *wl = packed ? packed + (size_t)(c0 / lp.lanes) * lp.n * lp.lanes : buf;
+        const uint32_t *wl = packed ? packed + (size_t)(c0 / lp.k->lanes) * lp.n * lp.k->lanes : buf;
         uint32_t ng = 0;
-        for (; ng < per && c0 + ng * lp.lanes < l->out_c; ng++) {
-            ebnn_group_init(&g[ng], l, out, c0 + ng * lp.lanes, lp.lanes, 1);
-            if (!packed) lp.repack(l, lp.n, &g[ng], buf + (size_t)ng * lp.n * lp.lanes);
+        for (; ng < per && c0 + ng * lp.k->lanes < l->out_c; ng++) {
+            ebnn_group_init(&g[ng], l, out, c0 + ng * lp.k->lanes, lp.k->lanes, 1);
+            if (!packed) lp.k->repack(l, lp.n, &g[ng], buf + (size_t)ng * lp.n * lp.k->lanes);
         }
         for (b.pix0 = 0, oy = ox = 0; b.pix0 < pixels; b.pix0 += PIX) {
             b.npix = pixels - b.pix0 < PIX ? (uint32_t)(pixels - b.pix0) : PIX;
@@ -284,21 +290,27 @@ int ebnn_x86_lanes_conv2d_packed(const ebnn_kernel *k, const ebnn_layer *l, cons
                 if (p + 1u < b.npix && ++ox == l->out_w) ox = 0, oy++;
             }
             if (++ox == l->out_w) ox = 0, oy++;
-            if (lp.flat) /* once per block for all the pass's groups */
+            if (lp.k->flat) /* once per block for all the pass's groups */
                 for (p = 0; p < b.npix; p++)
                     for (s = 0; s < b.segs; s++)
                         for (k2 = 0; k2 < b.len; k2++)
                             flat[(size_t)p * lp.n + s * b.len + k2] = b.x[s * PIX + p][k2];
-            for (i = 0; i < ng; i++) lp.run(wl + (size_t)i * lp.n * lp.lanes, &b, &g[i]);
+            for (i = 0; i < ng; i++) lp.k->run(wl + (size_t)i * lp.n * lp.k->lanes, &b, &g[i]);
         }
     }
     return 1;
 }
 
-int ebnn_x86_lanes_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *in,
-                          void *out) {
-    return ebnn_x86_lanes_conv2d_packed(k, l, NULL, in, out);
-}
+/* The rows' entries (x86.c): AVX-512 (16 lanes) and AVX2 (8). */
+#define LANES_ENTRIES(isa, kind)                                                           \
+    int ebnn_##isa##_lanes_conv2d(const ebnn_layer *l, const uint32_t *packed,             \
+                                  const uint32_t *in, void *out) {                         \
+        return conv2d(&kind, l, packed, in, out);                                          \
+    }                                                                                      \
+    size_t ebnn_##isa##_lanes_pack_size(const ebnn_layer *l) { return packed_words(&kind, l); } \
+    void ebnn_##isa##_lanes_pack(const ebnn_layer *l, uint32_t *packed) { pack(&kind, l, packed); }
+LANES_ENTRIES(avx512, LANES16)
+LANES_ENTRIES(avx2, LANES8)
 
 #else
 /* ISO C forbids an empty translation unit. */

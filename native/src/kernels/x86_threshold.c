@@ -81,22 +81,28 @@ static AVX2 void threshold8(const ebnn_layer *l, const int32_t *in, uint32_t *ou
     }
 }
 
-int ebnn_x86_threshold(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
-                       uint32_t *out) {
+typedef void (*run_fn)(const ebnn_layer *l, const int32_t *in, uint32_t *out, uint32_t c0,
+                       uint32_t n, const int32_t *t, const int32_t *s);
+
+/* run: threshold16 (AVX-512) or threshold8 (AVX2). */
+static void threshold(run_fn run, const ebnn_layer *l, const int32_t *in, uint32_t *out) {
     int32_t t[CHUNK], s[CHUNK];
     uint32_t c0;
-    void (*run)(const ebnn_layer *, const int32_t *, uint32_t *, uint32_t, uint32_t,
-                const int32_t *, const int32_t *);
-    if (k == &ebnn_kernel_avx512) run = threshold16;
-    else if (k == &ebnn_kernel_avx2) run = threshold8;
-    else return 0;
     /* CHUNK is a multiple of 32: every pass writes whole output words. */
     for (c0 = 0; c0 < l->out_c; c0 += CHUNK) {
         uint32_t n = l->out_c - c0 < CHUNK ? l->out_c - c0 : CHUNK;
         fold(l, c0, n, t, s);
         run(l, in, out, c0, n, t, s);
     }
-    return 1;
+}
+
+/* The rows' entries (x86.c). */
+void ebnn_avx512_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
+    threshold(threshold16, l, in, out);
+}
+
+void ebnn_avx2_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out) {
+    threshold(threshold8, l, in, out);
 }
 
 #else

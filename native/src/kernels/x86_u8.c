@@ -145,23 +145,23 @@ static int u8_lanes(const ebnn_layer *l, const uint8_t *in, void *out, uint32_t 
     return 1;
 }
 
-int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t *in,
-                       void *out) {
+/* What differs between AVX-512 and AVX2: the masked sum of the dense path, the lanes and the
+ * per-pixel step of the channels-in-lanes path. */
+typedef struct {
+    uint32_t (*sum)(const uint8_t *, const uint32_t *, uint32_t, uint32_t);
+    uint32_t lanes;
+    void (*pixel)(const int8_t *, uint32_t, const uint8_t *, const group *, size_t);
+} u8_kind;
+
+static int u8_conv2d(const u8_kind *k, const ebnn_layer *l, const uint8_t *in, void *out) {
     uint8_t patch[PATCH_BYTES];
     uint32_t cg = l->in_c / l->groups, og = l->out_c / l->groups;
     uint32_t n = (uint32_t)l->kh * l->kw * cg, rw = ebnn_words(n), oy, ox, g, o;
     int in_place = l->groups == 1 && (l->kh == 1 || l->kw == l->in_w) && ebnn_no_padding(l);
     size_t pix = 0;
 
-    uint32_t (*sum)(const uint8_t *, const uint32_t *, uint32_t, uint32_t);
-
-    if (k == &ebnn_kernel_avx512) sum = masked_sum;
-    else if (k == &ebnn_kernel_avx2) sum = masked_sum8;
-    else return 0;
     if (l->in_type != EBNN_T_U8) return 0;
-    if (l->groups == 1 && (size_t)l->out_h * l->out_w > 1u &&
-        u8_lanes(l, in, out, k == &ebnn_kernel_avx512 ? 16u : 8u,
-                 k == &ebnn_kernel_avx512 ? pm1_pixel16 : pm1_pixel8))
+    if (l->groups == 1 && (size_t)l->out_h * l->out_w > 1u && u8_lanes(l, in, out, k->lanes, k->pixel))
         return 1;
     if (!in_place && n > PATCH_BYTES) return 0;
     for (oy = 0; oy < l->out_h; oy++) {
@@ -174,15 +174,27 @@ int ebnn_x86_u8_conv2d(const ebnn_kernel *k, const ebnn_layer *l, const uint8_t 
                     x = in + ((size_t)oy * l->sh * l->in_w + (size_t)ox * l->sw) * l->in_c;
                 else
                     gather(l, in, oy, ox, g * cg, cg, patch);
-                s = (int32_t)sum(x, NULL, rw, n);
+                s = (int32_t)k->sum(x, NULL, rw, n);
                 for (o = g * og; o < (g + 1u) * og; o++) {
-                    int32_t p = (int32_t)sum(x, l->weights + (size_t)o * rw, rw, n);
+                    int32_t p = (int32_t)k->sum(x, l->weights + (size_t)o * rw, rw, n);
                     ebnn_out_finish(l, out, pix, o, 2 * p - s);
                 }
             }
         }
     }
     return 1;
+}
+
+/* The rows' entries (x86.c). */
+static const u8_kind AVX512_U8 = {masked_sum, 16u, pm1_pixel16};
+static const u8_kind AVX2_U8 = {masked_sum8, 8u, pm1_pixel8};
+
+int ebnn_avx512_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out) {
+    return u8_conv2d(&AVX512_U8, l, in, out);
+}
+
+int ebnn_avx2_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out) {
+    return u8_conv2d(&AVX2_U8, l, in, out);
 }
 
 #else
