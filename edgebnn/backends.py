@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from edgebnn import data, format as fmt
+from edgebnn.runs.provenance import Provenance
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 
@@ -35,25 +36,22 @@ def torch_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int = 512) -
     return scores.astype(np.int32)
 
 
-def open_scorer(backend: str, model_path: Path, threads: int = 1) -> tuple[Scorer, dict]:
-    """(scorer, metadata) for a model; metadata carries the data spec and seed it was trained on.
+def open_scorer(backend: str, model_path: Path, threads: int = 1
+                ) -> tuple[Scorer, Provenance]:
+    """(scorer, provenance) for a model: the provenance rebuilds the data it was trained on.
     threads > 1 splits the C core's layers across threads (native only: the scores are the
     same, only the time changes)."""
     if threads != 1 and backend != "native":
         raise ValueError(f"threads is {threads}: only the native backend runs threads, "
                          f"not {backend!r}")
     if backend == "torch":
-        from edgebnn.train import run_folder
+        from edgebnn.runs import run_folder
         model, _, config = run_folder.load(model_path)
-        return (lambda x: torch_scores(model, x)), {"data": config.data, "seed": config.seed,
-                                                     "val_fraction": config.val_fraction,
-                                                     "test_fraction": config.test_fraction,
-                                                     "image_size": config.image_size}
+        return (lambda x: torch_scores(model, x)), Provenance.of_config(config)
     if backend == "native":
         from edgebnn.native import NativeModel
         native = NativeModel.from_file(model_path, threads=threads)
-        meta = fmt.read(model_path).meta.get("training", {})
-        return native.infer, meta
+        return native.infer, Provenance.of_model(fmt.read(model_path))
     if backend == "onnx":   # an ONNX file from `edgebnn export --onnx`, run by onnxruntime
         from edgebnn.export.onnx import open_scorer as open_onnx
         return open_onnx(model_path)

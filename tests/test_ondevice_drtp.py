@@ -16,7 +16,8 @@ from edgebnn import reference
 from edgebnn.cli import main
 from edgebnn.export import ExportError, export_model, export_run, trnd
 from edgebnn.native import DrtpTrainer, NativeError, NativeModel
-from edgebnn.train import TrainConfig, run_folder, train
+from edgebnn.runs import run_folder
+from edgebnn.train import TrainConfig, train
 from edgebnn.train.ondevice_drtp import (MAX_BATCH, DrtpReference, export_untrained,
                                          feedback_signs, round_shift)
 from tests.conftest import randomize_batch_norm

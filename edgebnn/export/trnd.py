@@ -170,7 +170,7 @@ def from_torch(model: nn.Sequential, exported: fmt.Model, seed: int = 0,
 def from_run(folder, exported: fmt.Model, seed: int | None = None) -> bytes:
     """The section for a run folder's model (exported = export_run(folder)); the projection
     seed defaults to the run's training seed."""
-    from edgebnn.train import run_folder
+    from edgebnn.runs import run_folder
 
     model, _spec, config = run_folder.load(folder)
     return from_torch(model, exported, seed=config.seed if seed is None else seed)

@@ -53,8 +53,8 @@ import numpy as np
 import torch
 
 from edgebnn.models.local_chain import LocalChain
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import Algorithm, StepResult
-from edgebnn.train.config import TrainConfig
 
 #: K → γ of the paper's result files
 GAMMA_TABLE = {35: 35, 75: 75, 135: 45, 255: 85, 525: 105, 1035: 115}
