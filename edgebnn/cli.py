@@ -139,10 +139,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     model, data = _export_source(Path(args.run_dir))
     if args.train_section == "drtp":   # on-device DRTP state (docs/format.md, trnd)
         from edgebnn import format as fmt
-        from edgebnn.export import trnd
+        from edgebnn.ondevice import drtp
         if Path(args.run_dir).is_file():
             raise ValueError("--train-section drtp needs a run folder (its float latent weights)")
-        model.extra_sections[trnd.TAG] = trnd.from_run(Path(args.run_dir), model)
+        model.extra_sections[drtp.TAG] = drtp.from_run(Path(args.run_dir), model)
         data = fmt.to_bytes(model)
     if args.output:
         Path(args.output).write_bytes(data)

@@ -14,8 +14,8 @@ from edgebnn.export import export_run
 from edgebnn.native import NativeModel
 from edgebnn.runs import run_folder
 from edgebnn.train import TrainConfig, get_algorithm, train
-from edgebnn.train.algorithms.local import (default_gamma, local_step, reinforce_draws,
-                                            reinforce_probability)
+from edgebnn.ondevice.local import (default_gamma, local_step, reinforce_draws,
+                                    reinforce_probability)
 
 INT8 = (-128, 127)
 

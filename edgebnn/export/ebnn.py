@@ -271,7 +271,7 @@ def export_run(folder) -> fmt.Model:
             "training": Provenance.of_config(config).to_meta()}
     exported = export_model(model, tuple(spec["input_shape"]), spec["n_classes"], meta)
     if spec["name"] == "local_chain":   # the rule's state too, so the device can train it on
-        from edgebnn.export import trnl
-        from edgebnn.train.algorithms.local import LocalRule
-        exported.extra_sections[trnl.TAG] = trnl.from_rule(LocalRule(model, config))
+        from edgebnn.ondevice import local
+        exported.extra_sections[local.TAG] = local.from_chain(model, config.algo_kwargs,
+                                                              config.seed)
     return exported

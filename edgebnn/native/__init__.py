@@ -186,7 +186,7 @@ class LocalTrainer(_Trainer):
 
 class DrtpTrainer(_Trainer):
     """Integer DRTP (native/src/train/drtp.c; state in the `trnd` section), bit-identical to
-    edgebnn.train.ondevice_drtp.DrtpReference."""
+    edgebnn.ondevice.drtp.DrtpReference."""
 
     _rule = "drtp"
     _state_type = "ebnn_train_drtp *"
