@@ -16,11 +16,17 @@ from edgebnn.runs.provenance import Provenance
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 BACKENDS = ("torch", "native", "onnx")
+DEVICE = "device:"
+
+
+def _device_port(backend: str) -> str | None:
+    """PORT of a `device:PORT` backend (edgebnn.device.ports parses it), else None."""
+    return backend[len(DEVICE):] if backend.startswith(DEVICE) else None
 
 
 def check_backend(name: str) -> str:
     """argparse type for --backend: one of BACKENDS or `device:PORT` (docs/protocol.md)."""
-    if name in BACKENDS or (name.startswith("device:") and len(name) > len("device:")):
+    if name in BACKENDS or _device_port(name):
         return name
     raise ValueError(f"unknown backend {name!r}, expected {' | '.join(BACKENDS)} | device:PORT")
 
@@ -55,7 +61,8 @@ def open_scorer(backend: str, model_path: Path, threads: int = 1
     if backend == "onnx":   # an ONNX file from `edgebnn export --onnx`, run by onnxruntime
         from edgebnn.export.onnx import open_scorer as open_onnx
         return open_onnx(model_path)
-    if backend.startswith("device:"):   # a .ebnn file run on a board over serial
+    port = _device_port(backend)
+    if port is not None:   # a .ebnn file run on a board over serial
         from edgebnn.device.scorer import open_scorer as open_device_scorer
-        return open_device_scorer(backend[len("device:"):], model_path)
+        return open_device_scorer(port, model_path)
     raise ValueError(f"unknown backend {backend!r}, expected one of {', '.join(BACKENDS)}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 if TYPE_CHECKING:
+    from edgebnn.device.ports import Port
     from edgebnn.runs.provenance import Provenance
 
 PORT_HELP = ("qemu:BOARD (emulated board, started and stopped here), linux:aarch64|armv7|native "
@@ -166,19 +167,15 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _start_linux_runtime(name: str, store: Optional[Path]
-                         ) -> tuple[subprocess.Popen, str, Callable[[], None]]:
+def _start_linux_runtime(port: Port) -> tuple[subprocess.Popen, str, Callable[[], None]]:
     """`board run linux:ARCH`: the ARM Linux runtime on a new pty (edgebnn.device.linux), its
-    store the file `store` (else memory: the model lasts as long as the runtime)."""
+    store the port's file (else memory: the model lasts as long as the runtime)."""
     import os
 
-    from edgebnn.device.linux import LinuxRuntime, serve_on_new_pty
-    from edgebnn.device.ports import ensure_runtime
+    from edgebnn.device.linux import serve_on_new_pty
+    from edgebnn.device.ports import linux_runtime
 
-    arch = name[len("linux:"):]
-    runtime = LinuxRuntime(arch, ensure_runtime(arch),
-                           extra_args=["--store", str(store)] if store else [])
-    proc, path, slave = serve_on_new_pty(runtime)
+    proc, path, slave = serve_on_new_pty(linux_runtime(port))
     return proc, path, lambda: os.close(slave)
 
 
@@ -188,14 +185,15 @@ def cmd_board_run(args: argparse.Namespace) -> int:
     board (and its loaded model) lives across `--port socket://…` sessions. `linux:ARCH` runs
     the ARM Linux runtime on a pseudo-terminal instead: its URL is the pty's path."""
     from edgebnn.device.errors import DeviceError
-    from edgebnn.device.ports import ensure_firmware
+    from edgebnn.device.ports import LINUX, Port, ensure_firmware
     from edgebnn.device.qemu import QemuBoard, _free_port
 
     release: Optional[Callable[[], None]] = None
-    if args.board.startswith("linux:"):
-        proc, url, release = _start_linux_runtime(args.board, args.store)
+    emulated = Port.emulated(args.board, args.store)
+    if emulated.kind == LINUX:
+        proc, url, release = _start_linux_runtime(emulated)
     else:
-        board = QemuBoard(args.board, ensure_firmware(args.board), store=args.store)
+        board = QemuBoard(emulated.target, ensure_firmware(emulated.target), store=emulated.store)
         port = args.tcp_port or _free_port()
         proc = subprocess.Popen(board.command(port), stdin=subprocess.DEVNULL)
         url = f"socket://127.0.0.1:{port}"
