@@ -203,7 +203,7 @@ static inline int ebnn_threshold_bit(const ebnn_layer *l, uint32_t c, int32_t y)
 
 /* ---- on-device training: the `local` rule (docs/format.md, "Training section trnl") ----
  * Gradient-free training with local binary error signals, integers only, bit-identical to
- * edgebnn/train/algorithms/local.py (`local_step`). The model must be in writable RAM: a step
+ * edgebnn/ondevice/local.py (`local_step`). The model must be in writable RAM: a step
  * updates the integer hidden weights in the ancillary `trnl` section, the packed sign bits in
  * WGHT (so the unchanged inference engine runs the trained model) and the step counter; the
  * file's CRCs go stale until ebnn_model_finalize(). The model's layers must be
@@ -253,7 +253,7 @@ ebnn_status ebnn_model_finalize(uint8_t *data, size_t size);
 
 /* ---- on-device training: DRTP (docs/format.md, "Training section trnd") ----
  * Direct random target projection with integers only, bit-identical to
- * edgebnn/train/ondevice_drtp.py (`DrtpReference`): int16 fixed-point latent weights in the
+ * edgebnn/ondevice/drtp.py (`DrtpReference`): int16 fixed-point latent weights in the
  * ancillary `trnd` section, ±1 projection matrices regenerated from its seed (never stored).
  * As with the local rule the model must be in writable RAM; a step rewrites the latent weights,
  * their sign bits in WGHT and the step counter, and ebnn_model_finalize() makes the file load
