@@ -11,15 +11,22 @@ import numpy as np
 import torch
 
 from edgebnn import data, format as fmt
+from edgebnn.runs.provenance import Provenance
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 BACKENDS = ("torch", "native", "onnx")
+DEVICE = "device:"
+
+
+def _device_port(backend: str) -> str | None:
+    """PORT of a `device:PORT` backend (edgebnn.device.ports parses it), else None."""
+    return backend[len(DEVICE):] if backend.startswith(DEVICE) else None
 
 
 def check_backend(name: str) -> str:
     """argparse type for --backend: one of BACKENDS or `device:PORT` (docs/protocol.md)."""
-    if name in BACKENDS or (name.startswith("device:") and len(name) > len("device:")):
+    if name in BACKENDS or _device_port(name):
         return name
     raise ValueError(f"unknown backend {name!r}, expected {' | '.join(BACKENDS)} | device:PORT")
 
@@ -35,29 +42,27 @@ def torch_scores(model: torch.nn.Module, x: np.ndarray, batch_size: int = 512) -
     return scores.astype(np.int32)
 
 
-def open_scorer(backend: str, model_path: Path, threads: int = 1) -> tuple[Scorer, dict]:
-    """(scorer, metadata) for a model; metadata carries the data spec and seed it was trained on.
+def open_scorer(backend: str, model_path: Path, threads: int = 1
+                ) -> tuple[Scorer, Provenance]:
+    """(scorer, provenance) for a model: the provenance rebuilds the data it was trained on.
     threads > 1 splits the C core's layers across threads (native only: the scores are the
     same, only the time changes)."""
     if threads != 1 and backend != "native":
         raise ValueError(f"threads is {threads}: only the native backend runs threads, "
                          f"not {backend!r}")
     if backend == "torch":
-        from edgebnn.train import run_folder
+        from edgebnn.runs import run_folder
         model, _, config = run_folder.load(model_path)
-        return (lambda x: torch_scores(model, x)), {"data": config.data, "seed": config.seed,
-                                                     "val_fraction": config.val_fraction,
-                                                     "test_fraction": config.test_fraction,
-                                                     "image_size": config.image_size}
+        return (lambda x: torch_scores(model, x)), Provenance.of_config(config)
     if backend == "native":
         from edgebnn.native import NativeModel
         native = NativeModel.from_file(model_path, threads=threads)
-        meta = fmt.read(model_path).meta.get("training", {})
-        return native.infer, meta
+        return native.infer, Provenance.of_model(fmt.read(model_path))
     if backend == "onnx":   # an ONNX file from `edgebnn export --onnx`, run by onnxruntime
         from edgebnn.export.onnx import open_scorer as open_onnx
         return open_onnx(model_path)
-    if backend.startswith("device:"):   # a .ebnn file run on a board over serial
+    port = _device_port(backend)
+    if port is not None:   # a .ebnn file run on a board over serial
         from edgebnn.device.scorer import open_scorer as open_device_scorer
-        return open_device_scorer(backend[len("device:"):], model_path)
+        return open_device_scorer(port, model_path)
     raise ValueError(f"unknown backend {backend!r}, expected one of {', '.join(BACKENDS)}")

@@ -139,10 +139,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     model, data = _export_source(Path(args.run_dir))
     if args.train_section == "drtp":   # on-device DRTP state (docs/format.md, trnd)
         from edgebnn import format as fmt
-        from edgebnn.export import trnd
+        from edgebnn.ondevice import drtp
         if Path(args.run_dir).is_file():
             raise ValueError("--train-section drtp needs a run folder (its float latent weights)")
-        model.extra_sections[trnd.TAG] = trnd.from_run(Path(args.run_dir), model)
+        model.extra_sections[drtp.TAG] = drtp.from_run(Path(args.run_dir), model)
         data = fmt.to_bytes(model)
     if args.output:
         Path(args.output).write_bytes(data)
@@ -161,18 +161,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def model_splits(meta: dict, data_spec: str | None, seed: int | None, source: object,
                  limit: int | None = None):
-    """The data splits rebuilt the way the model's training split them (its `training`
-    metadata: data spec, seed, fractions, image size); `data_spec`/`seed` override them, and
-    `limit` keeps a seeded subset as `edgebnn train --limit` does."""
-    from edgebnn import data
+    """The data splits rebuilt the way the model's training split them, from its `training`
+    metadata (Provenance.splits: `data_spec`/`seed` override the stored ones, `limit` keeps a
+    seeded subset)."""
+    from edgebnn.runs.provenance import Provenance
 
-    spec = data_spec or meta.get("data")
-    if not spec:
-        raise ValueError(f"{source}: no data spec stored in the model; pass --data")
-    return data.load(spec, image_size=meta.get("image_size"),
-                     seed=seed if seed is not None else meta.get("seed", 0),
-                     val_fraction=meta.get("val_fraction", 0.1),
-                     test_fraction=meta.get("test_fraction", 0.2), limit=limit)
+    return Provenance.from_meta(meta).splits(source, data_spec, seed, limit)
 
 
 def evaluate(backend: str, model_path: Path, data_spec: str | None, split: str,
@@ -180,8 +174,8 @@ def evaluate(backend: str, model_path: Path, data_spec: str | None, split: str,
     """(int32 scores, labels) of one split, rebuilt the way the model's training split it."""
     from edgebnn.backends import open_scorer
 
-    scorer, meta = open_scorer(backend, model_path, threads)
-    ds = getattr(model_splits(meta, data_spec, seed, model_path), split)
+    scorer, provenance = open_scorer(backend, model_path, threads)
+    ds = getattr(provenance.splits(model_path, data_spec, seed), split)
     return scorer(ds.x), ds.y
 
 
@@ -393,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edgebnn.data import DataError
     from edgebnn.export import ExportError
     from edgebnn.format import FormatError
-    from edgebnn.train.run_folder import RunFolderError
+    from edgebnn.runs.run_folder import RunFolderError
 
     from edgebnn.device.errors import DeviceError
 

@@ -18,7 +18,7 @@ from edgebnn.export import export_model
 from edgebnn.models import build_model
 from edgebnn.native import NativeModel
 from edgebnn.train import TrainConfig, algorithm_names, get_algorithm, train
-from edgebnn.train import run_folder
+from edgebnn.runs import run_folder
 from edgebnn.train.memory import MemoryMeter
 from edgebnn.train.segments import split_segments
 

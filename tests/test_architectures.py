@@ -23,7 +23,8 @@ from edgebnn.export import ExportError, export_model, export_run
 from edgebnn.export import onnx as onnx_export
 from edgebnn.models import build_model
 from edgebnn.native import NativeModel
-from edgebnn.train import TrainConfig, get_algorithm, run_folder, train
+from edgebnn.runs import run_folder
+from edgebnn.train import TrainConfig, get_algorithm, train
 from tests.conftest import random_images
 
 #: edge-sized variants (8×8 digits): name → model kwargs

@@ -10,7 +10,7 @@ from edgebnn import reference
 from edgebnn.backends import torch_scores
 from edgebnn.export import export_model, export_run
 from edgebnn.native import NativeModel
-from edgebnn.train import run_folder
+from edgebnn.runs import run_folder
 from tests.conftest import random_images, random_model
 
 

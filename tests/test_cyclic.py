@@ -17,7 +17,7 @@ from edgebnn.models import build_model
 from edgebnn.nn.quantize import (quantize_grad, quantize_ste, quantized_sign,
                                   stochastic_round_symmetric)
 from edgebnn.train import TrainConfig, train
-from edgebnn.train import run_folder
+from edgebnn.runs import run_folder
 from edgebnn.train.base import get_algorithm
 from edgebnn.train.algorithms.cyclic import (SCHEDULED, LayerPrecision,
                                               bit_weighted_training_macs, cycle_period,

@@ -31,12 +31,13 @@ from edgebnn.device.framing import REPLY, Cmd, Frame, FrameReader, Status, encod
 from edgebnn.device.linux import ARCHES as LINUX_ARCHES
 from edgebnn.device.ports import ensure_firmware, open_device
 from edgebnn.device.qemu import load_boards
-from edgebnn.export import export_model, export_run, trnd, trnl
+from edgebnn.export import export_model, export_run
 from edgebnn.models.local_chain import local_chain
 from edgebnn.native import LocalTrainer, NativeModel
+from edgebnn.ondevice import drtp as trnd, local as trnl
+from edgebnn.ondevice.drtp import export_untrained
 from edgebnn.train import TrainConfig, train
 from edgebnn.train.algorithms.local import LocalRule
-from edgebnn.train.ondevice_drtp import export_untrained
 
 MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")

@@ -12,9 +12,10 @@ from edgebnn import reference
 from edgebnn.backends import torch_scores
 from edgebnn.export import export_run
 from edgebnn.native import NativeModel
-from edgebnn.train import TrainConfig, get_algorithm, run_folder, train
-from edgebnn.train.algorithms.local import (default_gamma, local_step, reinforce_draws,
-                                            reinforce_probability)
+from edgebnn.runs import run_folder
+from edgebnn.train import TrainConfig, get_algorithm, train
+from edgebnn.ondevice.local import (default_gamma, local_step, reinforce_draws,
+                                    reinforce_probability)
 
 INT8 = (-128, 127)
 

@@ -12,9 +12,9 @@ from edgebnn import format as fmt
 from edgebnn.backends import torch_scores
 from edgebnn.data.tensors import to_tensor
 from edgebnn.export import export_model
-from edgebnn.export import trnl
 from edgebnn.models.local_chain import local_chain
 from edgebnn.native import LocalTrainer, NativeError, NativeModel
+from edgebnn.ondevice import local as trnl
 from edgebnn.train import TrainConfig
 from edgebnn.train.algorithms.local import LocalRule
 

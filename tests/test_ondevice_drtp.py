@@ -1,5 +1,5 @@
 """On-device DRTP: the C core (native/src/train/drtp.c, through cffi) against the Python
-reference (edgebnn/train/ondevice_drtp.py), batch by batch, from the same model file — latent
+reference (edgebnn/ondevice/drtp.py), batch by batch, from the same model file — latent
 weights, WGHT bits, step counter and statistics must be identical (the whole file is compared),
 from untrained chains and from host-trained MLPs. Also the `trnd` section checks, held-out
 accuracy after training, the export flag and the RAM figures of docs/format.md."""
@@ -14,11 +14,13 @@ import torch
 from edgebnn import format as fmt
 from edgebnn import reference
 from edgebnn.cli import main
-from edgebnn.export import ExportError, export_model, export_run, trnd
+from edgebnn.export import ExportError, export_model, export_run
 from edgebnn.native import DrtpTrainer, NativeError, NativeModel
-from edgebnn.train import TrainConfig, run_folder, train
-from edgebnn.train.ondevice_drtp import (MAX_BATCH, DrtpReference, export_untrained,
-                                         feedback_signs, round_shift)
+from edgebnn.ondevice import drtp as trnd
+from edgebnn.ondevice.drtp import (MAX_BATCH, DrtpReference, export_untrained, feedback_signs,
+                                   round_shift)
+from edgebnn.runs import run_folder
+from edgebnn.train import TrainConfig, train
 from tests.conftest import randomize_batch_norm
 
 BATCH = 100

@@ -9,7 +9,7 @@ import torch
 from edgebnn import format as fmt
 from edgebnn import nn as bnn
 from edgebnn.export import export_model, thresholds
-from edgebnn.train import run_folder
+from edgebnn.runs import run_folder
 from tests.conftest import randomize_batch_norm, random_model
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from edgebnn.train import TrainConfig, algorithm_names, get_algorithm, train
-from edgebnn.train import run_folder
+from edgebnn.runs import run_folder
 from edgebnn import nn as bnn
 
 

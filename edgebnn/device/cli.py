@@ -9,7 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from edgebnn.device.ports import Port
+    from edgebnn.runs.provenance import Provenance
 
 PORT_HELP = ("qemu:BOARD (emulated board, started and stopped here), linux:aarch64|armv7|native "
              "(the ARM Linux runtime under qemu-user, likewise), a pyserial URL "
@@ -71,25 +75,25 @@ def cmd_device_load(args: argparse.Namespace) -> int:
     return 0
 
 
-def _training_meta(model: bytes) -> dict:
+def _provenance(model: bytes) -> Provenance:
     from edgebnn import format as fmt
+    from edgebnn.runs.provenance import Provenance
 
-    return fmt.from_bytes(model).meta.get("training", {})
+    return Provenance.of_model(fmt.from_bytes(model))
 
 
 def cmd_device_train(args: argparse.Namespace) -> int:
     """Loads the model, trains it epoch by epoch with the data streamed over serial (or, with
     --simulate, in the host C core), prints train and held-out accuracy per epoch, writes the
     pulled-back model; --verify repeats the training on the host and compares the bytes."""
-    from edgebnn.cli import model_splits
     from edgebnn.device import training
 
     if not (args.simulate or args.port):
         raise ValueError("device train needs --port (or --simulate to train on the host)")
     model = Path(args.model).read_bytes()
     training.epoch_schedule(model, args.model, args.algo)   # a clear error before any data
-    meta = _training_meta(model)
-    splits = model_splits(meta, args.data, args.seed, args.model, args.limit)
+    provenance = _provenance(model)
+    splits = provenance.splits(args.model, args.data, args.seed, args.limit)
 
     def start(where: str, batch: int, scratch: int, before: float) -> None:
         print(f"{where}: training {args.model} with {args.algo}, {args.epochs} epoch(s) of "
@@ -99,7 +103,7 @@ def cmd_device_train(args: argparse.Namespace) -> int:
 
     out = training.run_training(
         model, args.model, splits, algo=args.algo, epochs=args.epochs, batch=args.batch,
-        seed=args.seed if args.seed is not None else meta.get("seed", 0),
+        seed=args.seed if args.seed is not None else provenance.seed,
         port=None if args.simulate else args.port, timeout=args.timeout,
         save=not args.no_save, verify=args.verify and not args.simulate,
         progress=not args.quiet, on_start=start,
@@ -118,16 +122,17 @@ def cmd_device_train(args: argparse.Namespace) -> int:
 def cmd_device_evaluate(args: argparse.Namespace) -> int:
     """Accuracy of the board on a data split: of MODEL, uploaded first, or of the model the
     board holds (its data spec read back from it unless --data is given)."""
-    from edgebnn.cli import model_splits
     from edgebnn.device.ports import open_device
+    from edgebnn.runs.provenance import Provenance
 
     with open_device(args.port, timeout=args.timeout) as dev:
         if args.model:
             model = Path(args.model).read_bytes()
             dev.load(model)
-        meta = _training_meta(model if args.model else dev.read_model()) if not args.data else {}
-        ds = getattr(model_splits(meta, args.data, args.seed, args.model or args.port,
-                                  args.limit), args.split)
+        provenance = (_provenance(model if args.model else dev.read_model()) if not args.data
+                      else Provenance())
+        ds = getattr(provenance.splits(args.model or args.port, args.data, args.seed,
+                                       args.limit), args.split)
         correct, n, cycles = dev.evaluate(ds.x, ds.y)
     accuracy = correct / n if n else float("nan")
     if args.json:
@@ -162,19 +167,15 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _start_linux_runtime(name: str, store: Optional[Path]
-                         ) -> tuple[subprocess.Popen, str, Callable[[], None]]:
+def _start_linux_runtime(port: Port) -> tuple[subprocess.Popen, str, Callable[[], None]]:
     """`board run linux:ARCH`: the ARM Linux runtime on a new pty (edgebnn.device.linux), its
-    store the file `store` (else memory: the model lasts as long as the runtime)."""
+    store the port's file (else memory: the model lasts as long as the runtime)."""
     import os
 
-    from edgebnn.device.linux import LinuxRuntime, serve_on_new_pty
-    from edgebnn.device.ports import ensure_runtime
+    from edgebnn.device.linux import serve_on_new_pty
+    from edgebnn.device.ports import linux_runtime
 
-    arch = name[len("linux:"):]
-    runtime = LinuxRuntime(arch, ensure_runtime(arch),
-                           extra_args=["--store", str(store)] if store else [])
-    proc, path, slave = serve_on_new_pty(runtime)
+    proc, path, slave = serve_on_new_pty(linux_runtime(port))
     return proc, path, lambda: os.close(slave)
 
 
@@ -184,14 +185,15 @@ def cmd_board_run(args: argparse.Namespace) -> int:
     board (and its loaded model) lives across `--port socket://…` sessions. `linux:ARCH` runs
     the ARM Linux runtime on a pseudo-terminal instead: its URL is the pty's path."""
     from edgebnn.device.errors import DeviceError
-    from edgebnn.device.ports import ensure_firmware
+    from edgebnn.device.ports import LINUX, Port, ensure_firmware
     from edgebnn.device.qemu import QemuBoard, _free_port
 
     release: Optional[Callable[[], None]] = None
-    if args.board.startswith("linux:"):
-        proc, url, release = _start_linux_runtime(args.board, args.store)
+    emulated = Port.emulated(args.board, args.store)
+    if emulated.kind == LINUX:
+        proc, url, release = _start_linux_runtime(emulated)
     else:
-        board = QemuBoard(args.board, ensure_firmware(args.board), store=args.store)
+        board = QemuBoard(emulated.target, ensure_firmware(emulated.target), store=emulated.store)
         port = args.tcp_port or _free_port()
         proc = subprocess.Popen(board.command(port), stdin=subprocess.DEVNULL)
         url = f"socket://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""Opening a device from a `--port` string:
+"""Opening a device from a `--port` string, parsed once into a `Port`:
 
 - `qemu:BOARD[?store=FILE]` — our firmware (built on demand with make) on an emulated board,
   started with QemuBoard and torn down on exit; it boots through the bootloader from a
@@ -17,14 +17,59 @@ import fcntl
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 from edgebnn.device.errors import DeviceError
+
+if TYPE_CHECKING:
+    from edgebnn.device.linux import LinuxRuntime
 
 BAUD = 115200
 #: Where `qemu:` ports find (and build) firmware; EDGEBNN_FIRMWARE_BUILD overrides it.
 DEFAULT_BUILD = Path(__file__).resolve().parents[2] / "firmware" / "build"
+#: Port kinds: an emulated board, the ARM Linux runtime, a serial link (pyserial URL or path)
+QEMU, LINUX, SERIAL = "qemu", "linux", "serial"
+
+
+@dataclass(frozen=True)
+class Port:
+    """A `--port` (module docstring): its kind, the board, architecture or serial URL/path it
+    names, the `?store=FILE` option of emulated ports, and the text as given (messages name
+    the port by it)."""
+
+    kind: str
+    target: str
+    store: Optional[Path]
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Port":
+        """DeviceError naming the option when an emulated port's options are not store=FILE."""
+        kind, colon, rest = text.partition(":")
+        if not colon or kind not in (QEMU, LINUX):
+            return cls(SERIAL, text, None, text)
+        target, _, query = rest.partition("?")
+        store = None
+        for option in filter(None, query.split("&")):
+            key, eq, value = option.partition("=")
+            if key != "store" or not eq or not value:
+                raise DeviceError(f"{text}: unknown option {option!r}; expected store=FILE")
+            store = Path(value)
+        return cls(kind, target, store, text)
+
+    @classmethod
+    def emulated(cls, name: str, store: Optional[Path] = None) -> "Port":
+        """An emulated board named as `edgebnn board run` names it: `linux:ARCH`, else the name
+        of a QEMU board."""
+        kind, colon, arch = name.partition(":")
+        if colon and kind == LINUX:
+            return cls(LINUX, arch, store, name)
+        return cls(QEMU, name, store, f"{QEMU}:{name}")
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def firmware_build_dir() -> Path:
@@ -37,9 +82,9 @@ def ensure_firmware(board: str, build_dir: Optional[Path] = None, timeout: float
     from edgebnn.device.qemu import FIRMWARE_DIR, load_boards
 
     if board not in load_boards():
-        raise DeviceError(f"qemu:{board}: unknown board; known: {', '.join(load_boards())}")
+        raise DeviceError(f"{QEMU}:{board}: unknown board; known: {', '.join(load_boards())}")
     build_dir = Path(build_dir or firmware_build_dir())
-    return _make(f"qemu:{board}", "firmware", build_dir / board / "edgebnn-fw.elf",
+    return _make(f"{QEMU}:{board}", "firmware", build_dir / board / "edgebnn-fw.elf",
                  ["-C", str(FIRMWARE_DIR), f"BOARD={board}", f"BUILD={build_dir}"],
                  "arm-none-eabi-gcc", build_dir / f".{board}.lock", timeout)
 
@@ -50,9 +95,9 @@ def ensure_runtime(arch: str, build_dir: Optional[Path] = None, timeout: float =
     from edgebnn.device.linux import ARCHES, RUNTIME_DIR, runtime_path
 
     if arch not in ARCHES:
-        raise DeviceError(f"linux:{arch}: unknown architecture; known: {', '.join(ARCHES)}")
+        raise DeviceError(f"{LINUX}:{arch}: unknown architecture; known: {', '.join(ARCHES)}")
     build_dir = Path(build_dir or firmware_build_dir())
-    return _make(f"linux:{arch}", "runtime", runtime_path(arch, build_dir),
+    return _make(f"{LINUX}:{arch}", "runtime", runtime_path(arch, build_dir),
                  ["-C", str(RUNTIME_DIR), f"ARCH={arch}", f"BUILD={build_dir}"],
                  ARCHES[arch].compiler, build_dir / f".linux-{arch}.lock", timeout)
 
@@ -81,24 +126,22 @@ def _make(tag: str, what: str, output: Path, make_args: list, compiler: str, loc
 
 
 @contextlib.contextmanager
-def open_device(port: str, *, timeout: float = 2.0, retries: int = 2,
+def open_device(port: Union[str, Port], *, timeout: float = 2.0, retries: int = 2,
                 build_dir: Optional[Path] = None, boot_timeout: float = 10.0) -> Iterator:
-    """A connected `Device` (handshake done) for a port string; closes everything after."""
+    """A connected `Device` (handshake done) for a port; closes everything after."""
     import serial
 
     from edgebnn.device.client import Device
 
-    if port.startswith("qemu:"):
-        from edgebnn.device.qemu import QemuBoard, QemuError, parse_port
+    if isinstance(port, str):
+        port = Port.parse(port)
+    if port.kind == QEMU:
+        from edgebnn.device.qemu import QemuBoard, QemuError
 
-        try:
-            board, store = parse_port(port)
-        except ValueError as e:
-            raise DeviceError(str(e)) from None
         if shutil.which("qemu-system-arm") is None:
             raise DeviceError(f"{port}: qemu-system-arm not found (run tools/setup.sh)")
-        elf = ensure_firmware(board, build_dir)
-        qb = QemuBoard(board, elf, timeout=boot_timeout, store=store)
+        elf = ensure_firmware(port.target, build_dir)
+        qb = QemuBoard(port.target, elf, timeout=boot_timeout, store=port.store)
         try:
             qb.start()
             qb.read_banner()
@@ -106,7 +149,7 @@ def open_device(port: str, *, timeout: float = 2.0, retries: int = 2,
             qb.close()
             raise DeviceError(str(e)) from None
         try:
-            dev = Device(qb.serial, port, timeout=timeout, retries=retries,
+            dev = Device(qb.serial, str(port), timeout=timeout, retries=retries,
                          exit_info=lambda: _qemu_exit_note(qb), pending=qb._pending)
             dev.qemu = qb
             dev.hello()
@@ -114,17 +157,17 @@ def open_device(port: str, *, timeout: float = 2.0, retries: int = 2,
         finally:
             qb.close()
         return
-    if port.startswith("linux:"):
+    if port.kind == LINUX:
         with _open_linux(port, timeout=timeout, retries=retries, build_dir=build_dir,
                          boot_timeout=boot_timeout) as dev:
             yield dev
         return
     try:
-        link = serial.serial_for_url(port, baudrate=BAUD, timeout=timeout)
+        link = serial.serial_for_url(port.target, baudrate=BAUD, timeout=timeout)
     except (serial.SerialException, ValueError) as e:
         raise DeviceError(f"{port}: cannot open ({e})") from None
     try:
-        dev = Device(link, port, timeout=timeout, retries=retries)
+        dev = Device(link, str(port), timeout=timeout, retries=retries)
         dev.hello()
         yield dev
     finally:
@@ -143,28 +186,32 @@ def _qemu_exit_note(qb) -> Optional[str]:
     return f"QEMU exited with status {rc}" + (f": {out[-300:]}" if out else "")
 
 
+def linux_runtime(port: Port, build_dir: Optional[Path] = None,
+                  timeout: float = 5.0) -> LinuxRuntime:
+    """The ARM Linux runtime of a `linux:ARCH` port (built on demand), not started; its store
+    is the port's FILE, else memory."""
+    from edgebnn.device.linux import LinuxRuntime
+
+    return LinuxRuntime(port.target, ensure_runtime(port.target, build_dir), timeout=timeout,
+                        extra_args=["--store", str(port.store)] if port.store else [])
+
+
 @contextlib.contextmanager
-def _open_linux(port: str, *, timeout: float, retries: int, build_dir: Optional[Path],
+def _open_linux(port: Port, *, timeout: float, retries: int, build_dir: Optional[Path],
                 boot_timeout: float) -> Iterator:
     """A `Device` on the Linux runtime under qemu-user (see open_device)."""
     from edgebnn.device.client import Device
-    from edgebnn.device.linux import ARCHES, LinuxRuntime, LinuxRuntimeError
-    from edgebnn.device.qemu import parse_port
+    from edgebnn.device.linux import ARCHES, LinuxRuntimeError
 
-    try:
-        name, store = parse_port(port)   # the same ?store=FILE option as qemu: ports
-    except ValueError as e:
-        raise DeviceError(str(e)) from None
-    arch = name[len("linux:"):]
+    arch = port.target
     emulator = ARCHES[arch].qemu if arch in ARCHES else None
     if emulator and shutil.which(emulator) is None:
         raise DeviceError(f"{port}: {emulator} not found (run tools/setup.sh)")
-    rt = LinuxRuntime(arch, ensure_runtime(arch, build_dir), timeout=boot_timeout,
-                      extra_args=["--store", str(store)] if store else [])
+    rt = linux_runtime(port, build_dir, boot_timeout)
     try:
         rt.start()
         rt.read_banner()
-        dev = Device(rt.link, port, timeout=timeout, retries=retries, exit_info=rt.exit_note,
+        dev = Device(rt.link, str(port), timeout=timeout, retries=retries, exit_info=rt.exit_note,
                      pending=rt.pending)
         dev.runtime = rt
         dev.hello()

@@ -120,20 +120,6 @@ def firmware_files(firmware: Path) -> Optional[Tuple[Path, Path]]:
     return None
 
 
-def parse_port(port: str) -> Tuple[str, Optional[Path]]:
-    """`qemu:BOARD[?store=FILE]` -> (board, store path or None); ValueError naming what is
-    wrong."""
-    spec = port[len("qemu:"):] if port.startswith("qemu:") else port
-    board, _, query = spec.partition("?")
-    store = None
-    for option in filter(None, query.split("&")):
-        key, eq, value = option.partition("=")
-        if key != "store" or not eq or not value:
-            raise ValueError(f"{port}: unknown option {option!r}; expected store=FILE")
-        store = Path(value)
-    return board, store
-
-
 def provision_store(info: BoardInfo, path: Path, factory: bytes) -> None:
     """Creates the store file for `info`'s board: QEMU's machine RAM size (sparse), with the
     factory image (the erased flash, our application in its slot) at the store base."""

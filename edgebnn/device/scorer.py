@@ -3,23 +3,26 @@ samples there, over the serial link (with `qemu:BOARD` ports the board lives for
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from edgebnn import format as fmt
+from edgebnn.runs.provenance import Provenance
 
 
-def open_scorer(port: str, model_path: Path, timeout: float = 2.0):
-    """(scorer, metadata) like edgebnn.backends.open_scorer; the scorer opens the port, loads
+def open_scorer(port: str, model_path: Path, timeout: float = 2.0
+                ) -> tuple[Callable[[np.ndarray], np.ndarray], Provenance]:
+    """(scorer, provenance) like edgebnn.backends.open_scorer; the scorer opens the port, loads
     the model, infers in batches and closes the port again."""
     from edgebnn.device.ports import open_device
 
     data = Path(model_path).read_bytes()
-    meta = fmt.from_bytes(data, str(model_path)).meta.get("training", {})
+    provenance = Provenance.of_model(fmt.from_bytes(data, str(model_path)))
 
     def score(x: np.ndarray) -> np.ndarray:
         with open_device(port, timeout=timeout) as dev:
             dev.load(data)
             return dev.infer(x).scores
 
-    return score, meta
+    return score, provenance

@@ -7,8 +7,9 @@ slot), `HostLearner` runs that step in the host build of the same C code (LocalT
 DrtpTrainer). The batches (a seeded permutation per epoch) and the per-epoch parameters are
 computed here, once, for both, so the two trained files are equal byte for byte.
 
-Per-epoch parameters (`epoch_schedule`): the `local` rule's reinforcement thresholds p_q, one
-per sub-network, which local.py derives from the previous epoch's training accuracy. The first
+Per-epoch parameters (`epoch_schedule`) are the rule's (edgebnn/ondevice/): the `local` rule's
+reinforcement thresholds p_q, one per sub-network, from the previous epoch's training accuracy
+(ondevice/local.py's epoch_schedule). The first
 epoch keeps the thresholds stored in the model (what its exporter or its last training left
 there); after every epoch the host sets p_q from the accuracy the board just counted, exactly as
 LocalRule.end_epoch then LocalRule.thresholds do, so training resumes correctly from a pulled
@@ -23,14 +24,11 @@ from typing import Callable, Optional, Protocol
 import numpy as np
 
 from edgebnn.data.dataset import Dataset
-from edgebnn.export import trnd, trnl
-from edgebnn.train.algorithms.local import (DEFAULT_BATCH, probability_to_u32,
-                                            reinforce_probability)
+from edgebnn.ondevice import Schedule, drtp, local
+from edgebnn.ondevice.local import DEFAULT_BATCH
 
-#: what `--algo` accepts, and the training section each needs in the model
-SECTIONS = {"local": trnl, "drtp": trnd}
-#: per-epoch parameters from the epoch's training accuracy (None: nothing to set)
-Schedule = Callable[[float], Optional[list[int]]]
+#: what `--algo` accepts: the on-device rules, each reading the training section it needs
+SECTIONS = {"local": local, "drtp": drtp}
 
 
 @dataclass(frozen=True)
@@ -124,22 +122,13 @@ def epoch_schedule(model: bytes, source: str, algo: str = "local") -> Schedule:
 
     if algo not in SECTIONS:
         raise ValueError(f"unknown training algorithm {algo!r}; known: {', '.join(SECTIONS)}")
+    rule = SECTIONS[algo]
     try:
-        state = SECTIONS[algo].read(model)
+        state = rule.read(model)
     except fmt.FormatError as e:
-        how = ("an `edgebnn train --algo local` run" if algo == "local" else
-               "`edgebnn export … --train-section drtp`")
         raise fmt.FormatError(f"{source}: {e}; on-device training with {algo} needs a model "
-                              f"exported from {how}") from None
-    if algo == "drtp":
-        return lambda accuracy: None
-    n_ins = [int(w.shape[1]) for w in state.weights]
-    return lambda accuracy: thresholds(accuracy, n_ins)
-
-
-def thresholds(train_accuracy: float, n_ins: list[int]) -> list[int]:
-    """p_q per sub-network after an epoch with this training accuracy (LocalRule.thresholds)."""
-    return [probability_to_u32(reinforce_probability(train_accuracy, n)) for n in n_ins]
+                              f"exported from {rule.SECTION_SOURCE}") from None
+    return rule.epoch_schedule(state)
 
 
 def largest_batch(requested: Optional[int], frame_limit: int, scratch_size: Callable[[int], int],

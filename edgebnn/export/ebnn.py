@@ -262,17 +262,16 @@ def export_run(folder) -> fmt.Model:
     """The `.ebnn` model of a run folder, with the metadata `edgebnn eval` needs to rebuild the
     same test split (data spec, seed, fractions) and the class names."""
     from edgebnn import __version__
-    from edgebnn.train import run_folder
+    from edgebnn.runs import run_folder
+    from edgebnn.runs.provenance import Provenance
 
     model, spec, config = run_folder.load(folder)
     meta = {"classes": spec.get("classes", []), "model": {k: spec[k] for k in ("name", "kwargs")},
             "source": str(folder), "edgebnn": __version__,
-            "training": {"data": config.data, "seed": config.seed, "algo": config.algo,
-                         "val_fraction": config.val_fraction,
-                         "test_fraction": config.test_fraction, "image_size": config.image_size}}
+            "training": Provenance.of_config(config).to_meta()}
     exported = export_model(model, tuple(spec["input_shape"]), spec["n_classes"], meta)
     if spec["name"] == "local_chain":   # the rule's state too, so the device can train it on
-        from edgebnn.export import trnl
-        from edgebnn.train.algorithms.local import LocalRule
-        exported.extra_sections[trnl.TAG] = trnl.from_rule(LocalRule(model, config))
+        from edgebnn.ondevice import local
+        exported.extra_sections[local.TAG] = local.from_chain(model, config.algo_kwargs,
+                                                              config.seed)
     return exported

@@ -33,6 +33,7 @@ from edgebnn import __version__
 from edgebnn import format as fmt
 from edgebnn.export.ebnn import ExportError
 from edgebnn.reference import weights_pm1
+from edgebnn.runs.provenance import Provenance
 
 #: Opset written: the installed onnx's default, capped at 21 (IR 10) — onnxruntime 1.31 refuses
 #: opset 27+ and IR 14, and older runtimes and QONNX tools stop earlier still. Every op used here
@@ -307,9 +308,9 @@ def load(path: str | Path) -> onnx.ModelProto:
     return proto
 
 
-def open_scorer(path: str | Path) -> tuple[Scorer, dict]:
-    """(scorer, training metadata) of an ONNX file run by onnxruntime — the `onnx` backend.
-    The metadata is what `edgebnn eval` needs to rebuild the split, as from a `.ebnn` file."""
+def open_scorer(path: str | Path) -> tuple[Scorer, Provenance]:
+    """(scorer, provenance) of an ONNX file run by onnxruntime — the `onnx` backend. The
+    provenance is what `edgebnn eval` needs to rebuild the split, as from a `.ebnn` file."""
     import onnxruntime as ort
 
     proto = load(path)
@@ -331,4 +332,4 @@ def open_scorer(path: str | Path) -> tuple[Scorer, dict]:
                              f"(N, {', '.join(map(str, shape))})")
         return session.run(None, {inp.name: np.ascontiguousarray(x)})[0].astype(np.int32)
 
-    return score, meta.get("training", {}) if isinstance(meta, dict) else {}
+    return score, Provenance.from_meta(meta.get("training", {}) if isinstance(meta, dict) else {})

@@ -189,7 +189,7 @@ class LocalTrainer(_Trainer):
 
 class DrtpTrainer(_Trainer):
     """Integer DRTP (native/src/train/drtp.c; state in the `trnd` section), bit-identical to
-    edgebnn.train.ondevice_drtp.DrtpReference."""
+    edgebnn.ondevice.drtp.DrtpReference."""
 
     _rule = lib.EBNN_RULE_DRTP
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from edgebnn.nn.layers import _BinaryWeights
-from edgebnn.train.config import TrainConfig
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.memory import LayerCosts, MemoryMeter
 
 

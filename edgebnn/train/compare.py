@@ -27,9 +27,9 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-from edgebnn.train import run_folder
+from edgebnn.runs import run_folder
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import algorithm_names
-from edgebnn.train.config import TrainConfig
 from edgebnn.train.runner import train
 
 RESULTS_MD, RESULTS_CSV, PLOT = "results.md", "results.csv", "accuracy_vs_memory.png"

@@ -21,9 +21,11 @@ from edgebnn import data
 from edgebnn.export import ExportError, export_model
 from edgebnn import format as fmt
 from edgebnn.models import build_from_spec
-from edgebnn.train import memory, run_folder
+from edgebnn.runs import run_folder
+from edgebnn.runs.config import TrainConfig
+from edgebnn.runs.provenance import Provenance
+from edgebnn.train import memory
 from edgebnn.train.base import get_algorithm
-from edgebnn.train.config import TrainConfig
 
 
 def accuracy(model: torch.nn.Module, dataset: data.Dataset, batch_size: int = 512) -> float:
@@ -71,9 +73,7 @@ def seed_everything(seed: int) -> None:
 def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Trains as configured; writes the run folder to `out` if given; returns the metrics."""
     seed_everything(config.seed)
-    splits = data.load(config.data, image_size=config.image_size, seed=config.seed,
-                       val_fraction=config.val_fraction, test_fraction=config.test_fraction,
-                       limit=config.limit)
+    splits = Provenance.of_config(config).rebuild(config.limit)
     spec = {"name": config.model, "input_shape": list(splits.train.image_shape),
             "n_classes": len(splits.classes), "kwargs": dict(config.model_kwargs),
             "classes": list(splits.classes)}

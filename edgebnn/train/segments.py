@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgebnn import nn as bnn
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import Algorithm, StepResult, decay_groups
-from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import random_matrices
 
 #: the column of the comparative study's learning-rate grid (chosen per architecture: Mixer,

@@ -211,17 +211,17 @@ static inline int ebnn_threshold_bit(const ebnn_layer *l, uint32_t c, int32_t y)
  * no heap.
  *
  * EBNN_RULE_LOCAL (docs/format.md, "Training section trnl"): gradient-free training with local
- * binary error signals, bit-identical to edgebnn/train/algorithms/local.py (`local_step`).
+ * binary error signals, bit-identical to edgebnn/ondevice/local.py (`local_step`).
  * Layers: BINARIZE (flattened) -> DENSE BIN->BIN (T = 0, flip 0) x L -> DENSE I32. Every
  * sub-network is updated once per step, in order, from the outputs its predecessor computed
  * before its own update. Parameters: L values, the reinforcement threshold p_q of sub-network l
  * (a weight is reinforced iff its draw < p_q); the host or firmware computes it once per epoch
  * from the previous epoch's accuracy, p_q = floor(0.5 * sqrt(1 - acc) * sqrt(2 / (pi * N_in))
- * * 2^32) (local.py). Statistics: argmax right, and samples that drove an update (argmax wrong
+ * * 2^32) (edgebnn/ondevice/local.py). Statistics: argmax right, and samples that drove an update (argmax wrong
  * or margin below floor(K/4)) of the last sub-network.
  *
  * EBNN_RULE_DRTP (docs/format.md, "Training section trnd"): direct random target projection,
- * bit-identical to edgebnn/train/ondevice_drtp.py (`DrtpReference`): int16 fixed-point latent
+ * bit-identical to edgebnn/ondevice/drtp.py (`DrtpReference`): int16 fixed-point latent
  * weights, ±1 projection matrices regenerated from the section's seed (never stored). Layers:
  * [BINARIZE (flattened) ->] DENSE -> ... (BIN out, any thresholds/flips) -> DENSE I32; the first
  * DENSE may read the U8 image, later ones a flat BIN vector. Each layer in order runs on the

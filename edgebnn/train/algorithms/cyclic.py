@@ -51,8 +51,8 @@ from torch import nn
 from edgebnn import nn as bnn
 from edgebnn.nn import clip_latent_weights
 from edgebnn.nn.quantize import quantize_grad, quantize_ste, quantized_sign
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import Algorithm, StepResult, decay_groups
-from edgebnn.train.config import TrainConfig
 from edgebnn.train.memory import LayerCosts
 
 #: the paper's settings

@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import StepResult
-from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import output_error, project
 from edgebnn.train.memory import LayerCosts
 from edgebnn.train.segments import SegmentedAlgorithm, compact, frozen_bn_stats, study_lrs

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import StepResult
-from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import centred_onehot, project
 from edgebnn.train.memory import LayerCosts
 from edgebnn.train.segments import SegmentedAlgorithm, study_lrs

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgebnn import nn as bnn
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import StepResult
-from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import random_matrices
 from edgebnn.train.segments import SegmentedAlgorithm
 

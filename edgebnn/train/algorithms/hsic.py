@@ -20,8 +20,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import StepResult
-from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import centred_onehot
 from edgebnn.train.memory import LayerCosts
 from edgebnn.train.segments import SegmentedAlgorithm, study_lrs

@@ -33,8 +33,8 @@ import math
 import torch
 from torch import nn
 
+from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import StepResult
-from edgebnn.train.config import TrainConfig
 from edgebnn.train.feedback import output_error, random_matrices
 from edgebnn.train.memory import LayerCosts
 from edgebnn.train.segments import SegmentedAlgorithm, compact, study_lrs, weight_grad

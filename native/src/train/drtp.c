@@ -1,5 +1,5 @@
 /* On-device training with integer DRTP (direct random target projection), the port of
- * `DrtpReference` in edgebnn/train/ondevice_drtp.py; the steps named below are that module's
+ * `DrtpReference` in edgebnn/ondevice/drtp.py; the steps named below are that module's
  * docstring's. The state lives in the model's `trnd` section (docs/format.md, "Training section
  * trnd"): init validates all of it once, so a step indexes without bounds checks of its own. */
 #include <string.h>

@@ -1,5 +1,5 @@
 /* On-device training with the `local` rule (local binary error signals), the integer port of
- * `local_step` in edgebnn/train/algorithms/local.py; every step below names the numbered step of
+ * `local_step` in edgebnn/ondevice/local.py; every step below names the numbered step of
  * that module's docstring it implements. The state lives in the model's `trnl` section
  * (docs/format.md, "Training section trnl"): init validates all of it once, so a step indexes
  * without bounds checks of its own, like inference on a loaded model. */

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from edgebnn.models import build_from_spec
-from edgebnn.train.config import TrainConfig
+from edgebnn.runs.config import TrainConfig
 
 CONFIG, CHECKPOINT, METRICS = "config.json", "model.pt", "metrics.json"
 
