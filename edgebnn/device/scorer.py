@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgebnn import format as fmt
+from edgebnn.errors import read_bytes
 
 
 def open_scorer(port: str, model_path: Path, timeout: float = 2.0):
@@ -14,7 +15,7 @@ def open_scorer(port: str, model_path: Path, timeout: float = 2.0):
     the model, infers in batches and closes the port again."""
     from edgebnn.device.ports import open_device
 
-    data = Path(model_path).read_bytes()
+    data = read_bytes(model_path)
     meta = fmt.from_bytes(data, str(model_path)).meta.get("training", {})
 
     def score(x: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from edgebnn.data.dataset import Dataset
 from edgebnn.export import trnd, trnl
 from edgebnn.train.algorithms.local import (DEFAULT_BATCH, probability_to_u32,
                                             reinforce_probability)
+from edgebnn.errors import UsageError
 
 #: what `--algo` accepts, and the training section each needs in the model
 SECTIONS = {"local": trnl, "drtp": trnd}
@@ -123,7 +124,7 @@ def epoch_schedule(model: bytes, source: str, algo: str = "local") -> Schedule:
     from edgebnn import format as fmt
 
     if algo not in SECTIONS:
-        raise ValueError(f"unknown training algorithm {algo!r}; known: {', '.join(SECTIONS)}")
+        raise UsageError(f"unknown training algorithm {algo!r}; known: {', '.join(SECTIONS)}")
     try:
         state = SECTIONS[algo].read(model)
     except fmt.FormatError as e:
@@ -153,10 +154,10 @@ def largest_batch(requested: Optional[int], frame_limit: int, scratch_size: Call
 
     want = DEFAULT_BATCH if requested is None else requested
     if want < 1:
-        raise ValueError(f"--batch must be >= 1, got {want}")
+        raise UsageError(f"--batch must be >= 1, got {want}")
     hi = min(want, frame_limit)
     if hi < 1 or not fits(1):
-        raise ValueError(f"one training sample does not fit the board (scratch "
+        raise UsageError(f"one training sample does not fit the board (scratch "
                          f"{scratch_size(1):,} B, arena {scratch_limit:,} B)")
     lo = 1                                   # scratch grows with the batch: bisect
     while lo < hi:
@@ -206,7 +207,7 @@ def train_epochs(learner: Learner, train_set: Dataset, test_set: Dataset, schedu
     from tqdm import tqdm
 
     if epochs < 1 or batch < 1:
-        raise ValueError(f"epochs and batch must be >= 1, got {epochs} and {batch}")
+        raise UsageError(f"epochs and batch must be >= 1, got {epochs} and {batch}")
     rng = np.random.default_rng(seed)
     n = len(train_set)
     history = []
