@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from edgebnn import data, format as fmt
+from edgebnn.errors import UsageError, read_bytes
 from edgebnn.runs.provenance import Provenance
 
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -48,7 +49,7 @@ def open_scorer(backend: str, model_path: Path, threads: int = 1
     threads > 1 splits the C core's layers across threads (native only: the scores are the
     same, only the time changes)."""
     if threads != 1 and backend != "native":
-        raise ValueError(f"threads is {threads}: only the native backend runs threads, "
+        raise UsageError(f"threads is {threads}: only the native backend runs threads, "
                          f"not {backend!r}")
     if backend == "torch":
         from edgebnn.runs import run_folder
@@ -56,8 +57,9 @@ def open_scorer(backend: str, model_path: Path, threads: int = 1
         return (lambda x: torch_scores(model, x)), Provenance.of_config(config)
     if backend == "native":
         from edgebnn.native import NativeModel
-        native = NativeModel.from_file(model_path, threads=threads)
-        return native.infer, Provenance.of_model(fmt.read(model_path))
+        model_bytes = read_bytes(model_path)
+        native = NativeModel(model_bytes, str(model_path), threads=threads)
+        return native.infer, Provenance.of_model(fmt.from_bytes(model_bytes, str(model_path)))
     if backend == "onnx":   # an ONNX file from `edgebnn export --onnx`, run by onnxruntime
         from edgebnn.export.onnx import open_scorer as open_onnx
         return open_onnx(model_path)

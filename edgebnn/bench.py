@@ -20,6 +20,8 @@ import time
 import warnings
 from pathlib import Path
 
+from edgebnn.errors import UsageError
+
 ROOT = Path(__file__).resolve().parents[1]
 NATIVE = ROOT / "native"
 BENCH = NATIVE / "build" / "bench" / "bench_kernels"
@@ -264,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         from edgebnn import bench_arm
         return bench_arm.run(args)
     if not 1 <= args.threads <= 64:
-        raise ValueError(f"--threads is {args.threads}, expected 1 to 64")
+        raise UsageError(f"--threads is {args.threads}, expected 1 to 64")
     result = rows(quick=args.quick, threads=args.threads)
     if args.json:
         for r in result:

@@ -9,6 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
+from edgebnn.errors import EdgebnnError, FileError, UsageError, read_bytes, write_bytes
+
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -126,26 +128,23 @@ def _export_source(source: Path) -> "tuple[fmt.Model, bytes]":
     if not (source.is_file() or source.suffix == ".ebnn"):
         model = export_run(source)
         return model, fmt.to_bytes(model)
-    try:
-        data = source.read_bytes()
-    except OSError as e:
-        raise fmt.FormatError(f"{source}: cannot read ({e.strerror})") from None
+    data = read_bytes(source)
     return fmt.from_bytes(data, str(source)), data
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     if not (args.output or args.onnx or args.header):
-        raise ValueError("nothing to write: pass -o FILE.ebnn, --onnx FILE and/or --header FILE")
+        raise UsageError("nothing to write: pass -o FILE.ebnn, --onnx FILE and/or --header FILE")
     model, data = _export_source(Path(args.run_dir))
     if args.train_section == "drtp":   # on-device DRTP state (docs/format.md, trnd)
         from edgebnn import format as fmt
         from edgebnn.ondevice import drtp
         if Path(args.run_dir).is_file():
-            raise ValueError("--train-section drtp needs a run folder (its float latent weights)")
+            raise UsageError("--train-section drtp needs a run folder (its float latent weights)")
         model.extra_sections[drtp.TAG] = drtp.from_run(Path(args.run_dir), model)
         data = fmt.to_bytes(model)
     if args.output:
-        Path(args.output).write_bytes(data)
+        write_bytes(args.output, data)
         n_weights = _binary_weight_count(model)
         print(f"wrote {args.output}: {len(data):,} bytes; the same {n_weights:,} weights in "
               f"float32: {4 * n_weights:,} bytes ({4 * n_weights / len(data):.1f}x larger)")
@@ -192,7 +191,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     n = len(labels)
     accuracy = float((scores.argmax(1) == labels).mean()) if n else float("nan")
     if args.save_logits:
-        np.save(args.save_logits, scores)
+        try:
+            np.save(args.save_logits, scores)
+        except OSError as e:
+            raise FileError(f"cannot write ({e.strerror or e})", file=args.save_logits,
+                            field="--save-logits") from None
     if args.json:
         print(json.dumps({"accuracy": accuracy, "n": n, "backend": args.backend,
                           "split": args.split}))
@@ -282,7 +285,7 @@ def demo_board_training(args: argparse.Namespace, out: Path) -> bool:
                           port=board, verify=True, progress=not args.quiet, on_start=start,
                           on_epoch=epoch)
     trained = out / "local_trained.ebnn"
-    trained.write_bytes(result.model)
+    write_bytes(trained, result.model)
     print(f"      pulled back {trained}: test accuracy {result.before:.4f} -> "
           f"{result.epochs[-1].test_accuracy:.4f}; model bytes "
           f"{'identical to' if result.same_as_host else 'DIFFERENT from'} the host C core's "
@@ -384,25 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from edgebnn.data import DataError
-    from edgebnn.export import ExportError
-    from edgebnn.format import FormatError
-    from edgebnn.runs.run_folder import RunFolderError
-
-    from edgebnn.device.errors import DeviceError
-
-    errors: tuple[type[BaseException], ...] = (DataError, ExportError, FormatError,
-                                               RunFolderError, DeviceError, ValueError,
-                                               OSError)
-    try:
-        from edgebnn.native import NativeError
-        errors += (NativeError,)
-    except ImportError:
-        pass
+    """Runs one command. A user's mistake (EdgebnnError) is one line and exit status 2; any
+    other exception is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except errors as e:
+    except EdgebnnError as e:
         print(f"edgebnn: error: {e}", file=sys.stderr)
         return 2
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgebnn.errors import EdgebnnError, write_bytes
+
 MAGIC = b"EBNN"
 VERSION_MAJOR, VERSION_MINOR = 1, 0
 HEADER_SIZE, SECTION_SIZE, LAYER_SIZE, ALIGN = 64, 16, 64, 16
@@ -52,7 +54,7 @@ class DType(IntEnum):
     I32 = 2
 
 
-class FormatError(ValueError):
+class FormatError(EdgebnnError, ValueError):
     """A model file that does not follow docs/format.md; the message names file and field."""
 
 
@@ -302,5 +304,5 @@ def read(path: str | Path) -> Model:
 def write(model: Model, path: str | Path) -> int:
     """Writes the file; returns its size in bytes."""
     data = to_bytes(model)
-    Path(path).write_bytes(data)
+    write_bytes(path, data)
     return len(data)

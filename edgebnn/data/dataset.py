@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from edgebnn.errors import UsageError
+
 __all__ = ["Dataset", "Splits", "split", "subsample", "sample_indices"]
 
 
@@ -122,7 +124,7 @@ def split(dataset: Dataset, val_fraction: float, test_fraction: float, seed: int
     the dataset.
     """
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(
+        raise UsageError(
             f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in [0, 1) "
             "and leave a non-empty training fraction"
         )
@@ -149,6 +151,6 @@ def sample_indices(y: np.ndarray, limit: int, seed: int) -> np.ndarray:
     Separate from :func:`subsample` so a loader can choose files before decoding them.
     """
     if limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+        raise UsageError(f"limit must be >= 0, got {limit}")
     keep, _ = _stratified_parts(y, [limit], seed)
     return keep

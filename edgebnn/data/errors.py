@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 
+from edgebnn.errors import EdgebnnError
+
 __all__ = ["DataError"]
 
 
-class DataError(ValueError):
+class DataError(EdgebnnError, ValueError):
     """Bad or missing data: the message is one line naming the file (or spec) and the problem.
 
     ``where`` is the file, directory or spec at fault; ``problem`` says what was found and what
@@ -22,7 +24,7 @@ class DataError(ValueError):
     def __init__(self, where: str | os.PathLike[str], problem: str) -> None:
         self.where = " ".join(os.fspath(where).split())
         self.problem = " ".join(str(problem).split())
-        super().__init__(f"{self.where}: {self.problem}")
+        super().__init__(self.problem, file=self.where)
 
     def __reduce__(self):  # keep the exception picklable despite the two-argument __init__
         return (type(self), (self.where, self.problem))

@@ -24,6 +24,8 @@ from ._image import fit_square
 from .dataset import Dataset, sample_indices
 from .errors import DataError
 
+from edgebnn.errors import UsageError
+
 __all__ = ["load_folder", "IMAGE_EXTENSIONS", "DEFAULT_IMAGE_SIZE"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp",
@@ -87,7 +89,7 @@ def load_folder(directory: Path, name: str, image_size: int = DEFAULT_IMAGE_SIZE
     ``limit`` caps each part (seeded, stratified) before any image is decoded.
     """
     if image_size < 1:
-        raise ValueError(f"image_size must be >= 1, got {image_size}")
+        raise UsageError(f"image_size must be >= 1, got {image_size}")
     train_root = directory / "train"
     split_layout = train_root.is_dir()
     found = _scan(train_root if split_layout else directory)

@@ -27,6 +27,8 @@ from .errors import DataError
 from .folder import DEFAULT_IMAGE_SIZE, load_folder
 from .idx import load_idx_dir
 
+from edgebnn.errors import UsageError
+
 __all__ = ["load", "SPEC_FORMS"]
 
 SPEC_FORMS = ("digits", "mnist5k", "idx:DIR", "cifar10:DIR", "folder:DIR")
@@ -80,7 +82,7 @@ def load(spec: str, *, image_size: int | None = None, seed: int = 0, val_fractio
     before splitting (for quick runs). Bad specs and bad files raise :class:`DataError`.
     """
     if image_size is not None and image_size < 1:
-        raise ValueError(f"image_size must be >= 1, got {image_size}")
+        raise UsageError(f"image_size must be >= 1, got {image_size}")
     spec = spec.strip()
     pool, test = _source(spec, image_size, limit, seed)
     pool = _prepare(pool, image_size, limit, seed)

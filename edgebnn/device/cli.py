@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from edgebnn.device.ports import Port
     from edgebnn.runs.provenance import Provenance
 
+from edgebnn.errors import UsageError, read_bytes, write_bytes
+
 PORT_HELP = ("qemu:BOARD (emulated board, started and stopped here), linux:aarch64|armv7|native "
              "(the ARM Linux runtime under qemu-user, likewise), a pyserial URL "
              "(socket://HOST:PORT, rfc2217://…) or a device path (/dev/ttyACM0)")
@@ -66,7 +68,7 @@ def _print_boot_info(args: argparse.Namespace, dev) -> int:
 def cmd_device_load(args: argparse.Namespace) -> int:
     from edgebnn.device.ports import open_device
 
-    data = Path(args.model).read_bytes()
+    data = read_bytes(args.model)
     t0 = time.monotonic()
     with open_device(args.port, timeout=args.timeout) as dev:
         summary = dev.load(data)
@@ -89,8 +91,8 @@ def cmd_device_train(args: argparse.Namespace) -> int:
     from edgebnn.device import training
 
     if not (args.simulate or args.port):
-        raise ValueError("device train needs --port (or --simulate to train on the host)")
-    model = Path(args.model).read_bytes()
+        raise UsageError("device train needs --port (or --simulate to train on the host)")
+    model = read_bytes(args.model)
     training.epoch_schedule(model, args.model, args.algo)   # a clear error before any data
     provenance = _provenance(model)
     splits = provenance.splits(args.model, args.data, args.seed, args.limit)
@@ -110,7 +112,7 @@ def cmd_device_train(args: argparse.Namespace) -> int:
         on_epoch=lambda e: print(f"  {e.describe(args.epochs, len(splits.train))}", flush=True))
     if not args.simulate and not args.no_save:
         print(f"{args.port}: the trained model is stored in the board's flash (a reset keeps it)")
-    Path(args.output).write_bytes(out.model)
+    write_bytes(args.output, out.model)
     print(f"wrote {args.output} ({len(out.model):,} bytes)")
     if out.same_as_host is not None:
         print(f"host C core simulation of the same training: "
@@ -127,7 +129,7 @@ def cmd_device_evaluate(args: argparse.Namespace) -> int:
 
     with open_device(args.port, timeout=args.timeout) as dev:
         if args.model:
-            model = Path(args.model).read_bytes()
+            model = read_bytes(args.model)
             dev.load(model)
         provenance = (_provenance(model if args.model else dev.read_model()) if not args.data
                       else Provenance())
@@ -149,7 +151,7 @@ def cmd_device_read(args: argparse.Namespace) -> int:
 
     with open_device(args.port, timeout=args.timeout) as dev:
         data = dev.read_model()
-    Path(args.output).write_bytes(data)
+    write_bytes(args.output, data)
     print(f"{args.port}: wrote the active model to {args.output} ({len(data):,} bytes)")
     return 0
 

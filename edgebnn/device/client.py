@@ -26,6 +26,7 @@ from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
 from edgebnn.device.framing import (FEATURE_BOOTLOADER, IMAGE_REASONS, MAJOR, MINOR, REPLY,
                                     TRANSIENT, BadFrame, Cmd, Frame, FrameReader, Status,
                                     cmd_name, encode, status_name)
+from edgebnn.errors import UsageError
 
 BANNER_RE = re.compile(rb"EBNN-FW (\S+) board=(\S+) clock=(\d+)\r?\n")
 HOST_MAX_PAYLOAD = 0xFFFC
@@ -323,7 +324,7 @@ class Device:
         m = self.model()
         x = np.asarray(x)
         if x.dtype != np.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != m.input_shape:
-            raise ValueError(f"{self.name}: input is {x.dtype} {tuple(x.shape)}, the device "
+            raise UsageError(f"{self.name}: input is {x.dtype} {tuple(x.shape)}, the device "
                              f"model expects uint8 (N, {', '.join(map(str, m.input_shape))})")
         return np.ascontiguousarray(x), m
 
@@ -333,7 +334,7 @@ class Device:
         n = min((self.max_payload - 4) // per_input,
                 (self.max_payload - 8) // per_output if per_output else 0xFFFF, 0xFFFF)
         if n < 1:
-            raise ValueError(f"{self.name}: one sample does not fit the device's "
+            raise UsageError(f"{self.name}: one sample does not fit the device's "
                              f"{self.max_payload}-byte frames")
         return n
 
@@ -364,7 +365,7 @@ class Device:
         x, m = self._check_input(x)
         y = np.asarray(y)
         if y.shape != (len(x),) or (len(y) and (y.min() < 0 or y.max() > 0xFFFF)):
-            raise ValueError(f"{self.name}: labels must be (N,) in 0..65535")
+            raise UsageError(f"{self.name}: labels must be (N,) in 0..65535")
         in_size = int(np.prod(m.input_shape))
         step = self.batch_size(in_size + 2)
         correct = cycles = 0
@@ -399,7 +400,7 @@ class Device:
         x, m = self._check_input(x)
         y = np.asarray(y)
         if len(x) == 0 or y.shape != (len(x),) or y.min() < 0 or y.max() >= m.n_classes:
-            raise ValueError(f"{self.name}: TRAIN needs 1 or more samples with labels (N,) in "
+            raise UsageError(f"{self.name}: TRAIN needs 1 or more samples with labels (N,) in "
                              f"0..{m.n_classes - 1}, got {len(x)} samples and labels "
                              f"{y.shape} in {y.min() if y.size else '-'}.."
                              f"{y.max() if y.size else '-'}")

@@ -1,8 +1,10 @@
 """Errors of the device layer; importable without pyserial (the CLI catches them)."""
 from __future__ import annotations
 
+from edgebnn.errors import EdgebnnError
 
-class DeviceError(RuntimeError):
+
+class DeviceError(EdgebnnError, RuntimeError):
     """The board did not answer, the link broke, or it answered something unusable. The
     message names the port, and the command and sequence number that went unanswered."""
 

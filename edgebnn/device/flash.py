@@ -154,11 +154,10 @@ def flash(dev: Device, image: bytes, *, progress: Optional[Callable[[int, int], 
 def cmd_flash(args) -> int:
     """`edgebnn flash IMAGE --port P`."""
     import sys
-    from pathlib import Path
-
     from edgebnn.device.ports import open_device
+    from edgebnn.errors import read_bytes
 
-    image = Path(args.image).read_bytes()
+    image = read_bytes(args.image)
     header = fwimage.parse(image, args.image)
     tty = sys.stderr.isatty()
 

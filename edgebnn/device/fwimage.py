@@ -11,8 +11,8 @@ before uploading:
     8  u32 body size                      48 char[32] board, NUL-terminated
     12 u32 CRC-32 of the body             80 u32 CRC-32 of header bytes 0..79;  84..511 zero
 
-All little-endian; CRC-32 is zlib's. Standard library only: the firmware Makefile runs this file
-as a script (`python3 fwimage.py sign ...`) to sign each build and to make its factory store
+All little-endian; CRC-32 is zlib's. Standard library only (and edgebnn.errors, which is too):
+the firmware Makefile runs this file as a script (`python3 fwimage.py sign ...`) to sign each build and to make its factory store
 image (`factory`: what QEMU boards are provisioned with).
 """
 from __future__ import annotations
@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+if not __package__:   # run as a script by the firmware Makefile: the package root is two up
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from edgebnn.errors import EdgebnnError  # noqa: E402
+
 MAGIC = 0x4D494245
 HEADER_VERSION = 1
 HEADER_SIZE = 512
@@ -34,7 +38,7 @@ _FIELDS = struct.Struct("<IHHIIII24s32s")    # bytes 0..79
 _HEADER_CRC_AT = _FIELDS.size                # 80
 
 
-class ImageError(ValueError):
+class ImageError(EdgebnnError, ValueError):
     """An image that is not a valid edgebnn application image (the message names the field)."""
 
 

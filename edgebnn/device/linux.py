@@ -31,6 +31,7 @@ from typing import Optional, Sequence
 
 import serial
 
+from edgebnn.errors import EdgebnnError, UsageError
 from edgebnn.device.qemu import FIRMWARE_DIR, Banner, BANNER_RE
 
 RUNTIME_DIR = FIRMWARE_DIR / "linux"
@@ -54,7 +55,7 @@ ARCHES = {
 }
 
 
-class LinuxRuntimeError(RuntimeError):
+class LinuxRuntimeError(EdgebnnError, RuntimeError):
     """The runtime did not start, did not answer in time, or died."""
 
 
@@ -133,7 +134,7 @@ class LinuxRuntime:
     def __init__(self, arch: str, exe: Path, *, timeout: float = 5.0,
                  extra_args: Sequence[str] = ()) -> None:
         if arch not in ARCHES:
-            raise ValueError(f"unknown Linux runtime architecture {arch!r}; known: "
+            raise UsageError(f"unknown Linux runtime architecture {arch!r}; known: "
                              f"{', '.join(ARCHES)}")
         self.arch = ARCHES[arch]
         self.exe = Path(exe)

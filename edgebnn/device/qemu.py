@@ -32,6 +32,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import serial
 
+from edgebnn.errors import EdgebnnError, UsageError
+
 QEMU = "qemu-system-arm"
 FIRMWARE_DIR = Path(os.environ.get("EDGEBNN_FIRMWARE_DIR",
                                    Path(__file__).resolve().parents[2] / "firmware"))
@@ -41,7 +43,7 @@ BOOT_BANNER_RE = re.compile(rb"EBNN-BOOT (?P<version>\S+) board=(?P<board>\S+) "
                             rb"clock=(?P<clock>\d+) app=\S+ mode=update")
 
 
-class QemuError(RuntimeError):
+class QemuError(EdgebnnError, RuntimeError):
     """QEMU or the firmware did not do what was expected in time."""
 
 
@@ -123,10 +125,13 @@ def firmware_files(firmware: Path) -> Optional[Tuple[Path, Path]]:
 def provision_store(info: BoardInfo, path: Path, factory: bytes) -> None:
     """Creates the store file for `info`'s board: QEMU's machine RAM size (sparse), with the
     factory image (the erased flash, our application in its slot) at the store base."""
-    with open(path, "wb") as f:
-        f.truncate(info.ram_size)
-        f.seek(info.store - info.ram_base)
-        f.write(factory)
+    try:
+        with open(path, "wb") as f:
+            f.truncate(info.ram_size)
+            f.seek(info.store - info.ram_base)
+            f.write(factory)
+    except OSError as e:
+        raise QemuError(f"{path}: cannot write the board's store ({e.strerror or e})") from None
 
 
 def _free_port() -> int:
@@ -153,7 +158,7 @@ class QemuBoard:
                  qemu: str = QEMU, store: Optional[Path] = None):
         boards = load_boards()
         if board not in boards:
-            raise ValueError(f"unknown board {board!r}; known: {', '.join(boards)}")
+            raise UsageError(f"unknown board {board!r}; known: {', '.join(boards)}")
         self.board = board
         self.info = boards[board]
         self.firmware = Path(firmware)

@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from edgebnn import format as fmt
+from edgebnn.errors import read_bytes
 from edgebnn.runs.provenance import Provenance
 
 
@@ -17,7 +18,7 @@ def open_scorer(port: str, model_path: Path, timeout: float = 2.0
     the model, infers in batches and closes the port again."""
     from edgebnn.device.ports import open_device
 
-    data = Path(model_path).read_bytes()
+    data = read_bytes(model_path)
     provenance = Provenance.of_model(fmt.from_bytes(data, str(model_path)))
 
     def score(x: np.ndarray) -> np.ndarray:

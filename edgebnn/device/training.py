@@ -26,6 +26,7 @@ import numpy as np
 from edgebnn.data.dataset import Dataset
 from edgebnn.ondevice import Schedule, drtp, local
 from edgebnn.ondevice.local import DEFAULT_BATCH
+from edgebnn.errors import UsageError
 
 #: what `--algo` accepts: the on-device rules, each reading the training section it needs
 SECTIONS = {"local": local, "drtp": drtp}
@@ -121,7 +122,7 @@ def epoch_schedule(model: bytes, source: str, algo: str = "local") -> Schedule:
     from edgebnn import format as fmt
 
     if algo not in SECTIONS:
-        raise ValueError(f"unknown training algorithm {algo!r}; known: {', '.join(SECTIONS)}")
+        raise UsageError(f"unknown training algorithm {algo!r}; known: {', '.join(SECTIONS)}")
     rule = SECTIONS[algo]
     try:
         state = rule.read(model)
@@ -142,10 +143,10 @@ def largest_batch(requested: Optional[int], frame_limit: int, scratch_size: Call
 
     want = DEFAULT_BATCH if requested is None else requested
     if want < 1:
-        raise ValueError(f"--batch must be >= 1, got {want}")
+        raise UsageError(f"--batch must be >= 1, got {want}")
     hi = min(want, frame_limit)
     if hi < 1 or not fits(1):
-        raise ValueError(f"one training sample does not fit the board (scratch "
+        raise UsageError(f"one training sample does not fit the board (scratch "
                          f"{scratch_size(1):,} B, arena {scratch_limit:,} B)")
     lo = 1                                   # scratch grows with the batch: bisect
     while lo < hi:
@@ -195,7 +196,7 @@ def train_epochs(learner: Learner, train_set: Dataset, test_set: Dataset, schedu
     from tqdm import tqdm
 
     if epochs < 1 or batch < 1:
-        raise ValueError(f"epochs and batch must be >= 1, got {epochs} and {batch}")
+        raise UsageError(f"epochs and batch must be >= 1, got {epochs} and {batch}")
     rng = np.random.default_rng(seed)
     n = len(train_set)
     history = []

@@ -26,11 +26,12 @@ from torch import nn
 
 from edgebnn import format as fmt
 from edgebnn import nn as bnn
+from edgebnn.errors import EdgebnnError
 from edgebnn.export import thresholds
 from edgebnn.nn.threshold import InputThreshold
 
 
-class ExportError(ValueError):
+class ExportError(EdgebnnError, ValueError):
     """The model has a layer or arrangement the format cannot express."""
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from edgebnn import __version__
 from edgebnn import format as fmt
+from edgebnn.errors import write_text
 
 # One alignment macro for every generated header (guarded, so several can be included): the
 # C11/C++11 keywords where the language has them, the GCC/Clang/MSVC forms for C99.
@@ -125,7 +126,7 @@ def write(data: bytes, path: str | Path, name: str | None = None, source: str = 
 
     arena = NativeModel(data, source or "<bytes>", pack=False).arena_size   # no inference here
     text = header_text(data, c_identifier(name or Path(path).stem), arena, source)
-    Path(path).write_text(text)
+    write_text(path, text)
     return len(text)
 
 

@@ -31,6 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgebnn import __version__
 from edgebnn import format as fmt
+from edgebnn.errors import EdgebnnError, UsageError, write_bytes
 from edgebnn.export.ebnn import ExportError
 from edgebnn.reference import weights_pm1
 from edgebnn.runs.provenance import Provenance
@@ -46,7 +47,7 @@ FLOAT_EXACT = 2**24            # float32 holds every integer up to this magnitud
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 
-class OnnxError(ValueError):
+class OnnxError(EdgebnnError, ValueError):
     """An ONNX file our tools cannot use; the message names the file."""
 
 
@@ -289,7 +290,7 @@ def to_onnx(model: fmt.Model, name: str = "edgebnn") -> onnx.ModelProto:
 def write(model: fmt.Model, path: str | Path) -> int:
     """Writes the ONNX file; returns its size in bytes."""
     data = to_onnx(model, Path(path).stem or "edgebnn").SerializeToString()
-    Path(path).write_bytes(data)
+    write_bytes(path, data)
     return len(data)
 
 
@@ -328,7 +329,7 @@ def open_scorer(path: str | Path) -> tuple[Scorer, Provenance]:
     def score(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != shape:
-            raise ValueError(f"{path}: input is {x.dtype} {tuple(x.shape)}, expected uint8 "
+            raise UsageError(f"{path}: input is {x.dtype} {tuple(x.shape)}, expected uint8 "
                              f"(N, {', '.join(map(str, shape))})")
         return session.run(None, {inp.name: np.ascontiguousarray(x)})[0].astype(np.int32)
 

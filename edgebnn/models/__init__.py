@@ -13,6 +13,7 @@ from edgebnn.models.mobilenetv2 import mobilenetv2
 from edgebnn.models.resnet import resnet18
 from edgebnn.models.vgg import vgg19, vgg_small
 from edgebnn.nn.ablation import set_binarization
+from edgebnn.errors import UsageError
 
 Builder = Callable[..., nn.Sequential]
 
@@ -31,15 +32,15 @@ def build_model(name: str, input_shape: tuple[int, int, int], n_classes: int,
     selects the partial-binarization ablation (edgebnn/nn/ablation.py) for any model but the
     `local` rule's chain, whose integer weights have no float form."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}, expected one of {', '.join(MODELS)}")
+        raise UsageError(f"unknown model {name!r}, expected one of {', '.join(MODELS)}")
     if kwargs.get("remove_skips") and name not in RESIDUAL:
-        raise ValueError(f"remove_skips: model {name!r} has no skip connections (only "
+        raise UsageError(f"remove_skips: model {name!r} has no skip connections (only "
                          f"{', '.join(RESIDUAL)} have)")
     if "depthwise" in kwargs and name != "mobilenetv2":
-        raise ValueError(f"depthwise: model {name!r} has no depthwise convolutions (only "
+        raise UsageError(f"depthwise: model {name!r} has no depthwise convolutions (only "
                          "mobilenetv2 has)")
     if binarize != "both" and name == "local_chain":
-        raise ValueError(f"binarize is {binarize!r}: the local rule's chain is binary only")
+        raise UsageError(f"binarize is {binarize!r}: the local rule's chain is binary only")
     return set_binarization(MODELS[name](tuple(input_shape), n_classes, **kwargs), binarize)
 
 

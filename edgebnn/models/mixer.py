@@ -23,6 +23,7 @@ from torch import nn
 
 from edgebnn import nn as bnn
 from edgebnn.models.sizes import positive_int
+from edgebnn.errors import UsageError
 
 HOST_ONLY = ("MLP-Mixer is host-only: its token-mixing layers are dense across positions "
              "(a transposed feature map), which the .ebnn format has no op for; train and "
@@ -60,7 +61,7 @@ def mixer(input_shape: tuple[int, int, int], n_classes: int, width: int = 512, d
     width, depth = positive_int(width, "width", "mixer"), positive_int(depth, "depth", "mixer")
     patch = positive_int(patch or max(1, min(h, w) // 4), "patch", "mixer")
     if patch > min(h, w):
-        raise ValueError(f"patch: mixer takes a patch size up to the input side {min(h, w)}, "
+        raise UsageError(f"patch: mixer takes a patch size up to the input side {min(h, w)}, "
                          f"got {patch}")
     tokens = (h // patch) * (w // patch)
     mods: list[nn.Module] = [bnn.InputConv2d(c, width, patch, stride=patch)]

@@ -11,26 +11,37 @@ from pathlib import Path
 import numpy as np
 
 from edgebnn._native import ffi, lib
+from edgebnn.errors import EdgebnnError, UsageError
 
 ALIGN = 16
 
 
-class NativeError(RuntimeError):
-    """A C core failure; `status` is the C status name, e.g. 'EBNN_ERR_SECTION_CRC'."""
+class NativeError(EdgebnnError, RuntimeError):
+    """A C core failure; `status` is the C status name, e.g. 'EBNN_ERR_SECTION_CRC'. Where the
+    C core filled an ebnn_diag, `file` is the model's source, `field` the failing field
+    (`layer i: field`), `found` and `expected` its values, and `layer` the layer index."""
 
-    def __init__(self, message: str, status: str) -> None:
-        super().__init__(message)
-        self.status = status
+    def __init__(self, message: str, status: str, *, file: str | None = None,
+                 field: str | None = None, expected: object = None, found: object = None,
+                 layer: int | None = None) -> None:
+        super().__init__(message)   # the message is already complete (see _check)
+        self.status, self.layer = status, layer
+        self.file, self.field, self.expected, self.found = file, field, expected, found
 
 
 def _status_name(code: int) -> str:
     return ffi.string(lib.ebnn_status_name(code)).decode()
 
 
-def _check(code: int, where: str) -> None:
+def _check(code: int, where: str, diag=None) -> None:
+    """Raises NativeError for a failed status; with `diag`, `where` is the model's source and
+    the message and fields name the layer and field the C core reported."""
     if code != lib.EBNN_OK:
         message = ffi.string(lib.ebnn_status_message(code)).decode()
-        raise NativeError(f"{where}: {_status_name(code)}: {message}", _status_name(code))
+        context = _diag_fields(where, diag) if diag is not None else {"file": where}
+        where = _where(where, diag) if diag is not None else where
+        raise NativeError(f"{where}: {_status_name(code)}: {message}", _status_name(code),
+                          **context)
 
 
 def _aligned(nbytes: int) -> tuple[object, object]:
@@ -44,14 +55,25 @@ def build_info() -> str:
     return ffi.string(lib.ebnn_build_info()).decode()
 
 
+def _diag_fields(source: str, diag) -> dict:
+    """NativeError's structured fields from a filled ebnn_diag (just the file when empty)."""
+    if diag.field == ffi.NULL or not ffi.string(diag.field):
+        return {"file": source}
+    layer = int(diag.layer) if diag.layer >= 0 else None
+    field = ffi.string(diag.field).decode()
+    return {"file": source, "layer": layer,
+            "field": f"layer {layer}: {field}" if layer is not None else field,
+            "found": int(diag.got),
+            "expected": int(diag.expected) if diag.expected or diag.got else None}
+
+
 def _where(source: str, diag) -> str:
     """`source: layer i: field is got, expected e` from a filled ebnn_diag."""
-    if diag.field == ffi.NULL or not ffi.string(diag.field):
+    context = _diag_fields(source, diag)
+    if "field" not in context:
         return source
-    field = ffi.string(diag.field).decode()
-    layer = f"layer {diag.layer}: " if diag.layer >= 0 else ""
-    expected = f", expected {diag.expected}" if diag.expected or diag.got else ""
-    return f"{source}: {layer}{field} is {diag.got}{expected}"
+    expected = f", expected {context['expected']}" if context["expected"] is not None else ""
+    return f"{source}: {context['field']} is {context['found']}{expected}"
 
 
 class NativeModel:
@@ -69,7 +91,7 @@ class NativeModel:
         diag = ffi.new("ebnn_diag *")
         code = lib.ebnn_model_load(self._model, self._data, len(data), diag)
         if code != lib.EBNN_OK:
-            _check(code, _where(source, diag))
+            _check(code, source, diag)
         self.arena_size = int(lib.ebnn_arena_size(self._model))
         self._arena_owner, self._arena = _aligned(self.arena_size)
         self._options = ffi.new("ebnn_options *")
@@ -89,7 +111,7 @@ class NativeModel:
     @threads.setter
     def threads(self, n: int) -> None:
         if not 1 <= n <= lib.EBNN_MAX_THREADS:
-            raise ValueError(f"threads is {n}, expected 1 to {lib.EBNN_MAX_THREADS}")
+            raise UsageError(f"threads is {n}, expected 1 to {lib.EBNN_MAX_THREADS}")
         size = int(lib.ebnn_threads_buffer_size(n))
         self._stacks = _aligned(size) if size else (None, ffi.NULL)
         self._options.threads = n
@@ -111,7 +133,7 @@ class NativeModel:
         """x: uint8 (N, H, W, C) → int32 scores (N, n_classes)."""
         x = np.asarray(x)
         if x.dtype != np.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"{self.source}: input is {x.dtype} {tuple(x.shape)}, expected "
+            raise UsageError(f"{self.source}: input is {x.dtype} {tuple(x.shape)}, expected "
                              f"uint8 (N, {', '.join(map(str, self.input_shape))})")
         x = np.ascontiguousarray(x)
         scores = np.empty((x.shape[0], self.n_classes), dtype=np.int32)

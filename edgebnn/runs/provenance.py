@@ -10,6 +10,7 @@ from typing import Any
 
 from edgebnn import data
 from edgebnn import format as fmt
+from edgebnn.errors import UsageError
 from edgebnn.runs.config import TrainConfig
 
 
@@ -57,8 +58,8 @@ class Provenance:
     def splits(self, source: object, data_spec: str | None = None, seed: int | None = None,
                limit: int | None = None) -> data.Splits:
         """`rebuild` with the data spec and seed a user gave (`--data`, `--seed`) in place of
-        the stored ones; ValueError naming `source` (the model) when no data spec is known."""
+        the stored ones; UsageError naming `source` (the model) when no data spec is known."""
         spec = data_spec or self.data
         if not spec:
-            raise ValueError(f"{source}: no data spec stored in the model; pass --data")
+            raise UsageError("no data spec stored in the model; pass --data", file=source)
         return replace(self, data=spec, seed=self.seed if seed is None else seed).rebuild(limit)

@@ -3,28 +3,33 @@ metrics.json (what it reached). Everything needed to rebuild, evaluate and expor
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from edgebnn.errors import EdgebnnError
 from edgebnn.models import build_from_spec
 from edgebnn.runs.config import TrainConfig
 
 CONFIG, CHECKPOINT, METRICS = "config.json", "model.pt", "metrics.json"
 
 
-class RunFolderError(ValueError):
+class RunFolderError(EdgebnnError, ValueError):
     pass
 
 
 def save(folder: Path, config: TrainConfig, spec: dict[str, Any], model: nn.Module,
          metrics: dict[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG).write_text(config.to_json() + "\n")
-    torch.save({"spec": spec, "state_dict": model.state_dict()}, folder / CHECKPOINT)
-    (folder / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONFIG).write_text(config.to_json() + "\n")
+        torch.save({"spec": spec, "state_dict": model.state_dict()}, folder / CHECKPOINT)
+        (folder / METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+    except OSError as e:
+        raise RunFolderError(f"{folder}: cannot write the run folder ({e.strerror or e})") from None
 
 
 def load(folder: Path) -> tuple[nn.Sequential, dict[str, Any], TrainConfig]:
@@ -39,6 +44,10 @@ def load(folder: Path) -> tuple[nn.Sequential, dict[str, Any], TrainConfig]:
         spec = ckpt["spec"]
         model = build_from_spec(spec)
         model.load_state_dict(ckpt["state_dict"])
-    except (KeyError, RuntimeError, ValueError, OSError) as e:
+    except (KeyError, RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError) as e:
         raise RunFolderError(f"{folder / CHECKPOINT}: cannot rebuild the model ({e})") from None
-    return model.eval(), spec, TrainConfig.from_file(folder / CONFIG)
+    try:
+        config = TrainConfig.from_file(folder / CONFIG)
+    except (OSError, ValueError) as e:   # unreadable, or not JSON
+        raise RunFolderError(f"{folder / CONFIG}: cannot read ({e})") from None
+    return model.eval(), spec, config

@@ -20,6 +20,7 @@ from torch import nn
 from edgebnn.nn.layers import _BinaryWeights
 from edgebnn.runs.config import TrainConfig
 from edgebnn.train.memory import LayerCosts, MemoryMeter
+from edgebnn.errors import UsageError
 
 
 @dataclass
@@ -124,5 +125,5 @@ def algorithm_names() -> list[str]:
 def get_algorithm(name: str) -> type[Algorithm]:
     _discover()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown algorithm {name!r}, expected one of {', '.join(sorted(_REGISTRY))}")
+        raise UsageError(f"unknown algorithm {name!r}, expected one of {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]

@@ -31,6 +31,7 @@ from edgebnn.runs import run_folder
 from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import algorithm_names
 from edgebnn.train.runner import train
+from edgebnn.errors import FileError, UsageError
 
 RESULTS_MD, RESULTS_CSV, PLOT = "results.md", "results.csv", "accuracy_vs_memory.png"
 FAILED = "failed.txt"
@@ -90,9 +91,9 @@ def check_algos(algos: Sequence[str]) -> list[str]:
     known = algorithm_names()
     unknown = [a for a in algos if a not in known]
     if unknown:
-        raise ValueError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise UsageError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(known)}")
     if not algos:
-        raise ValueError(f"no algorithms given; known: {', '.join(known)}")
+        raise UsageError(f"no algorithms given; known: {', '.join(known)}")
     return list(dict.fromkeys(algos))
 
 
@@ -284,7 +285,10 @@ def plot(spec: CompareSpec, rows: list[dict[str, Any]], path: Path) -> None:
 
 def compare(spec: CompareSpec, out: Path, progress: bool = True) -> list[dict[str, Any]]:
     """Runs what is missing, then writes results.md, results.csv and the plot; returns the rows."""
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FileError(f"cannot create the folder ({e.strerror or e})", file=out) from None
     run_all(spec, out, progress)
     rows = summarize(spec, out)
     (out / RESULTS_MD).write_text(markdown_table(spec, rows))

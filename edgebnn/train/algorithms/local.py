@@ -14,6 +14,7 @@ from edgebnn.models.local_chain import LocalChain
 from edgebnn.ondevice import local
 from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import Algorithm, StepResult
+from edgebnn.errors import UsageError
 
 
 def cancel_disabled(layer: torch.nn.Module, disabled: np.ndarray) -> None:
@@ -35,7 +36,7 @@ class LocalRule(Algorithm):
     def __init__(self, model: LocalChain, config: TrainConfig) -> None:
         super().__init__(model, config)
         if not isinstance(model, LocalChain):
-            raise ValueError("--algo local trains the local_chain model (given an `mlp` spec it "
+            raise UsageError("--algo local trains the local_chain model (given an `mlp` spec it "
                              f"builds one), not {type(model).__name__}")
         self.hidden = model.hidden_layers()
         self.gammas = local.gammas([l.out_features for l in self.hidden],
@@ -52,13 +53,13 @@ class LocalRule(Algorithm):
         error rather than an option silently left out."""
         binarize = spec["kwargs"].get("binarize", "both")
         if binarize != "both":
-            raise ValueError(f"--binarize: --algo local trains a fully binary chain (integer "
+            raise UsageError(f"--binarize: --algo local trains a fully binary chain (integer "
                              f"weights, ±1 activations), expected both, got {binarize!r}")
         if spec["name"] == "mlp":
             kwargs = {k: v for k, v in spec["kwargs"].items() if k in ("layers", "weight_bits")}
             return {**spec, "name": "local_chain", "kwargs": kwargs}
         if spec["name"] != "local_chain":
-            raise ValueError(f"--algo local trains an MLP chain (--model mlp), not {spec['name']!r}")
+            raise UsageError(f"--algo local trains an MLP chain (--model mlp), not {spec['name']!r}")
         return spec
 
     def prepare(self, train_x: np.ndarray) -> None:
