@@ -77,7 +77,13 @@ static inline lanes_t load_lanes(const uint32_t *p, uint32_t cw) {
 /* The words k .. k + cw - 1 (cw <= LANES, 32 channels each) of every output pixel. */
 static void depthwise_words(const ebnn_layer *l, const uint32_t *in, void *out, uint32_t k,
                             uint32_t cw) {
-    uint32_t taps = (uint32_t)l->kh * l->kw, nw = ebnn_words(l->in_c), t, j, i, q, oy, ox;
+    /* the shape in locals: the stores through out could alias *l, so fields read in the
+     * pixel loop would be loaded again at every pixel */
+    const uint32_t kh = l->kh, kw = l->kw, sh = l->sh, sw = l->sw, in_h = l->in_h, in_w = l->in_w;
+    const uint32_t out_h = l->out_h, out_w = l->out_w;
+    const int32_t ph = l->ph, pw = l->pw;
+    const int bin_out = l->out_type == EBNN_T_BIN;
+    uint32_t taps = kh * kw, nw = ebnn_words(l->in_c), t, j, i, q, oy, ox;
     uint32_t w[LANES], bw[LEVELS][LANES], invw[LANES], neverw[LANES], validw[LANES];
     lanes_t wt[MAX_TAPS], b[LEVELS], inv = (lanes_t){0}, never = inv, valid = inv;
     size_t pix = 0;
@@ -95,27 +101,27 @@ static void depthwise_words(const ebnn_layer *l, const uint32_t *in, void *out, 
     for (q = 0; q < cw; q++) {
         uint32_t count = l->in_c - 32u * (k + q) < 32u ? l->in_c - 32u * (k + q) : 32u, pl[LEVELS];
         validw[q] = count == 32u ? ~0u : (1u << count) - 1u;
-        if (l->out_type != EBNN_T_BIN) continue;
+        if (!bin_out) continue;
         bounds(l, k + q, count, taps, pl, &invw[q], &neverw[q]);
         for (i = 0; i < LEVELS; i++) bw[i][q] = pl[i];
     }
     for (i = 0; i < LEVELS; i++) memcpy(&b[i], bw[i], sizeof bw[i]);
     memcpy(&inv, invw, sizeof invw), memcpy(&never, neverw, sizeof neverw);
     memcpy(&valid, validw, sizeof validw);
-    for (oy = 0; oy < l->out_h; oy++) {
-        for (ox = 0; ox < l->out_w; ox++, pix++) {
+    for (oy = 0; oy < out_h; oy++) {
+        for (ox = 0; ox < out_w; ox++, pix++) {
             lanes_t m[LEVELS], r;
             uint32_t ky, kx, mw[LEVELS][LANES], tap = 0, top = 1;
             const lanes_t *wp = wt;
             for (i = 0; i < LEVELS; i++) m[i] = (lanes_t){0};
-            for (ky = 0; ky < l->kh; ky++) {
-                int32_t iy = (int32_t)(oy * l->sh + ky) - (int32_t)l->ph;
-                int row = iy >= 0 && iy < (int32_t)l->in_h;
-                for (kx = 0; kx < l->kw; kx++) {
-                    int32_t ix = (int32_t)(ox * l->sw + kx) - (int32_t)l->pw;
+            for (ky = 0; ky < kh; ky++) {
+                int32_t iy = (int32_t)(oy * sh + ky) - ph;
+                int row = iy >= 0 && iy < (int32_t)in_h;
+                for (kx = 0; kx < kw; kx++) {
+                    int32_t ix = (int32_t)(ox * sw + kx) - pw;
                     lanes_t v = *wp++, carry;
-                    if (row && ix >= 0 && ix < (int32_t)l->in_w)
-                        v ^= load_lanes(in + ((size_t)iy * l->in_w + (size_t)ix) * nw + k, cw);
+                    if (row && ix >= 0 && ix < (int32_t)in_w)
+                        v ^= load_lanes(in + ((size_t)iy * in_w + (size_t)ix) * nw + k, cw);
                     /* m += v, plane by plane up to the highest the count can reach: after
                      * tap + 1 taps it is <= tap + 1, below 2^top */
                     if (++tap >> top) top++;
@@ -126,7 +132,7 @@ static void depthwise_words(const ebnn_layer *l, const uint32_t *in, void *out, 
                     }
                 }
             }
-            if (l->out_type == EBNN_T_BIN) {
+            if (bin_out) {
                 r = ((less_equal(m, b) & ~never) ^ inv) & valid;
                 if (cw == LANES)
                     memcpy((uint32_t *)out + pix * nw + k, &r, sizeof r);
