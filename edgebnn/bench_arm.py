@@ -163,8 +163,10 @@ _MODEL = re.compile(r"^model (\d+) (?:bytes (\d+) arena (\d+)|error (\S+))$", re
 
 def count(t: Target, models: list[tuple[str, Path]], timeout: float = 600) -> list[dict]:
     """Instructions of every region the benchmark program reports on target t, the cost of the
-    marks themselves (the "empty" region) subtracted: dicts kind (layer, loop, model), name,
-    kernel, macs, instructions; models also bytes and arena (their RAM)."""
+    marks themselves (the "empty" region) subtracted, and from the inner loops that of their
+    call (a no-op's: "call", "call2"), so a loop figure is the kernel's own instructions: dicts
+    kind (layer, loop, model), name, kernel, macs, instructions; models also bytes and arena
+    (their RAM)."""
     for tool in (t.command[0],):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (tools/setup.sh installs it)")
@@ -200,9 +202,18 @@ def count(t: Target, models: list[tuple[str, Path]], timeout: float = 600) -> li
                                f"did not load: {m[4]}")
         info[f"model{i}.ebnn"] = dict(name=models[i][0], bytes=int(m[2]), arena=int(m[3]))
     empty = counts[0]
+    # the inner-loop regions without the instructions of the call itself (a no-op's call)
+    calls = {m[1]: c for m, c in zip(regions, counts) if m[1] in ("call", "call2")}
+    if set(calls) != {"call", "call2"}:
+        raise RuntimeError(f"{t.name}: the benchmark did not report its call regions")
     out = []
     for m, c in zip(regions[1:], counts[1:]):
-        row = dict(kind=m[1], name=m[2], kernel=m[3], macs=int(m[4]), instructions=c - empty)
+        kind = m[1]
+        if kind in calls:
+            continue
+        if kind in ("loop", "loop2"):
+            c, kind = c - calls[kind.replace("loop", "call")] + empty, "loop"
+        row = dict(kind=kind, name=m[2], kernel=m[3], macs=int(m[4]), instructions=c - empty)
         if m[1] == "model":
             if m[3] != "ok":
                 raise RuntimeError(f"{t.name}: inference of {info[m[2]]['name']} failed: {m[3]}")

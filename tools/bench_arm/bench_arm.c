@@ -10,8 +10,10 @@
  * (ticks only on bare metal), and first an "empty" region, the cost of the marks themselves.
  * Kinds: "layer" is the whole CONV2D/DENSE call (driver, window copies, thresholds), "loop"
  * one xorpop call on the layer's first window against every output channel, i.e. the inner
- * loops alone (where the kernel has xorpop2, AArch64 NEON, convolutions: one xorpop2 call on two windows), "model" one ebnn_infer of a model file (bench_models). No malloc: static buffers
- * sized for the largest layer. */
+ * loops alone ("loop2" where the kernel has xorpop2, AArch64 NEON, convolutions: one xorpop2
+ * call on two windows), "call"/"call2" the same calls of a no-op (their own cost, which the
+ * loop figures leave out), "model" one ebnn_infer of a model file (bench_models). No malloc:
+ * static buffers sized for the largest layer. */
 #include <string.h>
 
 #include "edgebnn.h"
@@ -127,8 +129,39 @@ static void make_layer(ebnn_layer *l, uint16_t hw, uint16_t c, uint16_t out_c, u
     l->flip = thr_buf + out_c;
 }
 
-/* Whole layer, then its inner loops alone (one xorpop call: a window against every output
- * channel), for each kernel and the reference (the reference has no xorpop). */
+/* The inner loops alone: one call of row primitive f on the first window (f2, when not NULL:
+ * xorpop2 on the first two) against rows output channels. Never inlined, so the instructions of
+ * the call itself (argument setup, branch, return) are the same for every kernel; main counts
+ * them once with no-op primitives (the "call" and "call2" regions), and bench_arm.py leaves them
+ * out of the "loop" figures, which are then the kernel's own instructions. */
+__attribute__((noinline)) static void loop_region(ebnn_xorpop_fn f, ebnn_xorpop2_fn f2,
+                                                  uint32_t n, uint32_t rows) {
+    if (f2 != NULL) {
+        bench_mark();
+        f2(in_buf, in_buf + n, w_buf, n, rows, mism, mism + rows);
+        bench_mark();
+        return;
+    }
+    bench_mark();
+    f(in_buf, w_buf, n, rows, mism);
+    bench_mark();
+}
+
+__attribute__((noinline)) static void xorpop_none(const uint32_t *x, const uint32_t *w,
+                                                  uint32_t n, uint32_t rows, uint32_t *mism_) {
+    (void)x, (void)w, (void)n, (void)rows, (void)mism_;
+    __asm volatile("");
+}
+
+__attribute__((noinline)) static void xorpop2_none(const uint32_t *x0, const uint32_t *x1,
+                                                   const uint32_t *w, uint32_t n, uint32_t rows,
+                                                   uint32_t *mism0, uint32_t *mism1) {
+    (void)x0, (void)x1, (void)w, (void)n, (void)rows, (void)mism0, (void)mism1;
+    __asm volatile("");
+}
+
+/* Whole layer, then its inner loops alone (loop_region), for each kernel and the reference
+ * (the reference has no xorpop). */
 static void bench_layer(const char *name, uint16_t hw, uint16_t c,
                         uint16_t out_c, uint16_t k, uint16_t pad) {
     ebnn_layer l;
@@ -148,16 +181,12 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
         /* layers of several pixels run two windows per call where the kernel has xorpop2
          * (ebnn_bin_conv2d) */
         if (kern->xorpop2 != NULL && l.out_h * l.out_w >= 2) {
-            bench_mark();
-            kern->xorpop2(in_buf, in_buf + n, w_buf, n, out_c, mism, mism + out_c);
-            bench_mark();
-            report("loop", name, kern->name, 2u * (uint64_t)n * 32u * out_c);
-            continue;
+            loop_region(kern->xorpop, kern->xorpop2, n, out_c);
+            report("loop2", name, kern->name, 2u * (uint64_t)n * 32u * out_c);
+        } else {
+            loop_region(kern->xorpop, NULL, n, out_c);
+            report("loop", name, kern->name, (uint64_t)n * 32u * out_c);
         }
-        bench_mark();
-        kern->xorpop(in_buf, w_buf, n, out_c, mism);
-        bench_mark();
-        report("loop", name, kern->name, (uint64_t)n * 32u * out_c);
     }
 }
 
@@ -227,6 +256,10 @@ int main(int argc, char **argv) {
     bench_mark();
     bench_mark();
     report("empty", "-", "-", 0);
+    loop_region(xorpop_none, NULL, 1, 1);
+    report("call", "-", "-", 0);
+    loop_region(xorpop_none, xorpop2_none, 1, 1);
+    report("call2", "-", "-", 0);
 #if DENSE_N == 4096u
     bench_layer("dense_4096x4096_b1", 1, 4096, 4096, 1, 0);
 #else
