@@ -48,10 +48,17 @@ static uint32_t ta_read_file(const char *name, void *buf, uint32_t cap) {
 
 #define CONV_HW 28u
 #define CONV_C 128u
-#define IN_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u) > DENSE_N / 32u ? CONV_HW * CONV_HW * (CONV_C / 32u) : DENSE_N / 32u)
+#if defined(EBNN_BAREMETAL)
+#define MAP_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u))
+#else
+/* ResNet-18's 56x56 stage (64 channels), only where the memory is */
+#define STAGE56 1
+#define MAP_WORDS (56u * 56u * 2u)
+#endif
+#define IN_WORDS (MAP_WORDS > DENSE_N / 32u ? MAP_WORDS : DENSE_N / 32u)
 #define STAGE_C 256u /* ResNet-18's 14x14 stage, more weights than the 128-channel conv */
 #define W_WORDS (DENSE_N * DENSE_N / 32u > STAGE_C * 9u * (STAGE_C / 32u) ? DENSE_N * DENSE_N / 32u : STAGE_C * 9u * (STAGE_C / 32u))
-#define OUT_WORDS (CONV_HW * CONV_HW * (CONV_C / 32u))
+#define OUT_WORDS MAP_WORDS
 #define MAX_C (DENSE_N > CONV_C ? DENSE_N : CONV_C)
 
 /* The layers' weights and, later, a model file and its arena share one pool (the runs do not
@@ -268,6 +275,15 @@ int main(int argc, char **argv) {
     bench_layer("conv3x3_128to128_28x28", CONV_HW, CONV_C, CONV_C, 3, 1);
     /* ResNet-18's 14x14 stage: rows of 72 words, where per-row costs weigh half as much */
     bench_layer("resnet18_conv3x3_256_14x14", 14, STAGE_C, STAGE_C, 3, 1);
+#if defined(STAGE56)
+    bench_layer("resnet18_conv3x3_64_56x56", 56, 64, 64, 3, 1);
+#endif
+    /* the small layers of microcontroller models, and the per-call fixed cost (a 1x1 layer of
+     * 8 channels, where nearly everything is setup) */
+    bench_layer("dense_784x256_b1", 1, 784, 256, 1, 0);
+    bench_layer("dense_256x256_b1", 1, 256, 256, 1, 0);
+    bench_layer("conv3x3_32to32_16x16", 16, 32, 32, 3, 1);
+    bench_layer("fixed_1x1_8to8", 1, 8, 8, 1, 0);
     bench_depthwise("depthwise3x3_128_28x28", CONV_HW, CONV_C);
     bench_models();
     ta_write("bench_arm: done\n");
