@@ -174,8 +174,16 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
     l->weights = w_buf;
     if (l->out_type == EBNN_T_BIN) {
         int32_t terms = (int32_t)((uint32_t)l->kh * l->kw * cg) * (l->in_type == EBNN_T_U8 ? 255 : 1);
-        for (c = 0; c < l->out_c; c++)
-            t_buf[c] = (uint32_t)((int32_t)rnd_in(0, (uint32_t)(2 * terms)) - terms);
+        /* mostly inside -terms .. terms, one in eight at or past its ends and at the int32
+         * extremes, where a path's bound must clamp */
+        static const int32_t far[6] = {INT32_MIN, INT32_MAX, -1, 1, -2, 2};
+        for (c = 0; c < l->out_c; c++) {
+            uint32_t r = rnd_in(0, 47);
+            if (r >= 6u)
+                t_buf[c] = (uint32_t)((int32_t)rnd_in(0, (uint32_t)(2 * terms)) - terms);
+            else
+                t_buf[c] = (uint32_t)(r < 2u ? far[r] : far[r] * (terms + (int32_t)(r & 1u) + 1));
+        }
         for (c = 0; c < ebnn_words(l->out_c); c++) t_buf[l->out_c + c] = rnd();
         l->thresholds = (const int32_t *)(const void *)t_buf;
         l->flip = t_buf + l->out_c;

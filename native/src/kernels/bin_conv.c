@@ -15,6 +15,8 @@
 /* Output channels per pass over the pixels: their weights (about 24 KiB) stay in L1 while
  * every pixel is run against them. */
 #define CHUNK_WORDS 6144u
+/* BIN layers of this many output pixels or more finish through per-channel cuts */
+#define CUT_PIXELS 4u
 
 /* The window of output pixel (oy, ox) as one run of the input when it is one (no padding in it,
  * and its rows adjacent: kh == 1 or rows as wide as the input); NULL otherwise. */
@@ -56,24 +58,73 @@ static const uint32_t *window(const ebnn_layer *l, const uint32_t *in, uint32_t 
     return patch;
 }
 
-/* Output channels c0 .. c0 + rows - 1 of pixel pix from their mismatch counts. Bits past in_c
- * are zero in inputs and weights alike, so mism counts exactly the mismatching terms; y as in
- * the reference. */
-static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint32_t rows,
-                   uint32_t terms, const uint32_t *mism) {
+/* The cut of each output channel c0 .. c0 + rows - 1 (ebnn_mism_cut), once per chunk. */
+static void cuts(const ebnn_layer *l, uint32_t c0, uint32_t rows, uint32_t terms, uint32_t *cut) {
     uint32_t j;
-    for (j = 0; j < rows; j++)
-        ebnn_out_finish(l, out, pix, c0 + j, (int32_t)(terms - mism[j]) - (int32_t)mism[j]);
+    for (j = 0; j < rows; j++) {
+        uint32_t c = c0 + j;
+        cut[j] = ebnn_mism_cut(terms, l->thresholds[c], (l->flip[c >> 5] >> (c & 31u)) & 1u);
+    }
+}
+
+/* BIN output channels c0 .. c0 + rows - 1 of one pixel (its words o, cleared) from their
+ * mismatch counts, a word at a time: with cuts, the bits (m < cut) and then the word's flip
+ * bits XOR-ed in; without (a layer of few pixels, where computing the cuts would cost more
+ * than they save), y = terms - 2m against the threshold, the flip as a sign mask (y ^ f >= t ^ f
+ * is y >= t for f = 0 and y <= t for f = -1). Bits past in_c are zero in inputs and weights
+ * alike, so mism counts exactly the mismatching terms. */
+static inline __attribute__((always_inline)) void finish_bin(
+    uint32_t *o, const uint32_t *flip, const int32_t *thresholds, uint32_t terms, uint32_t c0,
+    uint32_t rows, const uint32_t *mism, const uint32_t *cut) {
+    uint32_t j = 0;
+    while (j < rows) {
+        uint32_t c = c0 + j, sh = c & 31u, n = 32u - sh < rows - j ? 32u - sh : rows - j;
+        uint32_t fw = flip[c >> 5] >> sh, bits = 0, i;
+        if (cut != NULL) {
+            for (i = n; i-- > 0;) bits = (bits << 1) | ((mism[j + i] - cut[j + i]) >> 31);
+            bits ^= fw;
+        } else {
+            for (i = 0; i < n; i++) {
+                int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
+                bits |= (uint32_t)((y ^ f) >= (thresholds[c + i] ^ f)) << i;
+            }
+        }
+        if (n < 32u) bits &= (1u << n) - 1u;
+        o[c >> 5] |= bits << sh;
+        j += n;
+    }
+}
+
+/* I32 output: y = terms - 2m, as in the reference. */
+static void finish_i32(int32_t *o, uint32_t rows, uint32_t terms, const uint32_t *mism) {
+    uint32_t j;
+    for (j = 0; j < rows; j++) o[j] = (int32_t)(terms - mism[j]) - (int32_t)mism[j];
+}
+
+/* Channels c0 .. c0 + rows - 1 of output pixel pix (cut: NULL or the chunk's cuts). */
+static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint32_t rows,
+                   uint32_t terms, const uint32_t *mism, const uint32_t *cut) {
+    if (l->out_type == EBNN_T_BIN && cut != NULL)
+        finish_bin((uint32_t *)out + pix * ebnn_words(l->out_c), l->flip, NULL, terms, c0, rows,
+                   mism, cut);
+    else if (l->out_type == EBNN_T_BIN)
+        finish_bin((uint32_t *)out + pix * ebnn_words(l->out_c), l->flip, l->thresholds, terms,
+                   c0, rows, mism, NULL);
+    else
+        finish_i32((int32_t *)out + pix * l->out_c + c0, rows, terms, mism);
 }
 
 int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k) {
     ebnn_xorpop_fn xorpop = k->xorpop;
     ebnn_xorpop2_fn xorpop2 = k->xorpop2;
-    uint32_t patch[PATCH_WORDS], mism[2u * CHUNK_ROWS];
+    uint32_t patch[PATCH_WORDS], mism[2u * CHUNK_ROWS], cut[CHUNK_ROWS];
     uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
     uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0;
     size_t pix, npix = (size_t)l->out_h * l->out_w;
     int may_gather = l->ph != 0 || l->pw != 0 || (l->kh != 1 && l->kw != l->in_w);
+    /* the cuts pay for themselves from a few pixels on */
+    int use_cuts = l->out_type == EBNN_T_BIN && npix >= CUT_PIXELS;
+    const uint32_t *cut_or_none = use_cuts ? cut : NULL;
 
     if (l->in_type != EBNN_T_BIN || l->groups != 1) return 0;
     if (may_gather && n > PATCH_WORDS) return 0;
@@ -88,16 +139,17 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
     for (c0 = 0; c0 < l->out_c; c0 += chunk) {
         uint32_t rows = l->out_c - c0 < chunk ? l->out_c - c0 : chunk;
         const uint32_t *w = l->weights + (size_t)c0 * n;
+        if (use_cuts) cuts(l, c0, rows, terms, cut);
         for (pix = 0; pix < npix; pix++) {
             const uint32_t *x = window(l, in, iw, pix, patch);
             if (xorpop2 != NULL && pix + 1u < npix) {
                 xorpop2(x, window(l, in, iw, pix + 1u, patch + PATCH_WORDS / 2u), w, n, rows,
                         mism, mism + CHUNK_ROWS);
-                finish(l, out, pix, c0, rows, terms, mism);
-                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS);
+                finish(l, out, pix, c0, rows, terms, mism, cut_or_none);
+                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS, cut_or_none);
             } else {
                 xorpop(x, w, n, rows, mism);
-                finish(l, out, pix, c0, rows, terms, mism);
+                finish(l, out, pix, c0, rows, terms, mism, cut_or_none);
             }
         }
     }
