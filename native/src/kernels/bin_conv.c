@@ -29,19 +29,32 @@ static const uint32_t *window_in_place(const ebnn_layer *l, const uint32_t *in, 
 }
 
 /* Copies the window of (oy, ox) into patch in weight order (ky, kx, words); padded taps are
- * -1 in every channel, i.e. zero words. */
+ * -1 in every channel, i.e. zero words. A window row inside the input is one run of kw * iw
+ * words, copied as one (the interior pixels' case); only border rows go tap by tap. */
 static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
                    uint32_t ox, uint32_t *patch) {
+    const uint32_t kh = l->kh, kw = l->kw, in_h = l->in_h, in_w = l->in_w, run = kw * iw;
+    const int32_t ix0 = (int32_t)(ox * l->sw) - (int32_t)l->pw;
+    const int cols_inside = ix0 >= 0 && ix0 + (int32_t)kw <= (int32_t)in_w;
     uint32_t ky, kx, k;
-    for (ky = 0; ky < l->kh; ky++) {
+    for (ky = 0; ky < kh; ky++, patch += run) {
         int32_t iy = (int32_t)(oy * l->sh + ky) - (int32_t)l->ph;
-        for (kx = 0; kx < l->kw; kx++, patch += iw) {
-            int32_t ix = (int32_t)(ox * l->sw + kx) - (int32_t)l->pw;
-            if (iy < 0 || iy >= (int32_t)l->in_h || ix < 0 || ix >= (int32_t)l->in_w) {
-                for (k = 0; k < iw; k++) patch[k] = 0;
-            } else {
-                const uint32_t *px = in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
-                for (k = 0; k < iw; k++) patch[k] = px[k];
+        const uint32_t *row = in + ((size_t)iy * in_w) * iw;
+        if (iy < 0 || iy >= (int32_t)in_h) {
+            for (k = 0; k < run; k++) patch[k] = 0;
+        } else if (cols_inside) {
+            const uint32_t *px = row + (size_t)ix0 * iw;
+            for (k = 0; k < run; k++) patch[k] = px[k];
+        } else {
+            for (kx = 0; kx < kw; kx++) {
+                int32_t ix = ix0 + (int32_t)kx;
+                uint32_t *dst = patch + kx * iw;
+                if (ix < 0 || ix >= (int32_t)in_w) {
+                    for (k = 0; k < iw; k++) dst[k] = 0;
+                } else {
+                    const uint32_t *px = row + (size_t)ix * iw;
+                    for (k = 0; k < iw; k++) dst[k] = px[k];
+                }
             }
         }
     }
