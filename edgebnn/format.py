@@ -43,8 +43,6 @@ class Op(IntEnum):
 #: the minor version that introduced each op added after 1.0 (a writer records the highest used,
 #: so files without these ops keep the version, and the bytes, they had before)
 OP_MINOR = {Op.BINARIZE: 1, Op.THRESHOLD: 2, Op.ADD: 2, Op.GAP: 2}
-#: ops that read a second tensor (in1); every other op has in1 = TENSOR_NONE
-TWO_INPUT_OPS = frozenset({Op.ADD})
 #: GAP counts into a u8, so at most this many positions are summed per channel
 GAP_MAX_POSITIONS = 255
 
@@ -275,6 +273,8 @@ def check_meta(body: bytes, source: str) -> dict:
     except json.JSONDecodeError as e:
         raise fail(f"not JSON ({e.msg} at line {e.lineno} column {e.colno})", "a JSON object",
                    None) from None
+    except RecursionError:
+        raise fail("not JSON (nested too deeply)", "a JSON object", None) from None
     if not isinstance(meta, dict):
         raise fail("not a JSON object", "an object", json_type(meta))
     for key, expected in (("classes", list), ("training", dict)):

@@ -1,17 +1,20 @@
 """Every path that opens a `.ebnn` file — export to .ebnn, ONNX and C header, eval on the native
-and device backends, device load / evaluate / train — refuses a file the C loader refuses, with
-the loader's diagnostic and the file's name, before anything is written, uploaded or trained;
-and a `meta` section that is not a UTF-8 JSON object of the expected types is one clear line
-naming the file and the entry, never a traceback."""
+and device backends, device evaluate / train — refuses a file the C loader refuses, with the
+loader's diagnostic and the file's name, before anything is written, uploaded or trained;
+`device load`, which uploads the bytes as they are, gets the board's C loader's refusal with
+the file's name; and a `meta` section that is not a UTF-8 JSON object of the expected types is
+one clear line naming the file and the entry, never a traceback."""
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 
 import pytest
 
 from edgebnn import format as fmt
 from edgebnn.cli import main
+from edgebnn.device.linux import ARCHES
 from edgebnn.export import export_model
 from edgebnn.export import onnx as onnx_export
 from edgebnn.native import NativeError, check_model
@@ -67,7 +70,6 @@ def test_c_diagnostic(bad_bytes):
     ["export", "{bad}", "-o", "{out}/y.ebnn"],
     ["eval", "{bad}", "--backend", "native"],
     ["eval", "{bad}", "--backend", f"device:{NO_PORT}"],
-    ["device", "load", "{bad}", "--port", NO_PORT],
     ["device", "evaluate", "{bad}", "--port", NO_PORT],
     ["device", "train", "{bad}", "--simulate", "-o", "{out}/t.ebnn"],
 ], ids=lambda a: " ".join(a[:2] + a[3:4]))
@@ -79,6 +81,19 @@ def test_every_path_refuses_what_the_c_core_refuses(bad_bytes, tmp_path, capsys,
     assert main([a.format(bad=bad, out=out) for a in args]) == 2
     _one_line_error(capsys, f"{bad}: layer 1: w_size is", "EBNN_ERR_WEIGHTS")
     assert not list(out.iterdir())
+
+
+def test_device_load_names_the_file_the_board_refused(bad_bytes, tmp_path, capsys,
+                                                      monkeypatch):
+    """The Linux runtime built for this host (the firmware's server and C core, no emulator)."""
+    if not shutil.which("make") or not shutil.which(ARCHES["native"].compiler):
+        pytest.skip(f"not installed: make, {ARCHES['native'].compiler} (tools/setup.sh)")
+    monkeypatch.setenv("EDGEBNN_FIRMWARE_BUILD", str(tmp_path / "build"))
+    bad = tmp_path / "bad.ebnn"
+    bad.write_bytes(bad_bytes)
+    assert main(["device", "load", str(bad), "--port", "linux:native"]) == 2
+    _one_line_error(capsys, f"{bad}: linux:native: LOAD_COMMIT", "ERR_MODEL (EBNN_ERR_WEIGHTS",
+                    "layer 1: w_size is")
 
 
 def _with_meta(model: fmt.Model, body: bytes) -> bytes:
@@ -99,6 +114,7 @@ META_CASES = {
                                                          "strings, found an integer in it"),
     "training a list": (b'{"training": []}', "meta: training: expected an object, found an "
                                              "array"),
+    "nested too deeply": (b"[" * 100_000, "meta: not JSON (nested too deeply)"),
 }
 
 

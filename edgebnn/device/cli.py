@@ -66,12 +66,18 @@ def _print_boot_info(args: argparse.Namespace, dev) -> int:
 
 
 def cmd_device_load(args: argparse.Namespace) -> int:
+    """Uploads the file as it is: the board's own C loader judges it (its refusal, ERR_MODEL,
+    carries the loader's diagnostic), and the error says which file it refused."""
+    from edgebnn.device.errors import CommandError
     from edgebnn.device.ports import open_device
 
-    data = _read_model(args.model)
+    data = read_bytes(args.model)
     t0 = time.monotonic()
     with open_device(args.port, timeout=args.timeout) as dev:
-        summary = dev.load(data)
+        try:
+            summary = dev.load(data)
+        except CommandError as e:
+            raise CommandError(f"{args.model}: {e}", e.status, e.detail) from None
     print(f"{args.port}: loaded {args.model} ({summary.size:,} B, CRC 0x{summary.crc:08x}, "
           f"{summary.n_classes} classes) in {time.monotonic() - t0:.2f} s")
     return 0
