@@ -1,8 +1,9 @@
 """Reader and writer of the `.ebnn` model file (docs/format.md is the spec this follows).
 
 The C loader is the authority on what runs; this module writes files it accepts and reads
-them back for tools (inspection, ONNX export, on-device training), checking the same
-structure so a damaged file fails here too with a message naming the file and field.
+them back for tools (inspection, ONNX export, on-device training). The reader first applies
+every check the C loader makes (edgebnn.model_checks, a port of them), so no tool accepts a
+file that no device loads, and a refused file gets the C loader's diagnostic and its name.
 """
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgebnn import model_checks as checks
 from edgebnn.errors import EdgebnnError, write_bytes
+from edgebnn.model_checks import (ALIGN, HEADER_SIZE, LAYER_SIZE, MAX_LAYERS, MAX_SECTIONS,
+                                  SECTION_SIZE, TENSOR_NONE)
 
 MAGIC = b"EBNN"
 VERSION_MAJOR, VERSION_MINOR = 1, 0
-HEADER_SIZE, SECTION_SIZE, LAYER_SIZE, ALIGN = 64, 16, 64, 16
-MAX_LAYERS, MAX_SECTIONS = 255, 16
-TENSOR_NONE = 0xFFFF
 
 _HEADER = struct.Struct("<4sHHIIHHHHHHB3xI24xI")
 _SECTION = struct.Struct("<4sIII")
@@ -42,8 +43,6 @@ class Op(IntEnum):
 #: the minor version that introduced each op added after 1.0 (a writer records the highest used,
 #: so files without these ops keep the version, and the bytes, they had before)
 OP_MINOR = {Op.BINARIZE: 1, Op.THRESHOLD: 2, Op.ADD: 2, Op.GAP: 2}
-#: ops that read a second tensor (in1); every other op has in1 = TENSOR_NONE
-TWO_INPUT_OPS = frozenset({Op.ADD})
 #: GAP counts into a u8, so at most this many positions are summed per channel
 GAP_MAX_POSITIONS = 255
 
@@ -55,7 +54,26 @@ class DType(IntEnum):
 
 
 class FormatError(EdgebnnError, ValueError):
-    """A model file that does not follow docs/format.md; the message names file and field."""
+    """A model file that does not follow docs/format.md; the message names file and field.
+    Where the C loader would refuse the file too (`refused`), `status` is its status name
+    (e.g. 'EBNN_ERR_SHAPE') and `layer`, `field`, `found`, `expected` are what its ebnn_diag
+    holds, in the form NativeError gives them, so the two can be compared."""
+
+    status: str | None = None
+    layer: int | None = None
+
+    @classmethod
+    def refused(cls, refusal: checks.Refusal, source: str) -> FormatError:
+        """`source: [layer i: ]what: STATUS: the status's text`."""
+        where = f"layer {refusal.layer}: " if refusal.layer >= 0 else ""
+        error = cls(f"{source}: {where}{refusal.describe()}: {refusal.status}: "
+                    f"{checks.STATUS_MESSAGES[refusal.status]}")
+        error.status, error.file = refusal.status, source
+        error.layer = refusal.layer if refusal.layer >= 0 else None
+        error.field = f"{where}{refusal.field}".rstrip()
+        error.found = refusal.got
+        error.expected = refusal.expected if refusal.expected or refusal.got else None
+        return error
 
 
 def words(bits: int) -> int:
@@ -144,34 +162,24 @@ class Model:
     layers: list[Layer]
     meta: dict = field(default_factory=dict)
     extra_sections: dict[bytes, bytes] = field(default_factory=dict)
+    #: the file it was read from, for later errors that concern its contents ("" if built)
+    source: str = field(default="", compare=False)
 
 
 def check_wiring(model: Model, source: str = "<model>") -> None:
     """Checks what the tensor graph needs before anything runs: every in0/in1 names an earlier
     tensor (skips are allowed, forward references are not), only ADD reads in1, and each input's
-    type and shape is its producer's. The C loader makes the same checks (and the rest of
-    docs/format.md "Loader checks"); doing them here too makes a faulty exporter fail at write
-    time, naming the layer and field, instead of producing a file no device loads."""
-    types = [DType.U8] + [layer.out_type for layer in model.layers]
-    shapes = [tuple(model.input_shape)] + [tuple(layer.out_shape) for layer in model.layers]
+    type and shape is its producer's. These are the C loader's own checks (model_checks), made
+    on the layers before they are written, so that a faulty exporter fails at write time,
+    naming the layer and field, instead of producing a file no device loads."""
+    tensors = [checks.Tensor(DType.U8, *model.input_shape)]
     for i, layer in enumerate(model.layers):
-        def fail(name: str, got: object, expected: object) -> FormatError:
-            return FormatError(f"{source}: layer {i}: {name} is {got}, expected {expected}")
-
-        if not 0 <= layer.in0 <= i:
-            raise fail("in0", layer.in0, f"a tensor id 0..{i}")
-        if (layer.in_type, tuple(layer.in_shape)) != (types[layer.in0], shapes[layer.in0]):
-            raise fail("in0", f"{layer.in_type.name} {tuple(layer.in_shape)}",
-                       f"tensor {layer.in0}'s {types[layer.in0].name} {shapes[layer.in0]}")
-        if layer.op not in TWO_INPUT_OPS:
-            if layer.in1 != TENSOR_NONE:
-                raise fail("in1", layer.in1, f"0x{TENSOR_NONE:04X} ({layer.op.name} has one input)")
-            continue
-        if not 0 <= layer.in1 <= i:
-            raise fail("in1", layer.in1, f"a tensor id 0..{i}")
-        if (types[layer.in1], shapes[layer.in1]) != (layer.in_type, tuple(layer.in_shape)):
-            raise fail("in1", f"tensor {layer.in1} ({types[layer.in1].name} {shapes[layer.in1]})",
-                       f"{layer.in_type.name} {tuple(layer.in_shape)} like in0")
+        read = checks.Tensor(layer.in_type, *layer.in_shape)
+        refusal = checks.check_ids(i, layer.op, layer.in0, layer.in1) or \
+            checks.check_producers(i, layer.op, layer.in0, layer.in1, read, tensors)
+        if refusal:
+            raise FormatError.refused(refusal, source)
+        tensors.append(checks.Tensor(layer.out_type, *layer.out_shape))
 
 
 def required_minor(model: Model) -> int:
@@ -224,72 +232,65 @@ def to_bytes(model: Model) -> bytes:
 
 
 def from_bytes(data: bytes, source: str = "<bytes>") -> Model:
-    """Parses and checks the structure (header, sections, CRCs, record sizes)."""
-    def fail(what: str) -> FormatError:
-        return FormatError(f"{source}: {what}")
-
-    if len(data) < HEADER_SIZE:
-        raise fail(f"file is {len(data)} bytes, expected at least the {HEADER_SIZE}-byte header")
-    (magic, major, _minor, file_size, _flags, n_sections, n_layers, h, w, c, n_classes,
-     input_type, table_crc, header_crc) = _HEADER.unpack_from(data)
-    if magic != MAGIC:
-        raise fail(f"magic is {magic!r}, expected {MAGIC!r}")
-    if major != VERSION_MAJOR:
-        raise fail(f"version_major is {major}, expected {VERSION_MAJOR}")
-    if zlib.crc32(data[:60]) != header_crc:
-        raise fail(f"header_crc is 0x{header_crc:08x}, expected 0x{zlib.crc32(data[:60]):08x}")
-    if len(data) < file_size:
-        raise fail(f"file is {len(data)} bytes, expected file_size {file_size}")
-    if not 1 <= n_sections <= MAX_SECTIONS:
-        raise fail(f"n_sections is {n_sections}, expected 1..{MAX_SECTIONS}")
-    table = data[HEADER_SIZE:HEADER_SIZE + SECTION_SIZE * n_sections]
-    if len(table) < SECTION_SIZE * n_sections or zlib.crc32(table) != table_crc:
-        raise fail("section_table_crc does not match the section table")
-    if input_type != DType.U8:
-        raise fail(f"input_type is {input_type}, expected {int(DType.U8)} (U8)")
-
+    """Parses a file the C loader accepts (model_checks.check, else FormatError with its
+    diagnostic), then its `meta` section (check_meta)."""
+    refusal = checks.check(data)
+    if refusal:
+        raise FormatError.refused(refusal, source)
+    (_, _, _, _, _, n_sections, n_layers, h, w, c, n_classes, _, _, _) = \
+        _HEADER.unpack_from(data)
     sections: dict[bytes, bytes] = {}
     for i in range(n_sections):
-        tag, off, size, crc = _SECTION.unpack_from(table, i * SECTION_SIZE)
-        if off % ALIGN or off + size > file_size or off < HEADER_SIZE + SECTION_SIZE * n_sections:
-            raise fail(f"section {tag!r}: offset {off} size {size} outside the file or misaligned")
-        if tag in sections:
-            raise fail(f"section {tag!r} appears twice")
-        body = data[off:off + size]
-        if zlib.crc32(body) != crc:
-            raise fail(f"section {tag!r}: crc is 0x{crc:08x}, expected 0x{zlib.crc32(body):08x}")
-        sections[tag] = body
-    for tag in (b"LAYR", b"WGHT"):
-        if tag not in sections:
-            raise fail(f"required section {tag.decode()} is missing")
-    unknown = [t for t in sections if t not in (b"LAYR", b"WGHT", b"meta") and t[:1].isupper()]
-    if unknown:
-        raise fail(f"unknown critical section {unknown[0]!r}")
-    if not 1 <= n_layers <= MAX_LAYERS or len(sections[b"LAYR"]) != LAYER_SIZE * n_layers:
-        raise fail(f"LAYR is {len(sections[b'LAYR'])} bytes, expected {LAYER_SIZE} x n_layers "
-                   f"({n_layers})")
-
+        tag, off, size, _ = _SECTION.unpack_from(data, HEADER_SIZE + i * SECTION_SIZE)
+        sections[tag] = data[off:off + size]
     blob = sections[b"WGHT"]
     layers = []
     for i in range(n_layers):
         f = _LAYER.unpack_from(sections[b"LAYR"], i * LAYER_SIZE)
-        try:
-            op, in_type, out_type = Op(f[0]), DType(f[4]), DType(f[5])
-        except ValueError as e:
-            raise fail(f"layer {i}: {e}") from None
         w_off, w_size, t_off, t_size = f[19:23]
-        for name, off, size in (("w", w_off, w_size), ("t", t_off, t_size)):
-            if off % ALIGN or off + size > len(blob):
-                raise fail(f"layer {i}: {name}_off {off} + {name}_size {size} outside WGHT "
-                           f"({len(blob)} bytes) or misaligned")
-        layers.append(Layer(op, in_type, out_type, tuple(f[7:10]), tuple(f[10:13]),
-                            tuple(f[13:15]), tuple(f[15:17]), tuple(f[17:19]), f[6], f[2], f[3],
-                            blob[w_off:w_off + w_size], blob[t_off:t_off + t_size]))
-    meta = json.loads(sections[b"meta"].decode()) if b"meta" in sections else {}
+        layers.append(Layer(Op(f[0]), DType(f[4]), DType(f[5]), tuple(f[7:10]),
+                            tuple(f[10:13]), tuple(f[13:15]), tuple(f[15:17]), tuple(f[17:19]),
+                            f[6], f[2], f[3], blob[w_off:w_off + w_size],
+                            blob[t_off:t_off + t_size]))
+    meta = check_meta(sections[b"meta"], source) if b"meta" in sections else {}
     extra = {t: b for t, b in sections.items() if t not in (b"LAYR", b"WGHT", b"meta")}
-    model = Model((h, w, c), n_classes, layers, meta, extra)
-    check_wiring(model, source)
-    return model
+    return Model((h, w, c), n_classes, layers, meta, extra, source)
+
+
+def check_meta(body: bytes, source: str) -> dict:
+    """The `meta` section as a dict: UTF-8 JSON, an object, and the entries tools read of
+    their types (`classes` a list of strings; `training` an object, whose entries Provenance
+    checks). The C core never reads it, so only the tools refuse it, each time with a
+    FormatError naming the file and the entry."""
+    def fail(what: str, expected: str, found: object) -> FormatError:
+        return FormatError(what, file=source, field="meta", expected=expected, found=found)
+
+    try:
+        meta = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise fail(f"not UTF-8 at byte {e.start}", "UTF-8 JSON", f"0x{body[e.start]:02x}") \
+            from None
+    except json.JSONDecodeError as e:
+        raise fail(f"not JSON ({e.msg} at line {e.lineno} column {e.colno})", "a JSON object",
+                   None) from None
+    except RecursionError:
+        raise fail("not JSON (nested too deeply)", "a JSON object", None) from None
+    if not isinstance(meta, dict):
+        raise fail("not a JSON object", "an object", json_type(meta))
+    for key, expected in (("classes", list), ("training", dict)):
+        if key in meta and not isinstance(meta[key], expected):
+            raise fail(key, json_type(expected()), json_type(meta[key]))
+    odd = [name for name in meta.get("classes", []) if not isinstance(name, str)]
+    if odd:
+        raise fail("classes", "an array of strings", f"{json_type(odd[0])} in it")
+    return meta
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, for messages: object, array, string, ..."""
+    names = ((bool, "a boolean"), (dict, "an object"), (list, "an array"), (str, "a string"),
+             (int, "an integer"), (float, "a number"), (type(None), "null"))
+    return next(name for kind, name in names if isinstance(value, kind))
 
 
 def read(path: str | Path) -> Model:

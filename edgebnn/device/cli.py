@@ -66,22 +66,38 @@ def _print_boot_info(args: argparse.Namespace, dev) -> int:
 
 
 def cmd_device_load(args: argparse.Namespace) -> int:
+    """Uploads the file as it is: the board's own C loader judges it (its refusal, ERR_MODEL,
+    carries the loader's diagnostic), and the error says which file it refused."""
+    from edgebnn.device.errors import CommandError
     from edgebnn.device.ports import open_device
 
     data = read_bytes(args.model)
     t0 = time.monotonic()
     with open_device(args.port, timeout=args.timeout) as dev:
-        summary = dev.load(data)
+        try:
+            summary = dev.load(data)
+        except CommandError as e:
+            raise CommandError(f"{args.model}: {e}", e.status, e.detail) from None
     print(f"{args.port}: loaded {args.model} ({summary.size:,} B, CRC 0x{summary.crc:08x}, "
           f"{summary.n_classes} classes) in {time.monotonic() - t0:.2f} s")
     return 0
 
 
-def _provenance(model: bytes) -> Provenance:
+def _read_model(path: str) -> bytes:
+    """The bytes of a model file the C loader accepts, or its FormatError (the loader's
+    diagnostic, naming the file) before any port is opened or any data is loaded."""
+    from edgebnn import format as fmt
+
+    data = read_bytes(path)
+    fmt.from_bytes(data, str(path))
+    return data
+
+
+def _provenance(model: bytes, source: str) -> Provenance:
     from edgebnn import format as fmt
     from edgebnn.runs.provenance import Provenance
 
-    return Provenance.of_model(fmt.from_bytes(model))
+    return Provenance.of_model(fmt.from_bytes(model, source))
 
 
 def cmd_device_train(args: argparse.Namespace) -> int:
@@ -93,8 +109,8 @@ def cmd_device_train(args: argparse.Namespace) -> int:
     if not (args.simulate or args.port):
         raise UsageError("device train needs --port (or --simulate to train on the host)")
     model = read_bytes(args.model)
-    training.epoch_schedule(model, args.model, args.algo)   # a clear error before any data
-    provenance = _provenance(model)
+    provenance = _provenance(model, args.model)   # clear errors before any data: the file,
+    training.epoch_schedule(model, args.model, args.algo)   # then its training section
     splits = provenance.splits(args.model, args.data, args.seed, args.limit)
 
     def start(where: str, batch: int, scratch: int, before: float) -> None:
@@ -127,12 +143,12 @@ def cmd_device_evaluate(args: argparse.Namespace) -> int:
     from edgebnn.device.ports import open_device
     from edgebnn.runs.provenance import Provenance
 
+    model = _read_model(args.model) if args.model else None
     with open_device(args.port, timeout=args.timeout) as dev:
-        if args.model:
-            model = read_bytes(args.model)
+        if model is not None:
             dev.load(model)
-        provenance = (_provenance(model if args.model else dev.read_model()) if not args.data
-                      else Provenance())
+        provenance = (_provenance(model or dev.read_model(), args.model or args.port)
+                      if not args.data else Provenance())
         ds = getattr(provenance.splits(args.model or args.port, args.data, args.seed,
                                        args.limit), args.split)
         correct, n, cycles = dev.evaluate(ds.x, ds.y)

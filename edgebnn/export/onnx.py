@@ -283,8 +283,13 @@ def to_onnx(model: fmt.Model, name: str = "edgebnn") -> onnx.ModelProto:
                               producer_version=__version__,
                               ir_version=helper.find_min_ir_version_for([opset]))
     helper.set_model_props(proto, {META_KEY: json.dumps(model.meta, sort_keys=True)})
-    onnx.checker.check_model(proto, full_check=True)
-    return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    try:   # a model read from a file passed the C loader's checks, so this holds for those
+        onnx.checker.check_model(proto, full_check=True)
+        return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise OnnxError(f"{model.source or name}: its ONNX graph does not check ({first})") \
+            from None
 
 
 def write(model: fmt.Model, path: str | Path) -> int:
@@ -333,4 +338,6 @@ def open_scorer(path: str | Path) -> tuple[Scorer, Provenance]:
                              f"(N, {', '.join(map(str, shape))})")
         return session.run(None, {inp.name: np.ascontiguousarray(x)})[0].astype(np.int32)
 
-    return score, Provenance.from_meta(meta.get("training", {}) if isinstance(meta, dict) else {})
+    if not isinstance(meta, dict):
+        raise OnnxError(f"{path}: {META_KEY} is {fmt.json_type(meta)}, expected a JSON object")
+    return score, Provenance.from_meta(meta.get("training", {}), str(path), META_KEY)

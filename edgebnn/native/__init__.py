@@ -76,6 +76,26 @@ def _where(source: str, diag) -> str:
     return f"{source}: {context['field']} is {context['found']}{expected}"
 
 
+def _load(data: bytes, source: str) -> tuple[object, object, object]:
+    """(owner, aligned copy of data, ebnn_model *) of a model the C loader accepts, else the
+    NativeError naming `source` and the layer and field its ebnn_diag reports."""
+    owner, copy = _aligned(len(data))
+    ffi.memmove(copy, data, len(data))
+    model = ffi.new("ebnn_model *")
+    diag = ffi.new("ebnn_diag *")
+    code = lib.ebnn_model_load(model, copy, len(data), diag)
+    if code != lib.EBNN_OK:
+        _check(code, source, diag)
+    return owner, copy, model
+
+
+def check_model(data: bytes, source: str = "<bytes>") -> None:
+    """The C loader's verdict alone (ebnn_model_load, no arena or repack): NativeError when it
+    refuses the file. edgebnn.format.from_bytes gives the same verdict and diagnostic
+    (tests/test_format_agreement.py)."""
+    _load(data, source)
+
+
 class NativeModel:
     """A loaded model. `threads` > 1 splits every layer across up to that many threads (the
     host build's ebnn_infer_with; the scores do not depend on it), one per `work_per_thread`
@@ -85,13 +105,7 @@ class NativeModel:
     def __init__(self, data: bytes, source: str = "<bytes>", threads: int = 1,
                  pack: bool = True, work_per_thread: int = 0) -> None:
         self.source = source
-        self._owner, self._data = _aligned(len(data))
-        ffi.memmove(self._data, data, len(data))
-        self._model = ffi.new("ebnn_model *")
-        diag = ffi.new("ebnn_diag *")
-        code = lib.ebnn_model_load(self._model, self._data, len(data), diag)
-        if code != lib.EBNN_OK:
-            _check(code, source, diag)
+        self._owner, self._data, self._model = _load(data, source)
         self.arena_size = int(lib.ebnn_arena_size(self._model))
         self._arena_owner, self._arena = _aligned(self.arena_size)
         self._options = ffi.new("ebnn_options *")

@@ -14,6 +14,14 @@ from edgebnn.errors import UsageError
 from edgebnn.runs.config import TrainConfig
 
 
+#: (entry, the Python types its JSON value may have, what to say is expected) of `training`
+_ENTRY_TYPES = (("data", (str, type(None)), "a string or null"), ("seed", int, "an integer"),
+                ("val_fraction", (int, float), "a number"),
+                ("test_fraction", (int, float), "a number"),
+                ("image_size", (int, type(None)), "an integer or null"),
+                ("algo", (str, type(None)), "a string or null"))
+
+
 @dataclass(frozen=True)
 class Provenance:
     """How a model's training chose its data; `splits` rebuilds them."""
@@ -31,8 +39,21 @@ class Provenance:
                    config.image_size, config.algo)
 
     @classmethod
-    def from_meta(cls, training: dict[str, Any]) -> Provenance:
-        """From a model file's `training` metadata; missing entries take the defaults."""
+    def from_meta(cls, training: object, source: str | None = None,
+                  field: str = "meta") -> Provenance:
+        """From a model file's `training` metadata; missing entries take the defaults. A file
+        is anyone's to edit, so each entry's JSON type is checked: FormatError naming `source`,
+        the metadata (`field`) and the entry otherwise."""
+        def fail(entry: str, expected: str, value: object) -> fmt.FormatError:
+            return fmt.FormatError(entry, file=source, field=field, expected=expected,
+                                   found=fmt.json_type(value))
+
+        if not isinstance(training, dict):
+            raise fail("training", "an object", training)
+        for key, kinds, expected in _ENTRY_TYPES:
+            value = training.get(key)
+            if key in training and not (isinstance(value, kinds) and not isinstance(value, bool)):
+                raise fail(f"training.{key}", expected, value)
         default = cls()
         return cls(training.get("data"), training.get("seed", default.seed),
                    training.get("val_fraction", default.val_fraction),
@@ -41,7 +62,7 @@ class Provenance:
 
     @classmethod
     def of_model(cls, model: fmt.Model) -> Provenance:
-        return cls.from_meta(model.meta.get("training", {}))
+        return cls.from_meta(model.meta.get("training", {}), model.source or None)
 
     def to_meta(self) -> dict[str, Any]:
         """The `training` metadata an exported model carries."""
