@@ -355,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("model", help="run folder (torch), .ebnn file (native) or .onnx (onnx)")
     v.add_argument("--data", help="data spec (default: the one the model was trained on)")
     v.add_argument("--backend", type=check_backend,
-                   help=f"{' | '.join(BACKENDS)} | device:PORT (PORT as for `device`); default: "
+                   help=f"{' | '.join(BACKENDS)} | device:PORT (PORT as for `device`; the model "
+                        "goes into the board's RAM only, its flash is not written); default: "
                         "torch for a run folder, onnx for a .onnx file, native otherwise")
     v.add_argument("--split", default="test", choices=("train", "val", "test"))
     v.add_argument("--seed", type=int, help="split seed (default: the training seed)")

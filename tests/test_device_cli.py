@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,30 @@ def test_device_info_load_and_errors(firmware_env, model_file, capsys):
     assert "LOAD_COMMIT (seq" in capsys.readouterr().err
     assert cli.main(["device", "info", "--port", "socket://127.0.0.1:1"]) == 2
     assert "socket://127.0.0.1:1: cannot open" in capsys.readouterr().err
+
+
+def test_only_device_load_replaces_the_stored_model(firmware_env, model_file, tmp_path, capsys):
+    """`device load A; eval B --backend device:P; device evaluate B; device info` shows A as the
+    stored model: evaluating uploads into RAM only (issue 13)."""
+    other = tmp_path / "other.ebnn"
+    fmt.write(export_model(random_model("mlp", (8, 8, 1), 10, seed=22, layers=[32]), (8, 8, 1),
+                           10), other)
+    port = f"qemu:mps2-an386?store={tmp_path / 'an386.flash'}"
+    assert cli.main(["device", "load", str(model_file), "--port", port]) == 0
+    assert cli.main(["eval", str(other), "--data", "digits", "--backend", f"device:{port}"]) == 0
+    assert cli.main(["device", "evaluate", str(other), "--port", port, "--data", "digits"]) == 0
+    capsys.readouterr()
+    assert cli.main(["device", "info", "--port", port, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    committed = {"size": model_file.stat().st_size,
+                 "crc": zlib.crc32(model_file.read_bytes()), "name": model_file.name}
+    assert info["model"]["crc"] == committed["crc"]       # a new QEMU serves the stored model
+    assert (info["stored"], info["active_is_stored"]) == (committed, True)
+    assert info["model_name"] == model_file.name
+    assert cli.main(["device", "info", "--port", port]) == 0
+    text = capsys.readouterr().out
+    assert f"stored model (flash): 'mlp.ebnn', {committed['size']:,} B, CRC " \
+           f"0x{committed['crc']:08x}" in text and "— the stored one" in text
 
 
 def test_board_run_serves_socket_sessions(firmware_env, model_file, capsys):

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import serial
 
-from edgebnn.device.client import Device
+from edgebnn.device.client import Device, DeviceInfo, StoredModel, board_name_of
 from edgebnn.device.errors import DeviceError
-from edgebnn.device.framing import (REPLY, BadFrame, Cmd, Frame, FrameReader, Status, encode,
-                                    encode_header)
+from edgebnn.device.framing import (REPLY, BadFrame, Cmd, Frame, FrameReader, LoadMode, Status,
+                                    encode, encode_header)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +38,8 @@ VECTOR_FRAMES = [
     Frame(Cmd.TRAIN_PARAMS, 11, struct.pack("<BBHII", 1, 0, 2, 0x01000000, 0x00800000)),
     Frame(Cmd.TRAIN | REPLY, 12, struct.pack("<II", 65536, 78592), Status.ERR_TOO_LARGE),
     Frame(Cmd.TRAIN_SAVE, 13),
+    Frame(Cmd.LOAD_COMMIT, 14, bytes([LoadMode.RAM_ONLY]) + b"a.ebnn\0"),
+    Frame(Cmd.EVALUATE | REPLY, 15, struct.pack("<III", 3, 12, 10), Status.ERR_BAD_REQUEST),
 ]
 
 
@@ -169,3 +171,31 @@ def test_client_rejects_oversized_requests():
     dev = Device(serial.serial_for_url("loop://"), "loop://", timeout=0.1)
     with pytest.raises(ValueError, match="exceeds the device's maximum"):
         dev.request(Cmd.LOAD_CHUNK, bytes(dev.max_payload + 1))
+
+
+def _info_reply(flags: int, tail: bytes) -> bytes:
+    summary = struct.pack("<IIHHHHI", 2576, 0x24D6749E, 10, 8, 8, 1, 32)
+    return (struct.pack("<BBHIII", 1, 2, 4096, 25_000_000, 65536, 65536) + summary
+            + struct.pack("<I", flags) + b"0.1.0\0mps2-an386\0gcc; kernels: ref\0" + tail)
+
+
+def test_info_reply_of_1_1_and_1_2_firmware():
+    """INFO as 1.1 firmware sends it (the three strings end it) says nothing of the stored
+    model; 1.2's appends the stored model and the names, and flags bit 1 says the active model
+    is RAM only."""
+    old = DeviceInfo.unpack(_info_reply(0, b""), stored_model=False)
+    assert (old.firmware, old.board, old.core) == ("0.1.0", "mps2-an386", "gcc; kernels: ref")
+    assert (old.stored, old.active_is_stored, old.model_name) == (None, None, "")
+    tail = struct.pack("<II", 1234, 0xDEADBEEF) + b"a.ebnn\0b.ebnn\0"
+    new = DeviceInfo.unpack(_info_reply(0b10, tail), stored_model=True)
+    assert (new.core, new.model_name) == ("gcc; kernels: ref", "b.ebnn")
+    assert (new.stored, new.active_is_stored) == (StoredModel(1234, 0xDEADBEEF, "a.ebnn"), False)
+    assert new.as_dict()["stored"] == {"size": 1234, "crc": 0xDEADBEEF, "name": "a.ebnn"}
+    assert DeviceInfo.unpack(_info_reply(0b01, tail), stored_model=True).active_is_stored
+
+
+def test_model_names_fit_load_commit():
+    assert board_name_of("mlp.ebnn") == b"mlp.ebnn"
+    assert board_name_of("a\0b") == b"ab"
+    long = board_name_of("é" * 20)                   # 40 bytes of UTF-8: cut on a character
+    assert len(long) == 30 and long.decode() == "é" * 15

@@ -28,8 +28,10 @@ from edgebnn.device.ports import ensure_firmware, open_device
 from edgebnn.device.qemu import QemuBoard, load_boards
 from edgebnn.native import NativeModel
 from tests.conftest import random_images
-from tests.serial_checks import (SHAPE, check_serves_like_host_core, raw_exchange,
-                                 small_models, write_garbage)
+from tests.serial_checks import (SHAPE, check_labels_outside_the_classes_are_refused,
+                                 check_ram_loads_keep_the_stored_model,
+                                 check_serves_like_host_core, raw_exchange, small_models,
+                                 write_garbage)
 
 MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
@@ -150,6 +152,35 @@ def test_abandoned_and_bad_uploads_keep_the_old_model(dev, models, images):
     # and a complete new upload works
     dev.load(new_data)
     assert np.array_equal(dev.infer(images).scores, NativeModel(new_data).infer(images))
+
+
+def test_ram_only_loads_keep_the_stored_model(dev, models, images):
+    check_ram_loads_keep_the_stored_model(dev, models, images)
+
+
+def test_evaluate_refuses_labels_outside_the_classes(dev, images):
+    check_labels_outside_the_classes_are_refused(dev, images)
+
+
+def test_a_1_1_board_is_never_given_a_model_to_store_silently(dev, models):
+    """Against protocol 1.1 firmware (HELLO's minor 1: it stores every load), a run that must
+    not write flash uploads nothing: the model already active is used as it is, another one is
+    refused naming the command that stores it; loads then use 1.1's empty LOAD_COMMIT."""
+    dev.load(models["mlp"])
+    dev.protocol_minor = 1                           # the host as it talks to 1.1 firmware
+    assert dev.info().stored is None and dev.info().active_is_stored is None
+    assert dev.activate(models["mlp"]).crc == zlib.crc32(models["mlp"])
+    with pytest.raises(DeviceError, match=r"protocol 1.1\) stores every model it loads, which "
+                                          r"would replace its model \(CRC 0x[0-9a-f]{8}\) in "
+                                          r"flash; run `edgebnn device load cnn.ebnn"):
+        dev.activate(models["cnn"], "cnn.ebnn")
+    with pytest.raises(DeviceError, match="no RAM-only load"):
+        dev.load(models["cnn"], ram_only=True)
+    assert dev.read_model() == models["mlp"]
+    dev.activate(models["cnn"], may_store=True)      # a run that stores its result anyway
+    dev.hello()
+    assert (dev.info().stored.crc, dev.info().active_is_stored) == (zlib.crc32(models["cnn"]),
+                                                                    True)
 
 
 def _load_with_crc(dev: Device, data: bytes, crc: int) -> None:

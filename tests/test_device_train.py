@@ -364,6 +364,18 @@ def test_cli_train_verify_evaluate_read_reset(tmp_path, models, board_url, capsy
     pulled = tmp_path / "pulled.ebnn"                     # saved in flash: the reset keeps it
     assert main(["device", "read", "--port", board_url, "-o", str(pulled)]) == 0
     assert pulled.read_bytes() == out.read_bytes()
+    # --no-save: another model trained in RAM only; the stored one (trained above) stays
+    again = tmp_path / "again.ebnn"
+    assert main(["device", "train", str(src), "--port", board_url, *quick, "--epochs", "2",
+                 "--no-save", "-o", str(again)]) == 0
+    capsys.readouterr()
+    assert main(["device", "info", "--port", board_url, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert main(["device", "reset", "--port", board_url]) == 0
+    assert main(["device", "read", "--port", board_url, "-o", str(pulled)]) == 0
+    assert pulled.read_bytes() == out.read_bytes() != again.read_bytes()
+    assert info["model"]["crc"] == zlib.crc32(again.read_bytes()) and not info["active_is_stored"]
+    assert info["stored"]["crc"] == zlib.crc32(out.read_bytes())
     plain = tmp_path / "plain.ebnn"
     model = fmt.from_bytes(models["untrained"])
     del model.extra_sections[trnl.TAG]

@@ -32,8 +32,10 @@ from edgebnn.device.linux import ARCHES, LinuxRuntime, runtime_path, serve_on_ne
 from edgebnn.device.ports import ensure_runtime, open_device
 from edgebnn.native import NativeModel
 from tests.conftest import random_images
-from tests.serial_checks import (SHAPE, check_serves_like_host_core, raw_exchange,
-                                 small_models, write_garbage)
+from tests.serial_checks import (SHAPE, check_labels_outside_the_classes_are_refused,
+                                 check_ram_loads_keep_the_stored_model,
+                                 check_serves_like_host_core, raw_exchange, small_models,
+                                 write_garbage)
 
 SLOT = 4 * 1024 * 1024           # firmware/linux/Makefile defaults
 MAX_PAYLOAD = 4096
@@ -161,6 +163,14 @@ def test_abandoned_upload_keeps_the_old_model(dev, models, images):
         dev.load(bytes(broken))
     assert np.array_equal(dev.infer(images).scores, old)
     assert dev.read_model() == models["mlp"]
+
+
+def test_ram_only_loads_keep_the_stored_model(dev, models, images):
+    check_ram_loads_keep_the_stored_model(dev, models, images)
+
+
+def test_evaluate_refuses_labels_outside_the_classes(dev, images):
+    check_labels_outside_the_classes_are_refused(dev, images)
 
 
 def test_runtime_killed_is_a_clear_host_error(dev, images):

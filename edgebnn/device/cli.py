@@ -37,14 +37,31 @@ def cmd_device_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info.as_dict()))
         return 0
-    m = info.model
-    model = (f"{m.size:,} B, CRC 0x{m.crc:08x}, input {'x'.join(map(str, m.input_shape))}, "
-             f"{m.n_classes} classes, arena {m.arena_size:,} B" if m.size else "none")
     print(f"{args.port}: firmware {info.firmware} (protocol {info.protocol}) on {info.board}, "
           f"{info.clock_hz / 1e6:g} MHz\n  C core: {info.core}\n"
           f"  model slot {info.model_slot_size:,} B, arena {info.arena_size:,} B, "
-          f"max payload {info.max_payload:,} B\n  model: {model}")
+          f"max payload {info.max_payload:,} B\n{_describe_models(info)}")
     return 0
+
+
+def _named(name: str) -> str:
+    return f"{name!r}, " if name else ""
+
+
+def _describe_models(info) -> str:
+    """The active model, and the stored one (in flash: what a reset restores) with whether
+    they are the same."""
+    m, s = info.model, info.stored
+    active = (f"{_named(info.model_name)}{m.size:,} B, CRC 0x{m.crc:08x}, input "
+              f"{'x'.join(map(str, m.input_shape))}, {m.n_classes} classes, arena "
+              f"{m.arena_size:,} B" if m.size else "none")
+    if s is None:
+        return (f"  model: {active}\n  stored model: not reported by protocol {info.protocol} "
+                "firmware (it stores every model it loads)")
+    stored = f"{_named(s.name)}{s.size:,} B, CRC 0x{s.crc:08x}" if s.size else "none"
+    state = ("the stored one" if info.active_is_stored else
+             "in RAM only (a RAM-only load or unsaved training): a reset restores the stored one")
+    return f"  model: {active} — {state}\n  stored model (flash): {stored}"
 
 
 def _print_boot_info(args: argparse.Namespace, dev) -> int:
@@ -75,11 +92,12 @@ def cmd_device_load(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     with open_device(args.port, timeout=args.timeout) as dev:
         try:
-            summary = dev.load(data)
+            summary = dev.load(data, name=Path(args.model).name)
         except CommandError as e:
             raise CommandError(f"{args.model}: {e}", e.status, e.detail) from None
     print(f"{args.port}: loaded {args.model} ({summary.size:,} B, CRC 0x{summary.crc:08x}, "
-          f"{summary.n_classes} classes) in {time.monotonic() - t0:.2f} s")
+          f"{summary.n_classes} classes) in {time.monotonic() - t0:.2f} s; it is the stored "
+          "model now (a reset keeps it)")
     return 0
 
 
@@ -126,8 +144,11 @@ def cmd_device_train(args: argparse.Namespace) -> int:
         save=not args.no_save, verify=args.verify and not args.simulate,
         progress=not args.quiet, on_start=start,
         on_epoch=lambda e: print(f"  {e.describe(args.epochs, len(splits.train))}", flush=True))
-    if not args.simulate and not args.no_save:
-        print(f"{args.port}: the trained model is stored in the board's flash (a reset keeps it)")
+    if not args.simulate:
+        print(f"{args.port}: " + ("the board's stored model is as it was (trained in RAM only: a "
+                                  "reset undoes the training)" if args.no_save else
+                                  "the trained model is stored in the board's flash (a reset "
+                                  "keeps it)"))
     write_bytes(args.output, out.model)
     print(f"wrote {args.output} ({len(out.model):,} bytes)")
     if out.same_as_host is not None:
@@ -138,15 +159,16 @@ def cmd_device_train(args: argparse.Namespace) -> int:
 
 
 def cmd_device_evaluate(args: argparse.Namespace) -> int:
-    """Accuracy of the board on a data split: of MODEL, uploaded first, or of the model the
-    board holds (its data spec read back from it unless --data is given)."""
+    """Accuracy of the board on a data split: of MODEL, uploaded first into RAM only (the
+    stored model stays), or of the model the board holds (its data spec read back from it
+    unless --data is given)."""
     from edgebnn.device.ports import open_device
     from edgebnn.runs.provenance import Provenance
 
     model = _read_model(args.model) if args.model else None
     with open_device(args.port, timeout=args.timeout) as dev:
         if model is not None:
-            dev.load(model)
+            dev.activate(model, Path(args.model).name)
         provenance = (_provenance(model or dev.read_model(), args.model or args.port)
                       if not args.data else Provenance())
         ds = getattr(provenance.splits(args.model or args.port, args.data, args.seed,
@@ -246,17 +268,22 @@ def add_parsers(sub) -> None:
     top-level subparsers."""
     d = sub.add_parser("device", help="talk to a board running edgebnn firmware")
     dsub = d.add_subparsers(dest="device_command", required=True)
-    i = dsub.add_parser("info", help="firmware, board, C core, memory and the active model")
+    i = dsub.add_parser("info", help="firmware, board, C core, memory, the active model and "
+                                     "the stored one (in flash)")
     _add_port(i)
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_device_info)
-    ld = dsub.add_parser("load", help="upload a .ebnn model (committed only when valid)")
+    ld = dsub.add_parser("load", help="upload a .ebnn model and store it in the board's flash "
+                                      "(committed only when valid): it replaces the stored "
+                                      "model and survives resets")
     ld.add_argument("model")
     _add_port(ld)
     ld.set_defaults(func=cmd_device_load)
 
     tr = dsub.add_parser("train", help="train a model on the board, data streamed over serial, "
-                                       "and pull it back (docs/protocol.md \"Training\")")
+                                       "and pull it back; it is uploaded into RAM and the "
+                                       "trained model is stored in flash at the end unless "
+                                       "--no-save (docs/protocol.md \"Training\")")
     tr.add_argument("model", help=".ebnn with the algorithm's training section (local: an "
                                   "`--algo local` run; drtp: `export --train-section drtp`)")
     tr.add_argument("--port", help=PORT_HELP + "; not needed with --simulate")
@@ -276,12 +303,15 @@ def add_parsers(sub) -> None:
     tr.add_argument("--verify", action="store_true",
                     help="also simulate on the host and check the models are byte-identical")
     tr.add_argument("--no-save", action="store_true",
-                    help="leave the board's stored model as it was (a reset undoes the training)")
+                    help="leave the board's stored model as it was: nothing is written to its "
+                         "flash (a reset undoes the training)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_device_train)
 
-    ev = dsub.add_parser("evaluate", help="accuracy of the board on a data split")
-    ev.add_argument("model", nargs="?", help=".ebnn to upload first (default: the board's)")
+    ev = dsub.add_parser("evaluate", help="accuracy of the board on a data split (writes no "
+                                          "flash)")
+    ev.add_argument("model", nargs="?", help=".ebnn to upload first, into RAM only (default: "
+                                             "the board's active model)")
     _add_port(ev)
     ev.add_argument("--data", help="data spec (default: the model's)")
     ev.add_argument("--split", default="test", choices=("train", "val", "test"))

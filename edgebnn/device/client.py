@@ -23,9 +23,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
-from edgebnn.device.framing import (FEATURE_BOOTLOADER, IMAGE_REASONS, MAJOR, MINOR, REPLY,
-                                    TRANSIENT, BadFrame, Cmd, Frame, FrameReader, Status,
-                                    cmd_name, encode, status_name)
+from edgebnn.device.framing import (FEATURE_BOOTLOADER, IMAGE_REASONS, MAJOR, MINOR,
+                                    MINOR_STORED_MODEL, REPLY, TRANSIENT, BadFrame, Cmd, Frame,
+                                    FrameReader, LoadMode, Status, cmd_name, encode, status_name)
 from edgebnn.errors import UsageError
 
 BANNER_RE = re.compile(rb"EBNN-FW (\S+) board=(\S+) clock=(\d+)\r?\n")
@@ -34,6 +34,9 @@ _SUMMARY = struct.Struct("<IIHHHHI")    # size, crc, n_classes, in_h, in_w, in_c
 #: TRAIN / TRAIN_PARAMS algorithm ids; HELLO's feature bit (id - 1) says the firmware has one
 TRAIN_ALGORITHMS = {"local": 1, "drtp": 2}
 _TRAIN_REPLY = struct.Struct("<HHHHIQ")  # n, correct, wrong, 0, step index, cycles
+#: a model's name on the board: LOAD_COMMIT's name field holds 31 bytes and a NUL
+NAME_BYTES = 31
+INFO_FLAG_NOT_STORED = 1 << 1   # INFO flags bit 1: the active model is not the stored one
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,14 @@ class ModelSummary:
 
 
 @dataclass(frozen=True)
+class StoredModel:
+    """The model in the board's flash, which a reset restores (size 0: none)."""
+    size: int
+    crc: int
+    name: str
+
+
+@dataclass(frozen=True)
 class DeviceInfo:
     protocol: str
     max_payload: int
@@ -63,11 +74,55 @@ class DeviceInfo:
     firmware: str
     board: str
     core: str
+    model_name: str = ""                  # the active model's, as LOAD_COMMIT named it
+    stored: Optional[StoredModel] = None  # None: 1.1 firmware, which does not report it
+
+    @property
+    def active_is_stored(self) -> Optional[bool]:
+        """Whether the active model is the one in flash (False after a RAM-only load or
+        unsaved training); None when the firmware (1.1) does not say."""
+        return None if self.stored is None else not self.flags & INFO_FLAG_NOT_STORED
+
+    @classmethod
+    def unpack(cls, reply: bytes, stored_model: bool) -> "DeviceInfo":
+        """An INFO reply (docs/protocol.md); `stored_model`: the firmware has HELLO's feature
+        protocol 1.2 or later, so the stored model and the names follow the three strings."""
+        major, minor, max_payload, clock, slot, arena = struct.unpack_from("<BBHIII", reply)
+        model = ModelSummary.unpack(reply, 16)
+        (flags,) = struct.unpack_from("<I", reply, 36)
+        (firmware, board, core), at = _cstrings(reply, 40, 3)
+        stored, name = None, ""
+        if stored_model and len(reply) >= at + 8:
+            size, crc = struct.unpack_from("<II", reply, at)
+            (stored_name, name), _ = _cstrings(reply, at + 8, 2)
+            stored = StoredModel(size, crc, stored_name)
+        return cls(f"{major}.{minor}", max_payload, clock, slot, arena, model, flags, firmware,
+                   board, core, name, stored)
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
         d["model"] = dict(self.model.__dict__)
+        d["stored"] = dict(self.stored.__dict__) if self.stored else None
+        d["active_is_stored"] = self.active_is_stored
         return d
+
+
+def _cstrings(data: bytes, at: int, count: int) -> tuple[list[str], int]:
+    """`count` NUL-terminated strings from `at` (missing ones are ""), and the offset after."""
+    out = []
+    for _ in range(count):
+        end = data.find(b"\0", at)
+        end = len(data) if end < 0 else end
+        out.append(data[at:end].decode(errors="replace"))
+        at = end + 1
+    return out, at
+
+
+def board_name_of(name: str) -> bytes:
+    """`name` as LOAD_COMMIT carries it: UTF-8, NULs dropped, cut to NAME_BYTES on a character
+    boundary."""
+    raw = name.replace("\0", "").encode()[:NAME_BYTES]
+    return raw.decode(errors="ignore").encode()
 
 
 @dataclass(frozen=True)
@@ -95,6 +150,10 @@ def _core_status(code: int) -> str:
     except ImportError:
         return f"C core status {code}"
     return f"{ffi.string(lib.ebnn_status_name(code & 0x7FFFFFFF)).decode()} ({code})"
+
+
+#: the commands whose samples carry labels (a bad one: ERR_BAD_REQUEST with its index)
+_LABELLED = (Cmd.EVALUATE, Cmd.TRAIN)
 
 
 def _describe_error(cmd: int, status: int, detail: bytes) -> str:
@@ -125,6 +184,10 @@ def _describe_error(cmd: int, status: int, detail: bytes) -> str:
             (reason,) = struct.unpack_from("<I", detail)
             why = detail[4:].split(b"\0", 1)[0].decode(errors="replace")
             text += f" (image refused ({IMAGE_REASONS.get(reason, f'reason {reason}')}): {why})"
+        elif status == Status.ERR_BAD_REQUEST and cmd in _LABELLED and len(detail) >= 12:
+            sample, label, classes = struct.unpack_from("<III", detail)
+            text += (f" (sample {sample}: label {label} is not a class of the model, which has "
+                     f"{classes})")
         elif status == Status.ERR_STORE and len(detail) >= 4:
             text += f" (flash erase/program failed, error {struct.unpack_from('<i', detail)[0]})"
     except struct.error:
@@ -152,6 +215,7 @@ class Device:
         self.exit_info = exit_info
         self.max_payload = 256          # until HELLO tells us the device's
         self.features = 0               # HELLO's feature bits
+        self.protocol_minor = 0         # HELLO's minor version
         self.firmware: Optional[str] = None
         self._reader = FrameReader(HOST_MAX_PAYLOAD)
         self._reader.feed(pending)
@@ -246,6 +310,7 @@ class Device:
             raise self._fail(f"device speaks protocol {major}.{minor}, this host {MAJOR}.x")
         self.max_payload = max_payload
         self.features = features
+        self.protocol_minor = minor
         self.firmware = reply[8:].split(b"\0", 1)[0].decode(errors="replace")
         return {"protocol": f"{major}.{minor}", "max_payload": max_payload,
                 "features": features, "firmware": self.firmware}
@@ -257,27 +322,54 @@ class Device:
             raise self._fail(f"the device is in its bootloader ({self.firmware}), no application "
                              "is running: `edgebnn device reset` starts the installed one, "
                              "`edgebnn flash IMAGE` installs one")
-        reply = self.request(Cmd.INFO)
-        major, minor, max_payload, clock, slot, arena = struct.unpack_from("<BBHIII", reply)
-        model = ModelSummary.unpack(reply, 16)
-        (flags,) = struct.unpack_from("<I", reply, 36)
-        strings = [s.decode(errors="replace") for s in reply[40:].split(b"\0")]
-        firmware, board, core = (strings + ["", "", ""])[:3]
-        self._model = model if model.size else None
-        return DeviceInfo(f"{major}.{minor}", max_payload, clock, slot, arena, model, flags,
-                          firmware, board, core)
+        info = DeviceInfo.unpack(self.request(Cmd.INFO), self.has_ram_load)
+        self._model = info.model if info.model.size else None
+        return info
 
-    def load(self, model: bytes, progress: Optional[Callable[[int, int], None]] = None
-             ) -> ModelSummary:
-        """Uploads and commits a .ebnn model; the previous one stays active if this fails."""
+    @property
+    def has_ram_load(self) -> bool:
+        """Whether the application loads models into RAM only (protocol 1.2 on, from HELLO)."""
+        return self.protocol_minor >= MINOR_STORED_MODEL and not self.in_bootloader
+
+    def load(self, model: bytes, progress: Optional[Callable[[int, int], None]] = None, *,
+             ram_only: bool = False, name: str = "") -> ModelSummary:
+        """Uploads a .ebnn model and makes it the active one: stored in the board's flash
+        first (replacing the stored model, which a reset restores), or with `ram_only` in RAM
+        only (the stored model stays). The previous model stays active if this fails.
+        `name` (the file name, say) is kept with it for INFO (1.2 firmware)."""
+        if ram_only and not self.has_ram_load:
+            raise DeviceError(f"{self.name}: firmware {self.firmware} stores every model it "
+                              "loads (protocol 1.1); it has no RAM-only load")
         crc = zlib.crc32(model)
         self.upload(Cmd.LOAD_BEGIN, Cmd.LOAD_CHUNK, model, progress)
-        summary = ModelSummary.unpack(self.request(Cmd.LOAD_COMMIT))
+        mode = LoadMode.RAM_ONLY if ram_only else LoadMode.STORE
+        commit = bytes([mode]) + board_name_of(name) + b"\0" if self.has_ram_load else b""
+        summary = ModelSummary.unpack(self.request(Cmd.LOAD_COMMIT, commit))
         if (summary.size, summary.crc) != (len(model), crc):
             raise self._fail(f"LOAD_COMMIT: device committed {summary.size} bytes with CRC "
                              f"0x{summary.crc:08x}, sent {len(model)} with 0x{crc:08x}")
         self._model = summary
         return summary
+
+    def activate(self, model: bytes, name: str = "", *, may_store: bool = False,
+                 progress: Optional[Callable[[int, int], None]] = None) -> ModelSummary:
+        """Makes `model` the active model for a run on the board (evaluate, train) without
+        replacing the stored model: a RAM-only load (1.2 firmware). 1.1 firmware stores every
+        load, so there the upload happens only with `may_store` (the caller stores a result
+        anyway); otherwise the model must already be the active one, else a DeviceError says
+        which command stores it."""
+        if self.has_ram_load:
+            return self.load(model, progress, ram_only=True, name=name)
+        if may_store:
+            return self.load(model, progress)
+        active = self.info().model
+        if active.size and (active.size, active.crc) == (len(model), zlib.crc32(model)):
+            return active
+        held = f"its model (CRC 0x{active.crc:08x})" if active.size else "its empty model slot"
+        raise DeviceError(f"{self.name}: firmware {self.firmware} (protocol 1.1) stores every "
+                          f"model it loads, which would replace {held} in flash; run "
+                          f"`edgebnn device load {name or 'MODEL'} --port {self.name}` first if "
+                          "that is what you want, or update the firmware (`edgebnn flash`)")
 
     def upload(self, begin: Cmd, chunk_cmd: Cmd, data: bytes,
                progress: Optional[Callable[[int, int], None]] = None) -> None:
@@ -364,8 +456,10 @@ class Device:
         """(correct, n, cycles): the board scores labelled samples and counts its hits."""
         x, m = self._check_input(x)
         y = np.asarray(y)
-        if y.shape != (len(x),) or (len(y) and (y.min() < 0 or y.max() > 0xFFFF)):
-            raise UsageError(f"{self.name}: labels must be (N,) in 0..65535")
+        if y.shape != (len(x),) or (len(y) and (y.min() < 0 or y.max() >= m.n_classes)):
+            raise UsageError(f"{self.name}: EVALUATE needs labels (N,) in 0..{m.n_classes - 1} "
+                             f"(the model's classes), got {y.shape} in "
+                             f"{y.min() if y.size else '-'}..{y.max() if y.size else '-'}")
         in_size = int(np.prod(m.input_shape))
         step = self.batch_size(in_size + 2)
         correct = cycles = 0

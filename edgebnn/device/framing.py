@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 SYNC = b"\xEB\x4E"
-MAJOR, MINOR = 1, 1
+MAJOR, MINOR = 1, 2
 HEADER_SIZE = 14
 TRAILER_SIZE = 4
 REPLY = 0x80
@@ -48,6 +48,12 @@ class Cmd(enum.IntEnum):
     TEST_FAULT = 0x7F     # test only
 
 
+class LoadMode(enum.IntEnum):
+    """LOAD_COMMIT's mode byte (1.2; an empty request, as 1.1 sends it, is STORE)."""
+    STORE = 0       # store the model in flash, then make it active
+    RAM_ONLY = 1    # make it active in RAM only: the stored model stays, a reset restores it
+
+
 class Status(enum.IntEnum):
     OK = 0
     ERR_CRC = 1
@@ -74,6 +80,10 @@ IMAGE_REASONS = {1: "wrong magic", 2: "bad header", 3: "bad length", 4: "CRC mis
                  8: "no image"}
 #: HELLO feature bit that says the far end is the resident bootloader (firmware/boot/bootctl.h).
 FEATURE_BOOTLOADER = 1 << 31
+#: The protocol minor version from which LOAD_COMMIT takes a mode (RAM only, or stored in
+#: flash) and a name, and INFO reports the stored model (HELLO's reply says which a device
+#: speaks).
+MINOR_STORED_MODEL = 2
 
 #: Frame-level errors: the request never ran, so resending it is always safe.
 TRANSIENT = {Status.ERR_CRC, Status.ERR_TRUNCATED}

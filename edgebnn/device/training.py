@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional, Protocol
 
 import numpy as np
@@ -54,14 +55,17 @@ class Learner(Protocol):
 
 
 class BoardLearner:
-    """Training on a board: the model is uploaded once, trained in place, and read back."""
+    """Training on a board: the model is uploaded once (into RAM only: the stored model stays
+    until a save, Device.activate), trained in place, and read back. `may_store`: the caller
+    saves the result, so 1.1 firmware (which stores every upload) may store the upload too."""
 
-    def __init__(self, dev, model: bytes, algo: str = "local") -> None:
+    def __init__(self, dev, model: bytes, algo: str = "local", name: str = "",
+                 may_store: bool = False) -> None:
         self.dev = dev
         self.algo = algo
         self.where = f"board {dev.name}"
         dev.train_algorithm_id(algo)          # fails before the upload if the firmware lacks it
-        dev.load(model)
+        dev.activate(model, name, may_store=may_store)
 
     def step(self, x: np.ndarray, y: np.ndarray) -> Step:
         r = self.dev.train_batch(x, y, self.algo)
@@ -241,8 +245,9 @@ def run_training(model: bytes, source: str, splits, *, algo: str = "local", epoc
                  on_start: Optional[Callable[[str, int, int, float], None]] = None,
                  on_epoch: Optional[Callable[[Epoch], None]] = None) -> Outcome:
     """Trains `model` (named `source` in errors) for `epochs` epochs on splits.train, measuring
-    splits.test, on the board at `port` — uploaded, trained over serial, pulled back and, with
-    `save`, stored in its flash — or, without a port, in the host C core (batch default 100).
+    splits.test, on the board at `port` — uploaded into RAM, trained over serial, pulled back
+    and, with `save`, stored in its flash (TRAIN_SAVE: without it the board's stored model stays
+    as it was) — or, without a port, in the host C core (batch default 100).
     With `verify` (board only) the host C core repeats the same training and the bytes are
     compared. on_start(where, batch, scratch bytes, accuracy before) and on_epoch report
     progress."""
@@ -266,7 +271,7 @@ def run_training(model: bytes, source: str, splits, *, algo: str = "local", epoc
 
     with open_device(port, timeout=timeout) as dev:
         batch = board_batch(dev, model, batch, algo)
-        learner = BoardLearner(dev, model, algo)
+        learner = BoardLearner(dev, model, algo, Path(source).name, may_store=save)
         before, history, trained = run(learner, batch)
         if save:
             dev.save_model()

@@ -1,6 +1,8 @@
 /* Model persistence on the board's store (model_store.h). A slot is
  *   page 0: record  u32 magic "EBMS", u32 sequence, u32 size, u32 CRC-32 of the model,
  *                   u32 CRC-32 of these 16 bytes      (0xFF...: empty)
+ *           at 32:  char[32] name, u32 CRC-32 of it   (written before the record; a record of
+ *                   1.1 firmware has none: its name reads as "")
  *   page 1..: the model bytes
  * The newest record is the valid one with the highest sequence (wrapping compare). */
 #include "model_store.h"
@@ -14,6 +16,7 @@
 
 #define RECORD_MAGIC 0x534D4245u   /* "EBMS" */
 #define RECORD_SIZE 20u
+#define NAME_OFFSET 32u          /* in the record page: name, then its CRC */
 
 static const uint8_t *slot(int i) { return i ? __model_slot1 : __model_slot0; }
 static uint32_t page(void) { return FLASHMAP_SIZE(__store_page); }
@@ -45,10 +48,11 @@ static int newest(uint32_t *seq, uint32_t *size)
     return best;
 }
 
-int model_store_save(const uint8_t *model, uint32_t size)
+int model_store_save(const uint8_t *model, uint32_t size, const char *name)
 {
-    uint32_t seq = 0, old_size, whole = size & ~3u, base, crc = ebnn_crc32(0, model, size);
+    uint32_t seq = 0, old_size, whole = size & ~3u, base, crc = ebnn_crc32(0, model, size), i;
     uint8_t record[RECORD_SIZE], tail[4] = {0xFF, 0xFF, 0xFF, 0xFF};
+    uint8_t named[MODEL_NAME_SIZE + 4] = {0};
     int cur = newest(&seq, &old_size), target = cur == 0 ? 1 : 0, st;
     if (size > model_store_capacity())
         return MODEL_STORE_ERR_TOO_LARGE;
@@ -64,6 +68,12 @@ int model_store_save(const uint8_t *model, uint32_t size)
         return st;
     if (ebnn_crc32(0, slot(target) + page(), size) != crc)
         return MODEL_STORE_ERR_VERIFY;
+    for (i = 0; i + 1 < MODEL_NAME_SIZE && name[i]; i++)
+        named[i] = (uint8_t)name[i];
+    proto_put32(named + MODEL_NAME_SIZE, ebnn_crc32(0, named, MODEL_NAME_SIZE));
+    st = board_store_write(base + NAME_OFFSET, named, sizeof named);   /* before the record */
+    if (st != BOARD_STORE_OK)
+        return st;
     proto_put32(record, RECORD_MAGIC);
     proto_put32(record + 4, cur < 0 ? 1u : seq + 1u);
     proto_put32(record + 8, size);
@@ -72,11 +82,19 @@ int model_store_save(const uint8_t *model, uint32_t size)
     return board_store_write(base, record, RECORD_SIZE);   /* last: the commit point */
 }
 
-uint32_t model_store_restore(uint8_t *dst, uint32_t cap)
+uint32_t model_store_restore(uint8_t *dst, uint32_t cap, model_store_entry *stored)
 {
     uint32_t seq, size;
     int i = newest(&seq, &size);
-    if (i < 0 || size > cap)
+    memset(stored, 0, sizeof *stored);
+    if (i < 0)
+        return 0;
+    stored->size = size;
+    stored->crc = proto_get32(slot(i) + 12);
+    if (ebnn_crc32(0, slot(i) + NAME_OFFSET, MODEL_NAME_SIZE) ==
+        proto_get32(slot(i) + NAME_OFFSET + MODEL_NAME_SIZE))
+        memcpy(stored->name, slot(i) + NAME_OFFSET, MODEL_NAME_SIZE - 1);
+    if (size > cap)
         return 0;
     memcpy(dst, slot(i) + page(), size);
     return size;

@@ -5,7 +5,11 @@
  * Memory (sized by the build, see firmware/Makefile): two model slots of MODEL_SLOT_SIZE bytes
  * (the active model and the staging slot an upload goes to, swapped on a successful commit, so
  * the active model survives any failed or abandoned upload), the arena (__heap_start ..
- * __heap_end) and one payload buffer each way of PROTO_MAX_PAYLOAD bytes. */
+ * __heap_end) and one payload buffer each way of PROTO_MAX_PAYLOAD bytes.
+ *
+ * Flash (model_store.h) is written only by LOAD_COMMIT in its store mode and by TRAIN_SAVE: a
+ * RAM-only load, like training, changes the active model alone, and a reset restores the stored
+ * one (docs/protocol.md "What writes flash"). */
 #include <stdint.h>
 #include <string.h>
 
@@ -44,10 +48,14 @@ typedef struct {
     ebnn_model model;
     uint32_t size, crc;      /* size 0: no model */
     bool stale;              /* trained since its CRCs were last rewritten (crc too is old) */
+    char name[MODEL_NAME_SIZE];   /* as LOAD_COMMIT named it */
 } slot_info;
 
 static uint8_t slots[2][MODEL_SLOT_SIZE] __attribute__((aligned(EBNN_ALIGN)));
 static slot_info active_info;
+/* The model in flash, which a reset restores; the active one differs after a RAM-only load
+ * or unsaved training. */
+static model_store_entry stored;
 static unsigned active;                   /* index of the active slot */
 static upload_state upload;               /* the upload into slots[!active] */
 
@@ -110,9 +118,17 @@ static void refresh_crcs(void)
     active_info.stale = false;
 }
 
+/* INFO's flags: bit 0 semihosting build, bit 1 the active model is not the stored one. */
+static uint32_t info_flags(void)
+{
+    bool same = active_info.size == stored.size && active_info.crc == stored.crc;
+    return (EBNN_SEMIHOSTING ? 1u : 0u) | (same ? 0u : 2u);
+}
+
 static uint8_t cmd_info(uint16_t *len)
 {
-    uint16_t at;
+    /* the strings leave room for what follows them: the stored model and the two names */
+    uint16_t at, cap = (uint16_t)(reply_limit - 8u - 2u * MODEL_NAME_SIZE);
     refresh_crcs();
     TX[0] = PROTO_MAJOR;
     TX[1] = PROTO_MINOR;
@@ -121,10 +137,14 @@ static uint8_t cmd_info(uint16_t *len)
     proto_put32(TX + 8, MODEL_SLOT_SIZE);
     proto_put32(TX + 12, (uint32_t)(__heap_end - __heap_start));
     put_model_summary(TX + 16);
-    proto_put32(TX + 36, EBNN_SEMIHOSTING ? 1u : 0u);   /* flags: bit 0 semihosting build */
-    at = put_str(TX, 40, reply_limit, FW_VERSION);
-    at = put_str(TX, at, reply_limit, board_name());
-    *len = put_str(TX, at, reply_limit, ebnn_build_info());
+    proto_put32(TX + 36, info_flags());
+    at = put_str(TX, 40, cap, FW_VERSION);
+    at = put_str(TX, at, cap, board_name());
+    at = put_str(TX, at, cap, ebnn_build_info());
+    proto_put32(TX + at, stored.size);   /* 1.2: the stored model, then the names */
+    proto_put32(TX + at + 4, stored.crc);
+    at = put_str(TX, (uint16_t)(at + 8u), reply_limit, stored.name);
+    *len = put_str(TX, at, reply_limit, active_info.name);
     return PROTO_OK;
 }
 
@@ -156,24 +176,48 @@ uint8_t server_model_error(uint8_t *reply, ebnn_status st, const ebnn_diag *diag
 
 /* Makes model the stored one (model_store.h), which a reset restores; BOOT_ERR_STORE with the
  * store's error (i32) when flash refuses. */
-static uint8_t store_model(const uint8_t *model, uint32_t size, uint16_t *len)
+static uint8_t store_model(const uint8_t *model, uint32_t size, uint32_t crc, const char *name,
+                           uint16_t *len)
 {
-    int saved = model_store_save(model, size);
-    if (saved == 0)
-        return PROTO_OK;
-    proto_put32(TX, (uint32_t)saved);
-    *len = 4;
-    return BOOT_ERR_STORE;
+    int saved = model_store_save(model, size, name);
+    if (saved != 0) {
+        proto_put32(TX, (uint32_t)saved);
+        *len = 4;
+        return BOOT_ERR_STORE;
+    }
+    stored.size = size;
+    stored.crc = crc;
+    memcpy(stored.name, name, MODEL_NAME_SIZE);
+    return PROTO_OK;
 }
 
-static uint8_t cmd_load_commit(uint16_t *len)
+/* LOAD_COMMIT's request: empty (1.1: store it) or u8 mode, then the name NUL-terminated
+ * (within MODEL_NAME_SIZE bytes) or nothing. False when malformed. */
+static bool commit_request(uint16_t n, uint8_t *mode, char name[MODEL_NAME_SIZE])
+{
+    memset(name, 0, MODEL_NAME_SIZE);
+    *mode = PROTO_LOAD_STORE;
+    if (n == 0)
+        return true;
+    *mode = RX[0];
+    if (*mode > PROTO_LOAD_RAM_ONLY || n - 1u > MODEL_NAME_SIZE || (n > 1 && RX[n - 1] != 0))
+        return false;
+    memcpy(name, RX + 1, n - 1u);
+    return true;
+}
+
+static uint8_t cmd_load_commit(uint16_t n, uint16_t *len)
 {
     uint8_t *staged = slots[!active];
     ebnn_model m;
     ebnn_diag diag = {-1, NULL, 0, 0};
     ebnn_status st;
     uint32_t crc;
-    uint8_t err = upload_finish(&upload, TX, len);
+    uint8_t mode, err;
+    char name[MODEL_NAME_SIZE];
+    if (!commit_request(n, &mode, name))
+        return PROTO_ERR_BAD_REQUEST;   /* checked first: the upload stays open */
+    err = upload_finish(&upload, TX, len);
     if (err != PROTO_OK)
         return err;
     crc = ebnn_crc32(0, staged, upload.size);
@@ -185,13 +229,15 @@ static uint8_t cmd_load_commit(uint16_t *len)
         return server_model_error(TX, st, &diag, len);
     if (m.arena_size > (uint32_t)(__heap_end - __heap_start))
         return upload_too_large(TX, (uint32_t)(__heap_end - __heap_start), m.arena_size, len);
-    if (store_model(staged, upload.size, len) != PROTO_OK)
-        return BOOT_ERR_STORE;   /* durable first: a reset from here on restores the new model */
+    /* durable first: a reset from here on restores the new model (RAM only: the stored one) */
+    if (mode == PROTO_LOAD_STORE && store_model(staged, upload.size, crc, name, len) != PROTO_OK)
+        return BOOT_ERR_STORE;
     active = !active;   /* the commit point: the new model becomes active in one step */
     active_info.model = m;
     active_info.size = upload.size;
     active_info.crc = crc;
     active_info.stale = false;
+    memcpy(active_info.name, name, MODEL_NAME_SIZE);
     train_forget();
     put_model_summary(TX);
     *len = 20;
@@ -235,6 +281,16 @@ uint8_t server_core_error(uint8_t *reply, ebnn_status st, uint16_t *len)
     proto_put32(reply, (uint32_t)st);
     *len = 4;
     return PROTO_ERR_CORE;
+}
+
+uint8_t server_bad_label(uint8_t *reply, uint32_t sample, uint32_t label, uint32_t n_classes,
+                         uint16_t *len)
+{
+    proto_put32(reply, sample);
+    proto_put32(reply + 4, label);
+    proto_put32(reply + 8, n_classes);
+    *len = 12;
+    return PROTO_ERR_BAD_REQUEST;
 }
 
 /* The start shared by INFER and EVALUATE: a model must be active, and the payload opens with a
@@ -289,6 +345,9 @@ static uint8_t cmd_evaluate(uint16_t n, uint16_t *len)
         return err;
     if (n != 4u + (uint64_t)count * (2u + in_size) || 4u * m->n_classes > sizeof tx_words)
         return PROTO_ERR_BAD_REQUEST;
+    for (i = 0; i < count; i++)   /* every label before any sample runs */
+        if (proto_get16(RX + 4 + 2 * i) >= m->n_classes)
+            return server_bad_label(TX, i, proto_get16(RX + 4 + 2 * i), m->n_classes, len);
     inputs = RX + 4 + 2 * count;
     for (i = 0; i < count; i++) {
         uint32_t cycles;
@@ -328,7 +387,7 @@ static uint8_t cmd_train_save(uint16_t *len)
     if (active_info.size == 0)
         return PROTO_ERR_NO_MODEL;
     refresh_crcs();
-    status = store_model(slots[active], active_info.size, len);
+    status = store_model(slots[active], active_info.size, active_info.crc, active_info.name, len);
     if (status != PROTO_OK)
         return status;
     put_model_summary(TX);
@@ -345,7 +404,7 @@ static uint8_t dispatch(uint8_t cmd, uint16_t n, uint16_t *len)
     case PROTO_INFO: return n ? PROTO_ERR_BAD_REQUEST : cmd_info(len);
     case PROTO_LOAD_BEGIN: return cmd_load_begin(n, len);
     case PROTO_LOAD_CHUNK: return cmd_load_chunk(n, len);
-    case PROTO_LOAD_COMMIT: return n ? PROTO_ERR_BAD_REQUEST : cmd_load_commit(len);
+    case PROTO_LOAD_COMMIT: return cmd_load_commit(n, len);
     case PROTO_READ: return cmd_read(n, len);
     case PROTO_INFER: return cmd_infer(n, len);
     case PROTO_EVALUATE: return cmd_evaluate(n, len);
@@ -382,11 +441,12 @@ static void after_reply(uint8_t cmd, uint8_t status)
 static void restore_model(void)
 {
     ebnn_diag diag = {-1, NULL, 0, 0};
-    uint32_t size = model_store_restore(slots[active], MODEL_SLOT_SIZE);
+    uint32_t size = model_store_restore(slots[active], MODEL_SLOT_SIZE, &stored);
     if (size && ebnn_model_load(&active_info.model, slots[active], size, &diag) == EBNN_OK &&
         active_info.model.arena_size <= (uint32_t)(__heap_end - __heap_start)) {
         active_info.size = size;
-        active_info.crc = ebnn_crc32(0, slots[active], size);
+        active_info.crc = stored.crc;
+        memcpy(active_info.name, stored.name, MODEL_NAME_SIZE);
     }
 }
 

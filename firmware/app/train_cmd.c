@@ -76,7 +76,7 @@ uint8_t train_cmd_step(const train_target *t, const uint8_t *req, uint16_t n, ui
     labels = req + 4;
     for (i = 0; i < count; i++)
         if (labels[i] >= t->model->n_classes)
-            return PROTO_ERR_BAD_REQUEST;
+            return server_bad_label(reply, i, labels[i], t->model->n_classes, len);
     need = ebnn_trainer_buffer_size(&state.t, count);
     if (need == 0 || need > t->scratch_size) {   /* 0: beyond the core's size limit */
         proto_put32(reply, t->scratch_size);

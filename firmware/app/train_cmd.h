@@ -38,8 +38,12 @@ uint8_t train_cmd_params(const train_target *t, const uint8_t *req, uint16_t n, 
 
 /* Provided by the server (server_main.c), shared with its own handlers: the ERR_MODEL reply of
  * a failed C core validation (u32 ebnn_status, i32 layer, u32 got, u32 expected, field
- * NUL-terminated), and the ERR_CORE reply of a core call that failed at run time (u32 status). */
+ * NUL-terminated), the ERR_CORE reply of a core call that failed at run time (u32 status). */
 uint8_t server_model_error(uint8_t *reply, ebnn_status st, const ebnn_diag *diag, uint16_t *len);
 uint8_t server_core_error(uint8_t *reply, ebnn_status st, uint16_t *len);
+/* The ERR_BAD_REQUEST reply to a label that is not a class of the model (EVALUATE, TRAIN):
+ * u32 sample index, u32 label, u32 n_classes. */
+uint8_t server_bad_label(uint8_t *reply, uint32_t sample, uint32_t label, uint32_t n_classes,
+                         uint16_t *len);
 
 #endif

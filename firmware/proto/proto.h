@@ -19,7 +19,7 @@
 #define PROTO_SYNC0 0xEBu
 #define PROTO_SYNC1 0x4Eu
 #define PROTO_MAJOR 1u
-#define PROTO_MINOR 1u
+#define PROTO_MINOR 2u
 #define PROTO_HEADER_SIZE 14u
 #define PROTO_TRAILER_SIZE 4u
 #define PROTO_REPLY 0x80u            /* command bit set in every reply */
@@ -40,6 +40,12 @@ enum {
     PROTO_TRAIN_SAVE = 0x32,         /* store the trained model in flash (1.1) */
     PROTO_TEST_EXIT = 0x7E,          /* test only: end the QEMU run with a status */
     PROTO_TEST_FAULT = 0x7F          /* test only: execute an undefined instruction */
+};
+
+/* LOAD_COMMIT's mode byte (1.2; an empty request is PROTO_LOAD_STORE). */
+enum {
+    PROTO_LOAD_STORE = 0,            /* store the model in flash, then make it active */
+    PROTO_LOAD_RAM_ONLY = 1          /* make it active in RAM only: the stored model stays */
 };
 
 /* Reply status codes. */
