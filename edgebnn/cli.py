@@ -9,14 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
+from edgebnn import flags
 from edgebnn.errors import EdgebnnError, FileError, UsageError, read_bytes, write_bytes
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
 
 
 def _scalar(text: str) -> int | float | str:
@@ -36,14 +30,6 @@ def _algo_arg(text: str) -> tuple[str, int | float | str]:
     return key, _scalar(value)
 
 
-def _number(text: str) -> int | float:
-    """--width: channels (an int) or a width multiplier (mobilenetv2, e.g. 0.25)."""
-    value = _scalar(text)
-    if isinstance(value, str) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def _model_kwargs(args: argparse.Namespace) -> dict:
     """The model arguments given on the command line (the model's defaults for the others)."""
     kwargs = {k: v for k, v in (("layers", args.layers), ("width", args.width)) if v}
@@ -61,8 +47,9 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     from edgebnn.nn import BINARIZE_MODES
 
     p.add_argument("--model", default="mlp", choices=sorted(MODELS))
-    p.add_argument("--layers", type=_int_list, help="mlp hidden sizes, e.g. 700,500,300,200")
-    p.add_argument("--width", type=_number,
+    p.add_argument("--layers", type=flags.positive_int_list,
+                   help="mlp hidden sizes, e.g. 700,500,300,200")
+    p.add_argument("--width", type=flags.positive_number,
                    help="base channel count (vgg, vgg_small/cnn, resnet18, mixer) or width "
                         "multiplier (mobilenetv2)")
     p.add_argument("--remove-skips", action="store_true",
@@ -308,15 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--algo", default="bp")
     t.add_argument("--algo-arg", type=_algo_arg, action="append", metavar="KEY=VALUE",
                    help="algorithm hyperparameter (repeatable), e.g. gamma=20 for hsic")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, help="learning rate (default: the algorithm's)")
-    t.add_argument("--weight-decay", type=float, default=1e-5,
+    t.add_argument("--epochs", type=flags.positive_int, default=10)
+    t.add_argument("--batch-size", type=flags.positive_int, default=64)
+    t.add_argument("--lr", type=flags.positive_float, help="learning rate (default: the algorithm's)")
+    t.add_argument("--weight-decay", type=flags.non_negative_float, default=1e-5,
                    help="L2 weight decay of the real-valued weights (default 1e-5; latent "
                         "binary weights and batch norm are never decayed, docs/models.md)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--image-size", type=int, help="resize images to this square size")
-    t.add_argument("--limit", type=int, help="use at most this many samples")
+    t.add_argument("--seed", type=flags.seed, default=0)
+    t.add_argument("--image-size", type=flags.positive_int, help="resize images to this square size")
+    t.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
     t.add_argument("--out", required=True, help="run folder to write")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
@@ -328,12 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--algos", type=lambda s: [a for a in s.split(",") if a],
                    default="bp,fa,dfa,drtp,hsic,sigprop,local,cyclic",
                    help="comma-separated algorithm names (default: all eight)")
-    c.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per algorithm")
-    c.add_argument("--epochs", type=int, default=10)
-    c.add_argument("--lr", type=float, help="one rate for all (default: each algorithm's)")
-    c.add_argument("--batch-size", type=int, default=64)
-    c.add_argument("--image-size", type=int)
-    c.add_argument("--limit", type=int, help="use at most this many samples")
+    c.add_argument("--seeds", type=flags.positive_int, default=3, help="seeds 0..N-1 per algorithm")
+    c.add_argument("--epochs", type=flags.positive_int, default=10)
+    c.add_argument("--lr", type=flags.positive_float, help="one rate for all (default: each algorithm's)")
+    c.add_argument("--batch-size", type=flags.positive_int, default=64)
+    c.add_argument("--image-size", type=flags.positive_int)
+    c.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
     c.add_argument("--out", required=True, help="folder for runs/, results.md/.csv and the plot")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(func=cmd_compare)
@@ -358,10 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"{' | '.join(BACKENDS)} | device:PORT (PORT as for `device`); default: "
                         "torch for a run folder, onnx for a .onnx file, native otherwise")
     v.add_argument("--split", default="test", choices=("train", "val", "test"))
-    v.add_argument("--seed", type=int, help="split seed (default: the training seed)")
+    v.add_argument("--seed", type=flags.seed, help="split seed (default: the training seed)")
     v.add_argument("--json", action="store_true", help='last line: {"accuracy": …, "n": …}')
     v.add_argument("--save-logits", metavar="FILE.npy", help="save the int32 scores")
-    v.add_argument("--threads", type=int, default=1, metavar="N",
+    v.add_argument("--threads", type=flags.positive_int, default=1, metavar="N",
                    help="native backend: split every layer across N threads (same scores)")
     v.set_defaults(func=cmd_eval)
 
@@ -375,9 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="the main job on the bundled defaults, end to end")
     d.add_argument("--out", default="runs/demo")
-    d.add_argument("--epochs", type=int, default=10)
+    d.add_argument("--epochs", type=flags.positive_int, default=10)
     d.add_argument("--board", default="mps2-an386", help="emulated board of the last steps")
-    d.add_argument("--board-epochs", type=int, default=2,
+    d.add_argument("--board-epochs", type=flags.positive_int, default=2,
                    help="epochs of on-device training on the emulated board")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
