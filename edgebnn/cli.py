@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from edgebnn import flags
-from edgebnn.errors import EdgebnnError, FileError, UsageError, read_bytes, write_bytes
+from edgebnn.errors import EdgebnnError, UsageError, read_bytes, replacing, write_bytes
 
 
 def _scalar(text: str) -> int | float | str:
@@ -73,12 +73,17 @@ def _train_config(args: argparse.Namespace):
                        image_size=args.image_size, limit=args.limit)
 
 
+def _accuracy(value: float | None) -> str:
+    """An accuracy for printing; None: the split was empty (metrics.json has null)."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from edgebnn.train import train
 
     metrics = train(_train_config(args), Path(args.out), progress=not args.quiet)
     acc = metrics["accuracy"]
-    print(f"{args.out}: test accuracy {acc['test']:.4f} (val {acc['val']:.4f}, "
+    print(f"{args.out}: test accuracy {_accuracy(acc['test'])} (val {_accuracy(acc['val'])}, "
           f"best epoch {metrics['best_epoch']}), {metrics['seconds_per_epoch']:.2f} s/epoch, "
           f"{metrics['parameters']:,} parameters, " + (
               f"{metrics['model_size_bytes']:,} bytes exported" if metrics["model_size_bytes"]
@@ -176,18 +181,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     scores, labels = evaluate(args.backend, Path(args.model), args.data, args.split, args.seed,
                               args.threads)
     n = len(labels)
-    accuracy = float((scores.argmax(1) == labels).mean()) if n else float("nan")
+    accuracy = float((scores.argmax(1) == labels).mean()) if n else None   # JSON null, not NaN
     if args.save_logits:
-        try:
-            np.save(args.save_logits, scores)
-        except OSError as e:
-            raise FileError(f"cannot write ({e.strerror or e})", file=args.save_logits,
-                            field="--save-logits") from None
+        with replacing(args.save_logits, field="--save-logits") as f:
+            np.save(f, scores)
     if args.json:
         print(json.dumps({"accuracy": accuracy, "n": n, "backend": args.backend,
-                          "split": args.split}))
+                          "split": args.split}, allow_nan=False))
     else:
-        print(f"{args.model} [{args.backend}] {args.split}: accuracy {accuracy:.4f} on {n} samples")
+        print(f"{args.model} [{args.backend}] {args.split}: accuracy {_accuracy(accuracy)} on "
+              f"{n} samples")
     return 0
 
 

@@ -6,10 +6,10 @@ still dependencies); `if TYPE_CHECKING:` imports count for the layers but not fo
 they never run.
 
 Placement of the small modules, and why:
-- `edgebnn` (the package: its version), `errors` (the exception root), `flags` (the argparse
-  types of the numeric flags, which the subcommands of cli, device and bench share) and
-  `format` (the `.ebnn` file-format spec) import nothing of edgebnn, so everything may use
-  them.
+- `edgebnn` (the package: its version), `errors` (the exception root and the one atomic file
+  writer), `flags` (the argparse types of the numeric flags, which the subcommands of cli,
+  device and bench share) and `format` (the `.ebnn` file-format spec) import nothing of
+  edgebnn, so everything may use them.
 - `reference` (the NumPy interpreter of `.ebnn` files) and `native` (the C core's binding, with
   the compiled `_native`) read only the format; export (header validation, ONNX checks),
   device training and the backends run models on them, so they sit low, not above export.

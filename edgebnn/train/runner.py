@@ -65,6 +65,11 @@ def recalibrate_batchnorm(model: torch.nn.Module, dataset: data.Dataset, batch_s
         m.momentum = momentum
 
 
+def _measured(value: float) -> float | None:
+    """None (JSON null) for the accuracy of an empty split, which has none: NaN is not JSON."""
+    return None if np.isnan(value) else value
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -108,7 +113,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         val_acc = accuracy(model, splits.val)
         history["train_loss"].append(loss_sum / len(splits.train))
         history["train_accuracy"].append(train_acc)
-        history["val_accuracy"].append(val_acc)
+        history["val_accuracy"].append(_measured(val_acc))
         history["epoch_seconds"].append(seconds)
         if progress:
             tqdm.write(f"epoch {epoch}: loss {history['train_loss'][-1]:.4f} "
@@ -125,8 +130,8 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         model_size = None
     n_params = sum(p.numel() for p in model.parameters())
     metrics = {
-        "accuracy": {"train": accuracy(model, splits.train), "val": accuracy(model, splits.val),
-                     "test": accuracy(model, splits.test)},
+        "accuracy": {name: _measured(accuracy(model, getattr(splits, name)))
+                     for name in ("train", "val", "test")},
         "best_epoch": best_epoch,
         "n": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
         **history,
