@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -79,8 +80,10 @@ def _accuracy(value: float | None) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from edgebnn.runs.run_folder import check_out
     from edgebnn.train import train
 
+    check_out(Path(args.out), overwrite=args.overwrite)   # before any data or training
     metrics = train(_train_config(args), Path(args.out), progress=not args.quiet)
     acc = metrics["accuracy"]
     print(f"{args.out}: test accuracy {_accuracy(acc['test'])} (val {_accuracy(acc['val'])}, "
@@ -124,9 +127,39 @@ def _export_source(source: Path) -> "tuple[fmt.Model, bytes]":
     return fmt.from_bytes(data, str(source)), data
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same inode (hard and symbolic links too) when both
+    exist, else the same resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:   # one is not there (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_outputs(source: Path, outputs: dict[str, str | None]) -> None:
+    """Refuses an export output that is one of its inputs (`export m.ebnn --onnx m.ebnn` would
+    replace the model) or another output, before anything is written."""
+    from edgebnn.runs import run_folder
+
+    inputs = ([source] if source.is_file() or source.suffix == ".ebnn"
+              else [source / run_folder.CONFIG, source / run_folder.CHECKPOINT])
+    given = [(flag, path) for flag, path in outputs.items() if path]
+    for i, (flag, path) in enumerate(given):
+        for other in inputs:
+            if _same_file(Path(path), other):
+                raise UsageError(f"is the input {other}; choose another file", file=path,
+                                 field=flag)
+        for other_flag, other_path in given[:i]:
+            if _same_file(Path(path), Path(other_path)):
+                raise UsageError(f"is also the {other_flag} file; choose another file",
+                                 file=path, field=flag)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if not (args.output or args.onnx or args.header):
         raise UsageError("nothing to write: pass -o FILE.ebnn, --onnx FILE and/or --header FILE")
+    _check_outputs(Path(args.run_dir), {"-o": args.output, "--onnx": args.onnx,
+                                        "--header": args.header})
     model, data = _export_source(Path(args.run_dir))
     if args.train_section == "drtp":   # on-device DRTP state (docs/format.md, trnd)
         from edgebnn import format as fmt
@@ -307,7 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=flags.seed, default=0)
     t.add_argument("--image-size", type=flags.positive_int, help="resize images to this square size")
     t.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
-    t.add_argument("--out", required=True, help="run folder to write")
+    t.add_argument("--out", required=True, help="run folder to write (new or empty)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run in a non-empty --out folder")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
 

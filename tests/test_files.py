@@ -1,6 +1,8 @@
 """Nothing the package writes is lost half-way (issue 13): every file goes through
 `errors.replacing` (temp in the same folder + fsync + rename), so a failing write leaves the old
-file byte for byte and no temp file, with a message naming the file; no JSON file holds NaN."""
+file byte for byte and no temp file, with a message naming the file; `export` refuses an output
+that is its input or another output; `train --out` refuses a non-empty or unwritable folder
+before any training; no JSON file holds NaN."""
 from __future__ import annotations
 
 import errno
@@ -118,6 +120,104 @@ def test_an_empty_split_is_null_in_metrics(tmp_path, capsys):
     metrics = _strict_json(run / "metrics.json")
     assert metrics["n"]["val"] == 0 and metrics["accuracy"]["val"] is None
     assert "(val n/a," in capsys.readouterr().out
+
+
+def test_one_class_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    (tmp_path / "one" / "cat").mkdir(parents=True)
+    for i in range(6):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(tmp_path / "one" / "cat" / f"{i}.png")
+    spec = f"folder:{tmp_path / 'one'}"
+    code, err = _run(["train", "--data", spec, "--epochs", "1", "--out", str(tmp_path / "r")],
+                     capsys)
+    assert code == 2 and err == (f"edgebnn: error: {spec}: training samples of 1 class (cat), "
+                                 "expected at least 2\n")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("output, flag", [("{m}", "--onnx"), ("./{m}", "--header"),
+                                          ("hard.ebnn", "--onnx"), ("soft.onnx", "-o")])
+def test_export_refuses_an_output_that_is_its_input(model_file, tmp_path, monkeypatch, output,
+                                                   flag, capsys):
+    model = tmp_path / "m.ebnn"
+    model.write_bytes(model_file.read_bytes())
+    os.link(model, tmp_path / "hard.ebnn")
+    (tmp_path / "soft.onnx").symlink_to("m.ebnn")
+    monkeypatch.chdir(tmp_path)
+    out = output.format(m="m.ebnn")
+    code, err = _run(["export", "m.ebnn", flag, out], capsys)
+    assert code == 2 and err == (f"edgebnn: error: {out}: {flag}: is the input m.ebnn; choose "
+                                 "another file\n")
+    assert model.read_bytes() == model_file.read_bytes()
+
+
+def test_export_refuses_two_outputs_in_one_file(model_file, tmp_path, capsys):
+    out = tmp_path / "x.out"
+    code, err = _run(["export", str(model_file), "-o", str(out), "--header",
+                      str(tmp_path / "." / "x.out")], capsys)
+    assert code == 2 and "--header: is also the -o file" in err and not out.exists()
+
+
+def test_export_refuses_to_write_over_the_run_it_reads(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert cli.main(["train", "--layers", "8", "--epochs", "1", "--quiet", "--out",
+                     str(run)]) == 0
+    checkpoint = (run / "model.pt").read_bytes()
+    code, err = _run(["export", str(run), "-o", str(run / "model.pt")], capsys)
+    assert code == 2 and "-o: is the input" in err
+    assert (run / "model.pt").read_bytes() == checkpoint
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fails the test if training starts: the --out checks must come before any epoch."""
+    import edgebnn.train
+
+    def train(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(edgebnn.train, "train", train)
+
+
+def test_train_refuses_a_non_empty_out_folder(tmp_path, no_training, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_bytes(OLD)
+    code, err = _run(["train", "--out", str(run)], capsys)
+    assert code == 2 and err == (f"edgebnn: error: {run}: --out: not empty (a run is there); "
+                                 "pass --overwrite to replace its files, or choose another "
+                                 "--out\n")
+    assert (run / "metrics.json").read_bytes() == OLD
+
+
+@pytest.mark.parametrize("where, message", [
+    ("file", "--out: is a file, expected a run folder to write"),
+    ("file/run", "--out: cannot create the folder ("),
+])
+def test_train_refuses_an_unwritable_out_before_training(tmp_path, no_training, where, message,
+                                                         capsys):
+    (tmp_path / "file").write_bytes(OLD)
+    code, err = _run(["train", "--out", str(tmp_path / where)], capsys)
+    assert code == 2 and f"{tmp_path / where}: {message}" in err and err.count("\n") == 1
+    assert (tmp_path / "file").read_bytes() == OLD
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_train_refuses_a_read_only_parent_before_training(tmp_path, no_training, capsys):
+    parent = tmp_path / "ro"
+    parent.mkdir(mode=0o555)
+    code, err = _run(["train", "--out", str(parent / "run")], capsys)
+    assert code == 2 and "--out: cannot write the run folder (Permission denied)" in err
+
+
+def test_train_overwrite_replaces_the_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--layers", "8", "--epochs", "1", "--quiet", "--out", str(run)]
+    assert cli.main(args) == 0
+    assert cli.main(args[:-2] + ["--seed", "1", "--overwrite"] + args[-2:]) == 0
+    assert _strict_json(run / "config.json")["seed"] == 1
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "metrics.json", "model.pt"]
 
 
 def test_run_folder_write_failure_is_named(tmp_path, monkeypatch):

@@ -79,6 +79,10 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
     """Trains as configured; writes the run folder to `out` if given; returns the metrics."""
     seed_everything(config.seed)
     splits = Provenance.of_config(config).rebuild(config.limit)
+    present = [splits.classes[c] for c in np.unique(splits.train.y)]
+    if len(present) < 2:   # nothing to learn: accuracy would be trivially 1 or undefined
+        raise data.DataError(config.data, f"training samples of {len(present)} class "
+                                          f"({', '.join(present)}), expected at least 2")
     spec = {"name": config.model, "input_shape": list(splits.train.image_shape),
             "n_classes": len(splits.classes), "kwargs": dict(config.model_kwargs),
             "classes": list(splits.classes)}
