@@ -20,6 +20,7 @@ import time
 import warnings
 from pathlib import Path
 
+from edgebnn import flags
 from edgebnn.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,7 +257,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                             "cortex-m7", "cortex-m55"),
                    help="host: time the kernels here; an ARM target: count instructions under "
                         "QEMU (edgebnn/bench_arm.py)")
-    p.add_argument("--threads", type=int, default=1, metavar="N",
+    p.add_argument("--threads", type=flags.positive_int, default=1, metavar="N",
                    help="host: also run every layer and model on N threads, against "
                         "onnxruntime and PyTorch on N threads (default 1: single-thread only)")
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from edgebnn.errors import read_bytes, write_bytes
+
 ROOT = Path(__file__).resolve().parents[1]
 NATIVE = ROOT / "native"
 PLUGIN_DIR = ROOT / "tools" / "qemu_plugin"
@@ -112,7 +114,7 @@ def reference_models() -> list[tuple[str, Path]]:
             torch.manual_seed(0)
             model = build_model(builder, (28, 28, 1), 10, **kwargs).eval()
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(fmt.to_bytes(export_model(model, (28, 28, 1), 10)))
+            write_bytes(path, fmt.to_bytes(export_model(model, (28, 28, 1), 10)))
         models.append((name, path))
     return models
 
@@ -126,7 +128,7 @@ def _stage_models(models: list[tuple[str, Path]]) -> Path:
     for old in stage.glob("model*.ebnn"):
         old.unlink()
     for i, (_, path) in enumerate(models):
-        shutil.copyfile(path, stage / f"model{i}.ebnn")
+        write_bytes(stage / f"model{i}.ebnn", read_bytes(path))
     return stage
 
 

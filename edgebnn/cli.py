@@ -3,20 +3,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from edgebnn.errors import EdgebnnError, FileError, UsageError, read_bytes, write_bytes
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+from edgebnn import flags
+from edgebnn.errors import EdgebnnError, UsageError, read_bytes, replacing, write_bytes
 
 
 def _scalar(text: str) -> int | float | str:
@@ -36,14 +31,6 @@ def _algo_arg(text: str) -> tuple[str, int | float | str]:
     return key, _scalar(value)
 
 
-def _number(text: str) -> int | float:
-    """--width: channels (an int) or a width multiplier (mobilenetv2, e.g. 0.25)."""
-    value = _scalar(text)
-    if isinstance(value, str) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def _model_kwargs(args: argparse.Namespace) -> dict:
     """The model arguments given on the command line (the model's defaults for the others)."""
     kwargs = {k: v for k, v in (("layers", args.layers), ("width", args.width)) if v}
@@ -61,8 +48,9 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     from edgebnn.nn import BINARIZE_MODES
 
     p.add_argument("--model", default="mlp", choices=sorted(MODELS))
-    p.add_argument("--layers", type=_int_list, help="mlp hidden sizes, e.g. 700,500,300,200")
-    p.add_argument("--width", type=_number,
+    p.add_argument("--layers", type=flags.positive_int_list,
+                   help="mlp hidden sizes, e.g. 700,500,300,200")
+    p.add_argument("--width", type=flags.positive_number,
                    help="base channel count (vgg, vgg_small/cnn, resnet18, mixer) or width "
                         "multiplier (mobilenetv2)")
     p.add_argument("--remove-skips", action="store_true",
@@ -86,12 +74,19 @@ def _train_config(args: argparse.Namespace):
                        image_size=args.image_size, limit=args.limit)
 
 
+def _accuracy(value: float | None) -> str:
+    """An accuracy for printing; None: the split was empty (metrics.json has null)."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from edgebnn.runs.run_folder import check_out
     from edgebnn.train import train
 
+    check_out(Path(args.out), overwrite=args.overwrite)   # before any data or training
     metrics = train(_train_config(args), Path(args.out), progress=not args.quiet)
     acc = metrics["accuracy"]
-    print(f"{args.out}: test accuracy {acc['test']:.4f} (val {acc['val']:.4f}, "
+    print(f"{args.out}: test accuracy {_accuracy(acc['test'])} (val {_accuracy(acc['val'])}, "
           f"best epoch {metrics['best_epoch']}), {metrics['seconds_per_epoch']:.2f} s/epoch, "
           f"{metrics['parameters']:,} parameters, " + (
               f"{metrics['model_size_bytes']:,} bytes exported" if metrics["model_size_bytes"]
@@ -132,9 +127,39 @@ def _export_source(source: Path) -> "tuple[fmt.Model, bytes]":
     return fmt.from_bytes(data, str(source)), data
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same inode (hard and symbolic links too) when both
+    exist, else the same resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:   # one is not there (yet)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_outputs(source: Path, outputs: dict[str, str | None]) -> None:
+    """Refuses an export output that is one of its inputs (`export m.ebnn --onnx m.ebnn` would
+    replace the model) or another output, before anything is written."""
+    from edgebnn.runs import run_folder
+
+    inputs = ([source] if source.is_file() or source.suffix == ".ebnn"
+              else [source / run_folder.CONFIG, source / run_folder.CHECKPOINT])
+    given = [(flag, path) for flag, path in outputs.items() if path]
+    for i, (flag, path) in enumerate(given):
+        for other in inputs:
+            if _same_file(Path(path), other):
+                raise UsageError(f"is the input {other}; choose another file", file=path,
+                                 field=flag)
+        for other_flag, other_path in given[:i]:
+            if _same_file(Path(path), Path(other_path)):
+                raise UsageError(f"is also the {other_flag} file; choose another file",
+                                 file=path, field=flag)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if not (args.output or args.onnx or args.header):
         raise UsageError("nothing to write: pass -o FILE.ebnn, --onnx FILE and/or --header FILE")
+    _check_outputs(Path(args.run_dir), {"-o": args.output, "--onnx": args.onnx,
+                                        "--header": args.header})
     model, data = _export_source(Path(args.run_dir))
     if args.train_section == "drtp":   # on-device DRTP state (docs/format.md, trnd)
         from edgebnn import format as fmt
@@ -189,18 +214,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     scores, labels = evaluate(args.backend, Path(args.model), args.data, args.split, args.seed,
                               args.threads)
     n = len(labels)
-    accuracy = float((scores.argmax(1) == labels).mean()) if n else float("nan")
+    accuracy = float((scores.argmax(1) == labels).mean()) if n else None   # JSON null, not NaN
     if args.save_logits:
-        try:
-            np.save(args.save_logits, scores)
-        except OSError as e:
-            raise FileError(f"cannot write ({e.strerror or e})", file=args.save_logits,
-                            field="--save-logits") from None
+        with replacing(args.save_logits, field="--save-logits") as f:
+            np.save(f, scores)
     if args.json:
         print(json.dumps({"accuracy": accuracy, "n": n, "backend": args.backend,
-                          "split": args.split}))
+                          "split": args.split}, allow_nan=False))
     else:
-        print(f"{args.model} [{args.backend}] {args.split}: accuracy {accuracy:.4f} on {n} samples")
+        print(f"{args.model} [{args.backend}] {args.split}: accuracy {_accuracy(accuracy)} on "
+              f"{n} samples")
     return 0
 
 
@@ -308,16 +331,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--algo", default="bp")
     t.add_argument("--algo-arg", type=_algo_arg, action="append", metavar="KEY=VALUE",
                    help="algorithm hyperparameter (repeatable), e.g. gamma=20 for hsic")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, help="learning rate (default: the algorithm's)")
-    t.add_argument("--weight-decay", type=float, default=1e-5,
+    t.add_argument("--epochs", type=flags.positive_int, default=10)
+    t.add_argument("--batch-size", type=flags.positive_int, default=64)
+    t.add_argument("--lr", type=flags.positive_float, help="learning rate (default: the algorithm's)")
+    t.add_argument("--weight-decay", type=flags.non_negative_float, default=1e-5,
                    help="L2 weight decay of the real-valued weights (default 1e-5; latent "
                         "binary weights and batch norm are never decayed, docs/models.md)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--image-size", type=int, help="resize images to this square size")
-    t.add_argument("--limit", type=int, help="use at most this many samples")
-    t.add_argument("--out", required=True, help="run folder to write")
+    t.add_argument("--seed", type=flags.seed, default=0)
+    t.add_argument("--image-size", type=flags.positive_int, help="resize images to this square size")
+    t.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
+    t.add_argument("--out", required=True, help="run folder to write (new or empty)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run in a non-empty --out folder")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
 
@@ -328,12 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--algos", type=lambda s: [a for a in s.split(",") if a],
                    default="bp,fa,dfa,drtp,hsic,sigprop,local,cyclic",
                    help="comma-separated algorithm names (default: all eight)")
-    c.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per algorithm")
-    c.add_argument("--epochs", type=int, default=10)
-    c.add_argument("--lr", type=float, help="one rate for all (default: each algorithm's)")
-    c.add_argument("--batch-size", type=int, default=64)
-    c.add_argument("--image-size", type=int)
-    c.add_argument("--limit", type=int, help="use at most this many samples")
+    c.add_argument("--seeds", type=flags.positive_int, default=3, help="seeds 0..N-1 per algorithm")
+    c.add_argument("--epochs", type=flags.positive_int, default=10)
+    c.add_argument("--lr", type=flags.positive_float, help="one rate for all (default: each algorithm's)")
+    c.add_argument("--batch-size", type=flags.positive_int, default=64)
+    c.add_argument("--image-size", type=flags.positive_int)
+    c.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
     c.add_argument("--out", required=True, help="folder for runs/, results.md/.csv and the plot")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(func=cmd_compare)
@@ -359,10 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "goes into the board's RAM only, its flash is not written); default: "
                         "torch for a run folder, onnx for a .onnx file, native otherwise")
     v.add_argument("--split", default="test", choices=("train", "val", "test"))
-    v.add_argument("--seed", type=int, help="split seed (default: the training seed)")
+    v.add_argument("--seed", type=flags.seed, help="split seed (default: the training seed)")
     v.add_argument("--json", action="store_true", help='last line: {"accuracy": …, "n": …}')
     v.add_argument("--save-logits", metavar="FILE.npy", help="save the int32 scores")
-    v.add_argument("--threads", type=int, default=1, metavar="N",
+    v.add_argument("--threads", type=flags.positive_int, default=1, metavar="N",
                    help="native backend: split every layer across N threads (same scores)")
     v.set_defaults(func=cmd_eval)
 
@@ -376,9 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="the main job on the bundled defaults, end to end")
     d.add_argument("--out", default="runs/demo")
-    d.add_argument("--epochs", type=int, default=10)
+    d.add_argument("--epochs", type=flags.positive_int, default=10)
     d.add_argument("--board", default="mps2-an386", help="emulated board of the last steps")
-    d.add_argument("--board-epochs", type=int, default=2,
+    d.add_argument("--board-epochs", type=flags.positive_int, default=2,
                    help="epochs of on-device training on the emulated board")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)

@@ -6,9 +6,11 @@ still dependencies); `if TYPE_CHECKING:` imports count for the layers but not fo
 they never run.
 
 Placement of the small modules, and why:
-- `edgebnn` (the package: its version), `errors` (the exception root), `format` (the `.ebnn`
-  file-format spec) and `model_checks` (the C loader's checks, which the reader applies) import
-  nothing of edgebnn above them, so everything may use them.
+- `edgebnn` (the package: its version), `errors` (the exception root and the one atomic file
+  writer), `flags` (the argparse types of the numeric flags, which the subcommands of cli,
+  device and bench share), `format` (the `.ebnn` file-format spec) and `model_checks` (the C
+  loader's checks, which the reader applies) import nothing of edgebnn above them, so
+  everything may use them.
 - `reference` (the NumPy interpreter of `.ebnn` files) and `native` (the C core's binding, with
   the compiled `_native`) read only the format; export (header validation, ONNX checks),
   device training and the backends run models on them, so they sit low, not above export.
@@ -37,7 +39,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "edgebnn"
 #: Low to high; a module belongs to the layer of the longest prefix naming it (the root
 #: package `edgebnn` names only itself: a new top-level module has to be placed here).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("edgebnn", "edgebnn.errors", "edgebnn.format", "edgebnn.model_checks")),
+    ("foundation", ("edgebnn", "edgebnn.errors", "edgebnn.flags", "edgebnn.format",
+                    "edgebnn.model_checks")),
     ("engines", ("edgebnn.reference", "edgebnn.native", "edgebnn._native")),
     ("data", ("edgebnn.data",)),
     ("models", ("edgebnn.nn", "edgebnn.models")),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from edgebnn.device.ports import Port
     from edgebnn.runs.provenance import Provenance
 
+from edgebnn import flags
 from edgebnn.errors import UsageError, read_bytes, write_bytes
 
 PORT_HELP = ("qemu:BOARD (emulated board, started and stopped here), linux:aarch64|armv7|native "
@@ -24,7 +25,7 @@ PORT_HELP = ("qemu:BOARD (emulated board, started and stopped here), linux:aarch
 
 def _add_port(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", required=True, help=PORT_HELP)
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds per reply (default 2)")
+    p.add_argument("--timeout", type=flags.positive_float, default=2.0, help="seconds per reply (default 2)")
 
 
 def cmd_device_info(args: argparse.Namespace) -> int:
@@ -287,16 +288,16 @@ def add_parsers(sub) -> None:
     tr.add_argument("model", help=".ebnn with the algorithm's training section (local: an "
                                   "`--algo local` run; drtp: `export --train-section drtp`)")
     tr.add_argument("--port", help=PORT_HELP + "; not needed with --simulate")
-    tr.add_argument("--timeout", type=float, default=2.0, help="seconds per reply (default 2)")
+    tr.add_argument("--timeout", type=flags.positive_float, default=2.0, help="seconds per reply (default 2)")
     tr.add_argument("--data", help="data spec (default: the one the model was trained on)")
     tr.add_argument("--algo", default="local", choices=("local", "drtp"),
                     help="on-device algorithm (docs/protocol.md \"Training\"; default local)")
-    tr.add_argument("--epochs", type=int, default=1)
-    tr.add_argument("--batch", type=int, help="samples per step (default: 100, lowered to what "
+    tr.add_argument("--epochs", type=flags.positive_int, default=1)
+    tr.add_argument("--batch", type=flags.positive_int, help="samples per step (default: 100, lowered to what "
                                               "one frame and the board's arena hold)")
-    tr.add_argument("--seed", type=int, help="split and shuffle seed (default: the model's "
+    tr.add_argument("--seed", type=flags.seed, help="split and shuffle seed (default: the model's "
                                              "training seed)")
-    tr.add_argument("--limit", type=int, help="use at most this many samples (quick runs)")
+    tr.add_argument("--limit", type=flags.positive_int, help="use at most this many samples (quick runs)")
     tr.add_argument("-o", "--output", required=True, metavar="TRAINED.ebnn")
     tr.add_argument("--simulate", action="store_true",
                     help="train in the host C core instead of on a board (the same steps)")
@@ -315,8 +316,8 @@ def add_parsers(sub) -> None:
     _add_port(ev)
     ev.add_argument("--data", help="data spec (default: the model's)")
     ev.add_argument("--split", default="test", choices=("train", "val", "test"))
-    ev.add_argument("--seed", type=int, help="split seed (default: the model's)")
-    ev.add_argument("--limit", type=int, help="use at most this many samples")
+    ev.add_argument("--seed", type=flags.seed, help="split seed (default: the model's)")
+    ev.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_device_evaluate)
 
@@ -334,7 +335,7 @@ def add_parsers(sub) -> None:
     r = bsub.add_parser("run", help="keep an emulated board running, print its socket:// URL")
     r.add_argument("board", help="mps2-an386 | mps2-an500 | mps3-an547 | linux:aarch64 | "
                                  "linux:armv7 | linux:native (prints a /dev/pts/N path)")
-    r.add_argument("--tcp-port", type=int, help="local TCP port (default: a free one)")
+    r.add_argument("--tcp-port", type=flags.port_number, help="local TCP port (default: a free one)")
     r.add_argument("--store", type=Path, help="the board's flash as a file, kept across runs "
                                               "(default: a temporary one; docs/boot.md)")
     r.set_defaults(func=cmd_board_run)

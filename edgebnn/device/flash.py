@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from edgebnn import flags
 from edgebnn.device import fwimage
 from edgebnn.device.client import BANNER_RE, Device
 from edgebnn.device.errors import CommandError, DeviceError
@@ -183,7 +184,7 @@ def add_parser(sub) -> None:
     f.add_argument("image", help="signed application image (firmware/build/<board>/edgebnn-fw.img)")
     f.add_argument("--port", required=True,
                    help="qemu:BOARD[?store=FILE], a pyserial URL or a device path")
-    f.add_argument("--timeout", type=float, default=2.0, help="seconds per reply (default 2)")
-    f.add_argument("--boot-timeout", type=float, default=10.0,
+    f.add_argument("--timeout", type=flags.positive_float, default=2.0, help="seconds per reply (default 2)")
+    f.add_argument("--boot-timeout", type=flags.positive_float, default=10.0,
                    help="seconds to wait for a banner after a reset (default 10)")
     f.set_defaults(func=cmd_flash)

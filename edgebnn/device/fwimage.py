@@ -27,7 +27,7 @@ from typing import Optional, Sequence
 
 if not __package__:   # run as a script by the firmware Makefile: the package root is two up
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from edgebnn.errors import EdgebnnError  # noqa: E402
+from edgebnn.errors import EdgebnnError, write_bytes  # noqa: E402
 
 MAGIC = 0x4D494245
 HEADER_VERSION = 1
@@ -128,17 +128,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.cmd == "sign":
-            args.output.write_bytes(sign(args.bin.read_bytes(), board=args.board,
-                                         version=args.version, slot=args.slot))
+            write_bytes(args.output, sign(args.bin.read_bytes(), board=args.board,
+                                          version=args.version, slot=args.slot))
         elif args.cmd == "factory":
             image = args.image.read_bytes()
             parse(image, str(args.image))
-            args.output.write_bytes(factory(image, args.size))
+            write_bytes(args.output, factory(image, args.size))
         else:
             h = parse(args.image.read_bytes(), str(args.image))
             print(f"{args.image}: version {h.version} board {h.board} body {h.body_size} B "
                   f"CRC 0x{h.body_crc:08x} load 0x{h.load_address:08x}")
-    except (ImageError, OSError) as e:
+    except (EdgebnnError, OSError) as e:   # ImageError, or FileError from write_bytes
         print(f"fwimage.py: {e}", file=sys.stderr)
         return 1
     return 0

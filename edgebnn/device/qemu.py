@@ -32,7 +32,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import serial
 
-from edgebnn.errors import EdgebnnError, UsageError
+from edgebnn.errors import EdgebnnError, UsageError, replacing
 
 QEMU = "qemu-system-arm"
 FIRMWARE_DIR = Path(os.environ.get("EDGEBNN_FIRMWARE_DIR",
@@ -125,13 +125,10 @@ def firmware_files(firmware: Path) -> Optional[Tuple[Path, Path]]:
 def provision_store(info: BoardInfo, path: Path, factory: bytes) -> None:
     """Creates the store file for `info`'s board: QEMU's machine RAM size (sparse), with the
     factory image (the erased flash, our application in its slot) at the store base."""
-    try:
-        with open(path, "wb") as f:
-            f.truncate(info.ram_size)
-            f.seek(info.store - info.ram_base)
-            f.write(factory)
-    except OSError as e:
-        raise QemuError(f"{path}: cannot write the board's store ({e.strerror or e})") from None
+    with replacing(path, field="the board's store") as f:   # sparse: only the image is written
+        f.truncate(info.ram_size)
+        f.seek(info.store - info.ram_base)
+        f.write(factory)
 
 
 def _free_port() -> int:

@@ -25,9 +25,6 @@ class TrainConfig:
     image_size: int | None = None    # folder: data sets are resized to this square
     limit: int | None = None         # use at most this many training samples
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
     @classmethod
     def from_file(cls, path: Path) -> "TrainConfig":
         raw = json.loads(path.read_text())

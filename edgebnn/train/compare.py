@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 import statistics
@@ -31,7 +32,7 @@ from edgebnn.runs import run_folder
 from edgebnn.runs.config import TrainConfig
 from edgebnn.train.base import algorithm_names
 from edgebnn.train.runner import train
-from edgebnn.errors import FileError, UsageError
+from edgebnn.errors import FileError, UsageError, replacing, write_text
 
 RESULTS_MD, RESULTS_CSV, PLOT = "results.md", "results.csv", "accuracy_vs_memory.png"
 FAILED = "failed.txt"
@@ -130,7 +131,7 @@ def run_all(spec: CompareSpec, out: Path, progress: bool = True) -> dict[str, li
         try:
             train(config, folder, progress=progress)
         except Exception as e:  # noqa: BLE001 — recorded, reported in the table
-            (folder / FAILED).write_text(traceback.format_exc() + f"{type(e).__name__}: {e}\n")
+            write_text(folder / FAILED, traceback.format_exc() + f"{type(e).__name__}: {e}\n")
             tqdm.write(f"compare: {algo} seed {seed} failed: {type(e).__name__}: {e}")
             outcome["failed"].append(i)
             continue
@@ -139,10 +140,11 @@ def run_all(spec: CompareSpec, out: Path, progress: bool = True) -> dict[str, li
 
 
 def _lookup(metrics: dict[str, Any], path: tuple[str, ...]) -> float:
+    """The number at `path`; NaN where metrics.json has null (an empty split's accuracy)."""
     value: Any = metrics
     for key in path:
         value = value[key]
-    return float(value)
+    return math.nan if value is None else float(value)
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -247,10 +249,11 @@ def markdown_table(spec: CompareSpec, rows: list[dict[str, Any]]) -> str:
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, text.getvalue())
 
 
 def plot(spec: CompareSpec, rows: list[dict[str, Any]], path: Path) -> None:
@@ -279,7 +282,8 @@ def plot(spec: CompareSpec, rows: list[dict[str, Any]], path: Path) -> None:
     fig.suptitle(f"{spec.data}, {spec.model}: mean ± std over {spec.seeds} seeds, "
                  f"{spec.epochs} epochs")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with replacing(path) as f:
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
 
 
@@ -291,7 +295,7 @@ def compare(spec: CompareSpec, out: Path, progress: bool = True) -> list[dict[st
         raise FileError(f"cannot create the folder ({e.strerror or e})", file=out) from None
     run_all(spec, out, progress)
     rows = summarize(spec, out)
-    (out / RESULTS_MD).write_text(markdown_table(spec, rows))
+    write_text(out / RESULTS_MD, markdown_table(spec, rows))
     write_csv(rows, out / RESULTS_CSV)
     plot(spec, rows, out / PLOT)
     return rows

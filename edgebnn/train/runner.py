@@ -65,6 +65,11 @@ def recalibrate_batchnorm(model: torch.nn.Module, dataset: data.Dataset, batch_s
         m.momentum = momentum
 
 
+def _measured(value: float) -> float | None:
+    """None (JSON null) for the accuracy of an empty split, which has none: NaN is not JSON."""
+    return None if np.isnan(value) else value
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -74,6 +79,10 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
     """Trains as configured; writes the run folder to `out` if given; returns the metrics."""
     seed_everything(config.seed)
     splits = Provenance.of_config(config).rebuild(config.limit)
+    present = [splits.classes[c] for c in np.unique(splits.train.y)]
+    if len(present) < 2:   # nothing to learn: accuracy would be trivially 1 or undefined
+        raise data.DataError(config.data, f"training samples of {len(present)} class "
+                                          f"({', '.join(present)}), expected at least 2")
     spec = {"name": config.model, "input_shape": list(splits.train.image_shape),
             "n_classes": len(splits.classes), "kwargs": dict(config.model_kwargs),
             "classes": list(splits.classes)}
@@ -108,7 +117,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         val_acc = accuracy(model, splits.val)
         history["train_loss"].append(loss_sum / len(splits.train))
         history["train_accuracy"].append(train_acc)
-        history["val_accuracy"].append(val_acc)
+        history["val_accuracy"].append(_measured(val_acc))
         history["epoch_seconds"].append(seconds)
         if progress:
             tqdm.write(f"epoch {epoch}: loss {history['train_loss'][-1]:.4f} "
@@ -125,8 +134,8 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         model_size = None
     n_params = sum(p.numel() for p in model.parameters())
     metrics = {
-        "accuracy": {"train": accuracy(model, splits.train), "val": accuracy(model, splits.val),
-                     "test": accuracy(model, splits.test)},
+        "accuracy": {name: _measured(accuracy(model, getattr(splits, name)))
+                     for name in ("train", "val", "test")},
         "best_epoch": best_epoch,
         "n": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
         **history,
