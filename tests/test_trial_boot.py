@@ -44,17 +44,16 @@ TRIED_AT, CONFIRMED_AT = 504, 508   # FLASHMAP_TRIED_AT / _CONFIRMED_AT (boards/
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("fw")
-    for board in BOARDS:
-        ensure_firmware(board, out)
-    return out
-
-
-@pytest.fixture(scope="module")
 def model() -> bytes:
     return fmt.to_bytes(export_model(random_model("mlp", SHAPE, 10, seed=31, layers=[48]),
                                      SHAPE, 10))
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory) -> Path:
+    """Every board's firmware built afresh, the bootloader under test included."""
+    out = tmp_path_factory.mktemp("fw")
+    return [ensure_firmware(board, out) for board in BOARDS] and out
 
 
 def port(store: Path, board: str = BOARD) -> str:
