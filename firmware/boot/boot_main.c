@@ -74,10 +74,13 @@ static uint8_t cmd_hello(uint16_t n, uint16_t *len)
     return PROTO_OK;
 }
 
-/* The app slot made runnable if it can be (slots_recover), for INFO and BOOT. */
+/* The app slot made runnable if it can be (slots_recover), for INFO and BOOT; while an upload
+ * is open the app slot is its destination and is only checked. */
 static image_error app_state(image_info *info, char *why)
 {
     char reverted[IMAGE_VERSION_LEN];
+    if (upload.open)
+        return slots_check(__app_slot, info, why);
     return slots_recover(info, why, reverted);
 }
 
@@ -197,8 +200,10 @@ static uint8_t cmd_flash_commit(uint16_t *len)
     image_info info;
     char why[SLOT_WHY_CAP];
     uint8_t status = flash_commit(len);
-    if (status != PROTO_OK)
-        (void)app_state(&info, why);   /* the reply is composed: TX is not touched again */
+    if (status != PROTO_OK) {   /* the upload ends; the reply is composed, TX is not touched */
+        upload.open = false;
+        (void)app_state(&info, why);
+    }
     return status;
 }
 
