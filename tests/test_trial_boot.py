@@ -23,7 +23,7 @@ from edgebnn import format as fmt
 from edgebnn.device import fwimage
 from edgebnn.device.client import BANNER_RE, Device
 from edgebnn.device.errors import DeviceError
-from edgebnn.device.flash import (boot, boot_info, enter_bootloader, flash, upload,
+from edgebnn.device.flash import (boot, boot_info, enter_bootloader, upload,
                                   wait_banner)
 from edgebnn.device.framing import Cmd, Frame, encode
 from edgebnn.device.ports import ensure_firmware, open_device
@@ -138,19 +138,22 @@ def test_a_lockup_at_reset_goes_back_at_the_next_start(build_dir, model, tmp_pat
 
 
 def test_a_new_app_confirms_itself_and_stays(build_dir, model, tmp_path):
-    """flash() boots the new image and its HELLO confirms it: both trial words are set, it
-    is kept across restarts and the previous one waits in staging."""
+    """BOOT, then the new image's first answered request (HELLO) confirms it: both trial words
+    are set in flash, it is kept across restarts and the previous one waits in staging."""
     store, syms = tmp_path / "s.store", symbols(build_dir)
     base = load_boards()[BOARD].ram_base
+    factory = (build_dir / BOARD / "edgebnn-fw.img").read_bytes()
     with open_device(port(store), build_dir=build_dir) as dev:
         dev.load(model)
-        flash(dev, good_image(build_dir, BOARD, "0.1.0"))   # the version the banner shows
+        enter_bootloader(dev)
+        upload(dev, good_image(build_dir, BOARD, "0.1.0-new"))
+        assert boot(dev) == "0.1.0"        # the banner shows the version it was built with
     raw = store.read_bytes()
     app, staging = syms["__app_slot"] - base, syms["__app_staging"] - base
     assert raw[app + TRIED_AT:app + TRIED_AT + 4] == bytes(4)
     assert raw[app + CONFIRMED_AT:app + CONFIRMED_AT + 4] == bytes(4)
-    assert raw[app:app + 84] == raw[staging:staging + 84]     # the factory image, kept
-    assert serves(build_dir, store, model) == "0.1.0"
+    assert raw[staging:staging + 84] == factory[:84]          # the factory image, kept
+    assert serves(build_dir, store, model) == "0.1.0-new"
 
 
 # --- the escape ----------------------------------------------------------------------------
@@ -186,11 +189,15 @@ def test_the_escape_reflashes_a_board_whose_confirmed_app_never_answers(build_di
     assert serves(build_dir, store, model) == "0.1.0"
 
 
-def test_the_escape_window_is_bounded(build_dir, tmp_path):
-    """Without an escape frame the application starts within the window (50 ms) plus the
-    boot itself; garbage in the window does not keep the board in its bootloader."""
-    with QemuBoard(BOARD, build_dir / BOARD / "edgebnn-fw.elf", timeout=5.0,
-                   store=tmp_path / "s.store") as qb:
+def test_the_escape_window(build_dir, tmp_path):
+    """An ENTER_BOOTLOADER frame waiting at reset keeps the board in its bootloader; garbage
+    and other frames do not, and the application then starts within the window (50 ms) plus
+    the boot itself."""
+    elf, store = build_dir / BOARD / "edgebnn-fw.elf", tmp_path / "s.store"
+    with QemuBoard(BOARD, elf, timeout=5.0, store=store) as qb:
+        qb.serial.write(bytes(range(7)) + encode(Frame(Cmd.ENTER_BOOTLOADER, 0)))
+        assert qb.read_banner().bootloader
+    with QemuBoard(BOARD, elf, timeout=5.0, store=store) as qb:
         qb.serial.write(bytes(range(256)) + encode(Frame(Cmd.HELLO, 0, bytes(4))))
         t0 = time.monotonic()
         assert not qb.read_banner().bootloader
