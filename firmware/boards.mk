@@ -12,6 +12,8 @@
 #   flashmap  (optional) ld/<flashmap>.ld instead of ld/flashmap.ld: slots on uneven sectors
 #   qemu_ram  QEMU's machine RAM (base, size): edgebnn/device/qemu.py backs it with the store
 #          file (-machine memory-backend=...), so `store` must lie inside it
+#   watchdog  base of its CMSDK APB watchdog (drivers/cmsdk_watchdog.c), or none (docs/boot.md)
+#   watchdog_clock  that watchdog's clock in Hz
 
 BOARDS := mps2-an386 mps2-an500 mps3-an547
 
@@ -25,6 +27,8 @@ mps2-an386.store := 0x21000000
 mps2-an386.store_layer := mapped_store
 mps2-an386.qemu_ram := 0x21000000 16M
 mps2-an386.irqs  := 32
+mps2-an386.watchdog := 0x40008000
+mps2-an386.watchdog_clock := 25000000
 
 mps2-an500.cpu   := cortex-m7
 mps2-an500.fpu   := -mfpu=fpv5-d16 -mfloat-abi=hard
@@ -36,6 +40,8 @@ mps2-an500.store := 0x60000000
 mps2-an500.store_layer := mapped_store
 mps2-an500.qemu_ram := 0x60000000 16M
 mps2-an500.irqs  := 32
+mps2-an500.watchdog := 0x40008000
+mps2-an500.watchdog_clock := 25000000
 
 mps3-an547.cpu   := cortex-m55
 mps3-an547.fpu   := -mfloat-abi=hard
@@ -47,3 +53,5 @@ mps3-an547.store := 0x70000000
 mps3-an547.store_layer := mapped_store
 mps3-an547.qemu_ram := 0x60000000 2048M
 mps3-an547.irqs  := 96
+mps3-an547.watchdog := 0x5802e000
+mps3-an547.watchdog_clock := 32768

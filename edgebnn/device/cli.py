@@ -198,6 +198,11 @@ def cmd_device_read(args: argparse.Namespace) -> int:
 def cmd_device_reset(args: argparse.Namespace) -> int:
     from edgebnn.device.ports import open_device
 
+    if args.bootloader:   # through the escape: works when the application never answers
+        with open_device(args.port, timeout=args.timeout, escape=True) as dev:
+            print(f"{args.port}: in the bootloader ({dev.firmware}); `edgebnn flash IMAGE` "
+                  "installs an application, `edgebnn device reset` starts the installed one")
+        return 0
     with open_device(args.port, timeout=args.timeout) as dev:
         dev.reset()
         print(f"{args.port}: reset; firmware {dev.firmware} answered again")
@@ -328,6 +333,9 @@ def add_parsers(sub) -> None:
 
     rs = dsub.add_parser("reset", help="reset the board and wait until it serves again")
     _add_port(rs)
+    rs.add_argument("--bootloader", action="store_true",
+                    help="reset into the bootloader through its escape (docs/boot.md), also "
+                         "when the application does not answer")
     rs.set_defaults(func=cmd_device_reset)
 
     b = sub.add_parser("board", help="emulated boards")

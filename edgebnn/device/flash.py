@@ -9,9 +9,13 @@ running application to reset into the bootloader (ENTER_BOOTLOADER) and wait for
 bootloader's banner, upload the image chunk by chunk into the staging slot (FLASH_BEGIN /
 FLASH_CHUNK), have the bootloader verify and install it (FLASH_COMMIT: length, version, board,
 load address, CRC), boot it (BOOT) and check that the banner of the application that comes up
-carries the image's version. Any failure leaves the installed application as it was (the
-bootloader only replaces it with an image it has verified), and raises a DeviceError or
-CommandError saying what the board refused and why.
+carries the image's version; the HELLO that follows is the new application's first answered
+request, with which it confirms itself (docs/boot.md "Trial boot"). Any failure leaves a working
+application: the bootloader keeps the confirmed one in its staging slot while it installs, and
+goes back to it when the new one is refused or never confirms itself (a hang or a fault at
+start: the watchdog resets it). Each raises a DeviceError or CommandError saying what the board
+refused and why. `edgebnn flash` reaches the bootloader through its escape
+(ports.open_device(escape=True)), so a board whose application never answers is flashed too.
 """
 from __future__ import annotations
 
@@ -34,6 +38,11 @@ BOOT_BANNER_RE = re.compile(rb"EBNN-BOOT (\S+) board=(\S+) clock=(\d+) app=(\S+)
 #: What may follow ENTER_BOOTLOADER: the bootloader's banner, or the application's when the
 #: device has no bootloader (a reset just restarts the application, e.g. the ARM Linux runtime).
 _AFTER_ENTER_RE = re.compile(BOOT_BANNER_RE.pattern + b"|" + BANNER_RE.pattern)
+#: The bootloader's line when it restored the kept application because the new one never
+#: confirmed itself (firmware/boot/boot_main.c).
+TRIAL_RE = re.compile(rb"EBNN-TRIAL app=(\S+) was never confirmed: restored (\S+)\r?\n")
+#: After BOOT: the application's banner, or the bootloader's revert.
+_AFTER_BOOT_RE = re.compile(TRIAL_RE.pattern + b"|" + BANNER_RE.pattern)
 
 
 @dataclass(frozen=True)
@@ -122,12 +131,19 @@ def upload(dev: Device, image: bytes,
 
 def boot(dev: Device, timeout: Optional[float] = None) -> str:
     """BOOT: the bootloader resets into the installed application; returns the version its
-    banner shows, after a fresh HELLO with it."""
+    banner shows, after a fresh HELLO with it (which confirms a new application). DeviceError
+    when the bootloader had to restore the previous application instead (the new one hung or
+    faulted before it answered, and the watchdog reset it)."""
     dev._reader.skipped.clear()
     dev.request(Cmd.BOOT, retries=0)
-    m = wait_banner(dev, BANNER_RE, "application", timeout)
+    m = wait_banner(dev, _AFTER_BOOT_RE, "application", timeout)
+    if m[0].startswith(b"EBNN-TRIAL"):
+        failed, restored = m[1].decode(errors="replace"), m[2].decode(errors="replace")
+        raise DeviceError(f"{dev.name}: application {failed} never answered after its start "
+                          f"(it hung or faulted, and the watchdog reset the board): the "
+                          f"bootloader restored {restored}")
     dev.hello()
-    return m[1].decode(errors="replace")
+    return m[3].decode(errors="replace")
 
 
 def flash(dev: Device, image: bytes, *, progress: Optional[Callable[[int, int], None]] = None,
@@ -167,7 +183,8 @@ def cmd_flash(args) -> int:
             print(f"\r  uploading {done:,}/{total:,} B ({100 * done // total}%)", end="",
                   file=sys.stderr, flush=True)
 
-    with open_device(args.port, timeout=args.timeout) as dev:
+    with open_device(args.port, timeout=args.timeout, boot_timeout=args.boot_timeout,
+                     escape=True) as dev:
         print(f"{args.port}: flashing {args.image} (version {header.version}, board "
               f"{header.board}, {len(image):,} B)", flush=True)
         result = flash(dev, image, progress=progress, timeout=args.boot_timeout)

@@ -77,7 +77,7 @@ class Status(enum.IntEnum):
 #: ERR_IMAGE's u32 reason (firmware/boot/image.h).
 IMAGE_REASONS = {1: "wrong magic", 2: "bad header", 3: "bad length", 4: "CRC mismatch",
                  5: "bad version string", 6: "wrong board", 7: "wrong load address",
-                 8: "no image"}
+                 8: "no image", 9: "failed its trial boot"}
 #: HELLO feature bit that says the far end is the resident bootloader (firmware/boot/bootctl.h).
 FEATURE_BOOTLOADER = 1 << 31
 #: The protocol minor version from which LOAD_COMMIT takes a mode (RAM only, or stored in

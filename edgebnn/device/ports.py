@@ -17,6 +17,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Optional, Union
@@ -125,10 +126,57 @@ def _make(tag: str, what: str, output: Path, make_args: list, compiler: str, loc
     return output
 
 
+#: Seconds between two escape frames while the host waits for the bootloader (docs/boot.md
+#: "The escape": the bootloader listens for 50 ms after every reset).
+ESCAPE_INTERVAL = 0.02
+
+
+def escape_frame() -> bytes:
+    """The frame that keeps a board in its bootloader when it arrives in the listen window
+    after a reset (ENTER_BOOTLOADER; a running application that gets it resets into the
+    bootloader too)."""
+    from edgebnn.device.framing import Cmd, Frame, encode
+
+    return encode(Frame(Cmd.ENTER_BOOTLOADER, 0))
+
+
+def escape_to_bootloader(link, name: str, timeout: float) -> bytes:
+    """Sends the escape frame every ESCAPE_INTERVAL s until the bootloader's update-mode banner
+    arrives, and returns the bytes that followed it. The board must be resetting meanwhile: an
+    emulated board is (it just started); a real one is reset by the user or its watchdog.
+    DeviceError after `timeout` s."""
+    from edgebnn.device.qemu import BOOT_BANNER_RE
+
+    frame, seen = escape_frame(), bytearray()
+    deadline = time.monotonic() + timeout
+    while (m := BOOT_BANNER_RE.search(seen)) is None:
+        now = time.monotonic()
+        if now >= deadline:
+            raise DeviceError(f"{name}: no bootloader answered the escape within {timeout} s "
+                              f"(reset the board while the host waits); it printed "
+                              f"{bytes(seen[-200:])!r}")
+        try:
+            link.write(frame)
+            link.flush()
+            link.timeout = ESCAPE_INTERVAL
+            seen += link.read(max(1, link.in_waiting))
+        except Exception as e:   # pyserial: SerialException or OSError on a lost link
+            raise DeviceError(f"{name}: link lost while waiting for the bootloader ({e})") \
+                from None
+    return bytes(seen[m.end():])
+
+
 @contextlib.contextmanager
 def open_device(port: Union[str, Port], *, timeout: float = 2.0, retries: int = 2,
-                build_dir: Optional[Path] = None, boot_timeout: float = 10.0) -> Iterator:
-    """A connected `Device` (handshake done) for a port; closes everything after."""
+                build_dir: Optional[Path] = None, boot_timeout: float = 10.0,
+                escape: bool = False) -> Iterator:
+    """A connected `Device` (handshake done) for a port; closes everything after.
+
+    escape: reach the board's bootloader through the escape (docs/boot.md), so that a board
+        whose application never answers can still be flashed: an emulated board is knocked
+        from its first instruction; a serial one when its application does not answer HELLO
+        (then the user resets it within `boot_timeout`). The Linux runtime has no bootloader.
+    """
     import serial
 
     from edgebnn.device.client import Device
@@ -144,13 +192,17 @@ def open_device(port: Union[str, Port], *, timeout: float = 2.0, retries: int = 
         qb = QemuBoard(port.target, elf, timeout=boot_timeout, store=port.store)
         try:
             qb.start()
-            qb.read_banner()
-        except QemuError as e:
+            if escape:
+                pending = escape_to_bootloader(qb.serial, str(port), boot_timeout)
+            else:
+                qb.read_banner()
+                pending = qb._pending
+        except (QemuError, DeviceError) as e:
             qb.close()
             raise DeviceError(str(e)) from None
         try:
             dev = Device(qb.serial, str(port), timeout=timeout, retries=retries,
-                         exit_info=lambda: _qemu_exit_note(qb), pending=qb._pending)
+                         exit_info=lambda: _qemu_exit_note(qb), pending=pending)
             dev.qemu = qb
             dev.hello()
             yield dev
@@ -168,7 +220,14 @@ def open_device(port: Union[str, Port], *, timeout: float = 2.0, retries: int = 
         raise DeviceError(f"{port}: cannot open ({e})") from None
     try:
         dev = Device(link, str(port), timeout=timeout, retries=retries)
-        dev.hello()
+        try:
+            dev.hello()
+        except DeviceError:
+            if not escape:
+                raise
+            dev = Device(link, str(port), timeout=timeout, retries=retries,
+                         pending=escape_to_bootloader(link, str(port), boot_timeout))
+            dev.hello()
         yield dev
     finally:
         link.close()

@@ -420,6 +420,7 @@ static uint8_t dispatch(uint8_t cmd, uint16_t n, uint16_t *len)
 /* Actions that happen after the reply has left: they end this firmware run. */
 static void after_reply(uint8_t cmd, uint8_t status)
 {
+    board_app_confirm();   /* the server is up and has answered: keep this image (docs/boot.md) */
     if (status != PROTO_OK)
         return;
     if (cmd == PROTO_RESET)

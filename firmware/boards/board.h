@@ -43,6 +43,21 @@ uint32_t board_store_page_size(void);
 int board_store_erase(uint32_t offset, uint32_t len);
 int board_store_write(uint32_t offset, const void *src, uint32_t len);
 
+/* --- watchdog (boards/board_common.c on drivers/cmsdk_watchdog.c, where boards.mk names one;
+ * without one both do nothing) ---
+ * The bootloader starts it just before it jumps to an application (docs/boot.md "Trial
+ * boot"): `ms` without a feed raise NMI, as many again reset the system, so an application
+ * that hangs, or faults into a handler that spins, is reset. The application feeds it while
+ * it waits for input (board_uart_getc) and between the pages of a flash erase. */
+void board_watchdog_start(uint32_t ms);
+void board_watchdog_feed(void);
+
+/* --- trial boot (boards/board_common.c) ---
+ * The application calls this once its protocol server has answered a request: it marks the
+ * image in the app slot as confirmed, so the bootloader keeps it at the next reset instead of
+ * restoring the previous one. Cheap when already confirmed; nothing to do on Linux. */
+void board_app_confirm(void);
+
 /* --- common (boards/board_common.c) --- */
 const char *board_name(void);
 uint32_t board_clock_hz(void);

@@ -30,8 +30,11 @@ int board_store_erase(uint32_t offset, uint32_t len)
         return BOARD_STORE_ERR_RANGE;
     if (offset % page || len % page)
         return BOARD_STORE_ERR_ALIGN;
-    for (i = 0; i < len; i += 4)
+    for (i = 0; i < len; i += 4) {
+        if (i % page == 0)
+            board_watchdog_feed();   /* a real part takes milliseconds per page */
         *store_word(offset + i) = 0xFFFFFFFFu;
+    }
     return BOARD_STORE_OK;
 }
 

@@ -1,10 +1,11 @@
-/* The resident bootloader (docs/boot.md). It runs first at every reset: finishes an install
- * that a reset cut off, then starts the application in the app slot if that slot verifies
- * (header, length, board, CRC) and nobody asked to stay here; otherwise it serves the update
- * protocol (docs/protocol.md "Bootloader") on UART0 forever. It never writes the app slot
- * except to install an image already verified in the staging slot, so no upload, however it
- * ends, can leave the board without a working bootloader or replace a good application with a
- * bad one. */
+/* The resident bootloader (docs/boot.md). It runs first at every reset: restores the kept
+ * image when the app slot does not verify or its image failed its trial (slots.h), listens
+ * briefly for the escape frame, then starts the application in the app slot (watchdog armed)
+ * if that slot verifies (header, length, board, CRC) and nobody asked to stay here; otherwise
+ * it serves the update protocol (docs/protocol.md "Bootloader") on UART0 until BOOT or RESET.
+ * An upload replaces the app slot only after its confirmed image is kept in staging, and a new
+ * image must confirm itself before it is kept, so no upload, however it ends, and no image,
+ * however broken, can leave the board without a way back. */
 #include <stdint.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@ static uint32_t header_words[IMAGE_HEADER_SIZE / 4];  /* the upload's header, ke
 #define TX ((uint8_t *)tx_words)
 #define HEADER ((uint8_t *)header_words)
 
-static upload_state upload;   /* the image being flashed into the staging slot */
+static upload_state upload;   /* the image being flashed into the app slot */
 
 static uint16_t put_str(uint16_t at, const char *s)
 {
@@ -45,7 +46,7 @@ static uint16_t put_str(uint16_t at, const char *s)
     return at;
 }
 
-static uint32_t staging_offset(void) { return flashmap_offset(__app_staging); }
+static uint32_t app_offset(void) { return flashmap_offset(__app_slot); }
 
 static uint8_t store_error(int st, uint16_t *len)
 {
@@ -73,11 +74,21 @@ static uint8_t cmd_hello(uint16_t n, uint16_t *len)
     return PROTO_OK;
 }
 
+/* The app slot made runnable if it can be (slots_recover), for INFO and BOOT; while an upload
+ * is open the app slot is its destination and is only checked. */
+static image_error app_state(image_info *info, char *why)
+{
+    char reverted[IMAGE_VERSION_LEN];
+    if (upload.open)
+        return slots_check(__app_slot, info, why);
+    return slots_recover(info, why, reverted);
+}
+
 static uint8_t cmd_info(uint16_t *len)
 {
     image_info info;
     char why[SLOT_WHY_CAP];
-    image_error e = slots_check(__app_slot, &info, why);
+    image_error e = app_state(&info, why);
     uint16_t at;
     TX[0] = PROTO_MAJOR;
     TX[1] = PROTO_MINOR;
@@ -99,7 +110,11 @@ static uint8_t cmd_flash_begin(uint16_t n, uint16_t *len)
     uint8_t err = upload_check_begin(&upload, RX, n, slot, IMAGE_HEADER_SIZE + 1u, TX, len);
     if (err != PROTO_OK)
         return err;
-    st = board_store_erase(staging_offset(), slot);
+    st = slots_keep();   /* the way back, before the app slot is erased */
+    if (st > 0)
+        return image_error_reply((image_error)st, "the copy kept in staging does not verify", len);
+    if (st == BOARD_STORE_OK)
+        st = board_store_erase(app_offset(), slot);
     if (st != BOARD_STORE_OK)
         return store_error(st, len);
     memset(HEADER, 0xFF, IMAGE_HEADER_SIZE);
@@ -107,7 +122,7 @@ static uint8_t cmd_flash_begin(uint16_t n, uint16_t *len)
 }
 
 /* Chunks are contiguous (a resent, overlapping chunk is fine) at 4-byte aligned offsets. The
- * header part stays in RAM until the commit; the body goes straight to the staging slot. */
+ * header part stays in RAM until the commit; the body goes straight to the app slot. */
 static uint8_t cmd_flash_chunk(uint16_t n, uint16_t *len)
 {
     uint32_t offset, count, end, k;
@@ -131,7 +146,7 @@ static uint8_t cmd_flash_chunk(uint16_t n, uint16_t *len)
          * only when n < PROTO_MAX_PAYLOAD, so the padding stays inside RX. */
         uint32_t padded = (count + 3u) & ~3u;
         memset(data + count, 0xFF, padded - count);
-        st = board_store_write(staging_offset() + offset, data, padded);
+        st = board_store_write(app_offset() + offset, data, padded);
         if (st != BOARD_STORE_OK) {
             upload.open = false;
             return store_error(st, len);
@@ -140,7 +155,9 @@ static uint8_t cmd_flash_chunk(uint16_t n, uint16_t *len)
     return upload_ack(&upload, end, TX, len);
 }
 
-static uint8_t cmd_flash_commit(uint16_t *len)
+/* Verifies the upload and writes its header: the app slot then holds the new image, on trial.
+ * Anything refused or failed leaves no header, and the kept image is restored at once. */
+static uint8_t flash_commit(uint16_t *len)
 {
     image_info info;
     char why[SLOT_WHY_CAP];
@@ -152,11 +169,11 @@ static uint8_t cmd_flash_commit(uint16_t *len)
         return err;
     body = upload.size - IMAGE_HEADER_SIZE;
     crc = ebnn_crc32(ebnn_crc32(0, HEADER, IMAGE_HEADER_SIZE),
-                     __app_staging + IMAGE_HEADER_SIZE, body);
+                     __app_slot + IMAGE_HEADER_SIZE, body);
     err = upload_check_crc(&upload, crc, TX, len);
     if (err != PROTO_OK)
         return err;
-    e = image_check(HEADER, __app_staging + IMAGE_HEADER_SIZE, FLASHMAP_SIZE(__app_slot_size),
+    e = image_check(HEADER, __app_slot + IMAGE_HEADER_SIZE, FLASHMAP_SIZE(__app_slot_size),
                     (uint32_t)(uintptr_t)__app_slot + IMAGE_HEADER_SIZE, &info, why, sizeof why);
     if (e == IMAGE_OK && info.body_size != body) {
         static const char mismatch[] = "body_size differs from the bytes uploaded after the header";
@@ -166,24 +183,35 @@ static uint8_t cmd_flash_commit(uint16_t *len)
     }
     if (e != IMAGE_OK)
         return image_error_reply(e, why, len);
-    st = board_store_write(staging_offset(), HEADER, IMAGE_HEADER_SIZE);  /* verified: mark */
-    if (st == BOARD_STORE_OK)
-        st = slots_install();
-    if (st < 0)
+    st = board_store_write(app_offset(), HEADER, IMAGE_HEADER_CHECKED);   /* verified: install */
+    if (st != BOARD_STORE_OK)
         return store_error(st, len);
-    if (st > 0)
-        return image_error_reply((image_error)st, "the installed copy does not verify", len);
+    e = slots_check(__app_slot, &info, why);
+    if (e != IMAGE_OK)
+        return image_error_reply(e, "the installed copy does not verify", len);
     proto_put32(TX, info.body_size);
     proto_put32(TX + 4, info.body_crc);
     *len = put_str(8, info.version);
     return PROTO_OK;
 }
 
+static uint8_t cmd_flash_commit(uint16_t *len)
+{
+    image_info info;
+    char why[SLOT_WHY_CAP];
+    uint8_t status = flash_commit(len);
+    if (status != PROTO_OK) {   /* the upload ends; the reply is composed, TX is not touched */
+        upload.open = false;
+        (void)app_state(&info, why);
+    }
+    return status;
+}
+
 static uint8_t cmd_boot(uint16_t *len)
 {
     image_info info;
     char why[SLOT_WHY_CAP];
-    image_error e = slots_check(__app_slot, &info, why);
+    image_error e = app_state(&info, why);
     return e == IMAGE_OK ? PROTO_OK : image_error_reply(e, why, len);
 }
 
@@ -213,12 +241,34 @@ static void after_reply(uint8_t cmd, uint8_t status)
         board_semihost_exit(RX[0]);
 }
 
+/* The escape: for BOOT_ESCAPE_MS after a reset that would start the application, an
+ * ENTER_BOOTLOADER frame on UART0 keeps the board here instead, so the host can always reach
+ * the bootloader, even when the application never answers. Bounded: a frame begun inside the
+ * window may take one more window to finish; anything else is dropped. */
+static bool escape_requested(void)
+{
+    proto_parser parser;
+    uint32_t start = board_millis(), spent;
+    proto_parser_init(&parser, RX, PROTO_MAX_PAYLOAD);
+    while ((spent = board_millis() - start) < BOOT_ESCAPE_MS ||
+           (proto_in_frame(&parser) && spent < 2u * BOOT_ESCAPE_MS)) {
+        int c = board_uart_getc(1);
+        if (c >= 0 && proto_feed(&parser, (uint8_t)c) == PROTO_EV_FRAME &&
+            parser.h.cmd == BOOT_CMD_ENTER)
+            return true;
+    }
+    return false;
+}
+
 /* Hands the core to the application as a reset would: SysTick off and nothing pending, the
  * vector table moved to the app's, its initial stack pointer loaded, its reset handler called
- * (it sets up everything else itself). */
+ * (it sets up everything else itself). A new image's start is its trial: it is marked tried
+ * first, and the watchdog is armed last, for every image. */
 __attribute__((noreturn)) static void start_app(void)
 {
     const uint32_t *vectors = (const uint32_t *)(uintptr_t)(__app_slot + IMAGE_HEADER_SIZE);
+    if (slots_trial() == SLOT_ON_TRIAL)
+        (void)slots_mark_tried();
     board_uart_flush();
     SYST_CSR = 0;
     SCB_ICSR = ICSR_PENDSTCLR;
@@ -228,6 +278,7 @@ __attribute__((noreturn)) static void start_app(void)
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
     __asm volatile("msr msplim, %0" ::"r"(0u));
 #endif
+    board_watchdog_start(BOOT_WATCHDOG_MS);
     __asm volatile("msr msp, %0\n"
                    "bx %1\n" ::"r"(vectors[0]), "r"(vectors[1]));
     __builtin_unreachable();
@@ -237,13 +288,21 @@ int main(void)
 {
     static const proto_service service = {RX, TX, dispatch, after_reply};
     image_info info;
-    char why[SLOT_WHY_CAP];
+    char why[SLOT_WHY_CAP], reverted[IMAGE_VERSION_LEN];
     bool requested = __boot_request[0] == BOOT_REQUEST_STAY;
     image_error app;
     __boot_request[0] = 0;
     board_init();
-    slots_recover();
-    app = slots_check(__app_slot, &info, why);
+    app = slots_recover(&info, why, reverted);
+    if (reverted[0]) {
+        board_uart_puts("EBNN-TRIAL app=");
+        board_uart_puts(reverted);
+        board_uart_puts(" was never confirmed: restored ");
+        board_uart_puts(app == IMAGE_OK ? info.version : "none");
+        board_uart_puts("\r\n");
+    }
+    if (app == IMAGE_OK && !requested)
+        requested = escape_requested();
     board_uart_puts("EBNN-BOOT " BOOT_VERSION " board=");
     board_uart_puts(board_name());
     board_uart_puts(" clock=");

@@ -34,4 +34,12 @@ enum {
  * bootloader starts the application, which can be asked again). */
 #define BOOT_REQUEST_STAY 0xB007B007u
 
+/* How long the bootloader listens for the escape frame (ENTER_BOOTLOADER) after a reset
+ * before it starts the application (docs/boot.md "The escape"). */
+#define BOOT_ESCAPE_MS 50u
+
+/* The watchdog the bootloader arms before it starts an application: NMI after this long
+ * without a feed, a system reset after as long again (docs/boot.md "Trial boot"). */
+#define BOOT_WATCHDOG_MS 2000u
+
 #endif

@@ -12,6 +12,7 @@
 #define IMAGE_HEADER_VERSION 1u
 #define IMAGE_HEADER_SIZE 512u
 #define IMAGE_HEADER_CRC_AT 80u          /* u32 CRC-32 of bytes 0..79 */
+#define IMAGE_HEADER_CHECKED 84u         /* the bytes the bootloader checks and writes */
 #define IMAGE_VERSION_LEN 24u
 #define IMAGE_BOARD_LEN 32u
 
@@ -25,7 +26,8 @@ typedef enum {
     IMAGE_ERR_VERSION = 5,    /* version string empty or not NUL-terminated */
     IMAGE_ERR_BOARD = 6,      /* built for another board */
     IMAGE_ERR_ADDRESS = 7,    /* linked for another address, or its vectors point elsewhere */
-    IMAGE_ERR_NONE = 8        /* no image installed (slot erased) */
+    IMAGE_ERR_NONE = 8,       /* no image installed (slot erased) */
+    IMAGE_ERR_TRIAL = 9       /* started on trial, never confirmed, and no previous image kept */
 } image_error;
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* Application slot management (slots.h). */
+/* Application slots and trial boot (slots.h). */
 #include "slots.h"
 
 #include <string.h>
@@ -17,34 +17,81 @@ image_error slots_check(const uint8_t *slot, image_info *info, char *why)
                        app_address(), info, why, SLOT_WHY_CAP);
 }
 
-int slots_install(void)
+static bool word_set(const uint8_t *slot, uint32_t at)
 {
-    image_info info;
-    char why[SLOT_WHY_CAP];
-    uint32_t body;
-    int st;
-    if (slots_check(__app_staging, &info, why) != IMAGE_OK)
-        return IMAGE_ERR_NONE;
-    body = (info.body_size + 3u) & ~3u;
-    st = board_store_erase(flashmap_offset(__app_slot), FLASHMAP_SIZE(__app_slot_size));
-    if (st == BOARD_STORE_OK)
-        st = board_store_write(flashmap_offset(__app_slot) + IMAGE_HEADER_SIZE,
-                               __app_staging + IMAGE_HEADER_SIZE, body);
-    if (st == BOARD_STORE_OK)   /* the header last: only now does the slot look valid */
-        st = board_store_write(flashmap_offset(__app_slot), __app_staging, IMAGE_HEADER_SIZE);
-    if (st != BOARD_STORE_OK)
-        return st;
-    return slots_check(__app_slot, &info, why);
+    return *(const volatile uint32_t *)(uintptr_t)(slot + at) != 0xFFFFFFFFu;
 }
 
-int slots_recover(void)
+static int set_word(const uint8_t *slot, uint32_t at)
+{
+    static const uint32_t zero = 0;
+    return word_set(slot, at) ? BOARD_STORE_OK
+                              : board_store_write(flashmap_offset(slot) + at, &zero, 4);
+}
+
+slot_trial slots_trial(void)
+{
+    if (word_set(__app_slot, FLASHMAP_CONFIRMED_AT))
+        return SLOT_CONFIRMED;
+    return word_set(__app_slot, FLASHMAP_TRIED_AT) ? SLOT_FAILED : SLOT_ON_TRIAL;
+}
+
+int slots_mark_tried(void) { return set_word(__app_slot, FLASHMAP_TRIED_AT); }
+
+/* Copies the verified image in `from` to `to`: erase, body, the confirmed word if asked, the
+ * checked header bytes last; then verifies the copy. */
+static int copy_slot(const uint8_t *from, const uint8_t *to, bool confirmed)
 {
     image_info info;
     char why[SLOT_WHY_CAP];
-    if (slots_check(__app_staging, &info, why) != IMAGE_OK)
-        return 0;
-    if (memcmp(__app_slot, __app_staging, IMAGE_HEADER_SIZE) == 0 &&
-        slots_check(__app_slot, &info, why) == IMAGE_OK)
-        return 0;
-    return slots_install();
+    uint32_t size = FLASHMAP_SIZE(__app_slot_size);
+    int st;
+    if (slots_check(from, &info, why) != IMAGE_OK)
+        return IMAGE_ERR_NONE;
+    st = board_store_erase(flashmap_offset(to), size);
+    if (st == BOARD_STORE_OK)
+        st = board_store_write(flashmap_offset(to) + IMAGE_HEADER_SIZE, from + IMAGE_HEADER_SIZE,
+                               (info.body_size + 3u) & ~3u);
+    if (st == BOARD_STORE_OK && confirmed)
+        st = set_word(to, FLASHMAP_CONFIRMED_AT);
+    if (st == BOARD_STORE_OK)   /* the header last: only now does the slot look valid */
+        st = board_store_write(flashmap_offset(to), from, IMAGE_HEADER_CHECKED);
+    if (st != BOARD_STORE_OK)
+        return st;
+    return slots_check(to, &info, why);
+}
+
+int slots_keep(void)
+{
+    image_info info;
+    char why[SLOT_WHY_CAP];
+    if (slots_check(__app_slot, &info, why) != IMAGE_OK || slots_trial() != SLOT_CONFIRMED)
+        return 0;   /* nothing confirmed to keep: staging keeps the image it has */
+    if (memcmp(__app_slot, __app_staging, IMAGE_HEADER_CHECKED) == 0 &&
+        slots_check(__app_staging, &info, why) == IMAGE_OK)
+        return 0;   /* kept already */
+    return copy_slot(__app_slot, __app_staging, false);
+}
+
+image_error slots_recover(image_info *info, char *why, char *reverted)
+{
+    static const char failed[] = "started on trial and never confirmed; no previous image kept";
+    image_info kept;
+    char kept_why[SLOT_WHY_CAP];
+    image_error e = slots_check(__app_slot, info, why);
+    bool trial_failed = e == IMAGE_OK && slots_trial() == SLOT_FAILED;
+    reverted[0] = 0;
+    if (e == IMAGE_OK && !trial_failed)
+        return IMAGE_OK;
+    if (slots_check(__app_staging, &kept, kept_why) == IMAGE_OK) {
+        if (trial_failed)
+            memcpy(reverted, info->version, IMAGE_VERSION_LEN);
+        (void)copy_slot(__app_staging, __app_slot, true);
+        return slots_check(__app_slot, info, why);
+    }
+    if (!trial_failed)
+        return e;
+    _Static_assert(sizeof failed <= SLOT_WHY_CAP, "the text must fit `why`");
+    memcpy(why, failed, sizeof failed);
+    return IMAGE_ERR_TRIAL;
 }
