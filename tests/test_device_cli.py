@@ -111,3 +111,26 @@ def test_board_run_serves_socket_sessions(firmware_env, model_file, capsys):
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_board_run_on_a_store_in_use_or_in_a_missing_folder(firmware_env, tmp_path, capsys):
+    """Issue 13: a second `board run` on a store another board holds, and a store in a folder
+    that does not exist, are one-line errors naming the store (exit 2), not tracebacks or
+    "cannot start qemu-system-arm"."""
+    store = tmp_path / "S"
+    proc = subprocess.Popen([sys.executable, "-m", "edgebnn.cli", "board", "run", "mps2-an386",
+                             "--store", str(store)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        while not proc.stdout.readline().startswith("socket://"):
+            pass
+        assert cli.main(["board", "run", "mps2-an386", "--store", str(store)]) == 2
+        err = capsys.readouterr().err
+        assert f"store file {store} is in use by another board" in err, err
+        assert "Traceback" not in err
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    missing = tmp_path / "no" / "such" / "S"
+    assert cli.main(["device", "info", "--port", f"qemu:mps2-an386?store={missing}"]) == 2
+    err = capsys.readouterr().err
+    assert f"{missing}: the board's store: cannot write" in err and "qemu-system-arm" not in err
