@@ -192,6 +192,15 @@ def _pad16(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+def meta_json(meta: dict) -> str:
+    """The `meta` section's JSON text (also the ONNX file's metadata): strict JSON only, so a
+    NaN or an infinity never reaches a file other readers would refuse."""
+    try:
+        return json.dumps(meta, sort_keys=True, allow_nan=False)
+    except (ValueError, TypeError) as e:
+        raise FormatError(f"meta: not JSON-serialisable ({e})") from None
+
+
 def to_bytes(model: Model) -> bytes:
     """Serializes a Model; every blob 16-byte aligned, CRCs filled."""
     if not 1 <= len(model.layers) <= MAX_LAYERS:
@@ -210,7 +219,7 @@ def to_bytes(model: Model) -> bytes:
             offs[0], len(layer.weights), offs[1], len(layer.thresholds)))
     sections = {b"LAYR": b"".join(records), b"WGHT": bytes(blob)}
     if model.meta:
-        sections[b"meta"] = json.dumps(model.meta, sort_keys=True).encode()
+        sections[b"meta"] = meta_json(model.meta).encode()
     sections.update(model.extra_sections)
     if len(sections) > MAX_SECTIONS:
         raise FormatError(f"n_sections is {len(sections)}, expected at most {MAX_SECTIONS}")

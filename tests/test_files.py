@@ -237,3 +237,16 @@ def test_run_folder_write_failure_is_named(tmp_path, monkeypatch):
         train(TrainConfig(model_kwargs={"layers": [8]}, epochs=1, seed=1), run, progress=False)
     assert not (run / run_folder.METRICS).exists() and (run / "model.pt").read_bytes() == old
     assert _leftovers(run) == []
+
+
+def test_nan_in_model_meta_is_refused_not_written(model_file):
+    """A model's meta (the .ebnn `meta` section, the ONNX metadata) is strict JSON too: a NaN
+    is a FormatError naming meta, and nothing is written."""
+    import math
+    from edgebnn.export import onnx as eonnx
+    model = fmt.read(model_file)
+    model.meta = {"training": {"lr": math.nan}}
+    with pytest.raises(fmt.FormatError, match="meta: not JSON"):
+        fmt.to_bytes(model)
+    with pytest.raises(fmt.FormatError, match="meta: not JSON"):
+        eonnx.to_onnx(model)

@@ -282,7 +282,7 @@ def to_onnx(model: fmt.Model, name: str = "edgebnn") -> onnx.ModelProto:
     proto = helper.make_model(graph, opset_imports=[opset], producer_name="edgebnn",
                               producer_version=__version__,
                               ir_version=helper.find_min_ir_version_for([opset]))
-    helper.set_model_props(proto, {META_KEY: json.dumps(model.meta, sort_keys=True)})
+    helper.set_model_props(proto, {META_KEY: fmt.meta_json(model.meta)})
     try:   # a model read from a file passed the C loader's checks, so this holds for those
         onnx.checker.check_model(proto, full_check=True)
         return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
