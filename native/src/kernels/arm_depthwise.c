@@ -31,25 +31,20 @@ typedef uint32_t lanes_t __attribute__((vector_size(16)));
 typedef uint32_t lanes_t;
 #endif
 
-/* floor(a / 2) for any sign. */
-static int64_t floor_half(int64_t a) { return a >= 0 ? a / 2 : -((1 - a) / 2); }
-
-/* The bound planes b[], inv and never of channels 32k .. 32k + count - 1 (see above). */
+/* The bound planes b[], inv and never of channels 32k .. 32k + count - 1 (see above): the
+ * bound is the channel's mismatch cut less one (ebnn_mism_cut, common.h: m <= B is m < cut). */
 static void bounds(const ebnn_layer *l, uint32_t k, uint32_t count, uint32_t taps, uint32_t *b,
                    uint32_t *inv, uint32_t *never) {
     uint32_t j, i;
     for (i = 0; i < LEVELS; i++) b[i] = 0;
     *inv = l->flip[k], *never = 0;
     for (j = 0; j < count; j++) {
-        uint32_t c = 32u * k + j, f = (*inv >> j) & 1u;
-        int64_t d = (int64_t)taps - l->thresholds[c];
-        int64_t bound = f ? floor_half(d + 1) - 1 : floor_half(d);
-        if (bound < 0) {
+        uint32_t c = 32u * k + j, cut = ebnn_mism_cut(taps, l->thresholds[c], (*inv >> j) & 1u);
+        if (cut == 0) {
             *never |= 1u << j;
             continue;
         }
-        if (bound > (int64_t)taps) bound = taps;
-        for (i = 0; i < LEVELS; i++) b[i] |= (((uint32_t)bound >> i) & 1u) << j;
+        for (i = 0; i < LEVELS; i++) b[i] |= (((cut - 1u) >> i) & 1u) << j;
     }
 }
 
