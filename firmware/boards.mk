@@ -15,7 +15,7 @@
 #   watchdog  base of its CMSDK APB watchdog (drivers/cmsdk_watchdog.c), or none (docs/boot.md)
 #   watchdog_clock  that watchdog's clock in Hz
 
-BOARDS := mps2-an386 mps2-an500 mps3-an547
+BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505
 
 mps2-an386.cpu   := cortex-m4
 mps2-an386.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
@@ -55,3 +55,16 @@ mps3-an547.qemu_ram := 0x60000000 2048M
 mps3-an547.irqs  := 96
 mps3-an547.watchdog := 0x5802e000
 mps3-an547.watchdog_clock := 32768
+
+mps2-an505.cpu   := cortex-m33
+mps2-an505.fpu   := -mfpu=fpv5-sp-d16 -mfloat-abi=hard
+mps2-an505.qemu  := mps2-an505
+mps2-an505.uart0 := 0x50200000
+mps2-an505.clock := 20000000
+mps2-an505.layer := cmsdk_systick
+mps2-an505.store := 0x80000000
+mps2-an505.store_layer := mapped_store
+mps2-an505.qemu_ram := 0x80000000 16M
+mps2-an505.irqs  := 92
+mps2-an505.watchdog := 0x50081000
+mps2-an505.watchdog_clock := 20000000

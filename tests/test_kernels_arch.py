@@ -1,7 +1,8 @@
 """Every optimized C kernel against the scalar reference, bit for bit, where it runs: the host
 (each x86 variant forced, under ASan), AArch64 under qemu-aarch64 (baseline cortex-a53 and
--cpu max), ARMv7 NEON under qemu-arm (cortex-a15), and Cortex-M4/M7/M55 bare metal under
-qemu-system-arm (semihosting exit status; the M55 build also runs the Helium kernel). The C
+-cpu max), ARMv7 NEON under qemu-arm (cortex-a15), and Cortex-M4/M7/M33/M55 bare metal under
+qemu-system-arm (semihosting exit status; the M33 build runs the M4's SWAR/DSP path; the M55 build also
+runs the Helium kernel). The C
 side is tests/native/test_kernels_arch.c; missing toolchains or emulators skip with the reason. Also: the benchmark's --quick output
 structure (never its timings), and the ARM benchmark's instruction counts (edgebnn/bench_arm.py):
 exactly repeatable, the Cortex-M -icount counter equal to the TCG plugin's, rows in the issue's
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "native"
 BUILD = NATIVE / "build"
 PASSED = "test_kernels_arch: all passed"
-BOARDS = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m55": "mps3-an547"}
+BOARDS = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505",
+          "cortex-m55": "mps3-an547"}
 
 
 def run(cmd, timeout=120, **kw):

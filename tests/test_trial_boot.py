@@ -41,6 +41,8 @@ BOARD = "mps2-an386"
 SHAPE = (8, 8, 1)
 WATCHDOG_S = 2.0                    # BOOT_WATCHDOG_MS (firmware/boot/bootctl.h)
 TRIED_AT, CONFIRMED_AT = 504, 508   # FLASHMAP_TRIED_AT / _CONFIRMED_AT (boards/flashmap.h)
+# An initial stack pointer inside each board's RAM (ld/<board>.ld), as the bootloader checks.
+STACK_TOP = {board: 0x38001000 if board == "mps2-an505" else 0x20001000 for board in BOARDS}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def bad_image(board: str, kind: str) -> bytes:
     load = load_boards()[board].store + fwimage.HEADER_SIZE
     spin, udf = load + 64, load + 68
     handler = 0 if kind == "lockup" else spin | 1
-    vectors = [0x20001000, (spin if kind == "hang" else udf) | 1] + [handler] * 14
+    vectors = [STACK_TOP[board], (spin if kind == "hang" else udf) | 1] + [handler] * 14
     body = struct.pack("<16I", *vectors) + bytes.fromhex("fee70000" "00defee7")
     return fwimage.sign(body, board=board, version=f"9.9-{kind}", slot=load - 512)
 
