@@ -63,7 +63,7 @@ def test_scores_equal_host_core(build_dir, models, images, board):
         info = dev.info()
         assert (info.board, info.model.size) == (board, 0)
         assert info.clock_hz == load_boards()[board].clock
-        assert "kernels:" in info.core and info.model_slot_size == 65536
+        assert "kernels:" in info.core and info.model_slot_size == load_boards()[board].model_slot
         with pytest.raises(CommandError, match="ERR_NO_MODEL"):
             dev.request(Cmd.INFER, struct.pack("<HH", 0, 0))
         check_serves_like_host_core(dev, models, images, board)

@@ -37,6 +37,7 @@ BUDGETS = {
     "mps2-an500": (2048 * KiB, 512 * KiB),
     "mps3-an547": ((32 + 1024) * KiB, 512 * KiB),   # bootloader in ITCM + 1 MiB external flash
     "mps2-an505": ((32 + 4096) * KiB, 4096 * KiB),  # the board's SSRAM/PSRAM (ld/mps2-an505.ld)
+    "netduinoplus2": (1024 * KiB, 128 * KiB),        # STM32F405RG: SRAM1+2 (no CCM)
 }
 USAGE_FAULT_STATUS = 128 + 6     # startup/fault.c: 128 + exception number
 SIZE_RE = re.compile(r"\[size\] (?P<board>\S+) (?P<kind>flash|RAM):\s+(?P<used>\d+) / "
