@@ -250,3 +250,14 @@ def test_missing_toolchain_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(DeviceError, match="qemu-system-arm not found|not built and cannot be"):
         with open_device("qemu:mps2-an386", build_dir=tmp_path):
             pass
+
+
+def test_a_store_path_the_rom_store_board_cannot_read_is_refused(build_dir, tmp_path):
+    """netduinoplus2 reads its store's path over semihosting into a 512-byte buffer: a longer
+    one is a one-line host error before QEMU starts, not a board that cannot store."""
+    folder = tmp_path / ("d" * 200) / ("e" * 200)
+    folder.mkdir(parents=True)
+    with pytest.raises(DeviceError, match=r"store path .* is longer than the 511 bytes"):
+        with open_device(f"qemu:netduinoplus2?store={folder / ('s' * 120)}",
+                         build_dir=build_dir):
+            pass

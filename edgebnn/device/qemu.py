@@ -116,6 +116,8 @@ def _size(text: str) -> int:
     return int(text[:-1] if scale > 1 else text, 0) * scale
 
 
+#: boards/semihost_store.c's buffer for the store path (PATH_CAP), NUL included
+SEMIHOST_PATH_CAP = 512
 BOOTLOADER = "edgebnn-boot.elf"
 FACTORY = "edgebnn-factory.bin"
 
@@ -197,8 +199,13 @@ class QemuBoard:
         kernel = self.firmware
         if self.boot is not None:
             kernel = self.boot[0]
-            store = _qemu_quote(str(self.prepare_store()))
+            path = self.prepare_store().resolve()
+            store = _qemu_quote(str(path))
             if self.info.rom_store:   # boards/semihost_store.c finds the file on its command line
+                if len(os.fsencode(path)) >= SEMIHOST_PATH_CAP:
+                    raise QemuError(f"{self._tag()}: store path {path} is longer than the "
+                                    f"{SEMIHOST_PATH_CAP - 1} bytes the firmware reads "
+                                    f"(boards/semihost_store.c): choose a shorter one")
                 cmd += ["-device", f"loader,file={store},addr={self.info.ram_base:#x},"
                                    "force-raw=on"]
                 semihosting += f",arg={store}"
