@@ -43,7 +43,9 @@ from edgebnn.train.algorithms.local import LocalRule
 MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
 
-BOARDS = list(load_boards())
+# mps2-an505 (M33) runs the M4's kernels and trainer code, bit for bit the mps2-an386's: its
+# protocol, inference and trial boot are tested elsewhere; training it again would only cost time.
+BOARDS = [b for b in load_boards() if b != "mps2-an505"]
 LAYERS = [64]
 SEED = 3
 
