@@ -166,15 +166,18 @@ def test_cortex_m_icount_agrees_with_plugin():
     assert [c - by_ticks[0] for c in by_ticks] == [c - by_plugin[0] for c in by_plugin], out
 
 
-def test_bench_arm_rows_contract():
-    """`edgebnn bench --target cortex-m4 --json` rows: the issue's keys, each kernel figure beside
-    the reference kernel's from the same run, goal/met on the best kernel, firmware budgets."""
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m33"])
+def test_bench_arm_rows_contract(cpu):
+    """`edgebnn bench --target cortex-m4|cortex-m33 --json` rows: the issue's keys, each kernel
+    figure beside the reference kernel's from the same run, goal/met on the best kernel,
+    firmware budgets. The M33 (mps2-an505) runs the M4's SWAR/DSP row: the same rows, and its
+    inner loops the same instruction counts."""
     from edgebnn import bench_arm
     need("qemu-system-arm", "arm-none-eabi-gcc", "make")
-    rows = bench_arm.rows("cortex-m4", _vector_models())
+    rows = bench_arm.rows(cpu, _vector_models())
     for row in rows:
         assert {"name", "target", "metric", "value", "reference", "ratio"} <= row.keys(), row
-        assert row["target"] == "cortex-m4"
+        assert row["target"] == cpu
     per_mac = [r for r in rows if r["metric"].endswith("instructions_per_binary_mac")]
     assert {r["name"].split("/")[1] for r in per_mac} == {"swar", "ref"}
     goals = [r for r in per_mac if "goal" in r]
@@ -200,3 +203,8 @@ def test_bench_arm_rows_contract():
     fw = {r["metric"]: r for r in rows if r["name"].startswith("firmware/")}
     assert set(fw) == {"firmware_flash_bytes", "firmware_ram_bytes"}
     assert all(0 < r["value"] <= r["reference"] for r in fw.values())
+    if cpu == "cortex-m33":   # the same assembly loops; the C around them compiles for v8-M
+        def loops(rs):
+            return {r["name"]: r["instructions"] for r in rs
+                    if r["metric"] == "loop_instructions_per_binary_mac"}
+        assert loops(per_mac) == loops(bench_arm.rows("cortex-m4", _vector_models()))
