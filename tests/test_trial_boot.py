@@ -155,23 +155,24 @@ def test_a_lockup_at_reset_goes_back_at_the_next_start(build_dir, model, tmp_pat
     assert serves(build_dir, store, model) == "0.1.0"
 
 
-def test_a_new_app_confirms_itself_and_stays(build_dir, model, tmp_path):
+@pytest.mark.parametrize("board", [BOARD, "netduinoplus2"])   # a RAM store and a ROM store
+def test_a_new_app_confirms_itself_and_stays(build_dir, model, board, tmp_path):
     """BOOT, then the new image's first answered request (HELLO) confirms it: both trial words
     are set in flash, it is kept across restarts and the previous one waits in staging."""
-    store, syms = tmp_path / "s.store", symbols(build_dir)
-    base = load_boards()[BOARD].ram_base
-    factory = (build_dir / BOARD / "edgebnn-fw.img").read_bytes()
-    with open_device(port(store), build_dir=build_dir) as dev:
+    store, syms = tmp_path / "s.store", symbols(build_dir, board)
+    base = load_boards()[board].ram_base
+    factory = (build_dir / board / "edgebnn-fw.img").read_bytes()
+    with open_device(port(store, board), build_dir=build_dir) as dev:
         dev.load(model)
         enter_bootloader(dev)
-        upload(dev, good_image(build_dir, BOARD, "0.1.0-new"))
+        upload(dev, good_image(build_dir, board, "0.1.0-new"))
         assert boot(dev) == "0.1.0"        # the banner shows the version it was built with
     raw = store.read_bytes()
     app, staging = syms["__app_slot"] - base, syms["__app_staging"] - base
     assert raw[app + TRIED_AT:app + TRIED_AT + 4] == bytes(4)
     assert raw[app + CONFIRMED_AT:app + CONFIRMED_AT + 4] == bytes(4)
     assert raw[staging:staging + 84] == factory[:84]          # the factory image, kept
-    assert serves(build_dir, store, model) == "0.1.0-new"
+    assert serves(build_dir, store, model, board) == "0.1.0-new"
 
 
 # --- the escape ----------------------------------------------------------------------------
