@@ -239,6 +239,17 @@ def test_a_trained_model_survives_a_reset_once_saved(dev, models, digits):
     assert dev.read_model() == trainer.to_bytes()
 
 
+def check_a_full_frame_step(dev, model: bytes, digits) -> None:
+    """Loads `model`, trains one step on the largest batch a frame carries, and checks the
+    board's count and the model pulled back against the host C core's."""
+    dev.load(model)
+    trainer = LocalTrainer(model)
+    batch = training.board_batch(dev, model, None)
+    x, y = digits.train.x[:batch], digits.train.y[:batch]
+    assert dev.train_batch(x, y).correct == trainer.step(x, y)[0]
+    assert dev.read_model() == trainer.to_bytes()
+
+
 def test_a_chain_filling_the_model_slot_trains_bit_exactly(dev, digits):
     """The largest models the firmware trains, on the board with the smallest slot
     (netduinoplus2, 32 KiB: one hidden layer of 400 units fills 97 % of it; docs/format.md
@@ -248,12 +259,7 @@ def test_a_chain_filling_the_model_slot_trains_bit_exactly(dev, digits):
     model = chain_model((8, 8, 1), [400], digits)
     slot = dev.info().model_slot_size
     assert 0.95 * slot < len(model) <= slot
-    dev.load(model)
-    trainer = LocalTrainer(model)
-    batch = training.board_batch(dev, model, None)
-    x, y = digits.train.x[:batch], digits.train.y[:batch]
-    assert dev.train_batch(x, y).correct == trainer.step(x, y)[0]
-    assert dev.read_model() == trainer.to_bytes()
+    check_a_full_frame_step(dev, model, digits)
 
 
 def test_the_default_local_model_trains_on_the_mps2_boards(dev, digits):
@@ -272,12 +278,7 @@ def test_the_default_local_model_trains_on_the_mps2_boards(dev, digits):
                                                r"models up to 32,768 bytes fit"):
             dev.load(model)
         return
-    dev.load(model)
-    trainer = LocalTrainer(model)
-    batch = training.board_batch(dev, model, None)
-    x, y = digits.train.x[:batch], digits.train.y[:batch]
-    assert dev.train_batch(x, y).correct == trainer.step(x, y)[0]
-    assert dev.read_model() == trainer.to_bytes()
+    check_a_full_frame_step(dev, model, digits)
 
 
 def test_qemu_killed_mid_training_keeps_the_saved_model(tmp_path, models, digits):
