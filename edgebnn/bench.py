@@ -20,7 +20,7 @@ import time
 import warnings
 from pathlib import Path
 
-from edgebnn import flags
+from edgebnn import bench_arm, flags
 from edgebnn.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,8 +253,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="a few seconds: fewer layers, short timings")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--target", default="host",
-                   choices=("host", "aarch64", "aarch64-baseline", "armv7", "cortex-m4",
-                            "cortex-m7", "cortex-m55"),
+                   choices=("host",) + bench_arm.TARGETS,
                    help="host: time the kernels here; an ARM target: count instructions under "
                         "QEMU (edgebnn/bench_arm.py)")
     p.add_argument("--threads", type=flags.positive_int, default=1, metavar="N",
@@ -264,7 +263,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "target", "host") != "host":
-        from edgebnn import bench_arm
         return bench_arm.run(args)
     if not 1 <= args.threads <= 64:
         raise UsageError(f"--threads is {args.threads}, expected 1 to 64")

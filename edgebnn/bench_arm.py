@@ -1,4 +1,4 @@
-"""ARM benchmark: `edgebnn bench --target aarch64|armv7|cortex-m4|cortex-m7|cortex-m55`.
+"""ARM benchmark: `edgebnn bench --target aarch64|armv7|cortex-m4|cortex-m7|cortex-m33|cortex-m55`.
 
 Counts executed instructions, not time: QEMU's timing says nothing about a real core, but its
 instruction counts are exact and repeatable, and instructions per binary MAC is what the
@@ -34,7 +34,9 @@ PLUGIN_HEADER = PLUGIN_DIR / "build" / "include" / "qemu-plugin.h"
 # without one is reported without): the inner loops' (issue 6) on every XOR-popcount layer, the
 # whole layer's (issue 6 for the large layers, issue 15 for the small Cortex-M layers and the
 # AArch64/ARMv7 convolutions, BIN in -> BIN out).
-LOOP_GOALS = {"aarch64": 0.025, "cortex-m4": 0.25, "cortex-m7": 0.25, "cortex-m55": 0.1}
+# The Cortex-M33 (ARMv8-M Mainline + DSP) runs the M4's SWAR/DSP path, so it has the M4's goals.
+LOOP_GOALS = {"aarch64": 0.025, "cortex-m4": 0.25, "cortex-m7": 0.25, "cortex-m33": 0.25,
+              "cortex-m55": 0.1}
 _LARGE = ("dense_1024x1024_b1", "conv3x3_128to128_28x28", "resnet18_conv3x3_256_14x14")
 _SMALL = ("dense_784x256_b1", "dense_256x256_b1", "conv3x3_32to32_16x16")
 _CONV_A64 = {"conv3x3_128to128_28x28": 0.028, "resnet18_conv3x3_64_56x56": 0.034}
@@ -43,6 +45,7 @@ LAYER_GOALS = {
     "armv7": {k: 1.25 * v for k, v in _CONV_A64.items()},  # <= 1.25x the AArch64 goal
     "cortex-m4": dict.fromkeys(_LARGE + _SMALL, 0.25),
     "cortex-m7": dict.fromkeys(_LARGE + _SMALL, 0.25),
+    "cortex-m33": dict.fromkeys(_LARGE + _SMALL, 0.25),
     "cortex-m55": {**dict.fromkeys(_LARGE, 0.1), **dict.fromkeys(_SMALL, 0.06)},
 }
 # Layers the loop goals are not about: a depthwise conv's binary MAC is a 1-bit add, no
@@ -86,10 +89,11 @@ def target(name: str) -> Target:
     if name.startswith("cortex-m"):
         return _cortex_m(name)
     raise ValueError(f"unknown ARM target {name!r} (expected aarch64, aarch64-baseline, armv7, "
-                     "cortex-m4, cortex-m7 or cortex-m55)")
+                     "cortex-m4, cortex-m7, cortex-m33 or cortex-m55)")
 
 
-TARGETS = ("aarch64", "aarch64-baseline", "armv7", "cortex-m4", "cortex-m7", "cortex-m55")
+TARGETS = ("aarch64", "aarch64-baseline", "armv7", "cortex-m4", "cortex-m7", "cortex-m33",
+           "cortex-m55")
 
 
 MODEL_DIR = NATIVE / "build" / "arch" / "bench_models"

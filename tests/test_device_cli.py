@@ -23,13 +23,18 @@ from tests.conftest import random_model
 MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
 ROOT = Path(__file__).resolve().parents[1]
+# `eval --backend device:qemu:B` against the host C core: the M4 reference board, the M33 and the
+# STM32F405 (issue 14)
+EVAL_BOARDS = ("mps2-an386", "mps2-an505", "netduinoplus2")
 
 
 @pytest.fixture(scope="module")
 def firmware_env(tmp_path_factory):
-    """EDGEBNN_FIRMWARE_BUILD pointing at a fresh an386 build, for in-process and child CLIs."""
+    """EDGEBNN_FIRMWARE_BUILD pointing at fresh builds of EVAL_BOARDS, for in-process and child
+    CLIs."""
     build = tmp_path_factory.mktemp("fw")
-    ensure_firmware("mps2-an386", build)
+    for board in EVAL_BOARDS:
+        ensure_firmware(board, build)
     old = os.environ.get("EDGEBNN_FIRMWARE_BUILD")
     os.environ["EDGEBNN_FIRMWARE_BUILD"] = str(build)
     yield build
@@ -49,15 +54,16 @@ def model_file(tmp_path_factory) -> Path:
 
 def test_eval_on_device_equals_native(firmware_env, model_file, tmp_path, capsys):
     results = {}
-    for backend in ("native", "device:qemu:mps2-an386"):
+    for backend in ("native", *(f"device:qemu:{b}" for b in EVAL_BOARDS)):
         logits = tmp_path / f"{backend.replace(':', '_')}.npy"
         assert cli.main(["eval", str(model_file), "--data", "digits", "--backend", backend,
                          "--json", "--save-logits", str(logits)]) == 0
         results[backend] = (json.loads(capsys.readouterr().out.strip().splitlines()[-1]),
                             np.load(logits))
-    (native, native_scores), (device, device_scores) = results.values()
-    assert np.array_equal(native_scores, device_scores)
-    assert native["accuracy"] == device["accuracy"] and native["n"] == device["n"] > 100
+    (native, native_scores), *devices = results.values()
+    for device, device_scores in devices:
+        assert np.array_equal(native_scores, device_scores)
+        assert native["accuracy"] == device["accuracy"] and native["n"] == device["n"] > 100
 
 
 def test_device_info_load_and_errors(firmware_env, model_file, capsys):

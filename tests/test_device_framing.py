@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from edgebnn.device.client import Device, DeviceInfo, StoredModel, board_name_of
+from edgebnn.device.client import Device, DeviceInfo, StoredModel, _describe_error, board_name_of
 from edgebnn.device.errors import DeviceError
 from edgebnn.device.framing import (REPLY, BadFrame, Cmd, Frame, FrameReader, LoadMode, Status,
                                     encode, encode_header)
@@ -199,3 +199,18 @@ def test_model_names_fit_load_commit():
     assert board_name_of("a\0b") == b"ab"
     long = board_name_of("é" * 20)                   # 40 bytes of UTF-8: cut on a character
     assert len(long) == 30 and long.decode() == "é" * 15
+
+
+@pytest.mark.parametrize("cmd,limit_hit", [
+    (Cmd.LOAD_BEGIN, "the model is larger than the board's model slot: models up to 32,768 "
+                     "bytes fit"),
+    (Cmd.LOAD_COMMIT, "the model's inference arena is larger than the board's arena: models "
+                      "whose arena needs up to 32,768 bytes fit"),
+    (Cmd.TRAIN, "the batch's training scratch is larger than the board's arena (32,768 "
+                "bytes): fewer samples per step fit"),
+    (Cmd.FLASH_BEGIN, "the image is larger than the board's application slot: images up to "
+                      "32,768 bytes fit"),
+])
+def test_too_large_names_the_board_limit_and_what_fits(cmd, limit_hit):
+    text = _describe_error(cmd, Status.ERR_TOO_LARGE, struct.pack("<II", 32768, 96048))
+    assert text == f"ERR_TOO_LARGE (needs 96048 bytes, device has 32768): {limit_hit}"

@@ -63,7 +63,7 @@ def test_scores_equal_host_core(build_dir, models, images, board):
         info = dev.info()
         assert (info.board, info.model.size) == (board, 0)
         assert info.clock_hz == load_boards()[board].clock
-        assert "kernels:" in info.core and info.model_slot_size == 65536
+        assert "kernels:" in info.core and info.model_slot_size == load_boards()[board].model_slot
         with pytest.raises(CommandError, match="ERR_NO_MODEL"):
             dev.request(Cmd.INFER, struct.pack("<HH", 0, 0))
         check_serves_like_host_core(dev, models, images, board)
@@ -143,8 +143,11 @@ def test_abandoned_and_bad_uploads_keep_the_old_model(dev, models, images):
     broken[8] ^= 0x10          # file_size: the header CRC no longer holds
     with pytest.raises(CommandError, match="ERR_MODEL"):
         dev.load(bytes(broken))
-    with pytest.raises(CommandError, match=r"ERR_TOO_LARGE \(needs 70000 bytes, device has 65536"):
-        dev.request(Cmd.LOAD_BEGIN, struct.pack("<II", 70000, 0))
+    slot = dev.info().model_slot_size   # the refusal names the board limit and what fits
+    with pytest.raises(CommandError, match=rf"ERR_TOO_LARGE \(needs {slot + 1} bytes, device has "
+                                           rf"{slot}\): the model is larger than the board's model "
+                                           rf"slot: models up to {slot:,} bytes fit"):
+        dev.request(Cmd.LOAD_BEGIN, struct.pack("<II", slot + 1, 0))
     with pytest.raises(CommandError, match="ERR_BAD_REQUEST"):
         dev.request(Cmd.TRAIN)          # an empty TRAIN (tests/test_device_train.py: the rest)
     assert np.array_equal(dev.infer(images).scores, old)
@@ -246,4 +249,15 @@ def test_missing_toolchain_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DeviceError, match="qemu-system-arm not found|not built and cannot be"):
         with open_device("qemu:mps2-an386", build_dir=tmp_path):
+            pass
+
+
+def test_a_store_path_the_rom_store_board_cannot_read_is_refused(build_dir, tmp_path):
+    """netduinoplus2 reads its store's path over semihosting into a 512-byte buffer: a longer
+    one is a one-line host error before QEMU starts, not a board that cannot store."""
+    folder = tmp_path / ("d" * 200) / ("e" * 200)
+    folder.mkdir(parents=True)
+    with pytest.raises(DeviceError, match=r"store path .* is longer than the 511 bytes"):
+        with open_device(f"qemu:netduinoplus2?store={folder / ('s' * 120)}",
+                         build_dir=build_dir):
             pass

@@ -31,12 +31,29 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.joi
 
 BOARDS = list(load_boards())
 KiB = 1024
-# The real parts the linker scripts model (firmware/README.md, docs/boot.md): (flash, RAM).
-BUDGETS = {
-    "mps2-an386": (1024 * KiB, 256 * KiB),
-    "mps2-an500": (2048 * KiB, 512 * KiB),
-    "mps3-an547": ((32 + 1024) * KiB, 512 * KiB),   # bootloader in ITCM + 1 MiB external flash
-}
+BOARDS_DOC = ROOT / "docs" / "boards.md"
+
+
+def board_doc_rows() -> dict[str, dict[str, str]]:
+    """docs/boards.md's table: {board: {column: cell}}."""
+    lines = [line for line in BOARDS_DOC.read_text().splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[1:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert len(cells) == len(header), f"docs/boards.md: {len(cells)} cells in {line!r}"
+        row = dict(zip(header, cells))
+        rows[row["board"].strip("`")] = row
+    return rows
+
+
+def _kib(text: str) -> int:
+    return int(text.replace(",", "").split()[0]) * KiB
+
+
+# The memory the linker scripts budget, as docs/boards.md states it: (flash, RAM).
+BUDGETS = {board: tuple(_kib(part) for part in row["flash / RAM"].split(" / "))
+           for board, row in board_doc_rows().items()}
 USAGE_FAULT_STATUS = 128 + 6     # startup/fault.c: 128 + exception number
 SIZE_RE = re.compile(r"\[size\] (?P<board>\S+) (?P<kind>flash|RAM):\s+(?P<used>\d+) / "
                      r"(?P<budget>\d+) B \((?P<pct>[\d.]+)%\)")
@@ -63,7 +80,34 @@ def builds(tmp_path_factory):
 
 
 def test_board_table_covers_budgets():
-    assert set(BOARDS) == set(BUDGETS)
+    assert set(BOARDS) <= set(BUDGETS), "docs/boards.md has no row for some board of boards.mk"
+
+
+def _bytes(n: int) -> str:
+    return f"{n:,} B"
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_board_doc_matches_the_build(builds, board):
+    """docs/boards.md's row against boards.mk and the size report: CPU, clock, flash/RAM and
+    the largest model exactly, the sizes within 5 % (the C core and firmware move them a
+    little with every change); a drifted row is printed as the build has it."""
+    _, stdout = builds[board]
+    info, row = load_boards()[board], board_doc_rows()[board]
+    sizes = {(m["board"], m["kind"]): int(m["used"]) for m in SIZE_RE.finditer(stdout)}
+    built = {"firmware": sizes[(board, "flash")], "RAM used": sizes[(board, "RAM")],
+             "bootloader": int(re.search(rf"\[size\] {board} boot flash:\s+(\d+)", stdout)[1])}
+    expected = dict(row, **{k: _bytes(v) for k, v in built.items()})
+    expected["largest model"] = _bytes(info.model_slot)
+    assert info.cpu in row["CPU"].lower(), f"CPU: boards.mk says {info.cpu}"
+    assert row["clock"] == f"{info.clock / 1e6:g} MHz"
+    assert row["largest model"] == expected["largest model"], expected
+    assert ("emulated in QEMU" in row["verified"]) == (info.qemu != "none")
+    for column, value in built.items():
+        documented = int(row[column].replace(",", "").split()[0])
+        assert abs(documented - value) <= 0.05 * value, \
+            f"docs/boards.md {board} {column}: {row[column]}, the build has {value}; row as built:" \
+            f"\n| {' | '.join(expected.values())} |"
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -177,12 +221,12 @@ def test_missing_firmware_and_unknown_board(tmp_path):
 def test_make_rejects_unknown_board_and_over_budget(tmp_path):
     r = make("BOARD=mps2-an999", f"BUILD={tmp_path}", timeout=30)
     assert r.returncode != 0 and "unknown BOARD=mps2-an999" in r.stderr
-    # 300 KiB of heap cannot fit the AN386 part's 256 KiB of SRAM: the link must fail.
-    r = make("BOARD=mps2-an386", f"BUILD={tmp_path}", f"HEAP_SIZE={300 * KiB}")
+    # 2 MiB of heap beside the two 1 MiB model slots cannot fit the AN386's 4 MiB of RAM.
+    r = make("BOARD=mps2-an386", f"BUILD={tmp_path}", f"HEAP_SIZE={2048 * KiB}")
     assert r.returncode != 0
     assert "RAM" in r.stderr and ("budget exceeded" in r.stderr or "overflow" in r.stderr), \
         r.stderr
-    # Two 512 KiB app slots and the model slots cannot fit the part's 1 MiB of flash.
-    r = make("BOARD=mps2-an386", f"BUILD={tmp_path}", f"APP_SLOT_SIZE={512 * KiB}")
+    # Two 1 MiB app slots and the model slots cannot fit the store's 4 MiB.
+    r = make("BOARD=mps2-an386", f"BUILD={tmp_path}", f"APP_SLOT_SIZE={1024 * KiB}")
     assert r.returncode != 0
     assert "flash budget exceeded: 2 app slots + 2 model slots" in r.stderr, r.stderr

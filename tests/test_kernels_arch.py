@@ -1,7 +1,8 @@
 """Every optimized C kernel against the scalar reference, bit for bit, where it runs: the host
 (each x86 variant forced, under ASan), AArch64 under qemu-aarch64 (baseline cortex-a53 and
--cpu max), ARMv7 NEON under qemu-arm (cortex-a15), and Cortex-M4/M7/M55 bare metal under
-qemu-system-arm (semihosting exit status; the M55 build also runs the Helium kernel). The C
+-cpu max), ARMv7 NEON under qemu-arm (cortex-a15), and Cortex-M4/M7/M33/M55 bare metal under
+qemu-system-arm (semihosting exit status; the M33 build runs the M4's SWAR/DSP path; the M55 build also
+runs the Helium kernel). The C
 side is tests/native/test_kernels_arch.c; missing toolchains or emulators skip with the reason. Also: the benchmark's --quick output
 structure (never its timings), and the ARM benchmark's instruction counts (edgebnn/bench_arm.py):
 exactly repeatable, the Cortex-M -icount counter equal to the TCG plugin's, rows in the issue's
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "native"
 BUILD = NATIVE / "build"
 PASSED = "test_kernels_arch: all passed"
-BOARDS = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m55": "mps3-an547"}
+BOARDS = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505",
+          "cortex-m55": "mps3-an547"}
 
 
 def run(cmd, timeout=120, **kw):
@@ -164,15 +166,18 @@ def test_cortex_m_icount_agrees_with_plugin():
     assert [c - by_ticks[0] for c in by_ticks] == [c - by_plugin[0] for c in by_plugin], out
 
 
-def test_bench_arm_rows_contract():
-    """`edgebnn bench --target cortex-m4 --json` rows: the issue's keys, each kernel figure beside
-    the reference kernel's from the same run, goal/met on the best kernel, firmware budgets."""
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m33"])
+def test_bench_arm_rows_contract(cpu):
+    """`edgebnn bench --target cortex-m4|cortex-m33 --json` rows: the issue's keys, each kernel
+    figure beside the reference kernel's from the same run, goal/met on the best kernel,
+    firmware budgets. The M33 (mps2-an505) runs the M4's SWAR/DSP row: the same rows, and its
+    inner loops the same instruction counts to 0.1 %."""
     from edgebnn import bench_arm
     need("qemu-system-arm", "arm-none-eabi-gcc", "make")
-    rows = bench_arm.rows("cortex-m4", _vector_models())
+    rows = bench_arm.rows(cpu, _vector_models())
     for row in rows:
         assert {"name", "target", "metric", "value", "reference", "ratio"} <= row.keys(), row
-        assert row["target"] == "cortex-m4"
+        assert row["target"] == cpu
     per_mac = [r for r in rows if r["metric"].endswith("instructions_per_binary_mac")]
     assert {r["name"].split("/")[1] for r in per_mac} == {"swar", "ref"}
     goals = [r for r in per_mac if "goal" in r]
@@ -198,3 +203,10 @@ def test_bench_arm_rows_contract():
     fw = {r["metric"]: r for r in rows if r["name"].startswith("firmware/")}
     assert set(fw) == {"firmware_flash_bytes", "firmware_ram_bytes"}
     assert all(0 < r["value"] <= r["reference"] for r in fw.values())
+    if cpu == "cortex-m33":   # the same assembly loops; the C around them compiles for v8-M
+        def loops(rs):
+            return {r["name"]: r["instructions"] for r in rs
+                    if r["metric"] == "loop_instructions_per_binary_mac"}
+        m33, m4 = loops(per_mac), loops(bench_arm.rows("cortex-m4", _vector_models()))
+        assert m33.keys() == m4.keys()
+        assert all(m33[k] == pytest.approx(m4[k], rel=1e-3) for k in m4), (m33, m4)

@@ -156,6 +156,25 @@ def _core_status(code: int) -> str:
 _LABELLED = (Cmd.EVALUATE, Cmd.TRAIN)
 
 
+#: ERR_TOO_LARGE per command: the board limit it hit, and what fits (docs/protocol.md "Memory";
+#: each board's sizes: docs/boards.md)
+_TOO_LARGE = {
+    Cmd.LOAD_BEGIN: "the model is larger than the board's model slot: models up to {limit:,} "
+                    "bytes fit",
+    Cmd.LOAD_COMMIT: "the model's inference arena is larger than the board's arena: models "
+                     "whose arena needs up to {limit:,} bytes fit",
+    Cmd.TRAIN: "the batch's training scratch is larger than the board's arena ({limit:,} "
+               "bytes): fewer samples per step fit",
+    Cmd.FLASH_BEGIN: "the image is larger than the board's application slot: images up to "
+                     "{limit:,} bytes fit",
+}
+
+
+def _too_large(cmd: int, limit: int) -> str:
+    why = _TOO_LARGE.get(cmd)
+    return f": {why.format(limit=limit)}" if why else ""
+
+
 def _describe_error(cmd: int, status: int, detail: bytes) -> str:
     """A readable line for an error reply and its detail payload."""
     text = status_name(status)
@@ -170,7 +189,7 @@ def _describe_error(cmd: int, status: int, detail: bytes) -> str:
             text += f" (device computed CRC 0x{struct.unpack_from('<I', detail)[0]:08x})"
         elif status == Status.ERR_TOO_LARGE and len(detail) >= 8:
             limit, asked = struct.unpack_from("<II", detail)
-            text += f" (needs {asked} bytes, device has {limit})"
+            text += f" (needs {asked} bytes, device has {limit}){_too_large(cmd, limit)}"
         elif status == Status.ERR_MODEL and len(detail) >= 16:
             st, layer, got, expected = struct.unpack_from("<IiII", detail)
             field = detail[16:].split(b"\0", 1)[0].decode(errors="replace")

@@ -57,8 +57,12 @@ class BoardInfo:
     clock: int        # core clock, Hz
     irqs: int         # external interrupt vectors
     store: int        # persistent store base address (docs/boot.md)
-    ram_base: int     # QEMU's machine RAM, which the store file backs
-    ram_size: int
+    ram_base: int     # QEMU's machine RAM, which the store file backs (rom_store: the store
+    ram_size: int     # region of the flash, which the file is loaded into)
+    model_slot: int = 0  # bytes of .ebnn a model slot holds (the firmware's MODEL_SLOT_SIZE)
+    watchdog: bool = True  # the bootloader arms one (boards.mk watchdog), else none is modelled
+    rom_store: bool = False  # the flash is ROM: loaded from the file, written via semihosting
+    serial: int = 0   # QEMU's -serial index of the console UART
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,11 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
             boards[name] = BoardInfo(name=name, cpu=f["cpu"], fpu=f["fpu"], qemu=f["qemu"],
                                      uart0=int(f["uart0"], 0), clock=int(f["clock"]),
                                      irqs=int(f["irqs"]), store=int(f["store"], 0),
-                                     ram_base=int(ram_base, 0), ram_size=_size(ram_size))
+                                     ram_base=int(ram_base, 0), ram_size=_size(ram_size),
+                                     model_slot=int(f["model_slot"], 0),
+                                     watchdog=f.get("watchdog", "none") != "none",
+                                     rom_store=f.get("qemu_store", "ram") == "rom",
+                                     serial=int(f.get("qemu_serial", "0")))
         except KeyError as e:
             raise ValueError(f"{path}: board {name} has no {e.args[0]}") from None
     return boards
@@ -108,6 +116,8 @@ def _size(text: str) -> int:
     return int(text[:-1] if scale > 1 else text, 0) * scale
 
 
+#: boards/semihost_store.c's buffer for the store path (PATH_CAP), NUL included
+SEMIHOST_PATH_CAP = 512
 BOOTLOADER = "edgebnn-boot.elf"
 FACTORY = "edgebnn-factory.bin"
 
@@ -129,6 +139,11 @@ def provision_store(info: BoardInfo, path: Path, factory: bytes) -> None:
         f.truncate(info.ram_size)
         f.seek(info.store - info.ram_base)
         f.write(factory)
+
+
+def _qemu_quote(value: str) -> str:
+    """A value inside a QEMU option list: its commas doubled."""
+    return value.replace(",", ",,")
 
 
 def _free_port() -> int:
@@ -175,18 +190,31 @@ class QemuBoard:
 
     # --- lifecycle -----------------------------------------------------------------------
     def command(self, port: int) -> list:
-        cmd = [self.qemu, "-M", self.info.qemu, "-nographic", "-monitor", "none",
-               "-semihosting-config", "enable=on,target=native",
-               "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
+        semihosting = "enable=on,target=native"
+        cmd = [self.qemu, "-M", self.info.qemu, "-nographic", "-monitor", "none"]
+        cmd += ["-serial", "null"] * self.info.serial   # the UARTs before the console's
+        cmd += ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
         if self.icount_shift is not None:
             cmd += ["-icount", f"shift={self.icount_shift},align=off,sleep=off"]
         kernel = self.firmware
         if self.boot is not None:
             kernel = self.boot[0]
-            cmd += ["-object", f"memory-backend-file,id=store,size={self.info.ram_size},"
-                               f"mem-path={self.prepare_store()},share=on",
-                    "-machine", "memory-backend=store"]
-        return cmd + self.extra_args + ["-kernel", str(kernel)]
+            path = self.prepare_store().resolve()
+            store = _qemu_quote(str(path))
+            if self.info.rom_store:   # boards/semihost_store.c finds the file on its command line
+                if len(os.fsencode(path)) >= SEMIHOST_PATH_CAP:
+                    raise QemuError(f"{self._tag()}: store path {path} is longer than the "
+                                    f"{SEMIHOST_PATH_CAP - 1} bytes the firmware reads "
+                                    f"(boards/semihost_store.c): choose a shorter one")
+                cmd += ["-device", f"loader,file={store},addr={self.info.ram_base:#x},"
+                                   "force-raw=on"]
+                semihosting += f",arg={store}"
+            else:
+                cmd += ["-object", f"memory-backend-file,id=store,size={self.info.ram_size},"
+                                   f"mem-path={store},share=on",
+                        "-machine", "memory-backend=store"]
+        return cmd + ["-semihosting-config", semihosting] + self.extra_args + \
+            ["-kernel", str(kernel)]
 
     def prepare_store(self) -> Path:
         """The store file, created (temporary unless `store` was given) and factory-programmed
