@@ -111,8 +111,10 @@ def _resumed_config(args: argparse.Namespace):
 
 
 def _without_nproc(argv: Sequence[str]) -> list[str]:
+    """The `train` command's arguments for each rank: these, without the subcommand and
+    --nproc."""
     out, skip = [], False
-    for a in argv:
+    for a in argv[list(argv).index("train") + 1:]:
         if skip:
             skip = False
         elif a == "--nproc":
@@ -138,8 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and not distributed.launched():
         import torch
         distributed.check_nproc(args.nproc, torch.device("cpu"))
-        distributed.launch(args.nproc, _without_nproc(args.argv))
-        print(f"{args.out}: trained on {args.nproc} processes (metrics.json)")
+        distributed.launch(args.nproc, _without_nproc(args.argv))   # rank 0 prints the result
         return 0
     metrics = train(config, Path(args.out), progress=not args.quiet,
                     resume=args.resume is not None)
