@@ -29,7 +29,6 @@ from typing import Iterator, Sequence
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 from edgebnn.errors import EdgebnnError, UsageError
@@ -193,6 +192,13 @@ def fault_point(epoch: int, batch: int) -> None:
         os._exit(FAULT_EXIT_CODE)
 
 
+def is_collective_failure(e: BaseException) -> bool:
+    """A collective that failed because a peer went away (gloo raises a plain RuntimeError)."""
+    text = str(e)
+    return world()[1] > 1 and (isinstance(e, dist.DistError) or any(
+        mark in text for mark in ("gloo", "NCCL", "Connection closed", "Connection reset")))
+
+
 def collective_failed(e: Exception) -> DistributedError:
     """The message of a rank whose collective failed because another rank stopped."""
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -213,4 +219,5 @@ def launch(nproc: int, train_argv: list[str]) -> None:
     except ChildFailedError as e:
         rank, failure = e.get_first_failure()
         raise DistributedError(f"rank {rank} stopped (exit code {failure.exitcode}); the run "
-                               "folder keeps the last complete checkpoint") from None
+                               "folder keeps the last complete epoch's checkpoint "
+                               "(edgebnn train --resume continues it)") from None

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
@@ -224,7 +223,9 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
                                f"than {stopper.best:.4f} by {stopper.min_delta} for "
                                f"{stopper.patience} epochs")
                 break
-    except dist.DistError as e:
+    except RuntimeError as e:
+        if not distributed.is_collective_failure(e):
+            raise
         raise distributed.collective_failed(e) from None
     model.load_state_dict(best_state)
     model.eval()
