@@ -43,6 +43,25 @@ def test_two_processes_train_as_one(tmp_path, algo):
             torch.testing.assert_close(two[k], one[k], rtol=1e-4, atol=1e-5)
 
 
+@needs_two_cores
+def test_one_step_gradients_with_batch_norm_2d_equal_one_process(tmp_path):
+    """Per step the ranks' combined gradients (global batch-norm statistics included) are one
+    process's within float rounding. Over whole runs of deep models, latent sign flips and
+    Adam's normalisation of near-zero gradients amplify that rounding (docs/training.md)."""
+    script = str(Path(__file__).with_name("dist_grads.py"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, script, str(tmp_path / "one.pt")], check=True, env=env,
+                   timeout=120)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                    "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0", script,
+                    str(tmp_path / "two.pt")], check=True, env=env, timeout=120,
+                   capture_output=True)
+    one, two = (torch.load(tmp_path / f, weights_only=True) for f in ("one.pt", "two.pt"))
+    assert one.keys() == two.keys()
+    for k in one:
+        torch.testing.assert_close(two[k], one[k], rtol=1e-4, atol=1e-6)
+
+
 def test_shards_cover_the_batch(monkeypatch):
     for n, size in [(50, 2), (7, 3), (64, 5)]:
         parts = []
