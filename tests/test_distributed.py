@@ -73,13 +73,21 @@ def test_shards_cover_the_batch(monkeypatch):
 
 @needs_two_cores
 def test_a_rank_that_dies_is_named_and_the_checkpoint_kept(tmp_path):
-    out = tmp_path / "run"
-    proc = _train(out, "--epochs", "3", "--nproc", "2", env={distributed.FAULT_ENV: "1:2:1"})
+    """…and `--resume` on 2 processes then ends with the weights of one uninterrupted process."""
+    out, args = tmp_path / "run", ["--algo", "local", "--epochs", "3"]
+    proc = _train(out, *args, "--nproc", "2", env={distributed.FAULT_ENV: "1:2:1"})
     assert proc.returncode == 2
     assert "edgebnn: error: rank 1 stopped (exit code 17)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (out / "metrics.json").exists()
     assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    resumed = subprocess.run([sys.executable, "-m", "edgebnn.cli", "train", "--resume", str(out),
+                              "--nproc", "2", "--quiet"], capture_output=True, text=True,
+                             timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert _train(tmp_path / "whole", *args).returncode == 0
+    whole, again = _weights(tmp_path / "whole"), _weights(out)
+    assert all(torch.equal(whole[k], again[k]) for k in whole)
 
 
 def test_nproc_above_the_cores_is_refused(tmp_path, capsys):

@@ -54,6 +54,23 @@ def test_augmentation_is_seeded_and_keeps_integer_pixels():
     assert not augment.enabled("auto", "digits") and not augment.enabled("auto", "mnist")
 
 
+def test_early_stop_ends_the_run_when_the_validation_loss_stalls(tmp_path):
+    from edgebnn.train import TrainConfig, train
+    # a rate too small to move the loss: the first epoch sets the best, five more stall
+    metrics = train(TrainConfig(limit=400, model_kwargs={"layers": [16]}, epochs=9, lr=1e-9,
+                                early_stop=True), tmp_path, progress=False)
+    assert metrics["epochs_run"] == 6 and len(metrics["val_loss"]) == 6
+
+
+def test_early_stop_needs_a_validation_split(tmp_path, capsys):
+    from edgebnn.train import TrainConfig, train
+    from edgebnn.errors import UsageError
+    with pytest.raises(UsageError, match="--early-stop: needs a validation split"):
+        train(TrainConfig(limit=200, epochs=1, val_fraction=0.0, early_stop=True), tmp_path,
+              progress=False)
+    assert not tmp_path.joinpath("config.json").exists()
+
+
 def test_cyclic_refuses_a_second_schedule(capsys):
     assert main(["train", "--algo", "cyclic", "--lr-schedule", "cosine", "--out", "x"]) == 2
     assert "--lr-schedule" in capsys.readouterr().err
