@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from edgebnn.cli import main
-from edgebnn.train import distributed
+from edgebnn.train import checkpoint, distributed
 
 RUN = ["--limit", "400", "--layers", "32", "--epochs", "2", "--batch-size", "50", "--quiet"]
 needs_two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU core")
@@ -80,7 +80,7 @@ def test_a_rank_that_dies_is_named_and_the_checkpoint_kept(tmp_path):
     assert "edgebnn: error: rank 1 stopped (exit code 17)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (out / "metrics.json").exists()
-    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert checkpoint.contents(out / "checkpoint.pt")["epoch"] == 1
     resumed = subprocess.run([sys.executable, "-m", "edgebnn.cli", "train", "--resume", str(out),
                               "--nproc", "2", "--quiet"], capture_output=True, text=True,
                              timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from edgebnn.cli import main
-from edgebnn.train import augment, schedule
+from edgebnn.train import augment, checkpoint, schedule
 from edgebnn.train.early_stop import EarlyStopping
 
 #: a small run: digits, 400 samples, one hidden layer, three epochs
@@ -105,7 +105,7 @@ def test_resume_continues_bit_exactly(tmp_path, deterministic, algo):
     cut = _interrupted(args, tmp_path / "cut")
     assert cut.returncode == 17, cut.stderr
     assert not (tmp_path / "cut" / "metrics.json").exists()
-    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert checkpoint.contents(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 1
     assert main(["train", "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
     whole, resumed = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
@@ -135,6 +135,14 @@ def test_resume_refuses_damaged_truncated_and_foreign_checkpoints(cut_run, tmp_p
         shutil.copytree(cut_run, bad)
         (bad / "checkpoint.pt").write_bytes(damage(ckpt.read_bytes()))
         assert f"{bad / 'checkpoint.pt'}: damaged or truncated" in _refused(bad, capsys)
+    # fuzz: a byte changed anywhere is refused, never resumed and never a traceback
+    rng = np.random.default_rng(0)
+    body = ckpt.read_bytes()
+    fuzzed = tmp_path / "fuzzed"
+    shutil.copytree(cut_run, fuzzed)
+    for at in rng.integers(0, len(body), 12):
+        (fuzzed / "checkpoint.pt").write_bytes(body[:at] + bytes([body[at] ^ 0x5A]) + body[at + 1:])
+        assert f"{fuzzed / 'checkpoint.pt'}: " in _refused(fuzzed, capsys)
     # another run's checkpoint (bp's) in a local run's folder: the field is named
     other = tmp_path / "other"
     assert _interrupted([*RUN, "--algo", "local"], other).returncode == 17

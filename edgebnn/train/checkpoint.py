@@ -6,7 +6,9 @@ model (a `local` chain's integer hidden weights included), the algorithm's state
 learning-rate schedulers, the RNG states of torch, numpy and Python and of the runner's own
 batch-order and augmentation generators, the epoch, the history, the best weights so far and
 the early-stopping counters. Written atomically by rank 0 after every epoch; loaded with
-`weights_only=True` (plain tensors and containers only), so a file cannot run code.
+`weights_only=True` (plain tensors and containers only), so a file cannot run code. The
+content is stored as bytes beside its SHA-256 (an integrity check against damage, not a
+signature), so a flipped byte anywhere is refused rather than resumed with wrong numbers.
 
 A damaged, truncated or foreign file is refused with the file and the field at fault
 (`CheckpointError`), before anything is written."""
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import io
 import pickle
 import random
 from pathlib import Path
@@ -55,8 +59,45 @@ def save(folder: Path, config: TrainConfig, spec: dict[str, Any], **parts: Any) 
     """Writes RUN/checkpoint.pt atomically (the previous one stays until the new one is whole)."""
     payload = {"format": FORMAT, "version": VERSION, "config": dataclasses.asdict(config),
                "spec": spec, "rng": rng_states(), **parts}
+    inner = io.BytesIO()
+    torch.save(payload, inner)
+    body = inner.getvalue()
     with replacing(folder / NAME) as f:
-        torch.save(payload, f)
+        torch.save({"format": FORMAT, "sha256": hashlib.sha256(body).hexdigest(),
+                    "payload": body}, f)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:200]
+
+
+def _load(path: Path, data: object) -> Any:
+    try:
+        return torch.load(data, map_location="cpu", weights_only=True)
+    except (RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError, KeyError,
+            TypeError, AttributeError, IndexError) as e:
+        raise CheckpointError(f"damaged or truncated ({_first_line(e)})", file=path) from None
+
+
+def contents(path: Path) -> dict[str, Any]:
+    """The checkpoint file's payload after its digest and format checks (CheckpointError)."""
+    outer = _load(path, path)
+    if not isinstance(outer, dict) or outer.get("format") != FORMAT:
+        raise CheckpointError("not an edgebnn checkpoint", file=path, field="format",
+                              expected=FORMAT)
+    body = outer.get("payload")
+    if not isinstance(body, bytes) or hashlib.sha256(body).hexdigest() != outer.get("sha256"):
+        raise CheckpointError("damaged: the content does not match its digest", file=path,
+                              field="sha256")
+    payload = _load(path, io.BytesIO(body))
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError("not an edgebnn checkpoint", file=path, field="format",
+                              expected=FORMAT)
+    if payload.get("version") != VERSION:
+        raise CheckpointError("unsupported version", file=path, field="version",
+                              expected=VERSION, found=payload.get("version"))
+    return payload
 
 
 def read(folder: Path, config: TrainConfig, spec: dict[str, Any]) -> dict[str, Any]:
@@ -66,17 +107,7 @@ def read(folder: Path, config: TrainConfig, spec: dict[str, Any]) -> dict[str, A
     if not path.is_file():
         raise CheckpointError("no checkpoint to resume from (one is written after every "
                               "complete epoch)", file=path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"damaged or truncated ({first[:200]})", file=path) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError("not an edgebnn checkpoint", file=path, field="format",
-                              expected=FORMAT)
-    if payload.get("version") != VERSION:
-        raise CheckpointError("unsupported version", file=path, field="version",
-                              expected=VERSION, found=payload.get("version"))
+    payload = contents(path)
     stored = payload.get("config")
     if not isinstance(stored, dict):
         raise CheckpointError("missing", file=path, field="config")
@@ -99,6 +130,5 @@ def restoring(folder: Path, field: str) -> Iterator[None]:
     try:
         yield
     except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"does not fit this run ({first[:200]})",
+        raise CheckpointError(f"does not fit this run ({_first_line(e)})",
                               file=Path(folder) / NAME, field=field) from None
