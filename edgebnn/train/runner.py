@@ -1,5 +1,8 @@
 """The training loop shared by every algorithm: data, seeds, epochs, validation, the run
-folder. The weights kept are those of the epoch with the best validation accuracy.
+folder. The weights kept are those of the epoch with the best validation accuracy. Around the
+rule it runs the regimen (schedule.py, early_stop.py, augment.py), writes a checkpoint after
+every epoch that `resume` continues bit-exactly (checkpoint.py), and under torchrun gives each
+rank its shard of every batch (distributed.py; docs/training.md).
 
 After every epoch the batch-norm running statistics are recomputed for the weights the epoch
 ended with (`recalibrate_batchnorm`), before validation: they are what the eval-mode model
