@@ -30,7 +30,7 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 @needs_two_cores
-@pytest.mark.parametrize("algo", ["local", "bp", "dfa"])
+@pytest.mark.parametrize("algo", ["local", "bp", pytest.param("dfa", marks=pytest.mark.slow)])
 def test_two_processes_train_as_one(tmp_path, algo):
     for n in (1, 2):
         proc = _train(tmp_path / str(n), "--algo", algo, "--nproc", str(n))

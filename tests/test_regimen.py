@@ -97,7 +97,7 @@ def _interrupted(args: list[str], out: Path, fault: str = "0:2:1") -> subprocess
                           env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("algo", ["bp", "local"])
+@pytest.mark.parametrize("algo", ["bp", "local", "cyclic", "sigprop"])
 def test_resume_continues_bit_exactly(tmp_path, deterministic, algo):
     args = [*RUN, "--algo", algo, "--early-stop"] + (
         ["--lr-schedule", "cosine"] if algo == "bp" else [])
