@@ -71,8 +71,11 @@ def test_early_stop_needs_a_validation_split(tmp_path, capsys):
     assert not tmp_path.joinpath("config.json").exists()
 
 
-def test_cyclic_refuses_a_second_schedule(capsys):
-    assert main(["train", "--algo", "cyclic", "--lr-schedule", "cosine", "--out", "x"]) == 2
+@pytest.mark.parametrize("flags", [["--algo", "cyclic", "--lr-schedule", "cosine"],
+                                   ["--algo", "local", "--lr-schedule", "step"],
+                                   ["--lr-schedule", "cosine", "--lr-gamma", "0.5"]])
+def test_schedules_that_cannot_apply_are_refused(tmp_path, capsys, flags):
+    assert main(["train", *flags, "--limit", "100", "--out", str(tmp_path / "r")]) == 2
     assert "--lr-schedule" in capsys.readouterr().err
 
 

@@ -47,5 +47,8 @@ def schedulers(optimizers: list[torch.optim.Optimizer], algo: str, schedule: str
     if schedule != "constant" and algo in OWN_SCHEDULE:
         raise UsageError(f"--algo {algo} {OWN_SCHEDULE[algo]}, expected constant, "
                          f"found {schedule!r}", field="--lr-schedule")
+    if schedule != "step" and (step_size is not None or gamma != 0.1):
+        raise UsageError("--lr-step-size and --lr-gamma shape the step schedule only, found "
+                         f"--lr-schedule {schedule}", field="--lr-schedule")
     f = factor(schedule, epochs, step_size, gamma)
     return [torch.optim.lr_scheduler.LambdaLR(o, f) for o in optimizers]
