@@ -71,7 +71,9 @@ def _train_config(args: argparse.Namespace):
     return TrainConfig(data=args.data, model=args.model, model_kwargs=model_kwargs,
                        algo=args.algo, algo_kwargs=dict(args.algo_arg or []), epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
-                       image_size=args.image_size, limit=args.limit)
+                       image_size=args.image_size, limit=args.limit,
+                       lr_schedule=args.lr_schedule, lr_step_size=args.lr_step_size,
+                       lr_gamma=args.lr_gamma, early_stop=args.early_stop, augment=args.augment)
 
 
 def _accuracy(value: float | None) -> str:
@@ -79,12 +81,71 @@ def _accuracy(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def _resumed_config(args: argparse.Namespace):
+    """The config stored in the --resume run; a flag given that contradicts it is refused
+    (naming it), as the checkpoint continues that run and no other."""
+    import dataclasses
+
+    from edgebnn.runs.run_folder import CONFIG, METRICS, RunFolderError
+    from edgebnn.train import TrainConfig
+
+    folder = Path(args.resume)
+    if (folder / METRICS).is_file():
+        raise RunFolderError("the run is complete (metrics.json is there), nothing to resume",
+                             file=folder, field="--resume")
+    if not (folder / CONFIG).is_file():
+        raise RunFolderError(f"no {CONFIG} (expected a run folder of `edgebnn train`)",
+                             file=folder, field="--resume")
+    try:
+        stored = TrainConfig.from_file(folder / CONFIG)
+    except (OSError, ValueError, TypeError) as e:
+        raise RunFolderError(f"cannot read ({e})", file=folder / CONFIG) from None
+    given = _train_config(args)
+    default = _train_config(build_parser().parse_args(["train", "--resume", args.resume]))
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(given, f.name)
+        if value != getattr(default, f.name) and value != getattr(stored, f.name):
+            raise UsageError(f"the run in {folder} was trained with {getattr(stored, f.name)!r}",
+                             field=f"--{f.name.replace('_', '-')}", found=repr(value))
+    return stored
+
+
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    """The `train` command's arguments for each rank: these, without the subcommand and
+    --nproc."""
+    out, skip = [], False
+    for a in argv[list(argv).index("train") + 1:]:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from edgebnn.runs.run_folder import check_out
-    from edgebnn.train import train
+    from edgebnn.train import distributed, train
 
-    check_out(Path(args.out), overwrite=args.overwrite)   # before any data or training
-    metrics = train(_train_config(args), Path(args.out), progress=not args.quiet)
+    if args.out is None and args.resume is None:
+        raise UsageError("expected --out RUN (a new run) or --resume RUN", field="--out")
+    if args.out is not None and args.resume is not None and Path(args.out) != Path(args.resume):
+        raise UsageError("--resume continues the run in its own folder; leave --out out",
+                         field="--out")
+    args.out = args.out or args.resume
+    config = _resumed_config(args) if args.resume else _train_config(args)
+    if not args.resume:
+        check_out(Path(args.out), overwrite=args.overwrite)   # before any data or training
+    if args.nproc > 1 and not distributed.launched():
+        import torch
+        distributed.check_nproc(args.nproc, torch.device("cpu"))
+        distributed.launch(args.nproc, _without_nproc(args.argv))   # rank 0 prints the result
+        return 0
+    metrics = train(config, Path(args.out), progress=not args.quiet,
+                    resume=args.resume is not None)
+    if not distributed.is_main():
+        return 0
     acc = metrics["accuracy"]
     print(f"{args.out}: test accuracy {_accuracy(acc['test'])} (val {_accuracy(acc['val'])}, "
           f"best epoch {metrics['best_epoch']}), {metrics['seconds_per_epoch']:.2f} s/epoch, "
@@ -340,7 +401,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=flags.seed, default=0)
     t.add_argument("--image-size", type=flags.positive_int, help="resize images to this square size")
     t.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
-    t.add_argument("--out", required=True, help="run folder to write (new or empty)")
+    t.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine", "step"),
+                   help="per-epoch learning-rate schedule (docs/training.md)")
+    t.add_argument("--lr-step-size", type=flags.positive_int,
+                   help="step schedule: epochs per decay (default: a third of --epochs)")
+    t.add_argument("--lr-gamma", type=flags.positive_float, default=0.1,
+                   help="step schedule: factor of each decay (default 0.1)")
+    t.add_argument("--early-stop", action="store_true",
+                   help="stop when the validation loss has not improved by 0.001 in 5 epochs")
+    t.add_argument("--augment", default="auto", choices=("auto", "on", "off"),
+                   help="random crop + flip; auto: for cifar10: and folder: data only")
+    t.add_argument("--nproc", type=flags.positive_int, default=1,
+                   help="data-parallel processes on this machine, through torchrun "
+                        "(at most one per CPU core / GPU; docs/training.md)")
+    t.add_argument("--resume", metavar="RUN",
+                   help="continue the run in RUN from its last epoch checkpoint")
+    t.add_argument("--out", help="run folder to write (new or empty)")
     t.add_argument("--overwrite", action="store_true",
                    help="replace the run in a non-empty --out folder")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -416,6 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command. A user's mistake (EdgebnnError) is one line and exit status 2; any
     other exception is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except EdgebnnError as e:

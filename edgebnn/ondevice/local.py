@@ -142,13 +142,14 @@ class LocalStep:
     mask: np.ndarray        # bool (B, K): the selected units
 def local_step(w: np.ndarray, x: np.ndarray, y: np.ndarray, readout: np.ndarray, gamma: int,
                limits: tuple[int, int], p_q: int = 0, seed: int = 0, step: int = 0,
-               layer: int = 0, frozen: np.ndarray | None = None) -> LocalStep:
+               layer: int = 0, frozen: np.ndarray | None = None,
+               apply: bool = True) -> LocalStep:
     """One update of one sub-network (the integer reference; see the module docstring).
 
     w: integer (K, N_in); x: ±1 integer (B, N_in); y: int (B,); readout: ±1 (K, C);
     limits: the saturation range of w; p_q: the reinforcement threshold as a u32;
-    frozen: bool (N_in,), the disabled input features whose columns step 5 leaves alone."""
-    lo, hi = limits
+    frozen: bool (N_in,), the disabled input features whose columns step 5 leaves alone.
+    apply=False: `weights` is the int64 increment (K, N_in) instead, for `apply_increment`."""
     x = x.astype(np.int32)
     r = readout.astype(np.int32)
     k = w.shape[0]
@@ -180,12 +181,21 @@ def local_step(w: np.ndarray, x: np.ndarray, y: np.ndarray, readout: np.ndarray,
     increment = (t * mask).T.astype(np.int64) @ x.astype(np.int64)
     if frozen is not None:
         increment[:, frozen] = 0
-    new = w.astype(np.int64) + 2 * increment
-    new = np.clip(new, lo, hi)
+    new = apply_increment(w, increment, limits, p_q, seed, step, layer) if apply else increment
+    return LocalStep(new, h.astype(np.int8), pred, wrong, mask)
+
+
+def apply_increment(w: np.ndarray, increment: np.ndarray, limits: tuple[int, int], p_q: int,
+                    seed: int, step: int, layer: int) -> np.ndarray:
+    """The weights after one step: w + 2·increment saturated, then the reinforcement. Separate
+    from the increment, which is a sum over the batch's samples: data-parallel ranks sum their
+    increments and apply the total once (edgebnn/train/distributed.py)."""
+    lo, hi = limits
+    new = np.clip(w.astype(np.int64) + 2 * increment, lo, hi)
     if p_q > 0:
         hit = reinforce_draws(new.shape, seed, step, layer) < np.uint64(p_q)
         new = np.clip(new + 2 * hit * sign(new), lo, hi)
-    return LocalStep(new.astype(w.dtype), h.astype(np.int8), pred, wrong, mask)
+    return new.astype(w.dtype)
 
 
 # The `trnl` section: a 32-byte header, one 32-byte entry per sub-network, then the blobs.

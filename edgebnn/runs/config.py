@@ -24,6 +24,11 @@ class TrainConfig:
     test_fraction: float = 0.2
     image_size: int | None = None    # folder: data sets are resized to this square
     limit: int | None = None         # use at most this many training samples
+    lr_schedule: str = "constant"    # constant | cosine | step, per epoch (train/schedule.py)
+    lr_step_size: int | None = None  # step: epochs per decay (None: a third of the run)
+    lr_gamma: float = 0.1            # step: the factor of each decay
+    early_stop: bool = False         # stop on the validation loss (train/early_stop.py)
+    augment: str = "auto"            # auto (cifar10:, folder:) | on | off (train/augment.py)
 
     @classmethod
     def from_file(cls, path: Path) -> "TrainConfig":

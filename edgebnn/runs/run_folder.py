@@ -33,10 +33,21 @@ def save(folder: Path, config: TrainConfig, spec: dict[str, Any], model: nn.Modu
     except OSError as e:
         raise RunFolderError(f"cannot write the run folder ({e.strerror or e})",
                              file=folder) from None
-    write_json(folder / CONFIG, dataclasses.asdict(config), sort_keys=True)
+    save_config(folder, config)
     with replacing(folder / CHECKPOINT) as f:
         torch.save({"spec": spec, "state_dict": model.state_dict()}, f)
     write_json(folder / METRICS, metrics)
+
+
+def save_config(folder: Path, config: TrainConfig) -> None:
+    """config.json alone, at the start of a run: what `--resume` continues from if the run
+    stops before `save` (the per-epoch checkpoint beside it holds the rest)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"cannot write the run folder ({e.strerror or e})",
+                             file=folder) from None
+    write_json(folder / CONFIG, dataclasses.asdict(config), sort_keys=True)
 
 
 def check_out(folder: Path, overwrite: bool = False) -> None:

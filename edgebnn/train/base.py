@@ -77,6 +77,64 @@ class Algorithm(ABC):
     def end_epoch(self, epoch: int, train_accuracy: float) -> None:
         """Hook for per-epoch state (schedules, reinforcement probabilities)."""
 
+    # Checkpoints (train/checkpoint.py). An algorithm's mutable state is its attributes of the
+    # kinds below, so a new rule is checkpointed without code of its own; the model, the config
+    # and what is rebuilt from them (segments, readouts, the meter) are not state.
+
+    _NOT_STATE = ("model", "config", "meter")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Optimizers, schedulers, generators, tensors (feedback matrices, learned scales),
+        lists of tensors and numbers, by attribute name."""
+        state: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if name in self._NOT_STATE:
+                continue
+            if isinstance(value, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)):
+                state[name] = value.state_dict()
+            elif isinstance(value, torch.Generator):
+                state[name] = value.get_state()
+            elif isinstance(value, torch.Tensor):
+                state[name] = value.detach().clone()
+            elif isinstance(value, (list, nn.ParameterList)) and value and all(
+                    isinstance(v, torch.Tensor) for v in value):
+                state[name] = [v.detach().clone() for v in value]
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                state[name] = value
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores `state_dict`'s output in place (tensors are copied into the existing ones,
+        so aliases such as FA's per-layer matrix table stay valid). KeyError / ValueError
+        naming the attribute when the state is not this algorithm's."""
+        mine = self.state_dict()
+        lazy = {name for name in state if getattr(self, name, 0) is None}  # made on first use
+        if set(mine) != set(state) - lazy:
+            raise KeyError(f"expected entries {sorted(mine)}, found {sorted(state)}")
+        for name, saved in state.items():
+            value = getattr(self, name)
+            if name in lazy:
+                setattr(self, name, saved)
+                continue
+            if isinstance(value, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)):
+                value.load_state_dict(saved)
+            elif isinstance(value, torch.Generator):
+                value.set_state(saved)
+            elif isinstance(value, (torch.Tensor, list, nn.ParameterList)):
+                pairs = zip([value] if isinstance(value, torch.Tensor) else value,
+                            [saved] if isinstance(value, torch.Tensor) else saved)
+                if len(mine[name] if isinstance(mine[name], list) else [0]) != len(
+                        saved if isinstance(saved, list) else [0]):
+                    raise ValueError(f"{name}: expected {len(mine[name])} tensors")
+                with torch.no_grad():
+                    for v, s in pairs:
+                        if v.shape != s.shape:
+                            raise ValueError(f"{name}: expected shape {tuple(v.shape)}, "
+                                             f"found {tuple(s.shape)}")
+                        v.copy_(s)
+            else:
+                setattr(self, name, type(value)(saved))
+
     # Memory and compute accounting (train/memory.py). Autograd's saved tensors are measured
     # generically; a rule declares only what autograd cannot see.
 

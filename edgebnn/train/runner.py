@@ -1,5 +1,8 @@
 """The training loop shared by every algorithm: data, seeds, epochs, validation, the run
-folder. The weights kept are those of the epoch with the best validation accuracy.
+folder. The weights kept are those of the epoch with the best validation accuracy. Around the
+rule it runs the regimen (schedule.py, early_stop.py, augment.py), writes a checkpoint after
+every epoch that `resume` continues bit-exactly (checkpoint.py), and under torchrun gives each
+rank its shard of every batch (distributed.py; docs/training.md).
 
 After every epoch the batch-norm running statistics are recomputed for the weights the epoch
 ended with (`recalibrate_batchnorm`), before validation: they are what the eval-mode model
@@ -9,12 +12,15 @@ alone ruined the eval-mode accuracy (docs/results.md, "Architectures")."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import random
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from edgebnn import data
@@ -24,20 +30,31 @@ from edgebnn.models import build_from_spec
 from edgebnn.runs import run_folder
 from edgebnn.runs.config import TrainConfig
 from edgebnn.runs.provenance import Provenance
-from edgebnn.train import memory
+from edgebnn.errors import UsageError
+from edgebnn.train import augment, checkpoint, distributed, memory, schedule
+from edgebnn.train.early_stop import EarlyStopping
 from edgebnn.train.base import get_algorithm
+
+
+def evaluate(model: torch.nn.Module, dataset: data.Dataset,
+             batch_size: int = 512) -> tuple[float, float]:
+    """Eval-mode (accuracy, mean cross-entropy): the accuracy is the integer scores' argmax,
+    as on the device; the loss is what early stopping watches."""
+    if len(dataset) == 0:
+        return float("nan"), float("nan")
+    model.eval()
+    correct, loss = 0, 0.0
+    with torch.no_grad():
+        for x, y in data.batches(dataset, batch_size):
+            scores = model(x)
+            correct += int((scores.argmax(1) == y).sum())
+            loss += float(F.cross_entropy(scores.float(), y, reduction="sum"))
+    return correct / len(dataset), loss / len(dataset)
 
 
 def accuracy(model: torch.nn.Module, dataset: data.Dataset, batch_size: int = 512) -> float:
     """Eval-mode accuracy (the integer scores' argmax, as on the device)."""
-    if len(dataset) == 0:
-        return float("nan")
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for x, y in data.batches(dataset, batch_size):
-            correct += int((model(x).argmax(1) == y).sum())
-    return correct / len(dataset)
+    return evaluate(model, dataset, batch_size)[0]
 
 
 #: training samples the batch-norm statistics are recomputed on after each epoch
@@ -73,16 +90,40 @@ def _measured(value: float) -> float | None:
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
+    random.seed(seed)
 
 
-def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Trains as configured; writes the run folder to `out` if given; returns the metrics."""
+#: the second word of the augmentation generator's seed, so its stream is not the batch order's
+AUGMENT_STREAM = 0xA06
+
+
+def _check_regimen(config: TrainConfig, splits: data.Splits) -> None:
+    """Refuses, before training, settings the loop cannot honour."""
+    if config.early_stop and len(splits.val) == 0:
+        raise UsageError("needs a validation split carved from the training set, found none "
+                         "(val_fraction 0 or too few samples)", field="--early-stop")
+    rank, size = distributed.world()
+    last = len(splits.train) % config.batch_size
+    if size > 1 and (config.batch_size < size or 0 < last < size):
+        raise UsageError(f"every rank needs a sample of every batch: {size} ranks, batches of "
+                         f"{config.batch_size}, the last of {last}", field="--batch-size")
+
+
+def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
+          resume: bool = False) -> dict[str, Any]:
+    """Trains as configured; writes the run folder to `out` if given (with a checkpoint after
+    every epoch); `resume`: continues the run whose checkpoint is in `out`. Under torchrun,
+    each rank trains on its shard of every batch and rank 0 alone writes (distributed.py)."""
+    distributed.init(torch.device("cpu"))
+    rank, _ = distributed.world()
+    writes = out is not None and rank == 0
     seed_everything(config.seed)
     splits = Provenance.of_config(config).rebuild(config.limit)
     present = [splits.classes[c] for c in np.unique(splits.train.y)]
     if len(present) < 2:   # nothing to learn: accuracy would be trivially 1 or undefined
         raise data.DataError(config.data, f"training samples of {len(present)} class "
                                           f"({', '.join(present)}), expected at least 2")
+    _check_regimen(config, splits)
     spec = {"name": config.model, "input_shape": list(splits.train.image_shape),
             "n_classes": len(splits.classes), "kwargs": dict(config.model_kwargs),
             "classes": list(splits.classes)}
@@ -91,42 +132,106 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
     model = build_from_spec(spec)
     algo = algo_cls(model, config)
     algo.prepare(splits.train.x)
+    schedulers = schedule.schedulers(algo.optimizers(), config.algo, config.lr_schedule,
+                                     config.epochs, config.lr_step_size, config.lr_gamma)
+    distributed.average_gradients(algo.optimizers())
     rng = np.random.default_rng(config.seed)
+    augment_rng = np.random.default_rng([config.seed, AUGMENT_STREAM])
+    augmenting = augment.enabled(config.augment, config.data)
+    stopper = EarlyStopping()
 
-    history: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [],
-                                       "val_accuracy": [], "epoch_seconds": []}
-    best_val, best_state, best_epoch = -1.0, copy.deepcopy(model.state_dict()), 0
+    history: dict[str, list[float | None]] = {"train_loss": [], "train_accuracy": [],
+                                              "val_accuracy": [], "val_loss": [],
+                                              "epoch_seconds": []}
+    best_val, best_state, best_epoch, first = -1.0, copy.deepcopy(model.state_dict()), 0, 1
+    if resume:
+        saved = checkpoint.read(Path(out), config, spec)
+        with checkpoint.restoring(out, "model"):
+            model.load_state_dict(saved["model"])
+        with checkpoint.restoring(out, "algorithm"):
+            algo.load_state_dict(saved["algorithm"])
+        with checkpoint.restoring(out, "schedulers"):
+            for s, state in zip(schedulers, saved["schedulers"], strict=True):
+                s.load_state_dict(state)
+        with checkpoint.restoring(out, "runner"):
+            r = saved["runner"]
+            history = {k: list(r["history"][k]) for k in history}
+            best_val, best_epoch = float(r["best_val"]), int(r["best_epoch"])
+            best_state = r["best_state"]
+            stopper = EarlyStopping(**r["early_stop"])
+            rng.bit_generator.state = r["batch_rng"]
+            augment_rng.bit_generator.state = r["augment_rng"]
+        with checkpoint.restoring(out, "rng"):
+            checkpoint.set_rng_states(saved["rng"])
+        first = saved["epoch"] + 1
+        if r.get("stopped"):
+            first = config.epochs + 1
+    elif writes:
+        run_folder.save_config(Path(out), config)
+
     n_batches = -(-len(splits.train) // config.batch_size)
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        start = time.perf_counter()
-        loss_sum, correct = 0.0, 0
-        bar = tqdm(data.batches(splits.train, config.batch_size, shuffle=True, rng=rng),
-                   total=n_batches, desc=f"{config.algo} epoch {epoch}/{config.epochs}",
-                   disable=None if progress else True, leave=False)  # None: off when not a tty
-        for x, y in bar:
-            with algo.meter.measure():  # counts the bytes kept for the learning signal
-                step = algo.train_step(x, y)
-            loss_sum += step.loss * len(y)
-            correct += step.correct
-            bar.set_postfix(loss=f"{step.loss:.3f}")
-        train_acc = correct / len(splits.train)
-        algo.end_epoch(epoch, train_acc)
-        recalibrate_batchnorm(model, splits.train, config.batch_size)
-        seconds = time.perf_counter() - start
-        val_acc = accuracy(model, splits.val)
-        history["train_loss"].append(loss_sum / len(splits.train))
-        history["train_accuracy"].append(train_acc)
-        history["val_accuracy"].append(_measured(val_acc))
-        history["epoch_seconds"].append(seconds)
-        if progress:
-            tqdm.write(f"epoch {epoch}: loss {history['train_loss'][-1]:.4f} "
-                       f"train {train_acc:.4f} val {val_acc:.4f} ({seconds:.1f} s)")
-        if not val_acc <= best_val:  # also takes the first epoch when val is empty (nan)
-            best_val, best_state, best_epoch = val_acc, copy.deepcopy(model.state_dict()), epoch
+    try:
+        for epoch in range(first, config.epochs + 1):
+            model.train()
+            start = time.perf_counter()
+            loss_sum, correct = 0.0, 0
+            bar = tqdm(data.batches(splits.train, config.batch_size, shuffle=True, rng=rng),
+                       total=n_batches, desc=f"{config.algo} epoch {epoch}/{config.epochs}",
+                       disable=None if progress and rank == 0 else True, leave=False)
+            for index, (x, y) in enumerate(bar):
+                if augmenting:   # the global batch, so every rank count sees the same images
+                    x = augment.crop_flip(x, augment_rng)
+                part = distributed.shard(len(y))
+                distributed.set_share(part.stop - part.start, len(y))
+                x, y = x[part], y[part]
+                distributed.fault_point(epoch, index)
+                with algo.meter.measure(), distributed.global_batch_norm(model):
+                    step = algo.train_step(x, y)  # the meter counts what the signal keeps
+                loss_sum += step.loss * len(y)
+                correct += step.correct
+                bar.set_postfix(loss=f"{step.loss:.3f}")
+            totals = distributed.sum_(torch.tensor([loss_sum, float(correct)], dtype=torch.float64))
+            loss_sum, correct = float(totals[0]), int(totals[1])
+            train_acc = correct / len(splits.train)
+            algo.end_epoch(epoch, train_acc)
+            for s in schedulers:
+                s.step()
+            recalibrate_batchnorm(model, splits.train, config.batch_size)
+            seconds = time.perf_counter() - start
+            val_acc, val_loss = evaluate(model, splits.val)
+            history["train_loss"].append(loss_sum / len(splits.train))
+            history["train_accuracy"].append(train_acc)
+            history["val_accuracy"].append(_measured(val_acc))
+            history["val_loss"].append(_measured(val_loss))
+            history["epoch_seconds"].append(seconds)
+            if progress and rank == 0:
+                tqdm.write(f"epoch {epoch}: loss {history['train_loss'][-1]:.4f} "
+                           f"train {train_acc:.4f} val {val_acc:.4f} ({seconds:.1f} s)")
+            if not val_acc <= best_val:  # also takes the first epoch when val is empty (nan)
+                best_val, best_state, best_epoch = val_acc, copy.deepcopy(model.state_dict()), epoch
+            stop = config.early_stop and stopper.update(val_loss)
+            if writes:
+                checkpoint.save(Path(out), config, spec, epoch=epoch, model=model.state_dict(),
+                                algorithm=algo.state_dict(),
+                                schedulers=[s.state_dict() for s in schedulers],
+                                runner={"history": history, "best_val": best_val,
+                                        "best_epoch": best_epoch, "best_state": best_state,
+                                        "early_stop": dataclasses.asdict(stopper),
+                                        "batch_rng": rng.bit_generator.state,
+                                        "augment_rng": augment_rng.bit_generator.state,
+                                        "stopped": stop})
+            if stop:
+                if progress and rank == 0:
+                    tqdm.write(f"early stop after epoch {epoch}: validation loss not better "
+                               f"than {stopper.best:.4f} by {stopper.min_delta} for "
+                               f"{stopper.patience} epochs")
+                break
+    except RuntimeError as e:
+        if not distributed.is_collective_failure(e):
+            raise
+        raise distributed.collective_failed(e) from None
     model.load_state_dict(best_state)
     model.eval()
-
     try:
         model_size: int | None = len(fmt.to_bytes(export_model(
             model, tuple(spec["input_shape"]), spec["n_classes"])))
@@ -139,6 +244,8 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
         "best_epoch": best_epoch,
         "n": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
         **history,
+        "epochs_run": len(history["epoch_seconds"]),
+        "ranks": distributed.world()[1],
         "seconds_per_epoch": float(np.mean(history["epoch_seconds"])),
         "parameters": n_params,
         "model_size_bytes": model_size,
@@ -147,6 +254,6 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True) -
                                                           spec["n_classes"], config.batch_size)),
     }
     metrics["compute"].update(algo.compute_details(costs))
-    if out is not None:
+    if writes:
         run_folder.save(Path(out), config, spec, model, metrics)
     return metrics

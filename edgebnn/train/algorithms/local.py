@@ -13,6 +13,7 @@ import torch
 from edgebnn.models.local_chain import LocalChain
 from edgebnn.ondevice import local
 from edgebnn.runs.config import TrainConfig
+from edgebnn.train import distributed
 from edgebnn.train.base import Algorithm, StepResult
 from edgebnn.errors import UsageError
 
@@ -77,11 +78,15 @@ class LocalRule(Algorithm):
         labels = y.numpy()
         frozen = self.model.input_threshold().disabled_features()
         for l, (layer, p_q) in enumerate(zip(self.hidden, self.thresholds())):
-            res = local.local_step(layer.weight.numpy(), h, labels, self.readouts[l],
-                                   self.gammas[l], layer.limits, p_q, self.seed, self.step, l,
-                                   frozen if l == 0 else None)
+            w = layer.weight.numpy()
+            res = local.local_step(w, h, labels, self.readouts[l], self.gammas[l], layer.limits,
+                                   p_q, self.seed, self.step, l, frozen if l == 0 else None,
+                                   apply=False)
+            # data-parallel ranks: the batch's increment is the sum of the ranks' increments
+            increment = distributed.sum_(torch.from_numpy(res.weights)).numpy()
+            new = local.apply_increment(w, increment, layer.limits, p_q, self.seed, self.step, l)
             with torch.no_grad():
-                layer.weight.copy_(torch.from_numpy(res.weights))
+                layer.weight.copy_(torch.from_numpy(new))
             h = res.h
         self.step += 1
         return StepResult(float(res.wrong.mean()), int((res.pred == labels).sum()))
