@@ -66,6 +66,7 @@ class RoundResult:
     """What one member's round produced."""
     model: bytes          # the trained file (pulled back from the board)
     samples: int          # the shard's size: the merge's weight
+    batch: int            # samples per training step (a board's frame and arena limit it)
     train_accuracy: float
     test_accuracy: float  # held out, of the trained model, measured where it trained
     sent: int             # bytes the host wrote to the serial link (0 on the host C core)
@@ -91,8 +92,8 @@ def train_round(model: bytes, train_set: Dataset, test_set: Dataset, *, algo: st
         return history, learner.model_bytes()
 
     if port is None:
-        history, trained = run(training.HostLearner(model, algo), batch or
-                               training.DEFAULT_BATCH)
+        batch = batch or training.DEFAULT_BATCH
+        history, trained = run(training.HostLearner(model, algo), batch)
         sent = received = 0
         where = "host C core"
     else:
@@ -100,9 +101,9 @@ def train_round(model: bytes, train_set: Dataset, test_set: Dataset, *, algo: st
 
         with open_device(port, timeout=timeout) as dev:
             dev.link = link = CountingLink(dev.link)
-            history, trained = run(training.BoardLearner(dev, model, algo, "fleet"),
-                                   training.board_batch(dev, model, batch, algo))
+            batch = training.board_batch(dev, model, batch, algo)
+            history, trained = run(training.BoardLearner(dev, model, algo, "fleet"), batch)
             sent, received, where = link.sent, link.received, f"board {port}"
     last = history[-1]
-    return RoundResult(trained, len(train_set), last.train_accuracy, last.test_accuracy, sent,
-                       received, where)
+    return RoundResult(trained, len(train_set), batch, last.train_accuracy, last.test_accuracy,
+                       sent, received, where)

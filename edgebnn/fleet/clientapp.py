@@ -55,6 +55,7 @@ def train(msg: Message, context: Context) -> Message:
         timeout=float(run["timeout"]),
         on_epoch=lambda e: _progress(progress, round=server_round, partition=partition, epoch=e))
     metrics = MetricRecord({"num-examples": result.samples, "partition": partition,
+                            "batch": result.batch,
                             "train-accuracy": result.train_accuracy,
                             "test-accuracy": result.test_accuracy,
                             "serial-bytes-sent": result.sent,

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from edgebnn.device.qemu import _free_port
 from edgebnn.fleet.aggregate import FleetError
@@ -144,8 +144,8 @@ class LocalFederation:
         self.procs.clear()
 
 
-def events(out: Path, timeout: float, federation: Optional[LocalFederation] = None
-           ) -> Iterator[dict]:
+def events(out: Path, timeout: float, federation: Optional[LocalFederation] = None,
+           on_wait: Optional[Callable[[], None]] = None) -> Iterator[dict]:
     """The ServerApp's events (serverapp.py) as they are written, up to `done`; FleetError on
     `failed`, when a Flower process exits, or after `timeout` s without a new event."""
     from edgebnn.fleet.serverapp import EVENTS
@@ -164,6 +164,8 @@ def events(out: Path, timeout: float, federation: Optional[LocalFederation] = No
             seen, last = len(lines), time.monotonic()
         if federation is not None:
             federation.check_alive()
+        if on_wait is not None:
+            on_wait()
         if time.monotonic() - last > timeout:
             raise FleetError(f"no progress from the fleet for {timeout:.0f} s (logs in "
                              f"{out.parent})")
