@@ -63,8 +63,10 @@ def describe_round(event: dict, ports: list[str]) -> str:
     return "\n".join(lines)
 
 
-def plot(rounds: list[dict], n_clients: int, path: Path) -> None:
-    """Accuracy against rounds: the merged model and each client's trained model."""
+def plot(rounds: list[dict], n_clients: int, path: Path,
+         table: Optional[dict[str, list[float]]] = None) -> None:
+    """Accuracy against rounds: the merged model, each client's trained model and the
+    baselines (dotted)."""
     import io
 
     import matplotlib
@@ -79,6 +81,8 @@ def plot(rounds: list[dict], n_clients: int, path: Path) -> None:
                if str(c) in r["clients"]]
         if pts:
             ax.plot(*zip(*pts), "s--", label=f"client {c}")
+    for name, values in (table or {}).items():
+        ax.plot(xs, [values[x - 1] for x in xs], ":", label=name)
     ax.set_xlabel("round")
     ax.set_ylabel("held-out accuracy")
     ax.set_xticks(xs)
@@ -88,6 +92,43 @@ def plot(rounds: list[dict], n_clients: int, path: Path) -> None:
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     write_bytes(path, buf.getvalue(), "--plot")
+
+
+def baselines(model: bytes, source: str, args: argparse.Namespace, rounds: list[dict],
+              n_clients: int) -> dict[str, list[float]]:
+    """Held-out accuracy after each round's worth of epochs of training without the fleet, in
+    the host C core (bit for bit a board's training at the same batch): each client alone on
+    its shard, with the batch its board used, and one learner on the whole training split."""
+    from edgebnn import format as fmt
+    from edgebnn.fleet.client import shard, train_round
+    from edgebnn.runs.provenance import Provenance
+
+    splits = Provenance.of_model(fmt.from_bytes(model, source)).splits(source, args.data)
+    epochs = args.rounds * args.epochs
+
+    def per_round(train_set, batch: int, seed: int) -> list[float]:
+        acc = train_round(model, train_set, splits.test, algo=args.algo, epochs=epochs,
+                          batch=batch, seed=seed).test_accuracies
+        return [acc[args.epochs * r - 1] for r in range(1, args.rounds + 1)]
+
+    batches = {int(p): int(m["batch"]) for r in rounds for p, m in r["clients"].items()}
+    out = {f"client {p} alone": per_round(shard(splits.train, p, n_clients, args.split,
+                                                args.seed), batches.get(p, 100), args.seed + p)
+           for p in range(n_clients)}
+    out["all data, one learner"] = per_round(splits.train, min(batches.values(), default=100),
+                                             args.seed)
+    return out
+
+
+def describe_baselines(table: dict[str, list[float]], rounds: list[dict]) -> str:
+    """Merged accuracy per round beside the baselines'."""
+    names = ["merged"] + list(table)
+    lines = ["held-out accuracy per round (baselines: the host C core, as a board trains)",
+             "  round  " + "  ".join(f"{n:>22}" for n in names)]
+    for r in rounds:
+        values = [r["merged"]] + [table[n][r["round"] - 1] for n in table]
+        lines.append(f"  {r['round']:>5}  " + "  ".join(f"{v:>22.4f}" for v in values))
+    return "\n".join(lines)
 
 
 def _progress_bars(progress_dir: Path, ports: list[str], total: int):
@@ -161,10 +202,13 @@ def cmd_fleet_train(args: argparse.Namespace) -> int:
         finally:
             close()
         merged = (out / serverapp.MERGED).read_bytes()
+    table = baselines(model, args.model, args, rounds, len(ports)) if args.baselines else {}
+    if table:
+        print(describe_baselines(table, rounds))
     write_bytes(files["-o"], merged, "-o")
     write_json(files["rounds"], {"ports": ports, "split": args.split, "epochs": args.epochs,
-                                 "rounds": rounds})
-    plot(rounds, len(ports), files["--plot"])
+                                 "rounds": rounds, "baselines": table})
+    plot(rounds, len(ports), files["--plot"], table)
     print(f"wrote {files['-o']} ({len(merged):,} bytes), {files['--plot']}, {files['rounds']}")
     return 0
 
@@ -199,6 +243,9 @@ def add_parsers(sub) -> None:
     t.add_argument("-o", "--output", required=True, metavar="MERGED.ebnn")
     t.add_argument("--plot", metavar="FILE.png", help="accuracy against rounds (default: "
                                                       "beside -o)")
+    t.add_argument("--baselines", action="store_true",
+                   help="also train each client alone on its shard, and one learner on all the "
+                        "data, for the same epochs (host C core) and tabulate them per round")
     t.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_fleet_train)

@@ -69,6 +69,7 @@ class RoundResult:
     batch: int            # samples per training step (a board's frame and arena limit it)
     train_accuracy: float
     test_accuracy: float  # held out, of the trained model, measured where it trained
+    test_accuracies: tuple[float, ...]   # the same after each epoch
     sent: int             # bytes the host wrote to the serial link (0 on the host C core)
     received: int         # bytes it read back
     where: str
@@ -106,4 +107,4 @@ def train_round(model: bytes, train_set: Dataset, test_set: Dataset, *, algo: st
             sent, received, where = link.sent, link.received, f"board {port}"
     last = history[-1]
     return RoundResult(trained, len(train_set), batch, last.train_accuracy, last.test_accuracy,
-                       sent, received, where)
+                       tuple(e.test_accuracy for e in history), sent, received, where)

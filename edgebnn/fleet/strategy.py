@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
+import re
+
 import numpy as np
 from flwr.app import Array, ArrayRecord, Message, MetricRecord
 from flwr.serverapp.strategy import FedAvg
@@ -19,6 +21,8 @@ from flwr.serverapp.strategy import FedAvg
 from edgebnn.fleet.aggregate import merge
 
 MODEL_KEY = "model"
+#: how Flower words a ClientApp's exception in an error reply: <class 'T'>:<'message'>
+_EXCEPTION = re.compile(r"<class '[^']*'>:<'(.*)'>", re.S)
 
 
 def to_record(model: bytes) -> ArrayRecord:
@@ -50,13 +54,23 @@ class IntegerFedAvg(FedAvg):
         self.algo = algo
         self.on_round = on_round
         self.rounds: dict[int, RoundLog] = {}
+        self.partitions: dict[int, int] = {}     # node id → partition, from its replies
+
+    def _failure(self, msg: Message) -> str:
+        """`client P: message` (the node's partition once a reply named it; the exception's
+        own message, which names the board's port)."""
+        node = msg.metadata.src_node_id
+        m = _EXCEPTION.fullmatch(msg.error.reason)
+        who = f"client {self.partitions[node]}" if node in self.partitions else f"node {node}"
+        return f"{who}: {m.group(1) if m else msg.error.reason}"
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]
                         ) -> tuple[Optional[ArrayRecord], Optional[MetricRecord]]:
         replies = list(replies)
         valid, errors = self._check_and_log_replies(replies, is_train=True)
-        log = RoundLog(failures=[f"node {m.metadata.src_node_id}: {m.error.reason}"
-                                 for m in errors])
+        for m in valid:
+            self.partitions[m.metadata.src_node_id] = int(m.content["metrics"]["partition"])
+        log = RoundLog(failures=[self._failure(m) for m in errors])
         # order by partition: the merge is exact in any order, the table is not
         contents = sorted((m.content for m in valid), key=lambda c: c["metrics"]["partition"])
         for c in contents:
