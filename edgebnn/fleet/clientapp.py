@@ -5,6 +5,8 @@ SuperNode whose node config names the board and the member's shard:
                     the host C core (a board's bit-exact simulation)
     partition-id    this member's shard, 0 … num-partitions − 1
     num-partitions
+    data            optional: this host's own data spec (e.g. folder:/data/site-a), in place
+                    of the run's; with num-partitions = 1 the member trains on all of it
     progress        optional: a file the member appends one JSON line to per epoch (for the
                     progress bars of `edgebnn fleet train`, which runs every node locally)
 
@@ -47,7 +49,7 @@ def train(msg: Message, context: Context) -> Message:
     model = from_record(msg.content["arrays"])
     seed = int(run["seed"])
     splits = Provenance.of_model(fmt.from_bytes(model, "the global model")).splits(
-        "the global model", str(run["data"]) or None)
+        "the global model", str(node.get("data") or run["data"]) or None)
     mine = shard(splits.train, partition, partitions, str(run["split"]), seed)
     result = train_round(
         model, mine, splits.test, algo=str(run["algo"]), epochs=int(run["epochs"]),
