@@ -8,7 +8,6 @@ an existing output unless --overwrite."""
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -60,6 +59,8 @@ def describe_round(event: dict, ports: list[str]) -> str:
                      f"{int(m['serial-bytes-received']):,} B received")
     for reason in event["failures"]:
         lines.append(f"  dropped from this round: {reason}")
+    if not event["clients"]:
+        lines.append("  no client returned a model: the global model is unchanged")
     return "\n".join(lines)
 
 
@@ -87,7 +88,7 @@ def plot(rounds: list[dict], n_clients: int, path: Path,
     ax.set_ylabel("held-out accuracy")
     ax.set_xticks(xs)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -156,6 +157,8 @@ def _progress_bars(progress_dir: Path, ports: list[str], total: int):
 
 
 def cmd_fleet_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from edgebnn import format as fmt
     from edgebnn.device import training
     from edgebnn.fleet import serverapp
@@ -183,8 +186,6 @@ def cmd_fleet_train(args: argparse.Namespace) -> int:
         update, close = _progress_bars(progress_dir, ports, args.rounds * args.epochs) \
             if not args.quiet else (lambda: None, lambda: None)
         rounds = []
-        from tqdm import tqdm
-
         print(f"fleet: {len(ports)} clients ({', '.join(ports)}), {args.split} split, "
               f"{args.rounds} rounds of {args.epochs} epoch(s), Flower SuperLink and "
               f"SuperNodes on 127.0.0.1", flush=True)

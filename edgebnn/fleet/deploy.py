@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
@@ -36,8 +35,12 @@ def _tool(name: str) -> str:
 
 
 def _toml_value(value) -> str:
-    return json.dumps(value) if isinstance(value, str) else str(value).lower() \
-        if isinstance(value, bool) else repr(value)
+    """A str, bool, int or float as a TOML value (a JSON string is a valid TOML string)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 def config_arg(values: dict) -> str:

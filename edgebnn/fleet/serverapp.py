@@ -47,8 +47,9 @@ def main(grid: Grid, context: Context) -> None:
     out = Path(str(run["out"]))
     try:
         _rounds(grid, run, out)
-    except EdgebnnError as e:
-        emit(out, event="failed", reason=str(e))
+    except Exception as e:    # the reader waits for an end event: a bug must end it too
+        emit(out, event="failed", reason=str(e) if isinstance(e, EdgebnnError)
+             else f"{type(e).__name__}: {e}")
         raise
 
 
