@@ -381,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edgebnn.backends import BACKENDS, check_backend
     from edgebnn.device.cli import add_parsers as add_device_parsers
     from edgebnn.device.flash import add_parser as add_flash_parser
+    from edgebnn.fleet.cli import add_parsers as add_fleet_parsers
 
     p = argparse.ArgumentParser(prog="edgebnn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -485,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     add_device_parsers(sub)   # device info|load, board run
     add_flash_parser(sub)     # flash IMAGE --port P
+    add_fleet_parsers(sub)    # fleet train
     return p
 
 

@@ -26,6 +26,8 @@ Placement of the small modules, and why:
 - `backends` (where `edgebnn eval` runs a model: torch, native, onnx or a board), `bench` and
   `bench_arm` (which benchmark the C core on the host and on emulated boards) use device, so
   they sit above it and below the command line.
+- `fleet` (boards as Flower clients, the integer merge, the `fleet` subcommand) drives boards
+  through device and merges ondevice state; only the command line imports it.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("train", ("edgebnn.train",)),
     ("device", ("edgebnn.device",)),
     ("tools", ("edgebnn.backends", "edgebnn.bench", "edgebnn.bench_arm")),
+    ("fleet", ("edgebnn.fleet",)),
     ("cli", ("edgebnn.cli",)),
 )
 
