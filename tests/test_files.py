@@ -217,7 +217,8 @@ def test_train_overwrite_replaces_the_run(tmp_path, capsys):
     assert cli.main(args) == 0
     assert cli.main(args[:-2] + ["--seed", "1", "--overwrite"] + args[-2:]) == 0
     assert _strict_json(run / "config.json")["seed"] == 1
-    assert sorted(p.name for p in run.iterdir()) == ["config.json", "metrics.json", "model.pt"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "config.json", "metrics.json",
+                                                    "model.pt"]
 
 
 def test_run_folder_write_failure_is_named(tmp_path, monkeypatch):

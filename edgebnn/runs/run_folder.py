@@ -27,12 +27,6 @@ def save(folder: Path, config: TrainConfig, spec: dict[str, Any], model: nn.Modu
     """Writes the three files, each atomically, metrics.json last: its presence marks a
     complete run (train/compare.py resumes on it), so an old one is removed first and a save
     cut short never leaves a new config beside old weights looking complete."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / METRICS).unlink(missing_ok=True)
-    except OSError as e:
-        raise RunFolderError(f"cannot write the run folder ({e.strerror or e})",
-                             file=folder) from None
     save_config(folder, config)
     with replacing(folder / CHECKPOINT) as f:
         torch.save({"spec": spec, "state_dict": model.state_dict()}, f)
@@ -41,9 +35,11 @@ def save(folder: Path, config: TrainConfig, spec: dict[str, Any], model: nn.Modu
 
 def save_config(folder: Path, config: TrainConfig) -> None:
     """config.json alone, at the start of a run: what `--resume` continues from if the run
-    stops before `save` (the per-epoch checkpoint beside it holds the rest)."""
+    stops before `save` (the per-epoch checkpoint beside it holds the rest). An old
+    metrics.json goes first, so a new config never sits beside a completion mark."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / METRICS).unlink(missing_ok=True)
     except OSError as e:
         raise RunFolderError(f"cannot write the run folder ({e.strerror or e})",
                              file=folder) from None

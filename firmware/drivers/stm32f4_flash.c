@@ -18,7 +18,7 @@ typedef struct {
 #define FLASH_WR(reg, v) (STM32F4_FLASH_REGS->reg = (v))
 #define FLASH_PROGRAM(addr, v) (*(volatile uint32_t *)(addr) = (v))
 #else
-/* The host model provides these (tests/native/stm32f4_flash_model.h). */
+/* The host model provides these (tests/native/stm32f4/stm32f4_flash_model.h). */
 #include "stm32f4_flash_model.h"
 #endif
 /* BSY polls before giving up: a 128 KiB sector takes up to 2 s (RM0090 / datasheet tERASE128KB);

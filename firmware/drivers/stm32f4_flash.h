@@ -1,7 +1,7 @@
 /* The STM32F4 flash interface (RM0090 ch. 3: FLASH at 0x40023C00) for parts with 1 MiB in
  * 12 sectors (4 x 16, 64, 7 x 128 KiB): unlock, sector erase, word programming, each bounded
  * in time and ending locked. Used by boards/stm32f4_store.c; tested against a register-level
- * model on the host (tests/native/stm32f4_flash_model.c). */
+ * model on the host (tests/native/stm32f4/stm32f4_flash_model.c). */
 #ifndef EBNN_STM32F4_FLASH_H
 #define EBNN_STM32F4_FLASH_H
 
