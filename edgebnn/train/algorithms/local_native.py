@@ -58,6 +58,7 @@ class NativeEngine:
                              f"--algo-arg engine=torch")
         self.rule = rule
         self._trainer: LocalTrainer | None = None
+        self._weights: list[np.ndarray] = []   # views of the trainer's hidden weights
         self._built_for: tuple[int, tuple[int, ...]] | None = None
 
     def _build(self) -> LocalTrainer:
@@ -78,12 +79,15 @@ class NativeEngine:
         key = (self.rule.step, tuple(self.rule.thresholds()))
         if self._trainer is None or self._built_for != key:
             self._trainer, self._built_for = self._build(), key
+            self._weights = self._trainer.hidden_weights()
         return self._trainer
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         """LocalRule.train_step's update (x float NCHW 0..255, y int64), in the C core."""
         trainer = self.trainer()
-        images = x.permute(0, 2, 3, 1).to(torch.uint8).contiguous().numpy()
+        # numpy, not torch, for the conversions and copies: torch's intra-op threads cost more
+        # than these small copies (and far more on a loaded machine)
+        images = x.permute(0, 2, 3, 1).numpy().astype(np.uint8)   # the 0..255 integers
         labels = y.numpy()
         if len(labels):
             increments, correct, wrong = trainer.increments(images, labels)
@@ -92,9 +96,8 @@ class NativeEngine:
             correct = wrong = 0
         total = distributed.sum_(torch.from_numpy(increments)).numpy()
         trainer.apply(total)
-        with torch.no_grad():
-            for layer, w in zip(self.rule.hidden, trainer.hidden_weights()):
-                layer.weight.copy_(torch.from_numpy(w))
+        for layer, w in zip(self.rule.hidden, self._weights):
+            np.copyto(layer.weight.detach().numpy(), w)   # the torch weights follow
         self.rule.step += 1
         self._built_for = (self.rule.step, self._built_for[1])
         return StepResult(wrong / len(labels) if len(labels) else 0.0, correct)

@@ -5,7 +5,7 @@
  * without bounds checks of its own, like inference on a loaded model. */
 #include <string.h>
 
-#include "../kernels/common.h"
+#include "../kernels/kernels.h"
 #include "train_internal.h"
 
 #define GOLDEN 0x9E3779B9u
@@ -28,13 +28,6 @@ void ebnn_trnl_entry(const ebnn_train_local *t, uint32_t l, ebnn_trnl_layer *e) 
 
 static int32_t weight_at(const ebnn_train_local *t, const uint8_t *w, size_t i) {
     return t->weight_bytes == 1 ? (int32_t)(int8_t)w[i] : ebnn_get_i16(w, i);
-}
-
-static void set_weight(const ebnn_train_local *t, uint8_t *w, size_t i, int32_t v) {
-    if (t->weight_bytes == 1)
-        w[i] = (uint8_t)(int8_t)v;
-    else
-        ebnn_put_i16(w, i, v);
 }
 
 /* Checks the model's layers are the chain the rule trains and the section matches them: entry l
@@ -168,6 +161,7 @@ typedef struct {
     const uint32_t *r;       /* readout: row c = class c's column, bit j = R[j, c] = +1 */
     const uint8_t *in_thr;   /* first sub-network: BINARIZE's thresholds (0 = disabled input,
                               * never updated); NULL for the others */
+    ebnn_xorpop_fn xorpop;   /* the inference kernel's popcount rows (select.c's best row) */
     int32_t lo, hi;
 } sub_network;
 
@@ -180,20 +174,17 @@ static int forward_select(const sub_network *s, const uint32_t *x, uint32_t y, u
     uint32_t j, c, g, k;
     int64_t best_other = INT64_MIN;
 
+    /* 1. z = x . sign(W) = N_in - 2 popcount(x XOR W), h = sign(z) */
+    s->xorpop(x, s->wbits, s->nw_in, e->k, (uint32_t *)z);
     for (k = 0; k < s->nw_k; k++) out[k] = 0;
-    for (j = 0; j < e->k; j++) { /* 1. z = x . sign(W), h = sign(z) */
-        const uint32_t *wr = s->wbits + (size_t)j * s->nw_in;
-        uint32_t mism = 0;
-        for (k = 0; k < s->nw_in; k++) mism += ebnn_popcount32(x[k] ^ wr[k]);
-        z[j] = (int32_t)e->n_in - 2 * (int32_t)mism;
+    for (j = 0; j < e->k; j++) {
+        z[j] = (int32_t)e->n_in - 2 * (int32_t)(uint32_t)z[j];
         out[j >> 5] |= (uint32_t)(z[j] >= 0) << (j & 31u);
     }
-    *pred = 0;
-    for (c = 0; c < s->n_classes; c++) { /* o = h . R, argmax = first largest */
-        const uint32_t *rc = s->r + (size_t)c * s->nw_k;
-        uint32_t mism = 0;
-        for (k = 0; k < s->nw_k; k++) mism += ebnn_popcount32(out[k] ^ rc[k]);
-        o[c] = (int32_t)e->k - 2 * (int32_t)mism;
+    *pred = 0; /* o = h . R, argmax = first largest */
+    s->xorpop(out, s->r, s->nw_k, s->n_classes, (uint32_t *)o);
+    for (c = 0; c < s->n_classes; c++) {
+        o[c] = (int32_t)e->k - 2 * (int32_t)(uint32_t)o[c];
         if (o[c] > o[*pred]) *pred = c;
         if (c != y && o[c] > best_other) best_other = o[c];
     }
@@ -244,23 +235,43 @@ static int unit_increment(const sub_network *s, uint32_t j, const uint32_t *xs,
 #define INC_LIMIT 65536
 
 /* Steps 5-6 on row j: W_j += 2 acc, saturated; then the seeded reinforcement W += 2 sign(W),
- * saturated, for the weights whose draw is below p_q; WGHT's bits follow. */
-static void apply_row(const sub_network *s, uint32_t j, const int32_t *acc, uint32_t key) {
+ * saturated, for the weights whose draw is below p_q; WGHT's bits follow, a word at a time.
+ * wbytes (1 or 2) is a constant at each call, so each width gets its own loop. */
+static inline void apply_row_as(const sub_network *s, uint32_t j, const int32_t *acc,
+                                uint32_t key, uint32_t wbytes) {
     const ebnn_trnl_layer *e = &s->e;
-    uint32_t i;
-    uint8_t *w = s->w;
+    uint32_t word, i;
     uint32_t *bits = s->wbits + (size_t)j * s->nw_in;
     size_t base = (size_t)j * e->n_in;
+    uint8_t *w8 = s->w + base;
+    uint8_t *w16 = s->w + 2u * base;
 
-    for (i = 0; i < e->n_in; i++) {
-        uint32_t idx = (uint32_t)(base + i);
-        int32_t inc = saturate(acc[i], -INC_LIMIT, INC_LIMIT);
-        int32_t v = saturate(weight_at(s->t, w, base + i) + 2 * inc, s->lo, s->hi);
-        if (ebnn_fmix32(key ^ (idx * GOLDEN)) < e->p_q)
-            v = saturate(v + (v >= 0 ? 2 : -2), s->lo, s->hi);
-        set_weight(s->t, w, base + i, v);
-        ebnn_put_bit(bits, i, v >= 0);
+    for (word = 0; word < s->nw_in; word++) {
+        uint32_t first = 32u * word, end = first + 32u < e->n_in ? first + 32u : e->n_in;
+        uint32_t signs = 0;
+        for (i = first; i < end; i++) {
+            int32_t inc = saturate(acc[i], -INC_LIMIT, INC_LIMIT);
+            int32_t v = wbytes == 1 ? (int32_t)(int8_t)w8[i] : ebnn_get_i16(w16, i);
+            v = saturate(v + 2 * inc, s->lo, s->hi);
+            if (ebnn_fmix32(key ^ ((uint32_t)(base + i) * GOLDEN)) < e->p_q)
+                v = saturate(v + (v >= 0 ? 2 : -2), s->lo, s->hi);
+            if (wbytes == 1)
+                w8[i] = (uint8_t)(int8_t)v;
+            else
+                ebnn_put_i16(w16, i, v);
+            signs |= (uint32_t)(v >= 0) << (i - first);
+        }
+        /* the bits past N_in stay as they are (zero, as in a BIN tensor) */
+        bits[word] = end - first == 32u ? signs
+                                        : (bits[word] & ~((1u << (end - first)) - 1u)) | signs;
     }
+}
+
+static void apply_row(const sub_network *s, uint32_t j, const int32_t *acc, uint32_t key) {
+    if (s->t->weight_bytes == 1)
+        apply_row_as(s, j, acc, key, 1u);
+    else
+        apply_row_as(s, j, acc, key, 2u);
 }
 
 /* The scratch of a batch: the rows of the widest vector, then one sample's pre-activations, one
@@ -295,6 +306,7 @@ static void sub_network_at(const ebnn_train_local *t, uint32_t l, uint32_t strid
     s->wbits = ebnn_train_wbits(t->data, t->model, &lay);
     s->r = (const uint32_t *)(const void *)(t->trnl + s->e.r_off);
     s->in_thr = l == 0 ? (const uint8_t *)(const void *)bin.thresholds : NULL;
+    s->xorpop = ebnn_kernel_at(0)->xorpop;
     s->hi = (int32_t)(1u << (bits - 1u)) - 1;
     s->lo = -s->hi - 1;
 }
