@@ -3,7 +3,8 @@ same weights byte for byte as the torch reference engine after whole runs on dig
 randomized widths, γ, storage widths and seeds; the C core's step in two halves
 (ebnn_local_increments, ebnn_local_apply) against the reference increments and against the
 fused device step, with a batch's shards summing to the whole batch's increments (how
-data-parallel ranks compose); and the engine's bad input named."""
+data-parallel ranks compose), and 2 native gloo ranks against 1 torch process; and the
+engine's bad input named."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,6 +20,7 @@ from edgebnn.ondevice import local as trnl
 from edgebnn.runs import run_folder
 from edgebnn.train import TrainConfig, train
 
+from tests.test_distributed import _train, _weights, needs_two_cores
 from tests.test_native_train import export_with_state, make_rule
 
 
@@ -103,3 +105,17 @@ def test_weights_wider_than_the_c_core_stores_are_named(tmp_path):
         train(config, tmp_path / "r", progress=False)
     config.algo_kwargs["engine"] = "torch"   # the reference stores up to 32 bits
     assert train(config, tmp_path / "t", progress=False)["epochs_run"] == 1
+
+
+@needs_two_cores
+def test_two_native_processes_train_the_torch_weights_of_one(tmp_path):
+    """Across engines and process counts at once: 2 gloo ranks summing the C core's int32
+    increments end with the weights of one process on the torch reference."""
+    for out, flags in (("native2", ["--nproc", "2"]),
+                       ("torch1", ["--nproc", "1", "--algo-arg", "engine=torch"])):
+        proc = _train(tmp_path / out, "--algo", "local", "--layers", "48,24", *flags)
+        assert proc.returncode == 0, proc.stderr
+    native, reference = _weights(tmp_path / "native2"), _weights(tmp_path / "torch1")
+    assert native.keys() == reference.keys()
+    for k in native:
+        assert torch.equal(native[k], reference[k]), k

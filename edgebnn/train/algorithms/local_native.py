@@ -89,15 +89,12 @@ class NativeEngine:
         # than these small copies (and far more on a loaded machine)
         images = x.permute(0, 2, 3, 1).numpy().astype(np.uint8)   # the 0..255 integers
         labels = y.numpy()
-        if len(labels):
-            increments, correct, wrong = trainer.increments(images, labels)
-        else:   # an empty shard (a batch smaller than the ranks): still in the collective
-            increments = np.zeros(sum(l.weight.numel() for l in self.rule.hidden), np.int32)
-            correct = wrong = 0
+        # every rank's shard has samples (the runner refuses batches smaller than the ranks)
+        increments, correct, wrong = trainer.increments(images, labels)
         total = distributed.sum_(torch.from_numpy(increments)).numpy()
         trainer.apply(total)
         for layer, w in zip(self.rule.hidden, self._weights):
             np.copyto(layer.weight.detach().numpy(), w)   # the torch weights follow
         self.rule.step += 1
         self._built_for = (self.rule.step, self._built_for[1])
-        return StepResult(wrong / len(labels) if len(labels) else 0.0, correct)
+        return StepResult(wrong / len(labels), correct)
