@@ -247,19 +247,11 @@ class LocalTrainer(_Trainer):
         _check(lib.ebnn_local_apply(self._train, ffi.from_buffer("int32_t[]", increments),
                                     increments.nbytes), self.source)
 
-    def hidden_weights(self) -> list[np.ndarray]:
-        """Views of the section's integer hidden weights, (K, N_in) per sub-network, in the
-        buffer the steps write (they follow every step)."""
-        from edgebnn.ondevice.local import _ENTRY, _HEAD   # the section's layout
+    def section(self) -> np.ndarray:
+        """The `trnl` section inside the model buffer the steps write, as a writable uint8 view
+        (edgebnn.ondevice.local reads its layout)."""
         state = self._train.state.local
-        dtype = np.dtype("<i1" if state.weight_bytes == 1 else "<i2")
-        views = []
-        for l in range(state.n_hidden):
-            entry = bytes(ffi.buffer(state.trnl + _HEAD.size + _ENTRY.size * l, _ENTRY.size))
-            _, _, n_in, k, _, w_off, _ = _ENTRY.unpack(entry)
-            views.append(np.frombuffer(ffi.buffer(state.trnl + w_off, k * n_in * dtype.itemsize),
-                                       dtype).reshape(k, n_in))
-        return views
+        return np.frombuffer(ffi.buffer(state.trnl, state.trnl_size), np.uint8)
 
 
 class DrtpTrainer(_Trainer):

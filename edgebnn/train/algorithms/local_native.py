@@ -79,7 +79,7 @@ class NativeEngine:
         key = (self.rule.step, tuple(self.rule.thresholds()))
         if self._trainer is None or self._built_for != key:
             self._trainer, self._built_for = self._build(), key
-            self._weights = self._trainer.hidden_weights()
+            self._weights = local.weight_views(self._trainer.section())
         return self._trainer
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
