@@ -107,6 +107,16 @@ def test_weights_wider_than_the_c_core_stores_are_named(tmp_path):
     assert train(config, tmp_path / "t", progress=False)["epochs_run"] == 1
 
 
+def test_a_batch_off_the_cpu_is_named(digits):
+    """The C core trains host memory: a batch on another device (a GPU's, here torch's meta
+    device, which every machine has) is refused, naming the engine that runs there."""
+    rule = make_rule(digits, (16,), engine="native")
+    x = torch.zeros(4, 1, 8, 8, device="meta")
+    with pytest.raises(UsageError, match="native engine trains on the CPU, the model is on "
+                                         "meta; use --algo-arg engine=torch"):
+        rule.train_step(x, torch.zeros(4, dtype=torch.int64, device="meta"))
+
+
 @needs_two_cores
 def test_two_native_processes_train_the_torch_weights_of_one(tmp_path):
     """Across engines and process counts at once: 2 gloo ranks summing the C core's int32

@@ -84,6 +84,9 @@ class NativeEngine:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         """LocalRule.train_step's update (x float NCHW 0..255, y int64), in the C core."""
+        if x.device.type != "cpu":   # the C core reads and writes host memory
+            raise UsageError(f"--algo local: the native engine trains on the CPU, the model is "
+                             f"on {x.device.type}; use --algo-arg engine=torch there")
         trainer = self.trainer()
         # numpy, not torch, for the conversions and copies: torch's intra-op threads cost more
         # than these small copies (and far more on a loaded machine)
