@@ -90,6 +90,9 @@ def cmd_device_load(args: argparse.Namespace) -> int:
     from edgebnn.device.ports import open_device
 
     data = read_bytes(args.model)
+    if args.pubkey:   # on the host first; a board with a key provisioned checks again
+        from edgebnn.signing_cli import check_pubkey
+        check_pubkey(data, args.pubkey, args.model)
     t0 = time.monotonic()
     with open_device(args.port, timeout=args.timeout) as dev:
         try:
@@ -283,6 +286,8 @@ def add_parsers(sub) -> None:
                                       "(committed only when valid): it replaces the stored "
                                       "model and survives resets")
     ld.add_argument("model")
+    ld.add_argument("--pubkey", metavar="KEY.pub",
+                    help="upload the model only if it is signed with this Ed25519 public key")
     _add_port(ld)
     ld.set_defaults(func=cmd_device_load)
 
