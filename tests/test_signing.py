@@ -164,6 +164,20 @@ def signed_build(keys, tmp_path_factory) -> Path:
     return out
 
 
+def tampered(image: bytes, board: str, body_byte: int | None = None,
+             version: str = "0.1.0") -> bytes:
+    """A signed image changed the way an attacker would: one body byte flipped, or another
+    version in the header, with the header's CRCs made right again and the trailer kept (a
+    change the CRCs do not catch, only the signature)."""
+    plain = signing.unsigned(image)
+    header = fwimage.parse(plain)
+    body = plain[fwimage.HEADER_SIZE:]
+    if body_byte is not None:
+        body = flip(body, body_byte)
+    return fwimage.sign(body, board=board, version=version,
+                        slot=header.load_address - fwimage.HEADER_SIZE) + image[len(plain):]
+
+
 def refusal(status: Status, detail: str):
     return pytest.raises(CommandError, match=rf"{status.name} \(refused: {detail}")
 
@@ -178,9 +192,10 @@ def test_a_provisioned_board_accepts_only_its_keys_newer_images(signed_build, ke
     newer = sign(plain, keys["a"], FW_COUNTER + 1)
     fp_b = signing.fingerprint(signing.read_public_key(keys["b"])).hex()
     cases = [(plain, refusal(Status.ERR_UNSIGNED, "unsigned")),
-             (flip(image, fwimage.HEADER_SIZE + 200), refusal(Status.ERR_SIGNATURE,
-                                                              "bad signature")),
-             (flip(image, 30), refusal(Status.ERR_SIGNATURE, "bad signature")),  # the header
+             (tampered(image, board, body_byte=200), refusal(Status.ERR_SIGNATURE,
+                                                             "bad signature")),
+             (tampered(image, board, version="0.1.1"), refusal(Status.ERR_SIGNATURE,
+                                                               "bad signature")),
              (sign(plain, keys["b"], FW_COUNTER + 1), refusal(Status.ERR_KEY,
                                                               f"signed by key {fp_b}")),
              (sign(plain, keys["a"], FW_COUNTER - 1),

@@ -71,6 +71,16 @@ static int copy_slot(const uint8_t *from, const uint8_t *to, bool confirmed)
     return slots_check(to, &info, why);
 }
 
+/* Whether the app slot and staging, holding the same header and body, have the same trailer
+ * or none: the same body re-signed with another counter is another image. */
+static bool same_trailer(uint32_t body_size)
+{
+    uint32_t n = stored_size(__app_slot, body_size);
+    return n == stored_size(__app_staging, body_size) &&
+           memcmp(__app_slot + IMAGE_HEADER_SIZE + body_size,
+                  __app_staging + IMAGE_HEADER_SIZE + body_size, n - body_size) == 0;
+}
+
 int slots_keep(void)
 {
     image_info info;
@@ -78,7 +88,7 @@ int slots_keep(void)
     if (slots_check(__app_slot, &info, why) != IMAGE_OK || slots_trial() != SLOT_CONFIRMED)
         return 0;   /* nothing confirmed to keep: staging keeps the image it has */
     if (memcmp(__app_slot, __app_staging, IMAGE_HEADER_CHECKED) == 0 &&
-        slots_check(__app_staging, &info, why) == IMAGE_OK)
+        slots_check(__app_staging, &info, why) == IMAGE_OK && same_trailer(info.body_size))
         return 0;   /* kept already */
     return copy_slot(__app_slot, __app_staging, false);
 }
