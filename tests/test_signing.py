@@ -248,3 +248,23 @@ def test_a_provisioned_board_serves_only_its_keys_newer_models(signed_build, key
         dev.load(sign(other, keys["a"], 3))   # the same counter is no downgrade
         np.testing.assert_array_equal(dev.infer(images).scores,
                                       NativeModel(other).infer(images))
+
+
+@needs_qemu
+def test_a_failed_trial_does_not_advance_the_counter(signed_build, keys, tmp_path):
+    """A signed image with a higher counter that hangs at reset is reverted by its trial boot
+    (docs/boot.md "Trial boot"), and the floor stays the confirmed application's: the board
+    can still go to any version from there up."""
+    from edgebnn.device.errors import DeviceError
+    from tests.test_trial_boot import bad_image
+
+    board = "mps2-an386"
+    port = f"qemu:{board}?store={tmp_path / 'board.store'}"
+    image = (ensure_firmware(board, signed_build).parent / "edgebnn-fw.img").read_bytes()
+    with open_device(port, build_dir=signed_build) as dev:
+        enter_bootloader(dev)
+        upload(dev, sign(bad_image(board, "hang"), keys["a"], FW_COUNTER + 10))
+        with pytest.raises(DeviceError, match="never answered .* restored 0.1.0"):
+            boot(dev)
+        assert flash(dev, sign(signing.unsigned(image), keys["a"], FW_COUNTER + 1)).version \
+            == "0.1.0"
