@@ -33,6 +33,7 @@ from tests.conftest import random_images, random_model
 
 SHAPE = (8, 8, 1)
 FW_COUNTER = 5            # the counter the signed build's own image carries
+TIMEOUT = 10.0            # seconds per reply: the shared test machines can be slow
 
 
 @pytest.fixture(scope="module")
@@ -202,15 +203,15 @@ def test_a_provisioned_board_accepts_only_its_keys_newer_images(signed_build, ke
              (sign(plain, keys["a"], FW_COUNTER - 1),
               refusal(Status.ERR_DOWNGRADE, f"downgrade, counter {FW_COUNTER - 1} is below "
                                             f"the running {FW_COUNTER}"))]
-    with open_device(port, build_dir=signed_build) as dev:
+    with open_device(port, timeout=TIMEOUT, build_dir=signed_build) as dev:
         enter_bootloader(dev)
         for bad, refused in cases:
             with refused:
                 upload(dev, bad)
         assert boot(dev) == "0.1.0"   # the application that ran before runs
-    with open_device(port, build_dir=signed_build) as dev:
+    with open_device(port, timeout=TIMEOUT, build_dir=signed_build) as dev:
         assert flash(dev, newer).version == "0.1.0"   # confirmed: the floor is now 6
-    with open_device(port, build_dir=signed_build) as dev:   # QEMU restarted, same flash
+    with open_device(port, timeout=TIMEOUT, build_dir=signed_build) as dev:   # QEMU restarted, same flash
         enter_bootloader(dev)
         with refusal(Status.ERR_DOWNGRADE, f"downgrade, counter {FW_COUNTER} is below the "
                                            f"running {FW_COUNTER + 1}"):
@@ -234,14 +235,14 @@ def test_a_provisioned_board_serves_only_its_keys_newer_models(signed_build, key
              (sign(other, keys["a"], 2), refusal(Status.ERR_DOWNGRADE,
                                                  "downgrade, counter 2 is below the "
                                                  "running 3"))]
-    with open_device(port, build_dir=signed_build) as dev:
+    with open_device(port, timeout=TIMEOUT, build_dir=signed_build) as dev:
         dev.load(first)
         for bad, refused in cases:
             for ram_only in (False, True):
                 with refused:
                     dev.load(bad, ram_only=ram_only)
                 np.testing.assert_array_equal(dev.infer(images).scores, expected)
-    with open_device(port, build_dir=signed_build) as dev:   # after a reset: still refused
+    with open_device(port, timeout=TIMEOUT, build_dir=signed_build) as dev:   # after a reset: still refused
         np.testing.assert_array_equal(dev.infer(images).scores, expected)
         with refusal(Status.ERR_DOWNGRADE, "downgrade, counter 2 is below the running 3"):
             dev.load(sign(other, keys["a"], 2))
@@ -261,10 +262,10 @@ def test_a_failed_trial_does_not_advance_the_counter(signed_build, keys, tmp_pat
     board = "mps2-an386"
     port = f"qemu:{board}?store={tmp_path / 'board.store'}"
     image = (ensure_firmware(board, signed_build).parent / "edgebnn-fw.img").read_bytes()
-    with open_device(port, build_dir=signed_build) as dev:
+    with open_device(port, timeout=TIMEOUT, build_dir=signed_build) as dev:
         enter_bootloader(dev)
         upload(dev, sign(bad_image(board, "hang"), keys["a"], FW_COUNTER + 10))
         with pytest.raises(DeviceError, match="never answered .* restored 0.1.0"):
-            boot(dev)
+            boot(dev, timeout=4 * TIMEOUT)   # two watchdog periods (2 s each) and a boot
         assert flash(dev, sign(signing.unsigned(image), keys["a"], FW_COUNTER + 1)).version \
             == "0.1.0"
