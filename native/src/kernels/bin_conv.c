@@ -81,26 +81,33 @@ static void cuts(const ebnn_layer *l, uint32_t c0, uint32_t rows, uint32_t terms
 }
 
 /* BIN output channels c0 .. c0 + rows - 1 of one pixel (its words o, cleared) from their
- * mismatch counts, a word at a time: with cuts, the bits (m < cut) and then the word's flip
- * bits XOR-ed in; without (a layer of few pixels, where computing the cuts would cost more
- * than they save), y = terms - 2m against the threshold, the flip as a sign mask (y ^ f >= t ^ f
- * is y >= t for f = 0 and y <= t for f = -1). Bits past in_c are zero in inputs and weights
- * alike, so mism counts exactly the mismatching terms. */
-static inline __attribute__((always_inline)) void finish_bin(
-    uint32_t *o, const uint32_t *flip, const int32_t *thresholds, uint32_t terms, uint32_t c0,
-    uint32_t rows, const uint32_t *mism, const uint32_t *cut) {
+ * cut bits (the row's cut_bits: bit j is mism[j] < cut[j]), the channels' flip bits XOR-ed in
+ * a word at a time and shifted into place (c0 is a multiple of 32 unless a chunk is shorter). */
+static inline __attribute__((always_inline)) void place_bits(uint32_t *o, const uint32_t *flip,
+                                                              uint32_t c0, uint32_t rows,
+                                                              const uint32_t *bits) {
+    uint32_t j;
+    for (j = 0; j < rows; j += 32u) {
+        uint32_t c = c0 + j, sh = c & 31u, n = rows - j < 32u ? rows - j : 32u;
+        uint32_t b = bits[j >> 5] ^ ebnn_bits_at(flip, c, n);
+        o[c >> 5] |= b << sh;
+        if (sh != 0u && sh + n > 32u) o[(c >> 5) + 1u] |= b >> (32u - sh);
+    }
+}
+
+/* The same without cuts (a layer of few pixels, where computing the cuts would cost more than
+ * they save): y = terms - 2m against the threshold, the flip as a sign mask (y ^ f >= t ^ f is
+ * y >= t for f = 0 and y <= t for f = -1). Bits past in_c are zero in inputs and weights alike,
+ * so mism counts exactly the mismatching terms. */
+static void finish_thresholds(uint32_t *o, const uint32_t *flip, const int32_t *thresholds,
+                              uint32_t terms, uint32_t c0, uint32_t rows, const uint32_t *mism) {
     uint32_t j = 0;
     while (j < rows) {
         uint32_t c = c0 + j, sh = c & 31u, n = 32u - sh < rows - j ? 32u - sh : rows - j;
         uint32_t fw = flip[c >> 5] >> sh, bits = 0, i;
-        if (cut != NULL) {
-            for (i = n; i-- > 0;) bits = (bits << 1) | ((mism[j + i] - cut[j + i]) >> 31);
-            bits ^= fw;
-        } else {
-            for (i = 0; i < n; i++) {
-                int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
-                bits |= (uint32_t)((y ^ f) >= (thresholds[c + i] ^ f)) << i;
-            }
+        for (i = 0; i < n; i++) {
+            int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
+            bits |= (uint32_t)((y ^ f) >= (thresholds[c + i] ^ f)) << i;
         }
         if (n < 32u) bits &= (1u << n) - 1u;
         o[c >> 5] |= bits << sh;
@@ -114,22 +121,27 @@ static void finish_i32(int32_t *o, uint32_t rows, uint32_t terms, const uint32_t
     for (j = 0; j < rows; j++) o[j] = (int32_t)(terms - mism[j]) - (int32_t)mism[j];
 }
 
-/* Channels c0 .. c0 + rows - 1 of output pixel pix (cut: NULL or the chunk's cuts). */
+/* Channels c0 .. c0 + rows - 1 of output pixel pix (cut: NULL or the chunk's cuts, turned
+ * into bits by cut_bits). */
 static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint32_t rows,
-                   uint32_t terms, const uint32_t *mism, const uint32_t *cut) {
-    if (l->out_type == EBNN_T_BIN && cut != NULL)
-        finish_bin((uint32_t *)out + pix * ebnn_words(l->out_c), l->flip, NULL, terms, c0, rows,
-                   mism, cut);
-    else if (l->out_type == EBNN_T_BIN)
-        finish_bin((uint32_t *)out + pix * ebnn_words(l->out_c), l->flip, l->thresholds, terms,
-                   c0, rows, mism, NULL);
-    else
+                   uint32_t terms, const uint32_t *mism, const uint32_t *cut,
+                   ebnn_cut_bits_fn cut_bits) {
+    uint32_t *o = (uint32_t *)out + pix * ebnn_words(l->out_c);
+    if (l->out_type == EBNN_T_BIN && cut != NULL) {
+        uint32_t bits[CHUNK_ROWS / 32u];
+        cut_bits(mism, cut, rows, bits);
+        place_bits(o, l->flip, c0, rows, bits);
+    } else if (l->out_type == EBNN_T_BIN) {
+        finish_thresholds(o, l->flip, l->thresholds, terms, c0, rows, mism);
+    } else {
         finish_i32((int32_t *)out + pix * l->out_c + c0, rows, terms, mism);
+    }
 }
 
 int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k) {
     ebnn_xorpop_fn xorpop = k->xorpop;
     ebnn_xorpop2_fn xorpop2 = k->xorpop2;
+    ebnn_cut_bits_fn cut_bits = k->cut_bits != NULL ? k->cut_bits : ebnn_ref_cut_bits;
     uint32_t patch[PATCH_WORDS], mism[2u * CHUNK_ROWS], cut[CHUNK_ROWS];
     uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
     uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0;
@@ -146,6 +158,8 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
 
     chunk = (CHUNK_WORDS / n) & ~3u;
     if (chunk < 4u) chunk = 4u;
+    /* with cuts, chunks on output words: the cut bits go in without shifts */
+    if (use_cuts && chunk >= 32u) chunk &= ~31u;
     if (chunk > CHUNK_ROWS) chunk = CHUNK_ROWS;
 
     for (pix = 0; pix < npix; pix++) ebnn_out_pixel_begin(l, out, pix);
@@ -158,11 +172,11 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
             if (xorpop2 != NULL && pix + 1u < npix) {
                 xorpop2(x, window(l, in, iw, pix + 1u, patch + PATCH_WORDS / 2u), w, n, rows,
                         mism, mism + CHUNK_ROWS);
-                finish(l, out, pix, c0, rows, terms, mism, cut_or_none);
-                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS, cut_or_none);
+                finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits);
+                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS, cut_or_none, cut_bits);
             } else {
                 xorpop(x, w, n, rows, mism);
-                finish(l, out, pix, c0, rows, terms, mism, cut_or_none);
+                finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits);
             }
         }
     }
