@@ -80,9 +80,12 @@ static void cuts(const ebnn_layer *l, uint32_t c0, uint32_t rows, uint32_t terms
     }
 }
 
-/* BIN output channels c0 .. c0 + rows - 1 of one pixel (its words o, cleared) from their
- * cut bits (the row's cut_bits: bit j is mism[j] < cut[j]), the channels' flip bits XOR-ed in
- * a word at a time and shifted into place (c0 is a multiple of 32 unless a chunk is shorter). */
+/* BIN output channels c0 .. c0 + rows - 1 of one pixel (its words o) from their cut bits (the
+ * row's cut_bits: bit j is mism[j] < cut[j]), the channels' flip bits XOR-ed in a word at a
+ * time and shifted into place (c0 is a multiple of 32 unless a chunk is shorter). Nothing
+ * clears the words first: a word's first write is the one at its bit 0 (a chunk starting there,
+ * or the part of a chunk that spills into it), which stores; the later ones OR into it. Bits
+ * past out_c are zero in what is stored. */
 static inline __attribute__((always_inline)) void place_bits(uint32_t *o, const uint32_t *flip,
                                                               uint32_t c0, uint32_t rows,
                                                               const uint32_t *bits) {
@@ -90,8 +93,12 @@ static inline __attribute__((always_inline)) void place_bits(uint32_t *o, const 
     for (j = 0; j < rows; j += 32u) {
         uint32_t c = c0 + j, sh = c & 31u, n = rows - j < 32u ? rows - j : 32u;
         uint32_t b = bits[j >> 5] ^ ebnn_bits_at(flip, c, n);
-        o[c >> 5] |= b << sh;
-        if (sh != 0u && sh + n > 32u) o[(c >> 5) + 1u] |= b >> (32u - sh);
+        if (sh == 0u) {
+            o[c >> 5] = b;
+        } else {
+            o[c >> 5] |= b << sh;
+            if (sh + n > 32u) o[(c >> 5) + 1u] = b >> (32u - sh);
+        }
     }
 }
 
@@ -110,7 +117,8 @@ static void finish_thresholds(uint32_t *o, const uint32_t *flip, const int32_t *
             bits |= (uint32_t)((y ^ f) >= (thresholds[c + i] ^ f)) << i;
         }
         if (n < 32u) bits &= (1u << n) - 1u;
-        o[c >> 5] |= bits << sh;
+        if (sh == 0u) o[c >> 5] = bits; /* the word's first write (place_bits) */
+        else o[c >> 5] |= bits << sh;
         j += n;
     }
 }
@@ -162,7 +170,6 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
     if (use_cuts && chunk >= 32u) chunk &= ~31u;
     if (chunk > CHUNK_ROWS) chunk = CHUNK_ROWS;
 
-    for (pix = 0; pix < npix; pix++) ebnn_out_pixel_begin(l, out, pix);
     for (c0 = 0; c0 < l->out_c; c0 += chunk) {
         uint32_t rows = l->out_c - c0 < chunk ? l->out_c - c0 : chunk;
         const uint32_t *w = l->weights + (size_t)c0 * n;

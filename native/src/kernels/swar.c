@@ -280,6 +280,40 @@ static void xorpop_swar(const uint32_t *x, const uint32_t *w, uint32_t n, uint32
 #endif
 
 #if defined(HS_ASM)
+/* The fused output step (ebnn_cut_bits_fn): CMP sets the carry for mism >= cut and ADC shifts
+ * it into the word (b = 2b + C), from the top value down, four values per pair of LDMDB; the
+ * word is then the complement of the bits. 2.5 instructions per value and the loop's 2 per 4.
+ * (The SIMD compares USUB8/USUB16 + SEL need counts in bytes or halfwords; the counts and cuts
+ * are words, up to a layer's term count.) */
+static void cut_bits_hs(const uint32_t *mism, const uint32_t *cut, uint32_t rows,
+                        uint32_t *bits) {
+    uint32_t j;
+    for (j = 0; j < rows; j += 32u) {
+        uint32_t n = rows - j < 32u ? rows - j : 32u, k = n / 4u, b = 0, i;
+        const uint32_t *m = mism + j + 4u * k, *c = cut + j + 4u * k;
+        for (i = n; i-- > 4u * k;) b = (b << 1) | (mism[j + i] >= cut[j + i]);
+        if (k != 0u)
+            __asm volatile("1:\n\t"
+                           "ldmdb %[m]!, {r4, r5, r6, r8}\n\t"
+                           "ldmdb %[c]!, {r9, r10, r11, r12}\n\t"
+                           "cmp r8, r12\n\tadc %[b], %[b], %[b]\n\t"
+                           "cmp r6, r11\n\tadc %[b], %[b], %[b]\n\t"
+                           "cmp r5, r10\n\tadc %[b], %[b], %[b]\n\t"
+                           "cmp r4, r9\n\tadc %[b], %[b], %[b]\n\t"
+                           "subs %[k], %[k], #1\n\t"
+                           "bne 1b\n\t"
+                           : [m] "+r"(m), [c] "+r"(c), [b] "+r"(b), [k] "+r"(k)
+                           :
+                           : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+        bits[j >> 5] = n < 32u ? ~b & ((1u << n) - 1u) : ~b;
+    }
+}
+#define CUT_BITS cut_bits_hs
+#else
+#define CUT_BITS NULL /* the reference's loop is what GCC makes of it */
+#endif
+
+#if defined(HS_ASM)
 #define XORPOP xorpop_hs
 #else
 #define XORPOP xorpop_swar
@@ -288,7 +322,7 @@ static void xorpop_swar(const uint32_t *x, const uint32_t *w, uint32_t n, uint32
 /* The row. On ARM also the 8-bit first layer without SIMD (swar_u8.c), the depthwise and the
  * other ops of arm_*.c (which only compile there); elsewhere the reference does those. */
 const ebnn_kernel ebnn_kernel_swar = {
-    .name = "swar", .xorpop = XORPOP,
+    .name = "swar", .xorpop = XORPOP, .cut_bits = CUT_BITS,
 #if defined(__arm__) || defined(__aarch64__)
     .conv_u8 = ebnn_swar_u8_conv2d, .depthwise = ebnn_arm_depthwise_conv2d,
     .threshold = ebnn_arm_threshold, .maxpool = ebnn_arm_maxpool, .binarize = ebnn_arm_binarize,
