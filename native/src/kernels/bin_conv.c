@@ -166,8 +166,9 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
 
     chunk = (CHUNK_WORDS / n) & ~3u;
     if (chunk < 4u) chunk = 4u;
-    /* with cuts, chunks on output words: the cut bits go in without shifts */
-    if (use_cuts && chunk >= 32u) chunk &= ~31u;
+    /* whole blocks of 8 rows (the NEON and Helium blocks' 8 and 4) in every chunk; with cuts,
+     * chunks on output words: the cut bits go in without shifts */
+    if (chunk >= 8u) chunk &= use_cuts && chunk >= 32u ? ~31u : ~7u;
     if (chunk > CHUNK_ROWS) chunk = CHUNK_ROWS;
 
     for (c0 = 0; c0 < l->out_c; c0 += chunk) {
