@@ -18,20 +18,20 @@
 /* BIN layers of this many output pixels or more finish through per-channel cuts */
 #define CUT_PIXELS 4u
 
-/* The window of output pixel (oy, ox) as one run of the input when it is one (no padding in it,
- * and its rows adjacent: kh == 1 or rows as wide as the input); NULL otherwise. */
-static const uint32_t *window_in_place(const ebnn_layer *l, const uint32_t *in, uint32_t iw,
-                                       uint32_t oy, uint32_t ox) {
-    int32_t iy = (int32_t)(oy * l->sh) - (int32_t)l->ph, ix = (int32_t)(ox * l->sw) - (int32_t)l->pw;
-    if (iy < 0 || ix < 0 || iy + l->kh > l->in_h || ix + l->kw > l->in_w) return NULL;
-    if (l->kh != 1 && l->kw != l->in_w) return NULL;
-    return in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
+/* Copies n words, four per step (window rows). */
+static inline void copy_words(uint32_t *dst, const uint32_t *src, uint32_t n) {
+    uint32_t k = 0;
+    for (; k + 4u <= n; k += 4u) {
+        uint32_t a = src[k], b = src[k + 1u], c = src[k + 2u], d = src[k + 3u];
+        dst[k] = a, dst[k + 1u] = b, dst[k + 2u] = c, dst[k + 3u] = d;
+    }
+    for (; k < n; k++) dst[k] = src[k];
 }
 
 /* Copies the window of (oy, ox) into patch in weight order (ky, kx, words); padded taps are
  * -1 in every channel, i.e. zero words. A window row inside the input is one run of kw * iw
  * words, copied as one (the interior pixels' case); only border rows go tap by tap. */
-static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
+__attribute__((noinline)) static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
                    uint32_t ox, uint32_t *patch) {
     const uint32_t kh = l->kh, kw = l->kw, in_h = l->in_h, in_w = l->in_w, run = kw * iw;
     const int32_t ix0 = (int32_t)(ox * l->sw) - (int32_t)l->pw;
@@ -43,8 +43,7 @@ static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_
         if (iy < 0 || iy >= (int32_t)in_h) {
             for (k = 0; k < run; k++) patch[k] = 0;
         } else if (cols_inside) {
-            const uint32_t *px = row + (size_t)ix0 * iw;
-            for (k = 0; k < run; k++) patch[k] = px[k];
+            copy_words(patch, row + (size_t)ix0 * iw, run);
         } else {
             for (kx = 0; kx < kw; kx++) {
                 int32_t ix = ix0 + (int32_t)kx;
@@ -60,13 +59,19 @@ static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_
     }
 }
 
-/* The window of output pixel pix: in place when it is one run of the input, else copied into
- * patch. */
-static const uint32_t *window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, size_t pix,
-                              uint32_t *patch) {
-    uint32_t oy = (uint32_t)(pix / l->out_w), ox = (uint32_t)(pix % l->out_w);
-    const uint32_t *x = window_in_place(l, in, iw, oy, ox);
-    if (x != NULL) return x;
+/* The window of output pixel (oy, ox): in place when it is one run of the input (no padding in
+ * it, and its rows adjacent: kh == 1 or rows as wide as the input), else copied into patch:
+ * inside the input as kh runs of kw * iw words, at the border by gather. */
+static const uint32_t *window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
+                              uint32_t ox, uint32_t *patch) {
+    int32_t iy = (int32_t)(oy * l->sh) - (int32_t)l->ph, ix = (int32_t)(ox * l->sw) - (int32_t)l->pw;
+    if (iy >= 0 && ix >= 0 && iy + l->kh <= l->in_h && ix + l->kw <= l->in_w) {
+        const uint32_t *x = in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
+        uint32_t run = (uint32_t)l->kw * iw, stride = (uint32_t)l->in_w * iw, ky;
+        if (l->kh == 1u || l->kw == l->in_w) return x;
+        for (ky = 0; ky < l->kh; ky++) copy_words(patch + ky * run, x + (size_t)ky * stride, run);
+        return patch;
+    }
     gather(l, in, iw, oy, ox, patch);
     return patch;
 }
@@ -152,7 +157,7 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
     ebnn_cut_bits_fn cut_bits = k->cut_bits != NULL ? k->cut_bits : ebnn_ref_cut_bits;
     uint32_t patch[PATCH_WORDS], mism[2u * CHUNK_ROWS], cut[CHUNK_ROWS];
     uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
-    uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0;
+    uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0, oy, ox;
     size_t pix, npix = (size_t)l->out_h * l->out_w;
     int may_gather = l->ph != 0 || l->pw != 0 || (l->kh != 1 && l->kw != l->in_w);
     /* the cuts pay for themselves from a few pixels on */
@@ -175,11 +180,13 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
         uint32_t rows = l->out_c - c0 < chunk ? l->out_c - c0 : chunk;
         const uint32_t *w = l->weights + (size_t)c0 * n;
         if (use_cuts) cuts(l, c0, rows, terms, cut);
-        for (pix = 0; pix < npix; pix++) {
-            const uint32_t *x = window(l, in, iw, pix, patch);
+        for (pix = 0, oy = 0, ox = 0; pix < npix; pix++) {
+            const uint32_t *x = window(l, in, iw, oy, ox, patch);
+            if (++ox == l->out_w) ox = 0, oy++;
             if (xorpop2 != NULL && pix + 1u < npix) {
-                xorpop2(x, window(l, in, iw, pix + 1u, patch + PATCH_WORDS / 2u), w, n, rows,
-                        mism, mism + CHUNK_ROWS);
+                xorpop2(x, window(l, in, iw, oy, ox, patch + PATCH_WORDS / 2u), w, n, rows, mism,
+                        mism + CHUNK_ROWS);
+                if (++ox == l->out_w) ox = 0, oy++;
                 finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits);
                 finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS, cut_or_none, cut_bits);
             } else {
