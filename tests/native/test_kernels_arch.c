@@ -400,6 +400,42 @@ static void check_cut_bits(const ebnn_kernel *k, uint32_t cases) {
     }
 }
 
+/* The few-pixel output step (thresh_bits) against ebnn_ref_thresh_bits: pre-activations equal
+ * to their thresholds, one either side, the int32 extremes, random flips from a random first
+ * channel (flip words read at any bit offset), rows 1..256. */
+static void check_thresh_bits(const ebnn_kernel *k, uint32_t cases) {
+    uint32_t c, i, rows, c0, terms, *m, want[8], got[8], flips[10];
+    int32_t *t = (int32_t *)(void *)t_buf;
+    if (k->thresh_bits == NULL) return;
+    for (c = 0; c < cases && failures == 0; c++) {
+        rows = c % 4u == 0 ? rnd_in(1, 256) : rnd_in(1, 40);
+        c0 = rnd_in(0, 40), terms = rnd_in(1, c % 3u == 0 ? 70000u : 600u);
+        m = in_buf + MAX_IN_WORDS + 4u - rows;
+        for (i = 0; i < 10u; i++) flips[i] = rnd();
+        for (i = 0; i < rows; i++) {
+            int32_t y;
+            m[i] = rnd_in(0, terms);
+            y = (int32_t)(terms - 2u * m[i]);
+            switch (rnd_in(0, 4)) {
+            case 0: t[c0 + i] = y; break;
+            case 1: t[c0 + i] = y + 1; break;
+            case 2: t[c0 + i] = y - 1; break;
+            case 3: t[c0 + i] = rnd_in(0, 1) ? INT32_MIN : INT32_MAX; break;
+            default: t[c0 + i] = (int32_t)rnd_in(0, 2u * terms) - (int32_t)terms; break;
+            }
+        }
+        memset(want, 0x5A, sizeof want);
+        memset(got, 0xA5, sizeof got);
+        ebnn_ref_thresh_bits(m, t, flips, c0, rows, terms, want);
+        k->thresh_bits(m, t, flips, c0, rows, terms, got);
+        for (i = 0; i < ebnn_words(rows); i++)
+            if (got[i] != want[i]) {
+                fail("thresh_bits rows/word", k->name, rows, i);
+                break;
+            }
+    }
+}
+
 int main(int argc, char **argv) {
     uint32_t seed = 1, cases = 400, i;
     const ebnn_kernel *k;
@@ -421,11 +457,16 @@ int main(int argc, char **argv) {
         check_conv(k, cases, &optimized, paths);
         check_threshold(k, cases);
         check_cut_bits(k, cases);
+        check_thresh_bits(k, cases);
         ta_write("  kernel ");
         ta_write(k->name);
         ta_write(failures ? ": FAILED, " : ": xorpop ok, ");
         put_u(cases);
-        ta_write(k->cut_bits != NULL ? " threshold and cut_bits cases, " : " threshold cases, ");
+        ta_write(" threshold cases, ");
+        if (k->cut_bits != NULL || k->thresh_bits != NULL) {
+            put_u(cases);
+            ta_write(k->thresh_bits != NULL ? " cut_bits and thresh_bits cases, " : " cut_bits cases, ");
+        }
         put_u(cases);
         ta_write(" conv cases, ");
         put_u(optimized);

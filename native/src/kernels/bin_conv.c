@@ -85,19 +85,19 @@ static void cuts(const ebnn_layer *l, uint32_t c0, uint32_t rows, uint32_t terms
     }
 }
 
-/* BIN output channels c0 .. c0 + rows - 1 of one pixel (its words o) from their cut bits (the
- * row's cut_bits: bit j is mism[j] < cut[j]), the channels' flip bits XOR-ed in a word at a
- * time and shifted into place (c0 is a multiple of 32 unless a chunk is shorter). Nothing
- * clears the words first: a word's first write is the one at its bit 0 (a chunk starting there,
- * or the part of a chunk that spills into it), which stores; the later ones OR into it. Bits
- * past out_c are zero in what is stored. */
+/* BIN output channels c0 .. c0 + rows - 1 of one pixel (its words o) from their bits (bit j:
+ * channel c0 + j), the flip bits XOR-ed in a word at a time where flip is not NULL, shifted
+ * into place (c0 is a multiple of 32 unless a chunk is shorter). Nothing clears the words
+ * first: a word's first write is the one at its bit 0 (a chunk starting there, or the part of
+ * a chunk that spills into it), which stores; the later ones OR into it. Bits past out_c are
+ * zero in what is stored. */
 static inline __attribute__((always_inline)) void place_bits(uint32_t *o, const uint32_t *flip,
                                                               uint32_t c0, uint32_t rows,
                                                               const uint32_t *bits) {
     uint32_t j;
     for (j = 0; j < rows; j += 32u) {
         uint32_t c = c0 + j, sh = c & 31u, n = rows - j < 32u ? rows - j : 32u;
-        uint32_t b = bits[j >> 5] ^ ebnn_bits_at(flip, c, n);
+        uint32_t b = bits[j >> 5] ^ (flip != NULL ? ebnn_bits_at(flip, c, n) : 0u);
         if (sh == 0u) {
             o[c >> 5] = b;
         } else {
@@ -107,45 +107,24 @@ static inline __attribute__((always_inline)) void place_bits(uint32_t *o, const 
     }
 }
 
-/* The same without cuts (a layer of few pixels, where computing the cuts would cost more than
- * they save): y = terms - 2m against the threshold, the flip as a sign mask (y ^ f >= t ^ f is
- * y >= t for f = 0 and y <= t for f = -1). Bits past in_c are zero in inputs and weights alike,
- * so mism counts exactly the mismatching terms. */
-static void finish_thresholds(uint32_t *o, const uint32_t *flip, const int32_t *thresholds,
-                              uint32_t terms, uint32_t c0, uint32_t rows, const uint32_t *mism) {
-    uint32_t j = 0;
-    while (j < rows) {
-        uint32_t c = c0 + j, sh = c & 31u, n = 32u - sh < rows - j ? 32u - sh : rows - j;
-        uint32_t fw = flip[c >> 5] >> sh, bits = 0, i;
-        for (i = 0; i < n; i++) {
-            int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
-            bits |= (uint32_t)((y ^ f) >= (thresholds[c + i] ^ f)) << i;
-        }
-        if (n < 32u) bits &= (1u << n) - 1u;
-        if (sh == 0u) o[c >> 5] = bits; /* the word's first write (place_bits) */
-        else o[c >> 5] |= bits << sh;
-        j += n;
-    }
-}
-
 /* I32 output: y = terms - 2m, as in the reference. */
 static void finish_i32(int32_t *o, uint32_t rows, uint32_t terms, const uint32_t *mism) {
     uint32_t j;
     for (j = 0; j < rows; j++) o[j] = (int32_t)(terms - mism[j]) - (int32_t)mism[j];
 }
 
-/* Channels c0 .. c0 + rows - 1 of output pixel pix (cut: NULL or the chunk's cuts, turned
- * into bits by cut_bits). */
+/* Channels c0 .. c0 + rows - 1 of output pixel pix (cut: NULL or the chunk's cuts): BIN
+ * through the row's cut_bits (flips XOR-ed in after) or, without cuts, its thresh_bits. */
 static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint32_t rows,
                    uint32_t terms, const uint32_t *mism, const uint32_t *cut,
-                   ebnn_cut_bits_fn cut_bits) {
-    uint32_t *o = (uint32_t *)out + pix * ebnn_words(l->out_c);
+                   ebnn_cut_bits_fn cut_bits, ebnn_thresh_bits_fn thresh_bits) {
+    uint32_t *o = (uint32_t *)out + pix * ebnn_words(l->out_c), bits[CHUNK_ROWS / 32u];
     if (l->out_type == EBNN_T_BIN && cut != NULL) {
-        uint32_t bits[CHUNK_ROWS / 32u];
         cut_bits(mism, cut, rows, bits);
         place_bits(o, l->flip, c0, rows, bits);
     } else if (l->out_type == EBNN_T_BIN) {
-        finish_thresholds(o, l->flip, l->thresholds, terms, c0, rows, mism);
+        thresh_bits(mism, l->thresholds, l->flip, c0, rows, terms, bits);
+        place_bits(o, NULL, c0, rows, bits);
     } else {
         finish_i32((int32_t *)out + pix * l->out_c + c0, rows, terms, mism);
     }
@@ -155,6 +134,7 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
     ebnn_xorpop_fn xorpop = k->xorpop;
     ebnn_xorpop2_fn xorpop2 = k->xorpop2;
     ebnn_cut_bits_fn cut_bits = k->cut_bits != NULL ? k->cut_bits : ebnn_ref_cut_bits;
+    ebnn_thresh_bits_fn thresh_bits = k->thresh_bits != NULL ? k->thresh_bits : ebnn_ref_thresh_bits;
     uint32_t patch[PATCH_WORDS], mism[2u * CHUNK_ROWS], cut[CHUNK_ROWS];
     uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
     uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0, oy, ox;
@@ -187,11 +167,14 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
                 xorpop2(x, window(l, in, iw, oy, ox, patch + PATCH_WORDS / 2u), w, n, rows, mism,
                         mism + CHUNK_ROWS);
                 if (++ox == l->out_w) ox = 0, oy++;
-                finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits);
-                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS, cut_or_none, cut_bits);
+                finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits,
+                       thresh_bits);
+                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS, cut_or_none, cut_bits,
+                       thresh_bits);
             } else {
                 xorpop(x, w, n, rows, mism);
-                finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits);
+                finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits,
+                       thresh_bits);
             }
         }
     }

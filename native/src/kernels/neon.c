@@ -343,10 +343,52 @@ static void cut_bits_neon(const uint32_t *mism, const uint32_t *cut, uint32_t ro
     }
 }
 
+/* y = terms - 2m >= t, or y <= t where the lane's flip bit is set (the flip as a sign mask f:
+ * y ^ f >= t ^ f, as the reference), for 8 values with flip bits fb (bit i: value i), narrowed
+ * to 8 bytes 0x00/0xFF. */
+static inline uint8x8_t ge8(const uint32_t *m, const int32_t *t, uint32_t fb, int32x4_t terms,
+                            uint32x4_t lane_lo, uint32x4_t lane_hi) {
+    uint32x4_t fv = vdupq_n_u32(fb);
+    int32x4_t f0 = vreinterpretq_s32_u32(vtstq_u32(fv, lane_lo));
+    int32x4_t f1 = vreinterpretq_s32_u32(vtstq_u32(fv, lane_hi));
+    int32x4_t y0 = vsubq_s32(terms, vreinterpretq_s32_u32(vshlq_n_u32(vld1q_u32(m), 1)));
+    int32x4_t y1 = vsubq_s32(terms, vreinterpretq_s32_u32(vshlq_n_u32(vld1q_u32(m + 4), 1)));
+    uint16x8_t h = vcombine_u16(vmovn_u32(vcgeq_s32(veorq_s32(y0, f0), veorq_s32(vld1q_s32(t), f0))),
+                                vmovn_u32(vcgeq_s32(veorq_s32(y1, f1), veorq_s32(vld1q_s32(t + 4), f1))));
+    return vmovn_u16(h);
+}
+
+/* The few-pixel output step (ebnn_thresh_bits_fn): 8 values per group, packed as
+ * cut_bits_neon packs; 1-7 values left one at a time. */
+static void thresh_bits_neon(const uint32_t *mism, const int32_t *thresholds,
+                             const uint32_t *flip, uint32_t c0, uint32_t rows, uint32_t terms,
+                             uint32_t *bits) {
+    static const uint32_t lanes[8] = {1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u};
+    const int32x4_t tv = vdupq_n_s32((int32_t)terms);
+    const uint32x4_t lo = vld1q_u32(lanes), hi = vld1q_u32(lanes + 4);
+    uint32_t j, k, i;
+    for (j = 0; j < rows; j += 32u) {
+        uint32_t n = rows - j < 32u ? rows - j : 32u, fw = ebnn_bits_at(flip, c0 + j, n), b = 0;
+        const int32_t *t = thresholds + c0 + j;
+        for (k = 0; k + 8u <= n; k += 8u) {
+            uint8x8_t p = bytes_to_bits(
+                vcombine_u8(ge8(mism + j + k, t + k, fw >> k, tv, lo, hi), vdup_n_u8(0)));
+            p = vpadd_u8(p, p);
+            b |= (uint32_t)vget_lane_u8(vpadd_u8(p, p), 0) << k;
+        }
+        for (i = k; i < n; i++) {
+            int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
+            b |= (uint32_t)((y ^ f) >= (t[i] ^ f)) << i;
+        }
+        bits[j >> 5] = b;
+    }
+}
+
 /* The row: AArch64 convolutions run pixel pairs; the 8-bit first layer is neon_u8.c's, the
  * depthwise and the other ops ARM's (with NEON in this build). */
 const ebnn_kernel ebnn_kernel_neon = {
     .name = "neon", .xorpop = xorpop_neon, .cut_bits = cut_bits_neon,
+    .thresh_bits = thresh_bits_neon,
 #if defined(__aarch64__)
     .xorpop2 = xorpop2_neon,
 #endif
