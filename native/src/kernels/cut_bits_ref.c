@@ -12,18 +12,15 @@ void ebnn_ref_cut_bits(const uint32_t *mism, const uint32_t *cut, uint32_t rows,
     }
 }
 
-/* The flip as a sign mask f: y ^ f >= t ^ f is y >= t for f = 0 and y <= t for f = -1 (~y >= ~t).
- * Bits past in_c are zero in inputs and weights alike, so mism counts exactly the mismatching
- * terms and y is the reference's pre-activation. */
+/* Bits past in_c are zero in inputs and weights alike, so mism counts exactly the mismatching
+ * terms and terms - 2m is the reference's pre-activation. */
 void ebnn_ref_thresh_bits(const uint32_t *mism, const int32_t *thresholds, const uint32_t *flip,
                           uint32_t c0, uint32_t rows, uint32_t terms, uint32_t *bits) {
     uint32_t j, i;
     for (j = 0; j < rows; j += 32u) {
         uint32_t n = rows - j < 32u ? rows - j : 32u, fw = ebnn_bits_at(flip, c0 + j, n), b = 0;
-        for (i = 0; i < n; i++) {
-            int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
-            b |= (uint32_t)((y ^ f) >= (thresholds[c0 + j + i] ^ f)) << i;
-        }
+        for (i = 0; i < n; i++)
+            b |= ebnn_mism_bit(mism[j + i], thresholds[c0 + j + i], (fw >> i) & 1u, terms) << i;
         bits[j >> 5] = b;
     }
 }

@@ -48,6 +48,11 @@ typedef void (*ebnn_thresh_bits_fn)(const uint32_t *mism, const int32_t *thresho
                                     uint32_t terms, uint32_t *bits);
 void ebnn_ref_thresh_bits(const uint32_t *mism, const int32_t *thresholds, const uint32_t *flip,
                           uint32_t c0, uint32_t rows, uint32_t terms, uint32_t *bits);
+/* One value of it (ebnn_threshold_bit's rule): the pre-activation of m mismatches in terms. */
+static inline uint32_t ebnn_mism_bit(uint32_t m, int32_t t, uint32_t flip, uint32_t terms) {
+    int32_t y = (int32_t)(terms - 2u * m);
+    return flip ? y <= t : y >= t;
+}
 
 /* A CONV2D/DENSE path for the layers it handles: 1 when it ran the layer, 0 (nothing written)
  * when it leaves the layer to the next path. */

@@ -99,8 +99,8 @@ static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t row
 
 /* The few-pixel output step (ebnn_thresh_bits_fn), as cut_bits_mve: per 4 values
  * y = terms - 2m (VSHL, VSUB), the lanes' flip bits as sign masks f (the flip word shifted by
- * lane so that its bit is the sign, VSHL by register and VSHR #31), y ^ f >= t ^ f as a VPT
- * predicate on the add across of the lane weights: 14 instructions per 4 values. Values past
+ * lane so that its bit is the sign, VSHL by register and VSHR #31), y ^ f >= t ^ f (y <= t
+ * where f = -1) as a VPT predicate on the add across of the lane weights: 14 instructions per 4 values. Values past
  * the last whole group (rows % 4) one at a time, as the reference. */
 static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
                             const uint32_t *flip, uint32_t c0, uint32_t rows, uint32_t terms,
@@ -138,10 +138,8 @@ static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
                            : [m] "+r"(m), [t] "+r"(t), [b] "+r"(b), [k] "+r"(k)
                            : [w] "r"(w4), [s] "r"(s4), [fw] "r"(fw), [terms] "r"(terms)
                            : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
-        for (i = n & ~3u; i < n; i++) {
-            int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
-            b |= (uint32_t)((y ^ f) >= (thresholds[c0 + j + i] ^ f)) << i;
-        }
+        for (i = n & ~3u; i < n; i++)
+            b |= ebnn_mism_bit(mism[j + i], thresholds[c0 + j + i], (fw >> i) & 1u, terms) << i;
         bits[j >> 5] = b;
     }
 }

@@ -343,9 +343,9 @@ static void cut_bits_neon(const uint32_t *mism, const uint32_t *cut, uint32_t ro
     }
 }
 
-/* y = terms - 2m >= t, or y <= t where the lane's flip bit is set (the flip as a sign mask f:
- * y ^ f >= t ^ f, as the reference), for 8 values with flip bits fb (bit i: value i), narrowed
- * to 8 bytes 0x00/0xFF. */
+/* y = terms - 2m >= t, or y <= t where the lane's flip bit is set, for 8 values with flip bits
+ * fb (bit i: value i), narrowed to 8 bytes 0x00/0xFF. The flip is a sign mask f (VTST):
+ * y ^ f >= t ^ f is y >= t for f = 0 and ~y >= ~t, i.e. y <= t, for f = -1. */
 static inline uint8x8_t ge8(const uint32_t *m, const int32_t *t, uint32_t fb, int32x4_t terms,
                             uint32x4_t lane_lo, uint32x4_t lane_hi) {
     uint32x4_t fv = vdupq_n_u32(fb);
@@ -376,10 +376,7 @@ static void thresh_bits_neon(const uint32_t *mism, const int32_t *thresholds,
             p = vpadd_u8(p, p);
             b |= (uint32_t)vget_lane_u8(vpadd_u8(p, p), 0) << k;
         }
-        for (i = k; i < n; i++) {
-            int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
-            b |= (uint32_t)((y ^ f) >= (t[i] ^ f)) << i;
-        }
+        for (i = k; i < n; i++) b |= ebnn_mism_bit(mism[j + i], t[i], (fw >> i) & 1u, terms) << i;
         bits[j >> 5] = b;
     }
 }
