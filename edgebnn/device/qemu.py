@@ -52,7 +52,7 @@ class BoardInfo:
     name: str
     cpu: str          # -mcpu
     fpu: str          # FPU / float-ABI flags
-    qemu: str         # qemu-system-arm -M
+    qemu: str         # qemu-system-arm -M; "none": QEMU does not model it (built, not run)
     uart0: int        # UART0 base address
     clock: int        # core clock, Hz
     irqs: int         # external interrupt vectors
@@ -96,7 +96,8 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
     for name in names:
         f = fields.get(name, {})
         try:
-            ram_base, ram_size = f["qemu_ram"].split()
+            # A board QEMU does not model (qemu := none) is only built: no machine RAM.
+            ram_base, ram_size = (f["qemu_ram"] if f["qemu"] != "none" else "0 0").split()
             boards[name] = BoardInfo(name=name, cpu=f["cpu"], fpu=f["fpu"], qemu=f["qemu"],
                                      uart0=int(f["uart0"], 0), clock=int(f["clock"]),
                                      irqs=int(f["irqs"]), store=int(f["store"], 0),
@@ -108,6 +109,12 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
         except KeyError as e:
             raise ValueError(f"{path}: board {name} has no {e.args[0]}") from None
     return boards
+
+
+def emulated_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
+    """The boards QEMU runs; the others (boards.mk `qemu := none`) are built and size-checked
+    only ("built, not run")."""
+    return {name: info for name, info in load_boards(path).items() if info.qemu != "none"}
 
 
 def _size(text: str) -> int:
@@ -171,6 +178,10 @@ class QemuBoard:
         boards = load_boards()
         if board not in boards:
             raise UsageError(f"unknown board {board!r}; known: {', '.join(boards)}")
+        if boards[board].qemu == "none":
+            raise UsageError(f"board {board} is built, not run: QEMU does not model it; "
+                             f"emulated: {', '.join(b for b, i in boards.items() if i.qemu != 'none')}"
+                             f" (its first-install file: edgebnn firmware image --board {board})")
         self.board = board
         self.info = boards[board]
         self.firmware = Path(firmware)
