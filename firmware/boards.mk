@@ -27,11 +27,12 @@
 #          (scripts/rp2040-boot2.py); ld/<board>.ld places it
 #   boot_srcs  (optional) more sources of the bootloader only, space-separated (e.g. the RP2350's
 #          IMAGE_DEF block, boards/rp2350_imagedef.S); ld/<board>.ld places what they hold
+#   uf2_family  (optional) the UF2 family ID its ROM's USB drive takes (edgebnn firmware image
+#          --format uf2): RP2040 0xe48bff56, RP2350 Arm Secure 0xe48bff59
 # A board QEMU does not model has `qemu := none` and no qemu_ram: it is built and size-checked
 # (tests/test_firmware_boot.py), never run, and labelled "built, not run" (docs/boards.md).
 
-BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505 netduinoplus2 \
-          nucleo-f446re pico pico2
+BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505 netduinoplus2 nucleo-f446re pico pico2
 
 mps2-an386.cpu   := cortex-m4
 mps2-an386.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
@@ -154,6 +155,7 @@ pico.drivers := pl011_uart
 pico.store := 0x10008000
 pico.store_layer := rp2_flash_store
 pico.boot2 := rp2040_boot2
+pico.uf2_family := 0xe48bff56
 pico.model_slot := 98304
 pico.heap  := 40960
 pico.app_slot := 262144
@@ -174,6 +176,7 @@ pico2.drivers := pl011_uart
 pico2.store := 0x10008000
 pico2.store_layer := rp2_flash_store
 pico2.boot_srcs := boards/rp2350_imagedef.S
+pico2.uf2_family := 0xe48bff59
 pico2.model_slot := 196608
 pico2.heap  := 98304
 pico2.app_slot := 262144

@@ -269,6 +269,37 @@ def cmd_board_run(args: argparse.Namespace) -> int:
             release()
 
 
+def cmd_firmware_image(args: argparse.Namespace) -> int:
+    """`edgebnn firmware image`: the board's first-install file (edgebnn.device.firstinstall)
+    from its build, (re)built with make when the toolchain is there."""
+    from edgebnn.device import firstinstall
+    from edgebnn.device.errors import DeviceError
+    from edgebnn.device.ports import ensure_firmware, firmware_build_dir
+    from edgebnn.device.qemu import load_boards
+
+    boards = load_boards()
+    if args.board not in boards:
+        raise UsageError(f"--board {args.board}: unknown board; known: {', '.join(boards)}")
+    family = boards[args.board].uf2_family
+    if args.format == "uf2" and not family:
+        raise UsageError(f"--format uf2: board {args.board} has no UF2 bootloader (boards.mk "
+                         f"uf2_family); use --format hex or bin")
+    build = Path(args.build) if args.build else firmware_build_dir()
+    out = Path(args.output)
+    try:
+        elf = ensure_firmware(args.board, build)
+    except DeviceError as e:
+        raise UsageError(f"--board {args.board}: {e}") from None
+    if out.resolve().parent == elf.parent.resolve():
+        raise UsageError(f"-o {out}: inside the build folder {elf.parent}; write it elsewhere")
+    segments = firstinstall.flash_contents(elf.parent)
+    write_bytes(out, firstinstall.render(segments, args.format, family), "-o")
+    first, last = segments[0][0], segments[-1][0] + len(segments[-1][1])
+    print(f"{out}: {args.format} for {args.board}, flash 0x{first:08x}..0x{last:08x} "
+          f"({sum(len(d) for _, d in segments):,} bytes in {len(segments)} runs)")
+    return 0
+
+
 def add_parsers(sub) -> None:
     """Adds `device` (info, load, train, evaluate, read, reset) and `board` (run) to the
     top-level subparsers."""
@@ -337,6 +368,20 @@ def add_parsers(sub) -> None:
                     help="reset into the bootloader through its escape (docs/boot.md), also "
                          "when the application does not answer")
     rs.set_defaults(func=cmd_device_reset)
+
+    fw = sub.add_parser("firmware", help="firmware files for real boards")
+    fsub = fw.add_subparsers(dest="firmware_command", required=True)
+    im = fsub.add_parser("image", help="the first-install file (bootloader + factory store) "
+                                       "to drag onto the board's USB drive or program with a "
+                                       "probe; later updates go over serial (edgebnn flash)")
+    im.add_argument("--board", required=True, help="a board of firmware/boards.mk")
+    im.add_argument("--format", required=True, choices=("bin", "hex", "uf2"),
+                    help="bin: ST-LINK drive (Nucleo); hex: DAPLink drive or any programmer; "
+                         "uf2: RP2040/RP2350 BOOTSEL drive (Pico, Pico 2)")
+    im.add_argument("-o", "--output", required=True, metavar="FILE")
+    im.add_argument("--build", help="firmware build root (default: firmware/build or "
+                                    "EDGEBNN_FIRMWARE_BUILD)")
+    im.set_defaults(func=cmd_firmware_image)
 
     b = sub.add_parser("board", help="emulated boards")
     bsub = b.add_subparsers(dest="board_command", required=True)

@@ -63,6 +63,7 @@ class BoardInfo:
     watchdog: bool = True  # the bootloader arms one (boards.mk watchdog), else none is modelled
     rom_store: bool = False  # the flash is ROM: loaded from the file, written via semihosting
     serial: int = 0   # QEMU's -serial index of the console UART
+    uf2_family: int = 0  # UF2 family ID of its ROM's USB drive (0: it takes no UF2)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
                                      model_slot=int(f["model_slot"], 0),
                                      watchdog=f.get("watchdog", "none") != "none",
                                      rom_store=f.get("qemu_store", "ram") == "rom",
-                                     serial=int(f.get("qemu_serial", "0")))
+                                     serial=int(f.get("qemu_serial", "0")),
+                                     uf2_family=int(f.get("uf2_family", "0"), 0))
         except KeyError as e:
             raise ValueError(f"{path}: board {name} has no {e.args[0]}") from None
     return boards
