@@ -269,6 +269,27 @@ def cmd_board_run(args: argparse.Namespace) -> int:
             release()
 
 
+def cmd_device_list(args: argparse.Namespace, ports: Optional[list] = None) -> int:
+    """`edgebnn device list`: attached serial ports (pyserial) with known probes named, then the
+    emulated and built-only boards. `ports`: pyserial ListPortInfo objects instead of this
+    machine's (tests)."""
+    from edgebnn.device import probes
+
+    attached = probes.describe_ports(probes.attached_ports() if ports is None else ports)
+    emulated = probes.emulated_ports()
+    if args.json:
+        print(json.dumps({"serial": attached, "emulated": emulated}))
+        return 0
+    print("serial ports:" if attached else "serial ports: none found")
+    for row in attached:
+        what = row["probe"] or row["description"] or ""
+        print(f"  {row['port']:<22} {row['usb'] or 'not USB':<10} {what}")
+    print("emulated and built-only boards:")
+    for row in emulated:
+        print(f"  {row['port'] or '-':<22} {row['board']:<16} {row['cpu']:<14} {row['how']}")
+    return 0
+
+
 def cmd_firmware_image(args: argparse.Namespace) -> int:
     """`edgebnn firmware image`: the board's first-install file (edgebnn.device.firstinstall)
     from its build, (re)built with make when the toolchain is there."""
@@ -310,6 +331,10 @@ def add_parsers(sub) -> None:
     _add_port(i)
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_device_info)
+    ls = dsub.add_parser("list", help="attached serial ports (USB VID:PID, known probes named) "
+                                      "and the emulated boards")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_device_list)
     ld = dsub.add_parser("load", help="upload a .ebnn model and store it in the board's flash "
                                       "(committed only when valid): it replaces the stored "
                                       "model and survives resets")
