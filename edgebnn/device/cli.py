@@ -232,17 +232,22 @@ def cmd_board_run(args: argparse.Namespace) -> int:
     the ARM Linux runtime on a pseudo-terminal instead: its URL is the pty's path."""
     from edgebnn.device.errors import DeviceError
     from edgebnn.device.ports import LINUX, Port, ensure_firmware
-    from edgebnn.device.qemu import QemuBoard, _free_port
+    from edgebnn.device.qemu import QemuBoard, _free_port, start_on_pty
 
     release: Optional[Callable[[], None]] = None
     emulated = Port.emulated(args.board, args.store)
+    if args.pty and args.tcp_port:
+        raise UsageError("--pty and --tcp-port: the console is on one or the other")
     if emulated.kind == LINUX:
         proc, url, release = _start_linux_runtime(emulated)
     else:
         board = QemuBoard(emulated.target, ensure_firmware(emulated.target), store=emulated.store)
-        port = args.tcp_port or _free_port()
-        proc = subprocess.Popen(board.command(port), stdin=subprocess.DEVNULL)
-        url = f"socket://127.0.0.1:{port}"
+        if args.pty:      # a real port's path: clients open it through pyserial like ttyACM0
+            proc, url = start_on_pty(board)
+        else:
+            port = args.tcp_port or _free_port()
+            proc = subprocess.Popen(board.command(port), stdin=subprocess.DEVNULL)
+            url = f"socket://127.0.0.1:{port}"
         release = board.close           # removes a temporary store
         print(f"store: {board.store}" + ("" if args.store else " (temporary; --store FILE "
                                          "keeps the flash across runs)"), file=sys.stderr)
@@ -414,6 +419,9 @@ def add_parsers(sub) -> None:
     r.add_argument("board", help="mps2-an386 | mps2-an500 | mps3-an547 | linux:aarch64 | "
                                  "linux:armv7 | linux:native (prints a /dev/pts/N path)")
     r.add_argument("--tcp-port", type=flags.port_number, help="local TCP port (default: a free one)")
+    r.add_argument("--pty", action="store_true",
+                   help="a QEMU board's console on a pseudo-terminal instead (QEMU -serial pty): "
+                        "prints its /dev/pts/N path, opened as a real serial port would be")
     r.add_argument("--store", type=Path, help="the board's flash as a file, kept across runs "
                                               "(default: a temporary one; docs/boot.md)")
     r.set_defaults(func=cmd_board_run)

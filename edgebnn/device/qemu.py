@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import select
 import socket
 import subprocess
 import tempfile
@@ -202,11 +203,13 @@ class QemuBoard:
         self._stderr = None
 
     # --- lifecycle -----------------------------------------------------------------------
-    def command(self, port: int) -> list:
+    def command(self, port: Optional[int], chardev: Optional[str] = None) -> list:
+        """QEMU's command line with the console on TCP `port`, or on the chardev spec
+        `chardev` instead (e.g. "pty": a new pseudo-terminal, see `start_on_pty`)."""
         semihosting = "enable=on,target=native"
         cmd = [self.qemu, "-M", self.info.qemu, "-nographic", "-monitor", "none"]
         cmd += ["-serial", "null"] * self.info.serial   # the UARTs before the console's
-        cmd += ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
+        cmd += ["-serial", chardev or f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
         if self.icount_shift is not None:
             cmd += ["-icount", f"shift={self.icount_shift},align=off,sleep=off"]
         kernel = self.firmware
@@ -446,3 +449,31 @@ class QemuBoard:
 
 class _PortInUse(Exception):
     pass
+
+
+#: QEMU's line for a `-serial pty` chardev (on its stdout/stderr at start-up).
+PTY_RE = re.compile(rb"char device redirected to (?P<path>/dev/\S+)")
+
+
+def start_on_pty(board: QemuBoard, timeout: float = 10.0) -> Tuple[subprocess.Popen, str]:
+    """Starts `board` with its console UART on a new pseudo-terminal (QEMU's `-serial pty`) and
+    returns the process and the pty's path: a host opens it by path through pyserial exactly as
+    a real board's /dev/ttyACM0 (`--port /dev/pts/N`). The guest runs at once (nothing holds it
+    as TCP's wait=on does), and QEMU drops what the guest sends while no one has the pty open,
+    so a client starts with HELLO, as on a board that booted before it was plugged in.
+    QemuError naming the board when QEMU exits or prints no pty within `timeout` s."""
+    proc = subprocess.Popen(board.command(None, chardev="pty"), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    seen, deadline = b"", time.monotonic() + timeout
+    while (m := PTY_RE.search(seen)) is None:
+        left = deadline - time.monotonic()
+        ready = select.select([proc.stdout], [], [], max(0.0, left))[0] if left > 0 else []
+        chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
+        if not chunk:
+            proc.kill()
+            proc.wait()
+            raise QemuError(f"{board._tag()}: QEMU gave no pty within {timeout} s "
+                            f"(status {proc.returncode}): {seen[-300:]!r}")
+        seen += chunk
+    return proc, m["path"].decode()
