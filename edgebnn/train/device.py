@@ -51,9 +51,13 @@ def batch_to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def _move(value: Any, device: torch.device) -> None:
     """Moves the tensors in `value` (a tensor, or a list / tuple / dict of them) in place:
-    `.data` is replaced, so every alias of the tensor (FA's per-layer matrix table) follows."""
+    each tensor object swaps its contents with its copy on `device` (as nn.Module.to does where
+    `.data` cannot change devices), so every alias of it (FA's per-layer matrix table, an
+    optimizer's parameter list) follows."""
     if isinstance(value, torch.Tensor):
-        value.data = value.data.to(device)
+        if value.device != device:
+            torch.utils.swap_tensors(value, value.detach().to(device).requires_grad_(
+                value.requires_grad))
     elif isinstance(value, (list, tuple, torch.nn.ParameterList)):
         for v in value:
             _move(v, device)
@@ -68,7 +72,7 @@ def move_training(model: torch.nn.Module, algorithm: "Algorithm", device: torch.
     optimizers built on them stay valid; generators stay on the CPU (their draws are moved)."""
     if device.type == "cpu":
         return
-    model.to(device)
+    _move([*model.parameters(), *model.buffers()], device)   # in place, as below
     for name, value in vars(algorithm).items():
         if name not in algorithm._NOT_STATE:   # the model (moved above), config, meter
             _move(value, device)
