@@ -173,6 +173,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
         first = saved["epoch"] + 1
         if r.get("stopped"):
             first = config.epochs + 1
+        devices.move_training(model, algo, where)   # state restored on the CPU (sigprop's F)
     elif writes:
         run_folder.save_config(Path(out), config)
 
