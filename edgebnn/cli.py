@@ -64,6 +64,21 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
                         "torch backend only)")
 
 
+def _add_regimen_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags `train` and `compare` share beyond the model: the regimen and the device."""
+    from edgebnn.train.device import CHOICES
+
+    p.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine", "step"),
+                   help="per-epoch learning-rate schedule (docs/training.md)")
+    p.add_argument("--early-stop", action="store_true",
+                   help="stop when the validation loss has not improved by 0.001 in 5 epochs")
+    p.add_argument("--augment", default="auto", choices=("auto", "on", "off"),
+                   help="random crop + flip; auto: for cifar10: and folder: data only")
+    p.add_argument("--device", default="cpu", choices=CHOICES,
+                   help="where to train: cpu, cuda (an error without CUDA) or auto (CUDA if "
+                        "present); the exported model does not depend on it (docs/training.md)")
+
+
 def _train_config(args: argparse.Namespace):
     from edgebnn.train import TrainConfig
 
@@ -138,12 +153,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.resume:
         check_out(Path(args.out), overwrite=args.overwrite)   # before any data or training
     if args.nproc > 1 and not distributed.launched():
-        import torch
-        distributed.check_nproc(args.nproc, torch.device("cpu"))
+        from edgebnn.train import device
+        distributed.check_nproc(args.nproc, device.resolve(args.device))
         distributed.launch(args.nproc, _without_nproc(args.argv))   # rank 0 prints the result
         return 0
     metrics = train(config, Path(args.out), progress=not args.quiet,
-                    resume=args.resume is not None)
+                    resume=args.resume is not None, device=args.device)
     if not distributed.is_main():
         return 0
     acc = metrics["accuracy"]
@@ -161,7 +176,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     spec = CompareSpec(data=args.data, model=args.model, algos=check_algos(args.algos),
                        seeds=args.seeds, epochs=args.epochs, model_kwargs=_model_kwargs(args),
                        lr=args.lr, batch_size=args.batch_size, limit=args.limit,
-                       image_size=args.image_size)
+                       image_size=args.image_size, lr_schedule=args.lr_schedule,
+                       early_stop=args.early_stop, augment=args.augment, device=args.device)
     out = Path(args.out)
     rows = compare(spec, out, progress=not args.quiet)
     print((out / RESULTS_MD).read_text(), end="")
@@ -400,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a binary model into a run folder")
     t.add_argument("--data", default="digits",
-                   help="digits | mnist5k | idx:DIR | cifar10:DIR | folder:DIR")
+                   help="digits | mnist5k | mnist | idx:DIR | cifar10:DIR | folder:DIR")
     _add_model_arguments(t)
     t.add_argument("--algo", default="bp")
     t.add_argument("--algo-arg", type=_algo_arg, action="append", metavar="KEY=VALUE",
@@ -414,16 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=flags.seed, default=0)
     t.add_argument("--image-size", type=flags.positive_int, help="resize images to this square size")
     t.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
-    t.add_argument("--lr-schedule", default="constant", choices=("constant", "cosine", "step"),
-                   help="per-epoch learning-rate schedule (docs/training.md)")
+    _add_regimen_arguments(t)
     t.add_argument("--lr-step-size", type=flags.positive_int,
                    help="step schedule: epochs per decay (default: a third of --epochs)")
     t.add_argument("--lr-gamma", type=flags.positive_float, default=0.1,
                    help="step schedule: factor of each decay (default 0.1)")
-    t.add_argument("--early-stop", action="store_true",
-                   help="stop when the validation loss has not improved by 0.001 in 5 epochs")
-    t.add_argument("--augment", default="auto", choices=("auto", "on", "off"),
-                   help="random crop + flip; auto: for cifar10: and folder: data only")
     t.add_argument("--nproc", type=flags.positive_int, default=1,
                    help="data-parallel processes on this machine, through torchrun "
                         "(at most one per CPU core / GPU; docs/training.md)")
@@ -448,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch-size", type=flags.positive_int, default=64)
     c.add_argument("--image-size", type=flags.positive_int)
     c.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
+    _add_regimen_arguments(c)
     c.add_argument("--out", required=True, help="folder for runs/, results.md/.csv and the plot")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(func=cmd_compare)

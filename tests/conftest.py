@@ -21,6 +21,13 @@ def digits() -> data.Splits:
 
 
 @pytest.fixture(scope="session")
+def mnist_cache(tmp_path_factory) -> Path:
+    """One cache folder for the parsed full MNIST (edgebnn/data/mnist.py) for the whole
+    session, so the CSVs are parsed once; point EDGEBNN_CACHE at it with monkeypatch."""
+    return tmp_path_factory.mktemp("mnist_cache")
+
+
+@pytest.fixture(scope="session")
 def trained_runs(tmp_path_factory) -> dict[str, Path]:
     """Run folders of an MLP and a CNN trained briefly on digits."""
     runs = {}

@@ -4,6 +4,7 @@ PNG, a second invocation trains nothing (resume), and a bad name fails before an
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -88,3 +89,14 @@ def test_algo_arg_fills_algo_kwargs():
     assert _train_config(args).algo_kwargs == {"gamma": 2, "gain": 0.5, "mode": "x"}
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--algo-arg", "novalue", "--out", "unused"])
+
+
+
+def test_regimen_and_device_flags_reach_every_run(tmp_path):
+    """`compare --lr-schedule/--early-stop/--augment/--device` are those of each run."""
+    assert main(["compare", "--algos", "bp", "--seeds", "1", "--epochs", "2", "--limit", "200",
+                 "--lr-schedule", "cosine", "--early-stop", "--augment", "on",
+                 "--device", "auto", "--quiet", "--out", str(tmp_path)]) == 0
+    config = json.loads((tmp_path / "runs" / "bp-s0" / "config.json").read_text())
+    assert (config["lr_schedule"], config["early_stop"], config["augment"]) == \
+        ("cosine", True, "on")

@@ -345,7 +345,8 @@ def test_folder_unknown_val_class(tmp_path):
 # ----------------------------------------------------------------------------- spec + errors
 
 def test_bad_specs(tmp_path):
-    expect_error("unknown data spec, expected one of: digits, mnist5k, idx:DIR", load, "mnist")
+    expect_error("unknown data spec, expected one of: digits, mnist5k, mnist, idx:DIR", load,
+                 "mnist10k")
     expect_error("unknown data spec", load, "tar:/x")
     missing = tmp_path / "nope"
     expect_error(f"idx:{missing}: directory {missing} does not exist", load, f"idx:{missing}")

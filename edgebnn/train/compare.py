@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from edgebnn.runs import run_folder
 from edgebnn.runs.config import TrainConfig
+from edgebnn.train import device as devices
 from edgebnn.train.base import algorithm_names
 from edgebnn.train.runner import train
 from edgebnn.errors import FileError, UsageError, replacing, write_text
@@ -76,11 +77,17 @@ class CompareSpec:
     batch_size: int = 64
     limit: int | None = None
     image_size: int | None = None
+    lr_schedule: str = "constant"    # the regimen, as for `train` (docs/training.md)
+    early_stop: bool = False
+    augment: str = "auto"
+    device: str = "cpu"              # where each run trains (train/device.py), not a setting
 
     def config(self, algo: str, seed: int) -> TrainConfig:
         return TrainConfig(data=self.data, model=self.model, model_kwargs=dict(self.model_kwargs),
                            algo=algo, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           seed=seed, image_size=self.image_size, limit=self.limit)
+                           seed=seed, image_size=self.image_size, limit=self.limit,
+                           lr_schedule=self.lr_schedule, early_stop=self.early_stop,
+                           augment=self.augment)
 
     def runs(self) -> list[tuple[str, int]]:
         return [(algo, seed) for algo in self.algos for seed in range(self.seeds)]
@@ -117,6 +124,7 @@ def run_all(spec: CompareSpec, out: Path, progress: bool = True) -> dict[str, li
     as run indices. A failing run is recorded in its folder's failed.txt (last line: the error)
     and the others go on, so one diverging rule does not cost the rest of the study."""
     spec.algos = check_algos(spec.algos)
+    devices.resolve(spec.device)   # a device that is not there fails the study, not each run
     outcome: dict[str, list[int]] = {"trained": [], "skipped": [], "failed": []}
     runs = spec.runs()
     bar = tqdm(runs, desc="compare", unit="run", disable=not progress)
@@ -129,7 +137,7 @@ def run_all(spec: CompareSpec, out: Path, progress: bool = True) -> dict[str, li
         folder.mkdir(parents=True, exist_ok=True)
         (folder / FAILED).unlink(missing_ok=True)
         try:
-            train(config, folder, progress=progress)
+            train(config, folder, progress=progress, device=spec.device)
         except Exception as e:  # noqa: BLE001 — recorded, reported in the table
             write_text(folder / FAILED, traceback.format_exc() + f"{type(e).__name__}: {e}\n")
             tqdm.write(f"compare: {algo} seed {seed} failed: {type(e).__name__}: {e}")

@@ -102,9 +102,16 @@ def set_share(local: int, total: int) -> None:
 
 
 def sum_(t: torch.Tensor) -> torch.Tensor:
-    """all_reduce SUM in place (identity on one process); returns t."""
+    """all_reduce SUM in place (identity on one process); returns t. NCCL reduces GPU tensors
+    only: a CPU one (the local rule's increments, the epoch totals) goes through this rank's
+    GPU and back."""
     if world()[1] > 1:
-        dist.all_reduce(t, dist.ReduceOp.SUM)
+        if t.device.type == "cpu" and dist.get_backend() == "nccl":
+            on_gpu = t.to(torch.device("cuda", torch.cuda.current_device()))
+            dist.all_reduce(on_gpu, dist.ReduceOp.SUM)
+            t.copy_(on_gpu)
+        else:
+            dist.all_reduce(t, dist.ReduceOp.SUM)
     return t
 
 
@@ -148,7 +155,7 @@ def _synced_forward(self: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> t
     """Train-mode batch norm on the global batch's statistics (biased variance to normalise,
     unbiased for the running average, as nn.BatchNorm)."""
     dims = [d for d in range(x.dim()) if d != 1]
-    count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype)
+    count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
     stats = _GlobalSum.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
     c = x.shape[1]
     n = stats[-1]

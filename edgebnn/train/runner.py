@@ -31,22 +31,24 @@ from edgebnn.runs import run_folder
 from edgebnn.runs.config import TrainConfig
 from edgebnn.runs.provenance import Provenance
 from edgebnn.errors import UsageError
-from edgebnn.train import augment, checkpoint, distributed, memory, schedule
+from edgebnn.train import augment, checkpoint, device as devices, distributed, memory, schedule
 from edgebnn.train.early_stop import EarlyStopping
 from edgebnn.train.base import get_algorithm
 
 
-def evaluate(model: torch.nn.Module, dataset: data.Dataset,
-             batch_size: int = 512) -> tuple[float, float]:
-    """Eval-mode (accuracy, mean cross-entropy): the accuracy is the integer scores' argmax,
-    as on the device; the loss is what early stopping watches."""
+def evaluate(model: torch.nn.Module, dataset: data.Dataset, batch_size: int = 512,
+             device: torch.device = torch.device("cpu")) -> tuple[float, float]:
+    """Eval-mode (accuracy, mean cross-entropy) with the model on `device`: the accuracy is
+    the integer scores' argmax, as on the deployed model; the loss is what early stopping
+    watches."""
     if len(dataset) == 0:
         return float("nan"), float("nan")
     model.eval()
     correct, loss = 0, 0.0
     with torch.no_grad():
         for x, y in data.batches(dataset, batch_size):
-            scores = model(x)
+            scores = model(devices.batch_to(x, device))
+            y = devices.batch_to(y, device)
             correct += int((scores.argmax(1) == y).sum())
             loss += float(F.cross_entropy(scores.float(), y, reduction="sum"))
     return correct / len(dataset), loss / len(dataset)
@@ -62,7 +64,8 @@ RECALIBRATION_SAMPLES = 4096
 
 
 def recalibrate_batchnorm(model: torch.nn.Module, dataset: data.Dataset, batch_size: int,
-                          limit: int = RECALIBRATION_SAMPLES) -> None:
+                          limit: int = RECALIBRATION_SAMPLES,
+                          device: torch.device = torch.device("cpu")) -> None:
     """Replaces every batch norm's running mean/var by the average of its batch statistics over
     `dataset` (a fixed stratified subset of `limit` samples if larger), for the current weights ("precise BN"). Batches
     of the training batch size, so the statistics are those the network was trained with."""
@@ -77,7 +80,7 @@ def recalibrate_batchnorm(model: torch.nn.Module, dataset: data.Dataset, batch_s
     model.train()
     with torch.no_grad():
         for x, _ in data.batches(data.subsample(dataset, limit, seed=0), batch_size):
-            model(x)
+            model(devices.batch_to(x, device))
     for m, momentum in zip(bns, momenta):
         m.momentum = momentum
 
@@ -110,11 +113,14 @@ def _check_regimen(config: TrainConfig, splits: data.Splits) -> None:
 
 
 def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
-          resume: bool = False) -> dict[str, Any]:
-    """Trains as configured; writes the run folder to `out` if given (with a checkpoint after
-    every epoch); `resume`: continues the run whose checkpoint is in `out`. Under torchrun,
-    each rank trains on its shard of every batch and rank 0 alone writes (distributed.py)."""
-    distributed.init(torch.device("cpu"))
+          resume: bool = False, device: str = "cpu") -> dict[str, Any]:
+    """Trains as configured on `device` (cpu | cuda | auto, train/device.py: not part of the
+    config, as the run is the same wherever it trains); writes the run folder to `out` if given
+    (with a checkpoint after every epoch); `resume`: continues the run whose checkpoint is in
+    `out`. Under torchrun, each rank trains on its shard of every batch and rank 0 alone writes
+    (distributed.py)."""
+    where = devices.resolve(device)
+    distributed.init(where)
     rank, _ = distributed.world()
     writes = out is not None and rank == 0
     seed_everything(config.seed)
@@ -132,6 +138,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
     model = build_from_spec(spec)
     algo = algo_cls(model, config)
     algo.prepare(splits.train.x)
+    devices.move_training(model, algo, where)   # everything random was drawn on the CPU
     schedulers = schedule.schedulers(algo.optimizers(), config.algo, config.lr_schedule,
                                      config.epochs, config.lr_step_size, config.lr_gamma)
     distributed.average_gradients(algo.optimizers())
@@ -166,6 +173,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
         first = saved["epoch"] + 1
         if r.get("stopped"):
             first = config.epochs + 1
+        devices.move_training(model, algo, where)   # state restored on the CPU (sigprop's F)
     elif writes:
         run_folder.save_config(Path(out), config)
 
@@ -183,7 +191,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
                     x = augment.crop_flip(x, augment_rng)
                 part = distributed.shard(len(y))
                 distributed.set_share(part.stop - part.start, len(y))
-                x, y = x[part], y[part]
+                x, y = devices.batch_to(x[part], where), devices.batch_to(y[part], where)
                 distributed.fault_point(epoch, index)
                 with algo.meter.measure(), distributed.global_batch_norm(model):
                     step = algo.train_step(x, y)  # the meter counts what the signal keeps
@@ -196,9 +204,9 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
             algo.end_epoch(epoch, train_acc)
             for s in schedulers:
                 s.step()
-            recalibrate_batchnorm(model, splits.train, config.batch_size)
+            recalibrate_batchnorm(model, splits.train, config.batch_size, device=where)
             seconds = time.perf_counter() - start
-            val_acc, val_loss = evaluate(model, splits.val)
+            val_acc, val_loss = evaluate(model, splits.val, device=where)
             history["train_loss"].append(loss_sum / len(splits.train))
             history["train_accuracy"].append(train_acc)
             history["val_accuracy"].append(_measured(val_acc))
@@ -231,7 +239,7 @@ def train(config: TrainConfig, out: Path | None = None, progress: bool = True,
             raise
         raise distributed.collective_failed(e) from None
     model.load_state_dict(best_state)
-    model.eval()
+    model.to("cpu").eval()   # measured and exported where it deploys from
     try:
         model_size: int | None = len(fmt.to_bytes(export_model(
             model, tuple(spec["input_shape"]), spec["n_classes"])))

@@ -81,11 +81,11 @@ class LocalRule(Algorithm):
         if self.native is not None:
             return self.native.train_step(x, y)
         with torch.no_grad():
-            h = self.model.input_threshold()(x).flatten(1).to(torch.int8).numpy()
-        labels = y.numpy()
+            h = self.model.input_threshold()(x).flatten(1).to(torch.int8).cpu().numpy()
+        labels = y.cpu().numpy()   # the integer rule runs in numpy, on the CPU
         frozen = self.model.input_threshold().disabled_features()
         for l, (layer, p_q) in enumerate(zip(self.hidden, self.thresholds())):
-            w = layer.weight.numpy()
+            w = layer.weight.cpu().numpy()
             res = local.local_step(w, h, labels, self.readouts[l], self.gammas[l], layer.limits,
                                    p_q, self.seed, self.step, l, frozen if l == 0 else None,
                                    apply=False)

@@ -58,7 +58,7 @@ class SigpropTL(SegmentedAlgorithm):
         if self.perturbation is None:
             size = x[0].numel()
             self.perturbation = random_matrices([(self.n_classes, size)], self.config.seed,
-                                                self._gain / math.sqrt(size))[0]
+                                                self._gain / math.sqrt(size))[0].to(x.device)
         return self.perturbation
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
