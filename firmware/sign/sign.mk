@@ -15,7 +15,7 @@ FW_COUNTER  ?= 0
 ED25519_DIR ?= $(FW_DIR)/build/third_party/ed25519-orlp-0.1.3
 
 SIGN_ARGS := $(if $(SIGN_KEY),--key $(abspath $(SIGN_KEY)) --counter $(FW_COUNTER))
-CFLAGS    += -DFW_COUNTER=$(FW_COUNTER)u -I$(FW_DIR)/sign
+CFLAGS    += -I$(FW_DIR)/sign
 # The image is signed again whenever the key or the counter changes.
 $(IMG): $(OUT)/sign-args.txt
 $(OUT)/sign-args.txt: FORCE
