@@ -136,6 +136,9 @@ def test_sign_info_and_eval_pubkey(keys, models, tmp_path, capsys):
     assert "m.ebnn: unsigned" in capsys.readouterr().err
     assert cli.main(["eval", str(out), "--pubkey", f"{keys['b']}.pub"]) == 2
     assert "signed by key" in capsys.readouterr().err
+    assert cli.main(["device", "load", str(out), "--port", "qemu:mps2-an386", "--pubkey",
+                     f"{keys['b']}.pub"]) == 2   # refused on the host, no board started
+    assert "m.signed.ebnn: signed by key" in capsys.readouterr().err
     # a firmware image is signed the same way, and `fwimage.parse` still reads it
     image = fwimage.sign(bytes(range(16)), board="mps2-an386", version="0.1.0",
                          slot=0x21000000)
@@ -143,6 +146,9 @@ def test_sign_info_and_eval_pubkey(keys, models, tmp_path, capsys):
     assert cli.main(["sign", str(tmp_path / "fw.img"), "--key", str(keys["a"]), "-o",
                      str(tmp_path / "fw.signed.img")]) == 0
     assert fwimage.parse((tmp_path / "fw.signed.img").read_bytes()).body_size == 16
+    assert cli.main(["flash", str(tmp_path / "fw.img"), "--port", "qemu:mps2-an386",
+                     "--pubkey", f"{keys['a']}.pub"]) == 2   # refused before any port opens
+    assert "fw.img: unsigned" in capsys.readouterr().err
     assert cli.main(["sign", str(tmp_path / "junk"), "--key", str(keys["a"]), "-o",
                      str(tmp_path / "x")]) == 2
     assert "cannot read" in capsys.readouterr().err
