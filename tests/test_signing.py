@@ -95,6 +95,10 @@ def test_the_host_refuses_what_the_board_refuses(keys, models):
     for bad, message in cases:
         with pytest.raises(signing.SignatureError, match=f"m.ebnn: {message}"):
             signing.verify(bad, raw_a, "m.ebnn")
+    # one bit flipped anywhere: every byte of the trailer, every 7th of the model
+    for at in [*range(0, len(data), 7), *range(len(data), len(signed))]:
+        with pytest.raises(signing.SignatureError):
+            signing.verify(flip(signed, at), raw_a, "m.ebnn")
 
 
 def test_keys_generate_show_and_refuse_to_overwrite(tmp_path, capsys):
