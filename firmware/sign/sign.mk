@@ -9,10 +9,12 @@
 #                     than the confirmed application's)
 #   ED25519_DIR=DIR   where sign/fetch-ed25519.sh puts the pinned verifier source (fetched
 #                     once, never committed)
+#   ED25519_OPT=-Os   the library's optimisation (default: OPT): smaller, slower (docs/boot.md)
 SIGN_KEY    ?=
 SIGN_PUBKEY ?= $(SIGN_KEY)
 FW_COUNTER  ?= 0
 ED25519_DIR ?= $(FW_DIR)/build/third_party/ed25519-orlp-0.1.3
+ED25519_OPT ?= $(OPT)
 
 SIGN_ARGS := $(if $(SIGN_KEY),--key $(abspath $(SIGN_KEY)) --counter $(FW_COUNTER))
 CFLAGS    += -I$(FW_DIR)/sign
@@ -41,7 +43,7 @@ $(ED25519_C):
 $(OUT)/obj/ed25519/%.o: $(ED25519_DIR)/%.c $(OUT)/flags.txt
 	@mkdir -p $(@D)
 	@echo "  CC  ed25519/$*.c"
-	@$(CC) $(ARCH) -std=c99 $(OPT) -g -w -ffunction-sections -fdata-sections \
+	@$(CC) $(ARCH) -std=c99 $(ED25519_OPT) -g -w -ffunction-sections -fdata-sections \
 	    -fno-tree-loop-distribute-patterns -c $< -o $@
 
 # Regenerated at every make, replaced only when the key differs (so nothing else rebuilds).
