@@ -1,5 +1,5 @@
 # Signed images (docs/boot.md "Signed images"), included by firmware/Makefile. With no key
-# given, nothing here changes the build.
+# given the build only gains the include path of signature.h (its trailer helpers).
 #   SIGN_KEY=FILE     Ed25519 private key (`edgebnn keys generate`): edgebnn-fw.img (and so
 #                     edgebnn-factory.bin) gets a signature trailer
 #   SIGN_PUBKEY=FILE  the public key provisioned into the bootloader and the application
