@@ -292,7 +292,7 @@ def _default_backend(model: Path) -> str:
 def cmd_eval(args: argparse.Namespace) -> int:
     args.backend = args.backend or _default_backend(Path(args.model))
     if args.pubkey:   # checked before the model is used, on every backend
-        from edgebnn.signing_cli import check_pubkey
+        from edgebnn.signing import check_pubkey
         if Path(args.model).is_dir() or Path(args.model).suffix == ".onnx":
             raise UsageError("only a .ebnn file carries a signature", field="--pubkey")
         check_pubkey(read_bytes(args.model), args.pubkey, args.model)

@@ -205,6 +205,13 @@ def verify(data: bytes, public_key: bytes, source: str) -> Trailer:
     return t
 
 
+def check_pubkey(data: bytes, pubkey: str | Path | None, source: str) -> None:
+    """`--pubkey` of eval and device load: when given, the file must be signed with that key
+    (verify's SignatureError otherwise)."""
+    if pubkey:
+        verify(data, read_public_key(pubkey), source)
+
+
 def describe(data: bytes) -> str:
     """One line for `edgebnn info FILE`: signed or not, by which key, at which counter."""
     t = trailer_of(data)

@@ -53,12 +53,6 @@ def _check_signable(data: bytes, name: str) -> None:
         fwimage.parse(data, name)
 
 
-def check_pubkey(data: bytes, pubkey: str | None, source: str) -> None:
-    """`--pubkey`: the file must be signed with that key (SignatureError otherwise)."""
-    if pubkey:
-        signing.verify(data, signing.read_public_key(pubkey), source)
-
-
 def add_counter(p: argparse.ArgumentParser) -> None:
     p.add_argument("--counter", type=flags.counter, default=0,
                    help="rollback counter (a board refuses a lower one than the running "

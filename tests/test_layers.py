@@ -10,7 +10,9 @@ Placement of the small modules, and why:
   writer), `flags` (the argparse types of the numeric flags, which the subcommands of cli,
   device and bench share), `format` (the `.ebnn` file-format spec) and `model_checks` (the C
   loader's checks, which the reader applies) import nothing of edgebnn above them, so
-  everything may use them.
+  everything may use them. So does `signing` (signature trailers and keys: the firmware
+  Makefile runs it as a script, and device.fwimage, which the Makefile runs too, reads
+  trailers with it).
 - `reference` (the NumPy interpreter of `.ebnn` files) and `native` (the C core's binding, with
   the compiled `_native`) read only the format; export (header validation, ONNX checks),
   device training and the backends run models on them, so they sit low, not above export.
@@ -25,7 +27,8 @@ Placement of the small modules, and why:
   the `device`/`board` subcommands) runs on native and reads runs.
 - `backends` (where `edgebnn eval` runs a model: torch, native, onnx or a board), `bench` and
   `bench_arm` (which benchmark the C core on the host and on emulated boards) use device, so
-  they sit above it and below the command line.
+  they sit above it and below the command line; so does `signing_cli` (`keys`, `sign`), which
+  checks a file as a model or a firmware image (device.fwimage) before it signs it.
 - `fleet` (boards as Flower clients, the integer merge, the `fleet` subcommand) drives boards
   through device and merges ondevice state; only the command line imports it.
 """
@@ -49,8 +52,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("runs", ("edgebnn.runs",)),
     ("export", ("edgebnn.export", "edgebnn.ondevice")),
     ("train", ("edgebnn.train",)),
-    ("device", ("edgebnn.device", "edgebnn.signing_cli")),
-    ("tools", ("edgebnn.backends", "edgebnn.bench", "edgebnn.bench_arm")),
+    ("device", ("edgebnn.device",)),
+    ("tools", ("edgebnn.backends", "edgebnn.bench", "edgebnn.bench_arm",
+               "edgebnn.signing_cli")),
     ("fleet", ("edgebnn.fleet",)),
     ("cli", ("edgebnn.cli",)),
 )

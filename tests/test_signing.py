@@ -95,6 +95,10 @@ def test_the_host_refuses_what_the_board_refuses(keys, models):
     for bad, message in cases:
         with pytest.raises(signing.SignatureError, match=f"m.ebnn: {message}"):
             signing.verify(bad, raw_a, "m.ebnn")
+    # one bit flipped anywhere: every byte of the trailer, every 7th of the model
+    for at in [*range(0, len(data), 7), *range(len(data), len(signed))]:
+        with pytest.raises(signing.SignatureError):
+            signing.verify(flip(signed, at), raw_a, "m.ebnn")
 
 
 def test_keys_generate_show_and_refuse_to_overwrite(tmp_path, capsys):
@@ -136,6 +140,9 @@ def test_sign_info_and_eval_pubkey(keys, models, tmp_path, capsys):
     assert "m.ebnn: unsigned" in capsys.readouterr().err
     assert cli.main(["eval", str(out), "--pubkey", f"{keys['b']}.pub"]) == 2
     assert "signed by key" in capsys.readouterr().err
+    assert cli.main(["device", "load", str(out), "--port", "qemu:mps2-an386", "--pubkey",
+                     f"{keys['b']}.pub"]) == 2   # refused on the host, no board started
+    assert "m.signed.ebnn: signed by key" in capsys.readouterr().err
     # a firmware image is signed the same way, and `fwimage.parse` still reads it
     image = fwimage.sign(bytes(range(16)), board="mps2-an386", version="0.1.0",
                          slot=0x21000000)
@@ -143,6 +150,9 @@ def test_sign_info_and_eval_pubkey(keys, models, tmp_path, capsys):
     assert cli.main(["sign", str(tmp_path / "fw.img"), "--key", str(keys["a"]), "-o",
                      str(tmp_path / "fw.signed.img")]) == 0
     assert fwimage.parse((tmp_path / "fw.signed.img").read_bytes()).body_size == 16
+    assert cli.main(["flash", str(tmp_path / "fw.img"), "--port", "qemu:mps2-an386",
+                     "--pubkey", f"{keys['a']}.pub"]) == 2   # refused before any port opens
+    assert "fw.img: unsigned" in capsys.readouterr().err
     assert cli.main(["sign", str(tmp_path / "junk"), "--key", str(keys["a"]), "-o",
                      str(tmp_path / "x")]) == 2
     assert "cannot read" in capsys.readouterr().err

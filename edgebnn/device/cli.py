@@ -91,7 +91,7 @@ def cmd_device_load(args: argparse.Namespace) -> int:
 
     data = read_bytes(args.model)
     if args.pubkey:   # on the host first; a board with a key provisioned checks again
-        from edgebnn.signing_cli import check_pubkey
+        from edgebnn.signing import check_pubkey
         check_pubkey(data, args.pubkey, args.model)
     t0 = time.monotonic()
     with open_device(args.port, timeout=args.timeout) as dev:

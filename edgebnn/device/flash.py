@@ -176,6 +176,9 @@ def cmd_flash(args) -> int:
 
     image = read_bytes(args.image)
     header = fwimage.parse(image, args.image)
+    if args.pubkey:   # on the host first; a board with a key provisioned checks again
+        from edgebnn.signing import check_pubkey
+        check_pubkey(image, args.pubkey, args.image)
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
@@ -201,6 +204,8 @@ def add_parser(sub) -> None:
     f.add_argument("image", help="signed application image (firmware/build/<board>/edgebnn-fw.img)")
     f.add_argument("--port", required=True,
                    help="qemu:BOARD[?store=FILE], a pyserial URL or a device path")
+    f.add_argument("--pubkey", metavar="KEY.pub",
+                   help="upload the image only if it is signed with this Ed25519 public key")
     f.add_argument("--timeout", type=flags.positive_float, default=2.0, help="seconds per reply (default 2)")
     f.add_argument("--boot-timeout", type=flags.positive_float, default=10.0,
                    help="seconds to wait for a banner after a reset (default 10)")

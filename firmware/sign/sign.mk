@@ -1,5 +1,5 @@
 # Signed images (docs/boot.md "Signed images"), included by firmware/Makefile. With no key
-# given, nothing here changes the build.
+# given the build only gains the include path of signature.h (its trailer helpers).
 #   SIGN_KEY=FILE     Ed25519 private key (`edgebnn keys generate`): edgebnn-fw.img (and so
 #                     edgebnn-factory.bin) gets a signature trailer
 #   SIGN_PUBKEY=FILE  the public key provisioned into the bootloader and the application
@@ -9,13 +9,15 @@
 #                     than the confirmed application's)
 #   ED25519_DIR=DIR   where sign/fetch-ed25519.sh puts the pinned verifier source (fetched
 #                     once, never committed)
+#   ED25519_OPT=-Os   the library's optimisation (default: OPT): smaller, slower (docs/boot.md)
 SIGN_KEY    ?=
 SIGN_PUBKEY ?= $(SIGN_KEY)
 FW_COUNTER  ?= 0
 ED25519_DIR ?= $(FW_DIR)/build/third_party/ed25519-orlp-0.1.3
+ED25519_OPT ?= $(OPT)
 
 SIGN_ARGS := $(if $(SIGN_KEY),--key $(abspath $(SIGN_KEY)) --counter $(FW_COUNTER))
-CFLAGS    += -DFW_COUNTER=$(FW_COUNTER)u -I$(FW_DIR)/sign
+CFLAGS    += -I$(FW_DIR)/sign
 # The image is signed again whenever the key or the counter changes.
 $(IMG): $(OUT)/sign-args.txt
 $(OUT)/sign-args.txt: FORCE
@@ -41,7 +43,7 @@ $(ED25519_C):
 $(OUT)/obj/ed25519/%.o: $(ED25519_DIR)/%.c $(OUT)/flags.txt
 	@mkdir -p $(@D)
 	@echo "  CC  ed25519/$*.c"
-	@$(CC) $(ARCH) -std=c99 $(OPT) -g -w -ffunction-sections -fdata-sections \
+	@$(CC) $(ARCH) -std=c99 $(ED25519_OPT) -g -w -ffunction-sections -fdata-sections \
 	    -fno-tree-loop-distribute-patterns -c $< -o $@
 
 # Regenerated at every make, replaced only when the key differs (so nothing else rebuilds).
