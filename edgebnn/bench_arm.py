@@ -72,8 +72,8 @@ class Target:
 
 
 def _cortex_m(name: str) -> Target:
-    from edgebnn.device.qemu import load_boards
-    boards = [b for b in load_boards().values() if b.cpu == name]
+    from edgebnn.device.qemu import emulated_boards
+    boards = [b for b in emulated_boards().values() if b.cpu == name]
     if not boards:
         raise ValueError(f"firmware/boards.mk has no board with cpu := {name}")
     b = boards[0]

@@ -19,6 +19,7 @@
 #include "proto.h"
 #include "upload.h"
 #include "serve.h"
+#include "signature.h"
 #include "slots.h"
 
 #ifndef BOOT_VERSION
@@ -163,6 +164,7 @@ static uint8_t flash_commit(uint16_t *len)
     char why[SLOT_WHY_CAP];
     image_error e;
     uint32_t crc, body;
+    const uint8_t *trailer;
     int st;
     uint8_t err = upload_finish(&upload, TX, len);
     if (err != PROTO_OK)
@@ -175,7 +177,12 @@ static uint8_t flash_commit(uint16_t *len)
         return err;
     e = image_check(HEADER, __app_slot + IMAGE_HEADER_SIZE, FLASHMAP_SIZE(__app_slot_size),
                     (uint32_t)(uintptr_t)__app_slot + IMAGE_HEADER_SIZE, &info, why, sizeof why);
-    if (e == IMAGE_OK && info.body_size != body) {
+    /* a signature trailer (signature.h) may follow the body: it covers the header and body */
+    trailer = e == IMAGE_OK ? __app_slot + IMAGE_HEADER_SIZE + info.body_size : NULL;
+    if (trailer && !(body == info.body_size + SIG_TRAILER_SIZE &&
+                     sig_present(trailer, IMAGE_HEADER_SIZE + info.body_size)))
+        trailer = NULL;
+    if (e == IMAGE_OK && info.body_size != body && !trailer) {
         static const char mismatch[] = "body_size differs from the bytes uploaded after the header";
         _Static_assert(sizeof mismatch <= sizeof why, "the text must fit `why`");
         e = IMAGE_ERR_LENGTH;
@@ -183,6 +190,12 @@ static uint8_t flash_commit(uint16_t *len)
     }
     if (e != IMAGE_OK)
         return image_error_reply(e, why, len);
+#if EBNN_SIGNED   /* the provisioned key's signature, and no rollback (docs/boot.md) */
+    err = (uint8_t)sig_verify(HEADER, IMAGE_HEADER_SIZE, __app_slot + IMAGE_HEADER_SIZE,
+                              info.body_size, trailer, slots_floor(), TX, len);
+    if (err != SIG_OK)
+        return err;
+#endif
     st = board_store_write(app_offset(), HEADER, IMAGE_HEADER_CHECKED);   /* verified: install */
     if (st != BOARD_STORE_OK)
         return store_error(st, len);
