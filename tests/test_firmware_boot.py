@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
 
 from edgebnn.device.client import Device  # noqa: E402
 from edgebnn.device.framing import Cmd, Frame, encode  # noqa: E402
+from edgebnn.device.ports import open_device  # noqa: E402
 from edgebnn.device.qemu import QemuBoard, QemuError, emulated_boards, load_boards  # noqa: E402
 
 FIRMWARE = ROOT / "firmware"
@@ -216,6 +217,11 @@ def test_missing_firmware_and_unknown_board(tmp_path):
     for board in set(BOARDS) - set(EMULATED):     # refused by name, before QEMU starts
         with pytest.raises(ValueError, match=f"board {board} is built, not run: QEMU does not"):
             QemuBoard(board, tmp_path / "none.elf", timeout=1.0)
+        t0 = time.monotonic()                       # --port qemu:BOARD: before any build
+        with pytest.raises(ValueError, match=f"edgebnn firmware image --board {board}"):
+            with open_device(f"qemu:{board}", build_dir=tmp_path):
+                pass
+        assert time.monotonic() - t0 < 5 and not any(tmp_path.glob(f"{board}*"))
 
 
 def test_make_rejects_unknown_board_and_over_budget(tmp_path):

@@ -42,14 +42,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "edgebnn"
 #: package `edgebnn` names only itself: a new top-level module has to be placed here).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("edgebnn", "edgebnn.errors", "edgebnn.flags", "edgebnn.format",
-                    "edgebnn.model_checks")),
+                    "edgebnn.model_checks", "edgebnn.signing")),
     ("engines", ("edgebnn.reference", "edgebnn.native", "edgebnn._native")),
     ("data", ("edgebnn.data",)),
     ("models", ("edgebnn.nn", "edgebnn.models")),
     ("runs", ("edgebnn.runs",)),
     ("export", ("edgebnn.export", "edgebnn.ondevice")),
     ("train", ("edgebnn.train",)),
-    ("device", ("edgebnn.device",)),
+    ("device", ("edgebnn.device", "edgebnn.signing_cli")),
     ("tools", ("edgebnn.backends", "edgebnn.bench", "edgebnn.bench_arm")),
     ("fleet", ("edgebnn.fleet",)),
     ("cli", ("edgebnn.cli",)),

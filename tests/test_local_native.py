@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import torch
 
+from edgebnn._native import ffi, lib
 from edgebnn.cli import main
 from edgebnn.errors import UsageError
-from edgebnn.native import LocalTrainer
+from edgebnn.native import DrtpTrainer, LocalTrainer
 from edgebnn.ondevice import local as trnl
+from edgebnn.ondevice.drtp import export_untrained
 from edgebnn.runs import run_folder
 from edgebnn.train import TrainConfig, train
 
@@ -129,3 +131,17 @@ def test_two_native_processes_train_the_torch_weights_of_one(tmp_path):
     assert native.keys() == reference.keys()
     for k in native:
         assert torch.equal(native[k], reference[k]), k
+
+
+def test_the_split_step_refuses_other_rules_and_short_increments(digits):
+    """The C API's own checks: a DRTP trainer has no local increments, and increments shorter
+    than ebnn_local_increments_size() are refused before anything is written."""
+    drtp = DrtpTrainer(export_untrained((8, 8, 1), 10, (16,), digits.train.x, 0))
+    assert lib.ebnn_local_increments_size(drtp._train) == 0
+    assert lib.ebnn_local_apply(drtp._train, ffi.NULL, 0) == lib.EBNN_ERR_ARG
+    trainer = LocalTrainer(export_with_state(make_rule(digits, (16,))))
+    size = lib.ebnn_local_increments_size(trainer._train)
+    assert size == 4 * 16 * 64
+    short = ffi.new("int32_t[]", size // 4 - 1)
+    assert lib.ebnn_local_apply(trainer._train, short, size - 4) == lib.EBNN_ERR_SCRATCH
+    assert trainer.step_index == 0   # nothing applied

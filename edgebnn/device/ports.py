@@ -186,8 +186,9 @@ def open_device(port: Union[str, Port], *, timeout: float = 2.0, retries: int = 
     if isinstance(port, str):
         port = Port.parse(port)
     if port.kind == QEMU:
-        from edgebnn.device.qemu import QemuBoard, QemuError
+        from edgebnn.device.qemu import QemuBoard, QemuError, require_emulated
 
+        require_emulated(port.target)
         if shutil.which("qemu-system-arm") is None:
             raise DeviceError(f"{port}: qemu-system-arm not found (run tools/setup.sh)")
         elf = ensure_firmware(port.target, build_dir)

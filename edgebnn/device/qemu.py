@@ -120,6 +120,16 @@ def emulated_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
     return {name: info for name, info in load_boards(path).items() if info.qemu != "none"}
 
 
+def require_emulated(board: str) -> None:
+    """UsageError naming a built-only board (and what to do with it) before anything is built
+    or started for it."""
+    boards = load_boards()
+    if board in boards and boards[board].qemu == "none":
+        raise UsageError(f"board {board} is built, not run: QEMU does not model it; emulated: "
+                         f"{', '.join(emulated_boards())} (its first-install file: edgebnn "
+                         f"firmware image --board {board})")
+
+
 def _size(text: str) -> int:
     """'16M' -> 16 MiB (QEMU's size suffixes K, M, G)."""
     scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
@@ -181,10 +191,7 @@ class QemuBoard:
         boards = load_boards()
         if board not in boards:
             raise UsageError(f"unknown board {board!r}; known: {', '.join(boards)}")
-        if boards[board].qemu == "none":
-            raise UsageError(f"board {board} is built, not run: QEMU does not model it; "
-                             f"emulated: {', '.join(b for b, i in boards.items() if i.qemu != 'none')}"
-                             f" (its first-install file: edgebnn firmware image --board {board})")
+        require_emulated(board)
         self.board = board
         self.info = boards[board]
         self.firmware = Path(firmware)

@@ -1,8 +1,8 @@
 /* The persistent store on the QSPI flash of an RP2040 (Pico) or RP2350 (Pico 2), programmed
  * through the bootrom's flash functions (RP2040 datasheet 2.8.3.1.3, RP2350 5.4.8): board.h's
  * contract on 4 KiB erase sectors. The flash is executed in place, so while it is being erased
- * or programmed nothing may run from it: the operation itself is one function in RAM (.data,
- * copied there at reset) with interrupts off, calling only the ROM; XIP comes back through
+ * or programmed nothing may run from it: the operation itself is one function in RAM (section
+ * .ramfunc, which ld/common.ld copies with .data at reset) with interrupts off, calling only the ROM; XIP comes back through
  * flash_enter_cmd_xip, the mode boot2 (or the RP2350 bootrom's fallback) set up. The ROM
  * programs whole 256-byte pages from RAM: a write is staged page by page in a RAM buffer,
  * 0xFF where it writes nothing (programming a 1 leaves a bit as it is). QEMU models neither
@@ -70,7 +70,7 @@ static struct rom_flash rom_flash(void)
 
 /* Runs from RAM: XIP is off in between, so it touches nothing in flash (no libc, no flash
  * constants: everything it needs is in `f`, the arguments and RAM). data == NULL: erase. */
-__attribute__((noinline, long_call, section(".data.rp2_flash_op")))
+__attribute__((noinline, long_call, section(".ramfunc.rp2_flash_op")))
 static void flash_op(const struct rom_flash *f, uint32_t addr, const uint8_t *data,
                      uint32_t count)
 {

@@ -28,8 +28,10 @@ __attribute__((noreturn)) void Reset_Handler(void)
 #endif
     /* Report MemManage/Bus/Usage faults as themselves (not escalated to HardFault), and trap
      * integer division by zero. */
+#if !defined(__ARM_ARCH_6M__)   /* ARMv6-M has neither: every fault is a HardFault there */
     SCB_SHCSR |= SHCSR_FAULTS_EN;
     SCB_CCR |= CCR_DIV_0_TRP;
+#endif
 
     for (uint32_t *src = __data_load, *dst = __data_start; dst < __data_end;)
         *dst++ = *src++;
