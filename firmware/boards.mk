@@ -22,8 +22,14 @@
 #          the store file is loaded into it at start (-device loader at the qemu_ram base, which
 #          is then the store region) and written back through semihosting (boards/semihost_store.c)
 #   qemu_serial  (optional) QEMU's -serial index of the console UART (default 0)
+#   qemu_store  soc: QEMU models the part's flash and its controller inside the SoC (not backed
+#          by a file): edgebnn/device/qemu.py writes the store file into it at start through
+#          the gdbstub and saves it back when it closes the board (docs/boot.md)
+#   payload  (optional) PROTO_MAX_PAYLOAD, the largest frame payload (default 4096)
+#   boot_stack  (optional) the bootloader's stack in bytes (default 4096)
+#   defs   (optional) more -D flags for the board layer (e.g. the UART's pins)
 
-BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505 netduinoplus2
+BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505 netduinoplus2 microbit
 
 mps2-an386.cpu   := cortex-m4
 mps2-an386.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
@@ -111,3 +117,27 @@ netduinoplus2.app_slot := 98304
 netduinoplus2.irqs  := 82
 netduinoplus2.watchdog := none
 netduinoplus2.watchdog_clock := 0
+
+# BBC micro:bit v1: nRF51822, Cortex-M0 (ARMv6-M: Thumb-1, no DSP, no VTOR, no SysTick on the
+# part), 16 MHz, 256 KiB flash in 1 KiB pages, 16 KiB RAM. Console: UART0 on P0.24/P0.25, the
+# interface chip's virtual COM port. QEMU models the UART, TIMER0 and the NVMC; no watchdog.
+microbit.cpu   := cortex-m0
+microbit.fpu   :=
+microbit.qemu  := microbit
+microbit.uart0 := 0x40002000
+microbit.clock := 16000000
+microbit.layer := nrf5x
+microbit.drivers := nrf_uart nrf_nvmc
+microbit.defs  := -DNRF_UART_TX_PIN=24u -DNRF_UART_RX_PIN=25u
+microbit.store := 0x00004000
+microbit.store_layer := nrf_nvmc_store
+microbit.qemu_ram := 0x00004000 240K
+microbit.qemu_store := soc
+microbit.payload := 256
+microbit.boot_stack := 2048
+microbit.model_slot := 4096
+microbit.heap  := 3072
+microbit.app_slot := 65536
+microbit.irqs  := 32
+microbit.watchdog := none
+microbit.watchdog_clock := 0

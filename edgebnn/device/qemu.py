@@ -32,6 +32,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import serial
 
+from edgebnn.device.gdbstub import GdbError, GdbStub
 from edgebnn.errors import EdgebnnError, UsageError, replacing
 
 QEMU = "qemu-system-arm"
@@ -62,6 +63,8 @@ class BoardInfo:
     model_slot: int = 0  # bytes of .ebnn a model slot holds (the firmware's MODEL_SLOT_SIZE)
     watchdog: bool = True  # the bootloader arms one (boards.mk watchdog), else none is modelled
     rom_store: bool = False  # the flash is ROM: loaded from the file, written via semihosting
+    soc_store: bool = False  # the flash and its controller are the SoC's: the file goes in and
+    #                          out through the gdbstub (gdbstub.py)
     serial: int = 0   # QEMU's -serial index of the console UART
 
 
@@ -104,6 +107,7 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
                                      model_slot=int(f["model_slot"], 0),
                                      watchdog=f.get("watchdog", "none") != "none",
                                      rom_store=f.get("qemu_store", "ram") == "rom",
+                                     soc_store=f.get("qemu_store", "ram") == "soc",
                                      serial=int(f.get("qemu_serial", "0")))
         except KeyError as e:
             raise ValueError(f"{path}: board {name} has no {e.args[0]}") from None
@@ -201,7 +205,9 @@ class QemuBoard:
             kernel = self.boot[0]
             path = self.prepare_store().resolve()
             store = _qemu_quote(str(path))
-            if self.info.rom_store:   # boards/semihost_store.c finds the file on its command line
+            if self.info.soc_store:   # start halted: start() writes the file into the flash
+                cmd += ["-gdb", f"tcp:127.0.0.1:{self._gdb_port},server=on,wait=off", "-S"]
+            elif self.info.rom_store:   # boards/semihost_store.c finds the file on its command line
                 if len(os.fsencode(path)) >= SEMIHOST_PATH_CAP:
                     raise QemuError(f"{self._tag()}: store path {path} is longer than the "
                                     f"{SEMIHOST_PATH_CAP - 1} bytes the firmware reads "
@@ -248,9 +254,12 @@ class QemuBoard:
         deadline = time.monotonic() + self.timeout
         # The free port can be taken between probing and QEMU binding it: retry a few times.
         for _attempt in range(3):
+            self._gdb_port = _free_port() if self.info.soc_store else None
             self._launch(_free_port())
             try:
                 self._connect(deadline)
+                if self._gdb_port is not None and self.boot is not None:
+                    self._load_soc_store(deadline)
                 return self
             except _PortInUse:
                 self._stop()
@@ -287,7 +296,42 @@ class QemuBoard:
                                 f"{self.timeout} s ({last})\n{self.output()}")
             time.sleep(0.02)
 
+    # --- the store of a board whose flash QEMU keeps in the SoC (qemu_store := soc) --------
+    _gdb: Optional[GdbStub] = None
+    _gdb_port: Optional[int] = None
+
+    def _load_soc_store(self, deadline: float) -> None:
+        """The store file into the SoC's flash at the store base, then the CPU runs."""
+        try:
+            self._gdb = GdbStub(self._gdb_port, timeout=max(deadline - time.monotonic(), 1.0))
+            self._gdb.write(self.info.ram_base, self.store.read_bytes())
+            self._gdb.resume()
+        except GdbError as e:
+            if "Address already in use" in self.output():
+                raise _PortInUse() from None
+            raise QemuError(f"{self._tag()}: loading the store {self.store} into the flash: "
+                            f"{e}\n{self.output()}") from None
+
+    def _save_soc_store(self) -> None:
+        """The SoC's flash back into the store file (atomically), while QEMU still runs. A
+        QEMU that has exited (TEST_EXIT, a fault) or been killed took its flash with it: the
+        file keeps what it held before this run."""
+        gdb, self._gdb = self._gdb, None
+        if gdb is None:
+            return
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                gdb.halt()
+                image = gdb.read(self.info.ram_base, self.info.ram_size)
+                with replacing(self.store, field="the board's store") as f:
+                    f.write(image)
+        except GdbError:
+            pass   # QEMU exited meanwhile: nothing left to save
+        finally:
+            gdb.close()
+
     def close(self) -> None:
+        self._save_soc_store()
         if self.serial is not None:
             try:
                 self.serial.close()

@@ -272,7 +272,9 @@ __attribute__((noreturn)) static void start_app(void)
     board_uart_flush();
     SYST_CSR = 0;
     SCB_ICSR = ICSR_PENDSTCLR;
+#if !defined(__ARM_ARCH_6M__)
     SCB_VTOR = (uint32_t)(uintptr_t)vectors;
+#endif   /* ARMv6-M has no VTOR: the application's exceptions (faults only) use ours */
     cm_dsb();
     cm_isb();
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)

@@ -18,22 +18,28 @@ extern uint32_t __stack_limit[], __heap_end[];
 __attribute__((noreturn, used)) void fault_report(const uint32_t *frame, uint32_t exc_return);
 
 /* r0 = the stacked frame (MSP or PSP, per EXC_RETURN bit 2), r1 = EXC_RETURN; then switch
- * to the fault stack (on v8-M first lift the stack limit) and report. Never returns. */
+ * to the fault stack (on v8-M first lift the stack limit) and report. Never returns. Thumb-1
+ * only (it assembles for ARMv6-M too): no IT block, and a register branch to fault_report,
+ * which may lie beyond a 16-bit B's reach. */
 __attribute__((naked)) void Fault_Handler(void)
 {
     __asm volatile(
-        "tst lr, #4\n"
-        "ite eq\n"
-        "mrseq r0, msp\n"
-        "mrsne r0, psp\n"
+        "movs r0, #4\n"
         "mov r1, lr\n"
+        "tst r0, r1\n"
+        "bne 1f\n"
+        "mrs r0, msp\n"
+        "b 2f\n"
+        "1: mrs r0, psp\n"
+        "2:\n"
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
         "movs r2, #0\n"
         "msr msplim, r2\n"
 #endif
         "ldr r2, =ebnn_fault_stack + " STR(FAULT_STACK_BYTES) "\n"
         "mov sp, r2\n"
-        "b fault_report\n"
+        "ldr r2, =fault_report\n"
+        "bx r2\n"
         ".ltorg\n");
 }
 
@@ -93,10 +99,12 @@ void fault_report(const uint32_t *frame, uint32_t exc_return)
     } else {
         field("sp", (uint32_t)f);
     }
+#if !defined(__ARM_ARCH_6M__)   /* ARMv6-M has no fault status registers (reading them faults) */
     field("cfsr", SCB_CFSR);
     field("hfsr", SCB_HFSR);
     field("mmfar", SCB_MMFAR);
     field("bfar", SCB_BFAR);
+#endif
     field("exc_return", exc_return);
     board_uart_puts("\r\n");
     board_semihost_exit(128 + (int)(exc > 127u ? 127u : exc));
