@@ -22,9 +22,10 @@
 #          the store file is loaded into it at start (-device loader at the qemu_ram base, which
 #          is then the store region) and written back through semihosting (boards/semihost_store.c)
 #   qemu_serial  (optional) QEMU's -serial index of the console UART (default 0)
-#   qemu_store  soc: QEMU models the part's flash and its controller inside the SoC (not backed
-#          by a file): edgebnn/device/qemu.py writes the store file into it at start through
-#          the gdbstub and saves it back when it closes the board (docs/boot.md)
+#   qemu_store  soc: QEMU models the part's flash and its controller inside the SoC, backed by no
+#          file: edgebnn/device/qemu.py writes the store file into it at start through the
+#          gdbstub, and the store driver copies what the controller changed back into the file
+#          through semihosting (boards/nrf_nvmc_store.c, docs/boot.md)
 #   payload  (optional) PROTO_MAX_PAYLOAD, the largest frame payload (default 4096)
 #   boot_stack  (optional) the bootloader's stack in bytes (default 4096)
 #   defs   (optional) more -D flags for the board layer (e.g. the UART's pins)

@@ -63,8 +63,8 @@ class BoardInfo:
     model_slot: int = 0  # bytes of .ebnn a model slot holds (the firmware's MODEL_SLOT_SIZE)
     watchdog: bool = True  # the bootloader arms one (boards.mk watchdog), else none is modelled
     rom_store: bool = False  # the flash is ROM: loaded from the file, written via semihosting
-    soc_store: bool = False  # the flash and its controller are the SoC's: the file goes in and
-    #                          out through the gdbstub (gdbstub.py)
+    soc_store: bool = False  # the flash and its controller are the SoC's: the file is written
+    #                          into it through the gdbstub, kept by the firmware (semihosting)
     serial: int = 0   # QEMU's -serial index of the console UART
 
 
@@ -120,7 +120,7 @@ def _size(text: str) -> int:
     return int(text[:-1] if scale > 1 else text, 0) * scale
 
 
-#: boards/semihost_store.c's buffer for the store path (PATH_CAP), NUL included
+#: the firmware's buffer for the store path (drivers/semihost.h SEMIHOST_PATH_CAP), NUL included
 SEMIHOST_PATH_CAP = 512
 BOOTLOADER = "edgebnn-boot.elf"
 FACTORY = "edgebnn-factory.bin"
@@ -205,16 +205,17 @@ class QemuBoard:
             kernel = self.boot[0]
             path = self.prepare_store().resolve()
             store = _qemu_quote(str(path))
-            if self.info.soc_store:   # start halted: start() writes the file into the flash
-                cmd += ["-gdb", f"tcp:127.0.0.1:{self._gdb_port},server=on,wait=off", "-S"]
-            elif self.info.rom_store:   # boards/semihost_store.c finds the file on its command line
-                if len(os.fsencode(path)) >= SEMIHOST_PATH_CAP:
+            if self.info.rom_store or self.info.soc_store:   # the store finds the file on
+                if len(os.fsencode(path)) >= SEMIHOST_PATH_CAP:   # its command line
                     raise QemuError(f"{self._tag()}: store path {path} is longer than the "
                                     f"{SEMIHOST_PATH_CAP - 1} bytes the firmware reads "
-                                    f"(boards/semihost_store.c): choose a shorter one")
+                                    f"(drivers/semihost.h): choose a shorter one")
+                semihosting += f",arg={store}"
+            if self.info.soc_store:   # start halted: start() writes the file into the flash
+                cmd += ["-gdb", f"tcp:127.0.0.1:{self._gdb_port},server=on,wait=off", "-S"]
+            elif self.info.rom_store:
                 cmd += ["-device", f"loader,file={store},addr={self.info.ram_base:#x},"
                                    "force-raw=on"]
-                semihosting += f",arg={store}"
             else:
                 cmd += ["-object", f"memory-backend-file,id=store,size={self.info.ram_size},"
                                    f"mem-path={store},share=on",
@@ -301,7 +302,10 @@ class QemuBoard:
     _gdb_port: Optional[int] = None
 
     def _load_soc_store(self, deadline: float) -> None:
-        """The store file into the SoC's flash at the store base, then the CPU runs."""
+        """The store file into the SoC's flash at the store base, then the CPU runs. Once: a
+        `-device loader` image would be copied in again at every system reset, undoing what
+        the firmware programmed since; the firmware keeps the file up to date itself
+        (boards/nrf_nvmc_store.c)."""
         try:
             self._gdb = GdbStub(self._gdb_port, timeout=max(deadline - time.monotonic(), 1.0))
             self._gdb.write(self.info.ram_base, self.store.read_bytes())
@@ -312,26 +316,10 @@ class QemuBoard:
             raise QemuError(f"{self._tag()}: loading the store {self.store} into the flash: "
                             f"{e}\n{self.output()}") from None
 
-    def _save_soc_store(self) -> None:
-        """The SoC's flash back into the store file (atomically), while QEMU still runs. A
-        QEMU that has exited (TEST_EXIT, a fault) or been killed took its flash with it: the
-        file keeps what it held before this run."""
-        gdb, self._gdb = self._gdb, None
-        if gdb is None:
-            return
-        try:
-            if self.proc is not None and self.proc.poll() is None:
-                gdb.halt()
-                image = gdb.read(self.info.ram_base, self.info.ram_size)
-                with replacing(self.store, field="the board's store") as f:
-                    f.write(image)
-        except GdbError:
-            pass   # QEMU exited meanwhile: nothing left to save
-        finally:
-            gdb.close()
-
     def close(self) -> None:
-        self._save_soc_store()
+        if self._gdb is not None:
+            self._gdb.close()
+            self._gdb = None
         if self.serial is not None:
             try:
                 self.serial.close()
