@@ -30,7 +30,7 @@
 #   boot_stack  (optional) the bootloader's stack in bytes (default 4096)
 #   defs   (optional) more -D flags for the board layer (e.g. the UART's pins)
 
-BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505 netduinoplus2 microbit
+BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505 netduinoplus2
 
 mps2-an386.cpu   := cortex-m4
 mps2-an386.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
@@ -118,6 +118,8 @@ netduinoplus2.app_slot := 98304
 netduinoplus2.irqs  := 82
 netduinoplus2.watchdog := none
 netduinoplus2.watchdog_clock := 0
+
+BOARDS += microbit
 
 # BBC micro:bit v1: nRF51822, Cortex-M0 (ARMv6-M: Thumb-1, no DSP, no VTOR, no SysTick on the
 # part), 16 MHz, 256 KiB flash in 1 KiB pages, 16 KiB RAM. Console: UART0 on P0.24/P0.25, the

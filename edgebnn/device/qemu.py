@@ -80,7 +80,8 @@ _LINE_RE = re.compile(r"^(?P<board>[A-Za-z0-9_-]+)\.(?P<key>[a-z0-9_]+)\s*:=\s*(
 
 
 def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
-    """Parse firmware/boards.mk (strict `<board>.<key> := <value>` lines and `BOARDS := ...`)."""
+    """Parse firmware/boards.mk (strict `<board>.<key> := <value>` lines, `BOARDS := ...` and
+    `BOARDS += ...`: each group of boards adds its own line, so their edits never collide)."""
     path = Path(path) if path else FIRMWARE_DIR / "boards.mk"
     fields: Dict[str, Dict[str, str]] = {}
     names = []
@@ -88,8 +89,9 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        if line.startswith("BOARDS"):
-            names = line.split(":=", 1)[1].split()
+        if line.startswith("BOARDS"):   # `BOARDS := ...`, then any `BOARDS += ...` lines
+            op = "+=" if line.split("=", 1)[0].rstrip().endswith("+") else ":="
+            names = (names if op == "+=" else []) + line.split(op, 1)[1].split()
             continue
         m = _LINE_RE.match(line)
         if not m:

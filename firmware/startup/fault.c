@@ -18,12 +18,11 @@ extern uint32_t __stack_limit[], __heap_end[];
 __attribute__((noreturn, used)) void fault_report(const uint32_t *frame, uint32_t exc_return);
 
 /* r0 = the stacked frame (MSP or PSP, per EXC_RETURN bit 2), r1 = EXC_RETURN; then switch
- * to the fault stack (on v8-M first lift the stack limit) and report. Never returns. Thumb-1
- * only (it assembles for ARMv6-M too): no IT block, and a register branch to fault_report,
- * which may lie beyond a 16-bit B's reach. */
+ * to the fault stack (on v8-M first lift the stack limit) and report. Never returns. */
 __attribute__((naked)) void Fault_Handler(void)
 {
     __asm volatile(
+#if defined(__ARM_ARCH_6M__)   /* Thumb-1: no IT blocks, no immediate TST */
         "movs r0, #4\n"
         "mov r1, lr\n"
         "tst r0, r1\n"
@@ -32,14 +31,25 @@ __attribute__((naked)) void Fault_Handler(void)
         "b 2f\n"
         "1: mrs r0, psp\n"
         "2:\n"
+#else
+        "tst lr, #4\n"
+        "ite eq\n"
+        "mrseq r0, msp\n"
+        "mrsne r0, psp\n"
+#endif
+        "mov r1, lr\n"
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
         "movs r2, #0\n"
         "msr msplim, r2\n"
 #endif
         "ldr r2, =ebnn_fault_stack + " STR(FAULT_STACK_BYTES) "\n"
         "mov sp, r2\n"
+#if defined(__ARM_ARCH_6M__)   /* B reaches only +-2 KiB on Thumb-1 */
         "ldr r2, =fault_report\n"
         "bx r2\n"
+#else
+        "b fault_report\n"
+#endif
         ".ltorg\n");
 }
 
