@@ -229,6 +229,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError("--train-section drtp needs a run folder (its float latent weights)")
         model.extra_sections[drtp.TAG] = drtp.from_run(Path(args.run_dir), model)
         data = fmt.to_bytes(model)
+    if args.sign:   # the .ebnn file and the C header carry the signature trailer
+        from edgebnn.signing_cli import sign_bytes
+        data = sign_bytes(data, args.sign, args.counter)
     if args.output:
         write_bytes(args.output, data)
         n_weights = _binary_weight_count(model)
@@ -272,6 +275,11 @@ def _default_backend(model: Path) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     args.backend = args.backend or _default_backend(Path(args.model))
+    if args.pubkey:   # checked before the model is used, on every backend
+        from edgebnn.signing_cli import check_pubkey
+        if Path(args.model).is_dir() or Path(args.model).suffix == ".onnx":
+            raise UsageError("only a .ebnn file carries a signature", field="--pubkey")
+        check_pubkey(read_bytes(args.model), args.pubkey, args.model)
     scores, labels = evaluate(args.backend, Path(args.model), args.data, args.split, args.seed,
                               args.threads)
     n = len(labels)
@@ -299,6 +307,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     except ImportError as e:
         print(f"C core: not built ({e}); run tools/setup.sh")
     print(f"algorithms: {', '.join(algorithm_names())}")
+    if args.file:   # a model or firmware image: signed or not, by which key, its counter
+        from edgebnn.signing import describe
+        print(f"{args.file}: {describe(read_bytes(args.file))}")
     return 0
 
 
@@ -382,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edgebnn.device.cli import add_parsers as add_device_parsers
     from edgebnn.device.flash import add_parser as add_flash_parser
     from edgebnn.fleet.cli import add_parsers as add_fleet_parsers
+    from edgebnn.signing_cli import add_counter, add_parsers as add_signing_parsers
 
     p = argparse.ArgumentParser(prog="edgebnn", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -451,6 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--train-section", choices=["drtp"],
                    help="add the state for on-device training with this rule (the `trnd` "
                         "section of docs/format.md; `local` runs always carry `trnl`)")
+    e.add_argument("--sign", metavar="KEY", help="sign the .ebnn file (and the C header's "
+                   "bytes) with this Ed25519 private key (docs/format.md \"Signature trailer\")")
+    add_counter(e)
     e.set_defaults(func=cmd_export)
 
     v = sub.add_parser("eval", help="accuracy of a model on a data split")
@@ -466,9 +481,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--save-logits", metavar="FILE.npy", help="save the int32 scores")
     v.add_argument("--threads", type=flags.positive_int, default=1, metavar="N",
                    help="native backend: split every layer across N threads (same scores)")
+    v.add_argument("--pubkey", metavar="KEY.pub",
+                   help="use the model only if it is signed with this Ed25519 public key")
     v.set_defaults(func=cmd_eval)
 
-    i = sub.add_parser("info", help="version, C core build and kernels")
+    i = sub.add_parser("info", help="version, C core build and kernels; with FILE, whether "
+                                    "a model or firmware image is signed, by which key, and "
+                                    "its counter")
+    i.add_argument("file", nargs="?", metavar="FILE")
     i.set_defaults(func=cmd_info)
 
     from edgebnn import bench
@@ -486,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     add_device_parsers(sub)   # device info|load, board run
     add_flash_parser(sub)     # flash IMAGE --port P
+    add_signing_parsers(sub)  # keys generate|show, sign
     add_fleet_parsers(sub)    # fleet train
     return p
 

@@ -45,6 +45,11 @@ def seed(text: str) -> int:
     return _integer(text, 0, SEED_MAX, f"an integer from 0 to {SEED_MAX}")
 
 
+def counter(text: str) -> int:
+    """The rollback counter of a signed file: a u32 in its trailer (edgebnn/signing.py)."""
+    return _integer(text, 0, 0xFFFFFFFF, "an integer from 0 to 4294967295")
+
+
 def port_number(text: str) -> int:
     """A TCP port (1 to 65535)."""
     return _integer(text, 1, 65535, "a TCP port from 1 to 65535")

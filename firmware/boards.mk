@@ -28,9 +28,19 @@
 #          through semihosting (boards/nrf_nvmc_store.c, docs/boot.md)
 #   payload  (optional) PROTO_MAX_PAYLOAD, the largest frame payload (default 4096)
 #   boot_stack  (optional) the bootloader's stack in bytes (default 4096)
-#   defs   (optional) more -D flags for the board layer (e.g. the UART's pins)
+#   defs   (optional) more -D flags for the board layer (e.g. the UART's pins; BOARD_NO_VTOR
+#          for a core without VTOR, the Cortex-M0: the bootloader leaves the vector table alone)
+#   boot2  (optional) boards/<boot2>.S: a boot stage the part's ROM runs and checks first (the
+#          RP2040's 256-byte boot2), linked at the start of the bootloader with its CRC-32
+#          (scripts/rp2040-boot2.py); ld/<board>.ld places it
+#   boot_srcs  (optional) more sources of the bootloader only, space-separated (e.g. the RP2350's
+#          IMAGE_DEF block, boards/rp2350_imagedef.S); ld/<board>.ld places what they hold
+#   uf2_family  (optional) the UF2 family ID its ROM's USB drive takes (edgebnn firmware image
+#          --format uf2): RP2040 0xe48bff56, RP2350 Arm Secure 0xe48bff59
+# A board QEMU does not model has `qemu := none` and no qemu_ram: it is built and size-checked
+# (tests/test_firmware_boot.py), never run, and labelled "built, not run" (docs/boards.md).
 
-BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505 netduinoplus2
+BOARDS := mps2-an386 mps2-an500 mps3-an547 mps2-an505 netduinoplus2 nucleo-f446re pico pico2
 
 mps2-an386.cpu   := cortex-m4
 mps2-an386.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
@@ -131,7 +141,7 @@ microbit.uart0 := 0x40002000
 microbit.clock := 16000000
 microbit.layer := nrf5x
 microbit.drivers := nrf_uart nrf_nvmc
-microbit.defs  := -DNRF_UART_TX_PIN=24u -DNRF_UART_RX_PIN=25u
+microbit.defs  := -DNRF_UART_TX_PIN=24u -DNRF_UART_RX_PIN=25u -DBOARD_NO_VTOR
 microbit.store := 0x00004000
 microbit.store_layer := nrf_nvmc_store
 microbit.qemu_ram := 0x00004000 240K
@@ -144,3 +154,65 @@ microbit.app_slot := 65536
 microbit.irqs  := 32
 microbit.watchdog := none
 microbit.watchdog_clock := 0
+# Built, not run (QEMU does not model these parts). Nucleo-F446RE: STM32F446RE (Cortex-M4F),
+# run at 168 MHz by the same layer as netduinoplus2 (same PLL from the HSI; the part allows 180);
+# console USART2 on PA2/PA3 = the ST-LINK virtual COM port; the store is the real flash driver
+# on the 16/64/128 KiB sectors; the IWDG is not driven (no watchdog).
+nucleo-f446re.cpu   := cortex-m4
+nucleo-f446re.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+nucleo-f446re.qemu  := none
+nucleo-f446re.uart0 := 0x40004400
+nucleo-f446re.clock := 168000000
+nucleo-f446re.layer := stm32f4_usart
+nucleo-f446re.drivers := stm32_usart stm32f4_flash
+nucleo-f446re.store := 0x08008000
+nucleo-f446re.store_layer := stm32f4_store
+nucleo-f446re.flashmap := flashmap-stm32f4
+nucleo-f446re.model_slot := 32768
+nucleo-f446re.heap  := 40960
+nucleo-f446re.app_slot := 98304
+nucleo-f446re.irqs  := 97
+nucleo-f446re.watchdog := none
+nucleo-f446re.watchdog_clock := 0
+
+# Raspberry Pi Pico: RP2040 (Cortex-M0+, ARMv6-M: the portable C SWAR/reference kernels), 125 MHz
+# from the 12 MHz crystal; UART0 (PL011) on GP0/GP1; 2 MiB QSPI flash in place at 0x10000000,
+# boot2 first; the store through the bootrom's flash functions; its watchdog is not driven.
+pico.cpu   := cortex-m0plus
+pico.fpu   := -mfloat-abi=soft
+pico.qemu  := none
+pico.uart0 := 0x40034000
+pico.clock := 125000000
+pico.layer := rp2_pl011
+pico.drivers := pl011_uart
+pico.store := 0x10008000
+pico.store_layer := rp2_flash_store
+pico.boot2 := rp2040_boot2
+pico.uf2_family := 0xe48bff56
+pico.model_slot := 98304
+pico.heap  := 40960
+pico.app_slot := 262144
+pico.irqs  := 26
+pico.watchdog := none
+pico.watchdog_clock := 0
+
+# Raspberry Pi Pico 2: RP2350 (Cortex-M33 with DSP and FPU, Secure: the M4's SWAR/DSP kernels),
+# 150 MHz from the 12 MHz crystal; UART0 (PL011) on GP0/GP1; 4 MiB QSPI flash in place at
+# 0x10000000, the IMAGE_DEF block after the bootloader's vectors; store as the Pico's.
+pico2.cpu   := cortex-m33
+pico2.fpu   := -mfpu=fpv5-sp-d16 -mfloat-abi=hard
+pico2.qemu  := none
+pico2.uart0 := 0x40070000
+pico2.clock := 150000000
+pico2.layer := rp2_pl011
+pico2.drivers := pl011_uart
+pico2.store := 0x10008000
+pico2.store_layer := rp2_flash_store
+pico2.boot_srcs := boards/rp2350_imagedef.S
+pico2.uf2_family := 0xe48bff59
+pico2.model_slot := 196608
+pico2.heap  := 98304
+pico2.app_slot := 262144
+pico2.irqs  := 52
+pico2.watchdog := none
+pico2.watchdog_clock := 0

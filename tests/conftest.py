@@ -57,3 +57,23 @@ def random_model(name: str, input_shape, n_classes: int, seed: int, **kwargs) ->
 
 def random_images(shape, n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def firmware_build(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """Every board of firmware/boards.mk built once from scratch into a temporary build root:
+    (root, {board: make's stdout}); shared by the bring-up tests (tests/test_firmware_boot.py)
+    and the first-install files (tests/test_first_install.py). Callers skip without a
+    toolchain first."""
+    import subprocess
+
+    from edgebnn.device.qemu import FIRMWARE_DIR, load_boards
+
+    out = tmp_path_factory.mktemp("fw")
+    stdout = {}
+    for board in load_boards():
+        r = subprocess.run(["make", "-C", str(FIRMWARE_DIR), "-j2", f"BOARD={board}",
+                            f"BUILD={out}"], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, f"make BOARD={board} failed:\n{r.stdout}\n{r.stderr}"
+        stdout[board] = r.stdout
+    return out, stdout

@@ -25,7 +25,7 @@ from edgebnn.device.errors import BoardRestarted, CommandError, DeviceError
 from edgebnn.device.framing import (MAJOR, MINOR, REPLY, Cmd, Frame, Status, encode,
                                     encode_header)
 from edgebnn.device.ports import ensure_firmware, open_device
-from edgebnn.device.qemu import QemuBoard, load_boards
+from edgebnn.device.qemu import QemuBoard, emulated_boards, load_boards
 from edgebnn.native import NativeModel
 from tests.conftest import random_images
 from tests.serial_checks import (SHAPE, check_labels_outside_the_classes_are_refused,
@@ -36,7 +36,7 @@ from tests.serial_checks import (SHAPE, check_labels_outside_the_classes_are_ref
 MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
 
-BOARDS = list(load_boards())
+BOARDS = list(emulated_boards())
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from edgebnn.device.errors import CommandError, DeviceError
 from edgebnn.device.framing import REPLY, Cmd, Frame, FrameReader, Status, encode
 from edgebnn.device.linux import ARCHES as LINUX_ARCHES
 from edgebnn.device.ports import ensure_firmware, open_device
-from edgebnn.device.qemu import load_boards
+from edgebnn.device.qemu import emulated_boards
 from edgebnn.export import export_model, export_run
 from edgebnn.models.local_chain import local_chain
 from edgebnn.native import LocalTrainer, NativeModel
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.joi
 
 # mps2-an505 (M33) runs the M4's kernels and trainer code, bit for bit the mps2-an386's: its
 # protocol, inference and trial boot are tested elsewhere; training it again would only cost time.
-BOARDS = [b for b in load_boards() if b != "mps2-an505"]
+BOARDS = [b for b in emulated_boards() if b != "mps2-an505"]
 BOARDS.remove("microbit")   # its 4 KiB model slot takes a narrower chain: its own test below
 LAYERS = [64]
 #: the widest one-hidden-layer local chain whose model (3,040 bytes with its training section)

@@ -27,7 +27,7 @@ from edgebnn.device.flash import (boot, boot_info, enter_bootloader, flash,
                                   in_bootloader, upload)
 from edgebnn.device.framing import Cmd, Frame, encode
 from edgebnn.device.ports import ensure_firmware, open_device
-from edgebnn.device.qemu import FIRMWARE_DIR, QemuBoard, load_boards
+from edgebnn.device.qemu import FIRMWARE_DIR, QemuBoard, emulated_boards, load_boards
 from edgebnn.export import export_model
 from edgebnn.native import NativeModel
 from tests.conftest import random_images, random_model
@@ -44,7 +44,7 @@ NEW_VERSION = "0.2.0-test"
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fw")
-    for board in load_boards():
+    for board in emulated_boards():
         ensure_firmware(board, out)
     return out
 
@@ -212,7 +212,7 @@ def test_bootloader_without_an_application(build_dir, tmp_path, capsys, monkeypa
         assert flash(dev, old).version == "0.1.0"     # recovery over serial
 
 
-@pytest.mark.parametrize("board", list(load_boards()))
+@pytest.mark.parametrize("board", list(emulated_boards()))
 def test_every_board_boots_through_the_bootloader(build_dir, models, images, board, tmp_path):
     with open_device(port(tmp_path / "s.store", board), build_dir=build_dir) as dev:
         dev.load(models["a"])

@@ -22,11 +22,12 @@ BATCH = 100
 
 
 def make_rule(digits, layers, seed=7, **algo):
-    """An untrained chain (thresholds fitted) and its Python trainer."""
+    """An untrained chain (thresholds fitted) and its Python trainer (the torch engine, the
+    reference: the default engine is this C core itself)."""
     torch.manual_seed(seed)
     chain = local_chain((8, 8, 1), 10, layers)
     config = TrainConfig(algo="local", model_kwargs={"layers": list(layers)},
-                         batch_size=BATCH, seed=seed, algo_kwargs=algo)
+                         batch_size=BATCH, seed=seed, algo_kwargs={"engine": "torch", **algo})
     rule = LocalRule(chain, config)
     rule.prepare(digits.train.x)
     # digits' border pixels are nearly constant: disabled inputs, which the C step must skip

@@ -27,7 +27,7 @@ from edgebnn.device.flash import (boot, boot_info, enter_bootloader, upload,
                                   wait_banner)
 from edgebnn.device.framing import Cmd, Frame, encode
 from edgebnn.device.ports import ensure_firmware, open_device
-from edgebnn.device.qemu import QemuBoard, load_boards
+from edgebnn.device.qemu import QemuBoard, emulated_boards, load_boards
 from edgebnn.export import export_model
 from edgebnn.native import NativeModel
 from tests.conftest import random_images, random_model
@@ -36,7 +36,7 @@ MISSING = [t for t in ("make", "arm-none-eabi-gcc", "arm-none-eabi-nm", "qemu-sy
            if shutil.which(t) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
 
-BOARDS = list(load_boards())
+BOARDS = list(emulated_boards())
 BOARD = "mps2-an386"
 SHAPE = (8, 8, 1)
 WATCHDOG_S = 2.0                    # BOOT_WATCHDOG_MS (firmware/boot/bootctl.h)

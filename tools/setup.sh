@@ -48,4 +48,8 @@ if [ "${EDGEBNN_QEMU_PLUGIN:-0}" = 1 ] && [ ! -f "$repo/tools/qemu_plugin/build/
   "$repo/tools/qemu_plugin/fetch_header.sh" ||
     echo "[setup] qemu-plugin.h not fetched: the aarch64/armv7 instruction-count benchmark and its tests are unavailable" >&2
 fi
+# The pinned Ed25519 verifier for key-provisioned firmware builds (docs/boot.md "Signed images"),
+# fetched once from PyPI; best effort: `make SIGN_KEY=...` fetches it too, unsigned builds never.
+"$repo/firmware/sign/fetch-ed25519.sh" "$repo/firmware/build/third_party/ed25519-orlp-0.1.3" "$py" ||
+  echo "[setup] ed25519-orlp not fetched: signed firmware builds will fetch it (needs network)" >&2
 echo "[setup] ready: $venv/bin/edgebnn"

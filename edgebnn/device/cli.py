@@ -90,6 +90,9 @@ def cmd_device_load(args: argparse.Namespace) -> int:
     from edgebnn.device.ports import open_device
 
     data = read_bytes(args.model)
+    if args.pubkey:   # on the host first; a board with a key provisioned checks again
+        from edgebnn.signing_cli import check_pubkey
+        check_pubkey(data, args.pubkey, args.model)
     t0 = time.monotonic()
     with open_device(args.port, timeout=args.timeout) as dev:
         try:
@@ -232,17 +235,22 @@ def cmd_board_run(args: argparse.Namespace) -> int:
     the ARM Linux runtime on a pseudo-terminal instead: its URL is the pty's path."""
     from edgebnn.device.errors import DeviceError
     from edgebnn.device.ports import LINUX, Port, ensure_firmware
-    from edgebnn.device.qemu import QemuBoard, _free_port
+    from edgebnn.device.qemu import QemuBoard, _free_port, start_on_pty
 
     release: Optional[Callable[[], None]] = None
     emulated = Port.emulated(args.board, args.store)
+    if args.pty and args.tcp_port:
+        raise UsageError("--pty and --tcp-port: the console is on one or the other")
     if emulated.kind == LINUX:
         proc, url, release = _start_linux_runtime(emulated)
     else:
         board = QemuBoard(emulated.target, ensure_firmware(emulated.target), store=emulated.store)
-        port = args.tcp_port or _free_port()
-        proc = subprocess.Popen(board.command(port), stdin=subprocess.DEVNULL)
-        url = f"socket://127.0.0.1:{port}"
+        if args.pty:      # a real port's path: clients open it through pyserial like ttyACM0
+            proc, url = start_on_pty(board)
+        else:
+            port = args.tcp_port or _free_port()
+            proc = subprocess.Popen(board.command(port), stdin=subprocess.DEVNULL)
+            url = f"socket://127.0.0.1:{port}"
         release = board.close           # removes a temporary store
         print(f"store: {board.store}" + ("" if args.store else " (temporary; --store FILE "
                                          "keeps the flash across runs)"), file=sys.stderr)
@@ -269,6 +277,58 @@ def cmd_board_run(args: argparse.Namespace) -> int:
             release()
 
 
+def cmd_device_list(args: argparse.Namespace, ports: Optional[list] = None) -> int:
+    """`edgebnn device list`: attached serial ports (pyserial) with known probes named, then the
+    emulated and built-only boards. `ports`: pyserial ListPortInfo objects instead of this
+    machine's (tests)."""
+    from edgebnn.device import probes
+
+    attached = probes.describe_ports(probes.attached_ports() if ports is None else ports)
+    emulated = probes.emulated_ports()
+    if args.json:
+        print(json.dumps({"serial": attached, "emulated": emulated}))
+        return 0
+    print("serial ports:" if attached else "serial ports: none found")
+    for row in attached:
+        what = row["probe"] or row["description"] or ""
+        print(f"  {row['port']:<22} {row['usb'] or 'not USB':<10} {what}")
+    print("emulated and built-only boards:")
+    for row in emulated:
+        print(f"  {row['port'] or '-':<22} {row['board']:<16} {row['cpu']:<14} {row['how']}")
+    return 0
+
+
+def cmd_firmware_image(args: argparse.Namespace) -> int:
+    """`edgebnn firmware image`: the board's first-install file (edgebnn.device.firstinstall)
+    from its build, (re)built with make when the toolchain is there."""
+    from edgebnn.device import firstinstall
+    from edgebnn.device.errors import DeviceError
+    from edgebnn.device.ports import ensure_firmware, firmware_build_dir
+    from edgebnn.device.qemu import load_boards
+
+    boards = load_boards()
+    if args.board not in boards:
+        raise UsageError(f"--board {args.board}: unknown board; known: {', '.join(boards)}")
+    family = boards[args.board].uf2_family
+    if args.format == "uf2" and not family:
+        raise UsageError(f"--format uf2: board {args.board} has no UF2 bootloader (boards.mk "
+                         f"uf2_family); use --format hex or bin")
+    build = Path(args.build) if args.build else firmware_build_dir()
+    out = Path(args.output)
+    try:
+        elf = ensure_firmware(args.board, build)
+    except DeviceError as e:
+        raise UsageError(f"--board {args.board}: {e}") from None
+    if out.resolve().parent == elf.parent.resolve():
+        raise UsageError(f"-o {out}: inside the build folder {elf.parent}; write it elsewhere")
+    segments = firstinstall.flash_contents(elf.parent)
+    write_bytes(out, firstinstall.render(segments, args.format, family), "-o")
+    first, last = segments[0][0], segments[-1][0] + len(segments[-1][1])
+    print(f"{out}: {args.format} for {args.board}, flash 0x{first:08x}..0x{last:08x} "
+          f"({sum(len(d) for _, d in segments):,} bytes in {len(segments)} runs)")
+    return 0
+
+
 def add_parsers(sub) -> None:
     """Adds `device` (info, load, train, evaluate, read, reset) and `board` (run) to the
     top-level subparsers."""
@@ -279,10 +339,16 @@ def add_parsers(sub) -> None:
     _add_port(i)
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_device_info)
+    ls = dsub.add_parser("list", help="attached serial ports (USB VID:PID, known probes named) "
+                                      "and the emulated boards")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_device_list)
     ld = dsub.add_parser("load", help="upload a .ebnn model and store it in the board's flash "
                                       "(committed only when valid): it replaces the stored "
                                       "model and survives resets")
     ld.add_argument("model")
+    ld.add_argument("--pubkey", metavar="KEY.pub",
+                    help="upload the model only if it is signed with this Ed25519 public key")
     _add_port(ld)
     ld.set_defaults(func=cmd_device_load)
 
@@ -338,12 +404,29 @@ def add_parsers(sub) -> None:
                          "when the application does not answer")
     rs.set_defaults(func=cmd_device_reset)
 
+    fw = sub.add_parser("firmware", help="firmware files for real boards")
+    fsub = fw.add_subparsers(dest="firmware_command", required=True)
+    im = fsub.add_parser("image", help="the first-install file (bootloader + factory store) "
+                                       "to drag onto the board's USB drive or program with a "
+                                       "probe; later updates go over serial (edgebnn flash)")
+    im.add_argument("--board", required=True, help="a board of firmware/boards.mk")
+    im.add_argument("--format", required=True, choices=("bin", "hex", "uf2"),
+                    help="bin: ST-LINK drive (Nucleo); hex: DAPLink drive or any programmer; "
+                         "uf2: RP2040/RP2350 BOOTSEL drive (Pico, Pico 2)")
+    im.add_argument("-o", "--output", required=True, metavar="FILE")
+    im.add_argument("--build", help="firmware build root (default: firmware/build or "
+                                    "EDGEBNN_FIRMWARE_BUILD)")
+    im.set_defaults(func=cmd_firmware_image)
+
     b = sub.add_parser("board", help="emulated boards")
     bsub = b.add_subparsers(dest="board_command", required=True)
     r = bsub.add_parser("run", help="keep an emulated board running, print its socket:// URL")
     r.add_argument("board", help="mps2-an386 | mps2-an500 | mps3-an547 | linux:aarch64 | "
                                  "linux:armv7 | linux:native (prints a /dev/pts/N path)")
     r.add_argument("--tcp-port", type=flags.port_number, help="local TCP port (default: a free one)")
+    r.add_argument("--pty", action="store_true",
+                   help="a QEMU board's console on a pseudo-terminal instead (QEMU -serial pty): "
+                        "prints its /dev/pts/N path, opened as a real serial port would be")
     r.add_argument("--store", type=Path, help="the board's flash as a file, kept across runs "
                                               "(default: a temporary one; docs/boot.md)")
     r.set_defaults(func=cmd_board_run)

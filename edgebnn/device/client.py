@@ -175,6 +175,20 @@ def _too_large(cmd: int, limit: int) -> str:
     return f": {why.format(limit=limit)}" if why else ""
 
 
+#: what a board with a public key provisioned says when it refuses an image or a model, from
+#: the reply's detail (firmware/sign/signature.h)
+_SIGNATURE_REFUSALS = {
+    Status.ERR_UNSIGNED: lambda d: "refused: unsigned, and this board accepts only files "
+                                   "signed with its key (edgebnn sign FILE --key KEY)",
+    Status.ERR_SIGNATURE: lambda d: "refused: bad signature (changed after signing, or not "
+                                    "signed by the key it names)",
+    Status.ERR_KEY: lambda d: f"refused: signed by key {d[:16].hex()}, the board's key is "
+                              f"{d[16:32].hex()}",
+    Status.ERR_DOWNGRADE: lambda d: "refused: downgrade, counter {} is below the running {}"
+                                    .format(*struct.unpack_from("<II", d)),
+}
+
+
 def _describe_error(cmd: int, status: int, detail: bytes) -> str:
     """A readable line for an error reply and its detail payload."""
     text = status_name(status)
@@ -207,6 +221,8 @@ def _describe_error(cmd: int, status: int, detail: bytes) -> str:
             sample, label, classes = struct.unpack_from("<III", detail)
             text += (f" (sample {sample}: label {label} is not a class of the model, which has "
                      f"{classes})")
+        elif status in _SIGNATURE_REFUSALS:
+            text += f" ({_SIGNATURE_REFUSALS[status](detail)})"
         elif status == Status.ERR_STORE and len(detail) >= 4:
             text += f" (flash erase/program failed, error {struct.unpack_from('<i', detail)[0]})"
     except struct.error:

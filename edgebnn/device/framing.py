@@ -72,6 +72,12 @@ class Status(enum.IntEnum):
     ERR_CORE = 14
     ERR_IMAGE = 32          # bootloader: the application image is refused
     ERR_STORE = 33          # a flash erase or program failed
+    # a board with a public key provisioned refuses an image or model (docs/boot.md "Signed
+    # images"; firmware/sign/signature.h)
+    ERR_UNSIGNED = 34       # no signature trailer
+    ERR_SIGNATURE = 35      # tampered, or a bad signature
+    ERR_KEY = 36            # signed by another key
+    ERR_DOWNGRADE = 37      # a rollback counter below the running one
 
 
 #: ERR_IMAGE's u32 reason (firmware/boot/image.h).

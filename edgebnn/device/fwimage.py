@@ -11,7 +11,9 @@ before uploading:
     8  u32 body size                      48 char[32] board, NUL-terminated
     12 u32 CRC-32 of the body             80 u32 CRC-32 of header bytes 0..79;  84..511 zero
 
-All little-endian; CRC-32 is zlib's. Standard library only (and edgebnn.errors, which is too):
+All little-endian; CRC-32 is zlib's. A signed image has a signature trailer after the body
+(edgebnn/signing.py; the header's body_size does not count it). Standard library only (and
+edgebnn.errors and edgebnn.signing, which are too, but for signing itself, `--key`):
 the firmware Makefile runs this file as a script (`python3 fwimage.py sign ...`) to sign each build and to make its factory store
 image (`factory`: what QEMU boards are provisioned with).
 """
@@ -27,6 +29,7 @@ from typing import Optional, Sequence
 
 if not __package__:   # run as a script by the firmware Makefile: the package root is two up
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from edgebnn import signing  # noqa: E402
 from edgebnn.errors import EdgebnnError, write_bytes  # noqa: E402
 
 MAGIC = 0x4D494245
@@ -87,6 +90,7 @@ def parse(image: bytes, name: str = "image") -> ImageHeader:
     if (hver, hsize) != (HEADER_VERSION, HEADER_SIZE):
         raise ImageError(f"{name}: header version {hver} size {hsize}, expected "
                          f"{HEADER_VERSION} and {HEADER_SIZE}")
+    image = signing.unsigned(image)   # a signature trailer follows the body it covers
     (hcrc,) = struct.unpack_from("<I", image, _HEADER_CRC_AT)
     if hcrc != zlib.crc32(image[:_HEADER_CRC_AT]):
         raise ImageError(f"{name}: header_crc is 0x{hcrc:08x}, expected "
@@ -119,6 +123,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--version", required=True)
     s.add_argument("--slot", type=lambda v: int(v, 0), required=True,
                    help="address of the app slot (the store base, boards.mk)")
+    s.add_argument("--key", type=Path, help="Ed25519 private key: append a signature trailer")
+    s.add_argument("--counter", type=int, default=0, help="the signed rollback counter")
     f = sub.add_parser("factory", help="the erased store with the image in the app slot")
     f.add_argument("image", type=Path)
     f.add_argument("-o", "--output", type=Path, required=True)
@@ -128,8 +134,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.cmd == "sign":
-            write_bytes(args.output, sign(args.bin.read_bytes(), board=args.board,
-                                          version=args.version, slot=args.slot))
+            image = sign(args.bin.read_bytes(), board=args.board, version=args.version,
+                         slot=args.slot)
+            if args.key:
+                image = signing.sign(image, signing.read_private_key(args.key), args.counter)
+            write_bytes(args.output, image)
         elif args.cmd == "factory":
             image = args.image.read_bytes()
             parse(image, str(args.image))
@@ -137,7 +146,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             h = parse(args.image.read_bytes(), str(args.image))
             print(f"{args.image}: version {h.version} board {h.board} body {h.body_size} B "
-                  f"CRC 0x{h.body_crc:08x} load 0x{h.load_address:08x}")
+                  f"CRC 0x{h.body_crc:08x} load 0x{h.load_address:08x}, "
+                  f"{signing.describe(args.image.read_bytes())}")
     except (EdgebnnError, OSError) as e:   # ImageError, or FileError from write_bytes
         print(f"fwimage.py: {e}", file=sys.stderr)
         return 1

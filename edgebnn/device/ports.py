@@ -17,6 +17,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,8 @@ def ensure_firmware(board: str, build_dir: Optional[Path] = None, timeout: float
         raise DeviceError(f"{QEMU}:{board}: unknown board; known: {', '.join(load_boards())}")
     build_dir = Path(build_dir or firmware_build_dir())
     return _make(f"{QEMU}:{board}", "firmware", build_dir / board / "edgebnn-fw.elf",
-                 ["-C", str(FIRMWARE_DIR), f"BOARD={board}", f"BUILD={build_dir}"],
+                 ["-C", str(FIRMWARE_DIR), f"BOARD={board}", f"BUILD={build_dir}",
+                  f"PYTHON={sys.executable}"],   # this one has `cryptography`, to sign
                  "arm-none-eabi-gcc", build_dir / f".{board}.lock", timeout)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import select
 import socket
 import subprocess
 import tempfile
@@ -53,7 +54,7 @@ class BoardInfo:
     name: str
     cpu: str          # -mcpu
     fpu: str          # FPU / float-ABI flags
-    qemu: str         # qemu-system-arm -M
+    qemu: str         # qemu-system-arm -M; "none": QEMU does not model it (built, not run)
     uart0: int        # UART0 base address
     clock: int        # core clock, Hz
     irqs: int         # external interrupt vectors
@@ -66,6 +67,7 @@ class BoardInfo:
     soc_store: bool = False  # the flash and its controller are the SoC's: the file is written
     #                          into it through the gdbstub, kept by the firmware (semihosting)
     serial: int = 0   # QEMU's -serial index of the console UART
+    uf2_family: int = 0  # UF2 family ID of its ROM's USB drive (0: it takes no UF2)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
     for name in names:
         f = fields.get(name, {})
         try:
-            ram_base, ram_size = f["qemu_ram"].split()
+            # A board QEMU does not model (qemu := none) is only built: no machine RAM.
+            ram_base, ram_size = (f["qemu_ram"] if f["qemu"] != "none" else "0 0").split()
             boards[name] = BoardInfo(name=name, cpu=f["cpu"], fpu=f["fpu"], qemu=f["qemu"],
                                      uart0=int(f["uart0"], 0), clock=int(f["clock"]),
                                      irqs=int(f["irqs"]), store=int(f["store"], 0),
@@ -110,10 +113,17 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
                                      watchdog=f.get("watchdog", "none") != "none",
                                      rom_store=f.get("qemu_store", "ram") == "rom",
                                      soc_store=f.get("qemu_store", "ram") == "soc",
-                                     serial=int(f.get("qemu_serial", "0")))
+                                     serial=int(f.get("qemu_serial", "0")),
+                                     uf2_family=int(f.get("uf2_family", "0"), 0))
         except KeyError as e:
             raise ValueError(f"{path}: board {name} has no {e.args[0]}") from None
     return boards
+
+
+def emulated_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
+    """The boards QEMU runs; the others (boards.mk `qemu := none`) are built and size-checked
+    only ("built, not run")."""
+    return {name: info for name, info in load_boards(path).items() if info.qemu != "none"}
 
 
 def _size(text: str) -> int:
@@ -177,6 +187,10 @@ class QemuBoard:
         boards = load_boards()
         if board not in boards:
             raise UsageError(f"unknown board {board!r}; known: {', '.join(boards)}")
+        if boards[board].qemu == "none":
+            raise UsageError(f"board {board} is built, not run: QEMU does not model it; "
+                             f"emulated: {', '.join(b for b, i in boards.items() if i.qemu != 'none')}"
+                             f" (its first-install file: edgebnn firmware image --board {board})")
         self.board = board
         self.info = boards[board]
         self.firmware = Path(firmware)
@@ -195,11 +209,13 @@ class QemuBoard:
         self._stderr = None
 
     # --- lifecycle -----------------------------------------------------------------------
-    def command(self, port: int) -> list:
+    def command(self, port: Optional[int], chardev: Optional[str] = None) -> list:
+        """QEMU's command line with the console on TCP `port`, or on the chardev spec
+        `chardev` instead (e.g. "pty": a new pseudo-terminal, see `start_on_pty`)."""
         semihosting = "enable=on,target=native"
         cmd = [self.qemu, "-M", self.info.qemu, "-nographic", "-monitor", "none"]
         cmd += ["-serial", "null"] * self.info.serial   # the UARTs before the console's
-        cmd += ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
+        cmd += ["-serial", chardev or f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
         if self.icount_shift is not None:
             cmd += ["-icount", f"shift={self.icount_shift},align=off,sleep=off"]
         kernel = self.firmware
@@ -467,3 +483,31 @@ class QemuBoard:
 
 class _PortInUse(Exception):
     pass
+
+
+#: QEMU's line for a `-serial pty` chardev (on its stdout/stderr at start-up).
+PTY_RE = re.compile(rb"char device redirected to (?P<path>/dev/\S+)")
+
+
+def start_on_pty(board: QemuBoard, timeout: float = 10.0) -> Tuple[subprocess.Popen, str]:
+    """Starts `board` with its console UART on a new pseudo-terminal (QEMU's `-serial pty`) and
+    returns the process and the pty's path: a host opens it by path through pyserial exactly as
+    a real board's /dev/ttyACM0 (`--port /dev/pts/N`). The guest runs at once (nothing holds it
+    as TCP's wait=on does), and QEMU drops what the guest sends while no one has the pty open,
+    so a client starts with HELLO, as on a board that booted before it was plugged in.
+    QemuError naming the board when QEMU exits or prints no pty within `timeout` s."""
+    proc = subprocess.Popen(board.command(None, chardev="pty"), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    seen, deadline = b"", time.monotonic() + timeout
+    while (m := PTY_RE.search(seen)) is None:
+        left = deadline - time.monotonic()
+        ready = select.select([proc.stdout], [], [], max(0.0, left))[0] if left > 0 else []
+        chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
+        if not chunk:
+            proc.kill()
+            proc.wait()
+            raise QemuError(f"{board._tag()}: QEMU gave no pty within {timeout} s "
+                            f"(status {proc.returncode}): {seen[-300:]!r}")
+        seen += chunk
+    return proc, m["path"].decode()

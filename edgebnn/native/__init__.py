@@ -182,9 +182,9 @@ class _Trainer(NativeModel):
     def step_index(self) -> int:
         return int(lib.ebnn_trainer_step_index(self._train))
 
-    def step(self, x: np.ndarray, y: np.ndarray) -> tuple[int, int]:
-        """One batch: uint8 images (N, H, W, C) and labels (N,) → (correct, wrong) of the
-        model's prediction, as counted before the update (ebnn_train_stats)."""
+    def _batch(self, x: np.ndarray, y: np.ndarray) -> tuple[object, object, object, int]:
+        """A batch as the C calls take it: (inputs, labels, scratch, scratch size), the scratch
+        grown to the largest batch seen."""
         x = np.ascontiguousarray(x, dtype=np.uint8)
         y = np.ascontiguousarray(y, dtype=np.uint8)
         if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape or len(y) != len(x):
@@ -193,10 +193,16 @@ class _Trainer(NativeModel):
             size = self.scratch_size(len(x))
             self._scratch = (*_aligned(size), len(x))
         _, pointer, batch = self._scratch
+        return (ffi.from_buffer("uint8_t[]", x), ffi.from_buffer("uint8_t[]", y), pointer,
+                self.scratch_size(batch))
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> tuple[int, int]:
+        """One batch: uint8 images (N, H, W, C) and labels (N,) → (correct, wrong) of the
+        model's prediction, as counted before the update (ebnn_train_stats)."""
+        inputs, labels, scratch, size = self._batch(x, y)
         stats = ffi.new("ebnn_train_stats *")
-        _check(lib.ebnn_trainer_step(self._train, ffi.from_buffer("uint8_t[]", x),
-                                     ffi.from_buffer("uint8_t[]", y), len(x), pointer,
-                                     self.scratch_size(batch), stats), self.source)
+        _check(lib.ebnn_trainer_step(self._train, inputs, labels, len(x), scratch, size, stats),
+               self.source)
         return int(stats.correct), int(stats.wrong)
 
     def _set_params(self, first: int, values: list[int]) -> None:
@@ -221,6 +227,31 @@ class LocalTrainer(_Trainer):
     def set_thresholds(self, p_q: list[int]) -> None:
         """This epoch's reinforcement thresholds, one u32 per sub-network."""
         self._set_params(0, p_q)
+
+    def increments(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """The first half of a step (ebnn_local_increments): the batch's summed increments,
+        int32, every sub-network's K × N_in row-major one after the other, and (correct, wrong)
+        as `step` counts them. Nothing changes until `apply`; data-parallel ranks sum theirs
+        first."""
+        inputs, labels, scratch, size = self._batch(x, y)
+        increments = np.empty(int(lib.ebnn_local_increments_size(self._train)) // 4, np.int32)
+        stats = ffi.new("ebnn_train_stats *")
+        _check(lib.ebnn_local_increments(self._train, inputs, labels, len(x), scratch, size,
+                                         ffi.from_buffer("int32_t[]", increments),
+                                         increments.nbytes, stats), self.source)
+        return increments, int(stats.correct), int(stats.wrong)
+
+    def apply(self, increments: np.ndarray) -> None:
+        """The second half (ebnn_local_apply): saturation, reinforcement, the step counter."""
+        increments = np.ascontiguousarray(increments, dtype=np.int32)
+        _check(lib.ebnn_local_apply(self._train, ffi.from_buffer("int32_t[]", increments),
+                                    increments.nbytes), self.source)
+
+    def section(self) -> np.ndarray:
+        """The `trnl` section inside the model buffer the steps write, as a writable uint8 view
+        (edgebnn.ondevice.local reads its layout)."""
+        state = self._train.state.local
+        return np.frombuffer(ffi.buffer(state.trnl, state.trnl_size), np.uint8)
 
 
 class DrtpTrainer(_Trainer):

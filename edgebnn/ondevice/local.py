@@ -243,15 +243,24 @@ def encode(state: LocalState) -> bytes:
     return section.layout(_HEAD.size + _ENTRY.size * n, blobs, table)
 
 
+def weight_views(body) -> list[np.ndarray]:
+    """The hidden weights (K, N_in) of every sub-network as views of a section's buffer (bytes,
+    or a writable buffer such as the C trainer's, whose steps the views then follow)."""
+    _, n, bits, *_ = _HEAD.unpack_from(body)
+    views = []
+    for l in range(n):
+        _, _, n_in, k, _, w_off, _ = _ENTRY.unpack_from(body, _HEAD.size + _ENTRY.size * l)
+        views.append(np.frombuffer(body, _weight_dtype(bits), k * n_in, w_off).reshape(k, n_in))
+    return views
+
+
 def decode(body: bytes) -> LocalState:
     version, n, bits, n_classes, seed, step = _HEAD.unpack_from(body)
     if version != VERSION:
         raise fmt.FormatError(f"trnl: version is {version}, expected {VERSION}")
-    state = LocalState(bits, seed, step, [], [], [], [])
+    state = LocalState(bits, seed, step, [w.copy() for w in weight_views(body)], [], [], [])
     for l in range(n):
         _, g, n_in, k, p_q, w_off, r_off = _ENTRY.unpack_from(body, 32 + 32 * l)
-        dt = np.dtype(_weight_dtype(bits))
-        state.weights.append(np.frombuffer(body, dt, k * n_in, w_off).reshape(k, n_in).copy())
         rows = np.frombuffer(body, "<u4", n_classes * fmt.words(k), r_off)
         bits01 = fmt.unpack_bits(rows.reshape(n_classes, -1), k)
         state.readouts.append((bits01.T.astype(np.int8) * 2 - 1))

@@ -21,6 +21,7 @@
 #include "serve.h"
 #include "bootctl.h"
 #include "model_store.h"
+#include "signature.h"
 #include "train_cmd.h"
 
 #ifndef FW_VERSION
@@ -56,6 +57,8 @@ static slot_info active_info;
 /* The model in flash, which a reset restores; the active one differs after a RAM-only load
  * or unsaved training. */
 static model_store_entry stored;
+/* The stored model's signed counter (0: unsigned): a model signed with a lower one is refused. */
+static uint32_t stored_counter;
 static unsigned active;                   /* index of the active slot */
 static upload_state upload;               /* the upload into slots[!active] */
 
@@ -174,6 +177,19 @@ uint8_t server_model_error(uint8_t *reply, ebnn_status st, const ebnn_diag *diag
     return PROTO_ERR_MODEL;
 }
 
+/* The bytes of a .ebnn file (its header's file_size), a signature trailer after them or not. */
+static uint32_t model_covered(const uint8_t *model, uint32_t size)
+{
+    return size >= EBNN_HEADER_SIZE ? proto_get32(model + 8) : size;
+}
+
+/* The signed counter of a model as uploaded or stored (0: unsigned). */
+static uint32_t model_counter(const uint8_t *model, uint32_t size)
+{
+    uint32_t covered = model_covered(model, size);
+    return covered <= size ? sig_counter(model, covered, size) : 0u;
+}
+
 /* Makes model the stored one (model_store.h), which a reset restores; BOOT_ERR_STORE with the
  * store's error (i32) when flash refuses. */
 static uint8_t store_model(const uint8_t *model, uint32_t size, uint32_t crc, const char *name,
@@ -188,6 +204,7 @@ static uint8_t store_model(const uint8_t *model, uint32_t size, uint32_t crc, co
     stored.size = size;
     stored.crc = crc;
     memcpy(stored.name, name, MODEL_NAME_SIZE);
+    stored_counter = model_counter(model, size);
     return PROTO_OK;
 }
 
@@ -224,6 +241,17 @@ static uint8_t cmd_load_commit(uint16_t n, uint16_t *len)
     err = upload_check_crc(&upload, crc, TX, len);
     if (err != PROTO_OK)
         return err;
+#if EBNN_SIGNED   /* the provisioned key's signature, no rollback below the stored model */
+    {
+        uint32_t covered = model_covered(staged, upload.size);
+        const uint8_t *trailer = upload.size >= SIG_TRAILER_SIZE &&
+                                 covered == upload.size - SIG_TRAILER_SIZE ? staged + covered
+                                                                           : NULL;
+        err = (uint8_t)sig_verify(staged, covered, NULL, 0, trailer, stored_counter, TX, len);
+        if (err != SIG_OK)
+            return err;
+    }
+#endif
     st = ebnn_model_load(&m, staged, upload.size, &diag);
     if (st != EBNN_OK)
         return server_model_error(TX, st, &diag, len);
@@ -443,6 +471,7 @@ static void restore_model(void)
 {
     ebnn_diag diag = {-1, NULL, 0, 0};
     uint32_t size = model_store_restore(slots[active], MODEL_SLOT_SIZE, &stored);
+    stored_counter = model_counter(slots[active], size);
     if (size && ebnn_model_load(&active_info.model, slots[active], size, &diag) == EBNN_OK &&
         active_info.model.arena_size <= (uint32_t)(__heap_end - __heap_start)) {
         active_info.size = size;

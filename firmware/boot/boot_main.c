@@ -19,6 +19,7 @@
 #include "proto.h"
 #include "upload.h"
 #include "serve.h"
+#include "signature.h"
 #include "slots.h"
 
 #ifndef BOOT_VERSION
@@ -163,6 +164,7 @@ static uint8_t flash_commit(uint16_t *len)
     char why[SLOT_WHY_CAP];
     image_error e;
     uint32_t crc, body;
+    const uint8_t *trailer;
     int st;
     uint8_t err = upload_finish(&upload, TX, len);
     if (err != PROTO_OK)
@@ -175,7 +177,12 @@ static uint8_t flash_commit(uint16_t *len)
         return err;
     e = image_check(HEADER, __app_slot + IMAGE_HEADER_SIZE, FLASHMAP_SIZE(__app_slot_size),
                     (uint32_t)(uintptr_t)__app_slot + IMAGE_HEADER_SIZE, &info, why, sizeof why);
-    if (e == IMAGE_OK && info.body_size != body) {
+    /* a signature trailer (signature.h) may follow the body: it covers the header and body */
+    trailer = e == IMAGE_OK ? __app_slot + IMAGE_HEADER_SIZE + info.body_size : NULL;
+    if (trailer && !(body == info.body_size + SIG_TRAILER_SIZE &&
+                     sig_present(trailer, IMAGE_HEADER_SIZE + info.body_size)))
+        trailer = NULL;
+    if (e == IMAGE_OK && info.body_size != body && !trailer) {
         static const char mismatch[] = "body_size differs from the bytes uploaded after the header";
         _Static_assert(sizeof mismatch <= sizeof why, "the text must fit `why`");
         e = IMAGE_ERR_LENGTH;
@@ -183,6 +190,12 @@ static uint8_t flash_commit(uint16_t *len)
     }
     if (e != IMAGE_OK)
         return image_error_reply(e, why, len);
+#if EBNN_SIGNED   /* the provisioned key's signature, and no rollback (docs/boot.md) */
+    err = (uint8_t)sig_verify(HEADER, IMAGE_HEADER_SIZE, __app_slot + IMAGE_HEADER_SIZE,
+                              info.body_size, trailer, slots_floor(), TX, len);
+    if (err != SIG_OK)
+        return err;
+#endif
     st = board_store_write(app_offset(), HEADER, IMAGE_HEADER_CHECKED);   /* verified: install */
     if (st != BOARD_STORE_OK)
         return store_error(st, len);
@@ -272,9 +285,9 @@ __attribute__((noreturn)) static void start_app(void)
     board_uart_flush();
     SYST_CSR = 0;
     SCB_ICSR = ICSR_PENDSTCLR;
-#if !defined(__ARM_ARCH_6M__)
+#if !defined(BOARD_NO_VTOR)   /* the Cortex-M0 has none (M0+ parts such as the RP2040 do) */
     SCB_VTOR = (uint32_t)(uintptr_t)vectors;
-#endif   /* ARMv6-M has no VTOR: the application's exceptions (faults only) use ours */
+#endif   /* without: the application's exceptions (faults only) use our table */
     cm_dsb();
     cm_isb();
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)

@@ -36,5 +36,10 @@ int slots_keep(void);
  * with nothing kept) with `why`; `reverted` (IMAGE_VERSION_LEN bytes) gets the version of a
  * failed trial image that was replaced, else "". */
 image_error slots_recover(image_info *info, char *why, char *reverted);
+/* The rollback floor while an upload is open: the signed counter of the image kept in staging
+ * (BEGIN keeps the confirmed application there before it erases the app slot, and only a
+ * confirmed image is ever kept, so the floor advances only when an image is confirmed and
+ * survives every reset); 0 when nothing signed is kept. */
+uint32_t slots_floor(void);
 
 #endif

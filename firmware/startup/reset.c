@@ -26,12 +26,10 @@ __attribute__((noreturn)) void Reset_Handler(void)
     /* v8-M has a hardware stack limit: overflow becomes a UsageFault (STKOF). */
     __asm volatile("msr msplim, %0" ::"r"(__stack_limit));
 #endif
-#if !defined(__ARM_ARCH_6M__)   /* ARMv6-M: HardFault only, no divide instruction to trap */
     /* Report MemManage/Bus/Usage faults as themselves (not escalated to HardFault), and trap
      * integer division by zero. */
     SCB_SHCSR |= SHCSR_FAULTS_EN;
     SCB_CCR |= CCR_DIV_0_TRP;
-#endif
 
     for (uint32_t *src = __data_load, *dst = __data_start; dst < __data_end;)
         *dst++ = *src++;

@@ -299,6 +299,22 @@ size_t ebnn_trainer_buffer_size(const ebnn_trainer *t, uint32_t batch);
 ebnn_status ebnn_trainer_step(const ebnn_trainer *t, const uint8_t *inputs, const uint8_t *labels,
                               uint32_t n, void *scratch, size_t scratch_size,
                               ebnn_train_stats *stats);
+/* The `local` rule's step in two halves, for data-parallel training on a host: every rank runs
+ * ebnn_local_increments() on its shard of a batch (the same checks and statistics as
+ * ebnn_trainer_step()), the ranks' int32 increments are summed element-wise, and each rank
+ * applies the sum once with ebnn_local_apply() (saturation, reinforcement, WGHT bits, step
+ * counter): N ranks so give exactly the weights of one step over the whole batch. The increments
+ * are step 5's sums sum_b t m x of edgebnn/ondevice/local.py (`local_step(..., apply=False)`),
+ * sub-network after sub-network, row-major K x N_in each, in caller-owned memory of
+ * ebnn_local_increments_size() bytes; they hold only until the next apply. EBNN_ERR_ARG when t is
+ * not a `local` trainer, EBNN_ERR_SCRATCH when the increments are NULL or too small. */
+size_t ebnn_local_increments_size(const ebnn_trainer *t); /* 0 when t is not a local trainer */
+ebnn_status ebnn_local_increments(const ebnn_trainer *t, const uint8_t *inputs,
+                                  const uint8_t *labels, uint32_t n, void *scratch,
+                                  size_t scratch_size, int32_t *increments,
+                                  size_t increments_size, ebnn_train_stats *stats);
+ebnn_status ebnn_local_apply(const ebnn_trainer *t, const int32_t *increments,
+                             size_t increments_size);
 /* The rule's parameters (see the rule above): how many, and parameter i's check (EBNN_ERR_ARG
  * when i or value is out of range) and setting; stored in the section, so training resumes with
  * them. A caller that sets several can check them all first and so set all or none. */

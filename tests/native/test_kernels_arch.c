@@ -368,6 +368,74 @@ static void check_threshold(const ebnn_kernel *k, uint32_t cases) {
     }
 }
 
+/* The fused BIN output step (cut_bits) against ebnn_ref_cut_bits: counts on either side of
+ * their cuts, equal to them, at 0 and at the largest cut (a term count + 1), rows 1..256
+ * (ragged words); the inputs at the end of in_buf / w_buf so that a read past the last row
+ * trips ASan, the output words garbage first. */
+static void check_cut_bits(const ebnn_kernel *k, uint32_t cases) {
+    uint32_t c, i, rows, *m, *cut, want[8], got[8];
+    if (k->cut_bits == NULL) return;
+    for (c = 0; c < cases && failures == 0; c++) {
+        uint32_t top = rnd_in(0, 3) == 0 ? 70000u : 600u;
+        rows = c % 4u == 0 ? rnd_in(1, 256) : rnd_in(1, 40);
+        m = in_buf + MAX_IN_WORDS + 4u - rows, cut = w_buf + MAX_W_WORDS + 4u - rows;
+        for (i = 0; i < rows; i++) {
+            cut[i] = rnd_in(0, 7) == 0 ? (rnd_in(0, 1) ? 0u : top + 1u) : rnd_in(0, top);
+            switch (rnd_in(0, 3)) {
+            case 0: m[i] = cut[i]; break;
+            case 1: m[i] = cut[i] + 1u; break;
+            case 2: m[i] = cut[i] != 0u ? cut[i] - 1u : 0u; break;
+            default: m[i] = rnd_in(0, top); break;
+            }
+        }
+        memset(want, 0x5A, sizeof want);
+        memset(got, 0xA5, sizeof got);
+        ebnn_ref_cut_bits(m, cut, rows, want);
+        k->cut_bits(m, cut, rows, got);
+        for (i = 0; i < ebnn_words(rows); i++)
+            if (got[i] != want[i]) {
+                fail("cut_bits rows/word", k->name, rows, i);
+                break;
+            }
+    }
+}
+
+/* The few-pixel output step (thresh_bits) against ebnn_ref_thresh_bits: pre-activations equal
+ * to their thresholds, one either side, the int32 extremes, random flips from a random first
+ * channel (flip words read at any bit offset), rows 1..256. */
+static void check_thresh_bits(const ebnn_kernel *k, uint32_t cases) {
+    uint32_t c, i, rows, c0, terms, *m, want[8], got[8], flips[10];
+    int32_t *t = (int32_t *)(void *)t_buf;
+    if (k->thresh_bits == NULL) return;
+    for (c = 0; c < cases && failures == 0; c++) {
+        rows = c % 4u == 0 ? rnd_in(1, 256) : rnd_in(1, 40);
+        c0 = rnd_in(0, 40), terms = rnd_in(1, c % 3u == 0 ? 70000u : 600u);
+        m = in_buf + MAX_IN_WORDS + 4u - rows;
+        for (i = 0; i < 10u; i++) flips[i] = rnd();
+        for (i = 0; i < rows; i++) {
+            int32_t y;
+            m[i] = rnd_in(0, terms);
+            y = (int32_t)(terms - 2u * m[i]);
+            switch (rnd_in(0, 4)) {
+            case 0: t[c0 + i] = y; break;
+            case 1: t[c0 + i] = y + 1; break;
+            case 2: t[c0 + i] = y - 1; break;
+            case 3: t[c0 + i] = rnd_in(0, 1) ? INT32_MIN : INT32_MAX; break;
+            default: t[c0 + i] = (int32_t)rnd_in(0, 2u * terms) - (int32_t)terms; break;
+            }
+        }
+        memset(want, 0x5A, sizeof want);
+        memset(got, 0xA5, sizeof got);
+        ebnn_ref_thresh_bits(m, t, flips, c0, rows, terms, want);
+        k->thresh_bits(m, t, flips, c0, rows, terms, got);
+        for (i = 0; i < ebnn_words(rows); i++)
+            if (got[i] != want[i]) {
+                fail("thresh_bits rows/word", k->name, rows, i);
+                break;
+            }
+    }
+}
+
 int main(int argc, char **argv) {
     uint32_t seed = 1, cases = 400, i;
     const ebnn_kernel *k;
@@ -388,11 +456,17 @@ int main(int argc, char **argv) {
         check_xorpop(k, cases);
         check_conv(k, cases, &optimized, paths);
         check_threshold(k, cases);
+        check_cut_bits(k, cases);
+        check_thresh_bits(k, cases);
         ta_write("  kernel ");
         ta_write(k->name);
         ta_write(failures ? ": FAILED, " : ": xorpop ok, ");
         put_u(cases);
         ta_write(" threshold cases, ");
+        if (k->cut_bits != NULL || k->thresh_bits != NULL) {
+            put_u(cases);
+            ta_write(k->thresh_bits != NULL ? " cut_bits and thresh_bits cases, " : " cut_bits cases, ");
+        }
         put_u(cases);
         ta_write(" conv cases, ");
         put_u(optimized);

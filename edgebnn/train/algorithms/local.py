@@ -4,6 +4,8 @@ interface. The rule itself, its integer update `local_step`, its γ and seed def
 reinforcement schedule, lives in edgebnn/ondevice/local.py, where the device's C port is checked
 against it; this module runs it on a LocalChain (edgebnn/models/local_chain.py) batch by batch,
 fits the input thresholds and makes the disabled input features cancel (`cancel_disabled`).
+By default the steps run in the C core (local_native.py, the same weights byte for byte);
+`--algo-arg engine=torch` runs them here, the reference.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from edgebnn.models.local_chain import LocalChain
 from edgebnn.ondevice import local
 from edgebnn.runs.config import TrainConfig
 from edgebnn.train import distributed
+from edgebnn.train.algorithms import local_native
 from edgebnn.train.base import Algorithm, StepResult
 from edgebnn.errors import UsageError
 
@@ -46,6 +49,8 @@ class LocalRule(Algorithm):
         self.readouts = [model.readout(l).numpy() for l in range(len(self.hidden))]
         self.train_accuracy = 0.0   # "previous epoch" before the first one
         self.step = 0
+        self.native = (local_native.NativeEngine(self)
+                       if local_native.engine(config.algo_kwargs) == "native" else None)
 
     @classmethod
     def model_spec(cls, spec: dict) -> dict:
@@ -73,6 +78,8 @@ class LocalRule(Algorithm):
         return local.thresholds(self.train_accuracy, [l.in_features for l in self.hidden])
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> StepResult:
+        if self.native is not None:
+            return self.native.train_step(x, y)
         with torch.no_grad():
             h = self.model.input_threshold()(x).flatten(1).to(torch.int8).numpy()
         labels = y.numpy()

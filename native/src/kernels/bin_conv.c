@@ -18,20 +18,20 @@
 /* BIN layers of this many output pixels or more finish through per-channel cuts */
 #define CUT_PIXELS 4u
 
-/* The window of output pixel (oy, ox) as one run of the input when it is one (no padding in it,
- * and its rows adjacent: kh == 1 or rows as wide as the input); NULL otherwise. */
-static const uint32_t *window_in_place(const ebnn_layer *l, const uint32_t *in, uint32_t iw,
-                                       uint32_t oy, uint32_t ox) {
-    int32_t iy = (int32_t)(oy * l->sh) - (int32_t)l->ph, ix = (int32_t)(ox * l->sw) - (int32_t)l->pw;
-    if (iy < 0 || ix < 0 || iy + l->kh > l->in_h || ix + l->kw > l->in_w) return NULL;
-    if (l->kh != 1 && l->kw != l->in_w) return NULL;
-    return in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
+/* Copies n words, four per step (window rows). */
+static inline void copy_words(uint32_t *dst, const uint32_t *src, uint32_t n) {
+    uint32_t k = 0;
+    for (; k + 4u <= n; k += 4u) {
+        uint32_t a = src[k], b = src[k + 1u], c = src[k + 2u], d = src[k + 3u];
+        dst[k] = a, dst[k + 1u] = b, dst[k + 2u] = c, dst[k + 3u] = d;
+    }
+    for (; k < n; k++) dst[k] = src[k];
 }
 
 /* Copies the window of (oy, ox) into patch in weight order (ky, kx, words); padded taps are
  * -1 in every channel, i.e. zero words. A window row inside the input is one run of kw * iw
  * words, copied as one (the interior pixels' case); only border rows go tap by tap. */
-static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
+__attribute__((noinline)) static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
                    uint32_t ox, uint32_t *patch) {
     const uint32_t kh = l->kh, kw = l->kw, in_h = l->in_h, in_w = l->in_w, run = kw * iw;
     const int32_t ix0 = (int32_t)(ox * l->sw) - (int32_t)l->pw;
@@ -43,8 +43,7 @@ static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_
         if (iy < 0 || iy >= (int32_t)in_h) {
             for (k = 0; k < run; k++) patch[k] = 0;
         } else if (cols_inside) {
-            const uint32_t *px = row + (size_t)ix0 * iw;
-            for (k = 0; k < run; k++) patch[k] = px[k];
+            copy_words(patch, row + (size_t)ix0 * iw, run);
         } else {
             for (kx = 0; kx < kw; kx++) {
                 int32_t ix = ix0 + (int32_t)kx;
@@ -60,13 +59,19 @@ static void gather(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_
     }
 }
 
-/* The window of output pixel pix: in place when it is one run of the input, else copied into
- * patch. */
-static const uint32_t *window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, size_t pix,
-                              uint32_t *patch) {
-    uint32_t oy = (uint32_t)(pix / l->out_w), ox = (uint32_t)(pix % l->out_w);
-    const uint32_t *x = window_in_place(l, in, iw, oy, ox);
-    if (x != NULL) return x;
+/* The window of output pixel (oy, ox): in place when it is one run of the input (no padding in
+ * it, and its rows adjacent: kh == 1 or rows as wide as the input), else copied into patch:
+ * inside the input as kh runs of kw * iw words, at the border by gather. */
+static const uint32_t *window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_t oy,
+                              uint32_t ox, uint32_t *patch) {
+    int32_t iy = (int32_t)(oy * l->sh) - (int32_t)l->ph, ix = (int32_t)(ox * l->sw) - (int32_t)l->pw;
+    if (iy >= 0 && ix >= 0 && iy + l->kh <= l->in_h && ix + l->kw <= l->in_w) {
+        const uint32_t *x = in + ((size_t)iy * l->in_w + (size_t)ix) * iw;
+        uint32_t run = (uint32_t)l->kw * iw, stride = (uint32_t)l->in_w * iw, ky;
+        if (l->kh == 1u || l->kw == l->in_w) return x;
+        for (ky = 0; ky < l->kh; ky++) copy_words(patch + ky * run, x + (size_t)ky * stride, run);
+        return patch;
+    }
     gather(l, in, iw, oy, ox, patch);
     return patch;
 }
@@ -80,31 +85,25 @@ static void cuts(const ebnn_layer *l, uint32_t c0, uint32_t rows, uint32_t terms
     }
 }
 
-/* BIN output channels c0 .. c0 + rows - 1 of one pixel (its words o, cleared) from their
- * mismatch counts, a word at a time: with cuts, the bits (m < cut) and then the word's flip
- * bits XOR-ed in; without (a layer of few pixels, where computing the cuts would cost more
- * than they save), y = terms - 2m against the threshold, the flip as a sign mask (y ^ f >= t ^ f
- * is y >= t for f = 0 and y <= t for f = -1). Bits past in_c are zero in inputs and weights
- * alike, so mism counts exactly the mismatching terms. */
-static inline __attribute__((always_inline)) void finish_bin(
-    uint32_t *o, const uint32_t *flip, const int32_t *thresholds, uint32_t terms, uint32_t c0,
-    uint32_t rows, const uint32_t *mism, const uint32_t *cut) {
-    uint32_t j = 0;
-    while (j < rows) {
-        uint32_t c = c0 + j, sh = c & 31u, n = 32u - sh < rows - j ? 32u - sh : rows - j;
-        uint32_t fw = flip[c >> 5] >> sh, bits = 0, i;
-        if (cut != NULL) {
-            for (i = n; i-- > 0;) bits = (bits << 1) | ((mism[j + i] - cut[j + i]) >> 31);
-            bits ^= fw;
+/* BIN output channels c0 .. c0 + rows - 1 of one pixel (its words o) from their bits (bit j:
+ * channel c0 + j), the flip bits XOR-ed in a word at a time where flip is not NULL, shifted
+ * into place (c0 is a multiple of 32 unless a chunk is shorter). Nothing clears the words
+ * first: a word's first write is the one at its bit 0 (a chunk starting there, or the part of
+ * a chunk that spills into it), which stores; the later ones OR into it. Bits past out_c are
+ * zero in what is stored. */
+static inline __attribute__((always_inline)) void place_bits(uint32_t *o, const uint32_t *flip,
+                                                              uint32_t c0, uint32_t rows,
+                                                              const uint32_t *bits) {
+    uint32_t j;
+    for (j = 0; j < rows; j += 32u) {
+        uint32_t c = c0 + j, sh = c & 31u, n = rows - j < 32u ? rows - j : 32u;
+        uint32_t b = bits[j >> 5] ^ (flip != NULL ? ebnn_bits_at(flip, c, n) : 0u);
+        if (sh == 0u) {
+            o[c >> 5] = b;
         } else {
-            for (i = 0; i < n; i++) {
-                int32_t f = -(int32_t)((fw >> i) & 1u), y = (int32_t)(terms - 2u * mism[j + i]);
-                bits |= (uint32_t)((y ^ f) >= (thresholds[c + i] ^ f)) << i;
-            }
+            o[c >> 5] |= b << sh;
+            if (sh + n > 32u) o[(c >> 5) + 1u] = b >> (32u - sh);
         }
-        if (n < 32u) bits &= (1u << n) - 1u;
-        o[c >> 5] |= bits << sh;
-        j += n;
     }
 }
 
@@ -114,25 +113,31 @@ static void finish_i32(int32_t *o, uint32_t rows, uint32_t terms, const uint32_t
     for (j = 0; j < rows; j++) o[j] = (int32_t)(terms - mism[j]) - (int32_t)mism[j];
 }
 
-/* Channels c0 .. c0 + rows - 1 of output pixel pix (cut: NULL or the chunk's cuts). */
+/* Channels c0 .. c0 + rows - 1 of output pixel pix (cut: NULL or the chunk's cuts): BIN
+ * through the row's cut_bits (flips XOR-ed in after) or, without cuts, its thresh_bits. */
 static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint32_t rows,
-                   uint32_t terms, const uint32_t *mism, const uint32_t *cut) {
-    if (l->out_type == EBNN_T_BIN && cut != NULL)
-        finish_bin((uint32_t *)out + pix * ebnn_words(l->out_c), l->flip, NULL, terms, c0, rows,
-                   mism, cut);
-    else if (l->out_type == EBNN_T_BIN)
-        finish_bin((uint32_t *)out + pix * ebnn_words(l->out_c), l->flip, l->thresholds, terms,
-                   c0, rows, mism, NULL);
-    else
+                   uint32_t terms, const uint32_t *mism, const uint32_t *cut,
+                   ebnn_cut_bits_fn cut_bits, ebnn_thresh_bits_fn thresh_bits) {
+    uint32_t *o = (uint32_t *)out + pix * ebnn_words(l->out_c), bits[CHUNK_ROWS / 32u];
+    if (l->out_type == EBNN_T_BIN && cut != NULL) {
+        cut_bits(mism, cut, rows, bits);
+        place_bits(o, l->flip, c0, rows, bits);
+    } else if (l->out_type == EBNN_T_BIN) {
+        thresh_bits(mism, l->thresholds, l->flip, c0, rows, terms, bits);
+        place_bits(o, NULL, c0, rows, bits);
+    } else {
         finish_i32((int32_t *)out + pix * l->out_c + c0, rows, terms, mism);
+    }
 }
 
 int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k) {
     ebnn_xorpop_fn xorpop = k->xorpop;
     ebnn_xorpop2_fn xorpop2 = k->xorpop2;
+    ebnn_cut_bits_fn cut_bits = k->cut_bits != NULL ? k->cut_bits : ebnn_ref_cut_bits;
+    ebnn_thresh_bits_fn thresh_bits = k->thresh_bits != NULL ? k->thresh_bits : ebnn_ref_thresh_bits;
     uint32_t patch[PATCH_WORDS], mism[2u * CHUNK_ROWS], cut[CHUNK_ROWS];
     uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
-    uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0;
+    uint32_t terms = (uint32_t)l->kh * l->kw * l->in_c, chunk, c0, oy, ox;
     size_t pix, npix = (size_t)l->out_h * l->out_w;
     int may_gather = l->ph != 0 || l->pw != 0 || (l->kh != 1 && l->kw != l->in_w);
     /* the cuts pay for themselves from a few pixels on */
@@ -146,23 +151,30 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
 
     chunk = (CHUNK_WORDS / n) & ~3u;
     if (chunk < 4u) chunk = 4u;
+    /* whole blocks of 8 rows (the NEON and Helium blocks' 8 and 4) in every chunk; with cuts,
+     * chunks on output words: the cut bits go in without shifts */
+    if (chunk >= 8u) chunk &= use_cuts && chunk >= 32u ? ~31u : ~7u;
     if (chunk > CHUNK_ROWS) chunk = CHUNK_ROWS;
 
-    for (pix = 0; pix < npix; pix++) ebnn_out_pixel_begin(l, out, pix);
     for (c0 = 0; c0 < l->out_c; c0 += chunk) {
         uint32_t rows = l->out_c - c0 < chunk ? l->out_c - c0 : chunk;
         const uint32_t *w = l->weights + (size_t)c0 * n;
         if (use_cuts) cuts(l, c0, rows, terms, cut);
-        for (pix = 0; pix < npix; pix++) {
-            const uint32_t *x = window(l, in, iw, pix, patch);
+        for (pix = 0, oy = 0, ox = 0; pix < npix; pix++) {
+            const uint32_t *x = window(l, in, iw, oy, ox, patch);
+            if (++ox == l->out_w) ox = 0, oy++;
             if (xorpop2 != NULL && pix + 1u < npix) {
-                xorpop2(x, window(l, in, iw, pix + 1u, patch + PATCH_WORDS / 2u), w, n, rows,
-                        mism, mism + CHUNK_ROWS);
-                finish(l, out, pix, c0, rows, terms, mism, cut_or_none);
-                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS, cut_or_none);
+                xorpop2(x, window(l, in, iw, oy, ox, patch + PATCH_WORDS / 2u), w, n, rows, mism,
+                        mism + CHUNK_ROWS);
+                if (++ox == l->out_w) ox = 0, oy++;
+                finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits,
+                       thresh_bits);
+                finish(l, out, ++pix, c0, rows, terms, mism + CHUNK_ROWS, cut_or_none, cut_bits,
+                       thresh_bits);
             } else {
                 xorpop(x, w, n, rows, mism);
-                finish(l, out, pix, c0, rows, terms, mism, cut_or_none);
+                finish(l, out, pix, c0, rows, terms, mism, cut_or_none, cut_bits,
+                       thresh_bits);
             }
         }
     }

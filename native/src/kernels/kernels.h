@@ -32,6 +32,28 @@ typedef void (*ebnn_xorpop_fn)(const uint32_t *x, const uint32_t *w, uint32_t n,
 typedef void (*ebnn_xorpop2_fn)(const uint32_t *x0, const uint32_t *x1, const uint32_t *w,
                                 uint32_t n, uint32_t rows, uint32_t *mism0, uint32_t *mism1);
 
+/* The BIN output step of the driver, fused: bit i of bits[i / 32] is mism[i] < cut[i] for
+ * i < rows (the cuts of ebnn_mism_cut, so the bit before the channel's flip), bits past rows
+ * zero; ceil(rows / 32) words written. The rows compare and pack 8-16 channels per
+ * instruction; ebnn_ref_cut_bits (cut_bits_ref.c) is the definition. */
+typedef void (*ebnn_cut_bits_fn)(const uint32_t *mism, const uint32_t *cut, uint32_t rows,
+                                 uint32_t *bits);
+void ebnn_ref_cut_bits(const uint32_t *mism, const uint32_t *cut, uint32_t rows, uint32_t *bits);
+/* The same step for layers of few pixels, where computing the cuts would cost more than they
+ * save, from the thresholds: bit i of bits[i / 32] is output channel c = c0 + i's bit,
+ * y = terms - 2 mism[i] against thresholds[c] (y >= t, or y <= t where flip bit c is set), for
+ * i < rows, bits past rows zero; ebnn_ref_thresh_bits (cut_bits_ref.c) is the definition. */
+typedef void (*ebnn_thresh_bits_fn)(const uint32_t *mism, const int32_t *thresholds,
+                                    const uint32_t *flip, uint32_t c0, uint32_t rows,
+                                    uint32_t terms, uint32_t *bits);
+void ebnn_ref_thresh_bits(const uint32_t *mism, const int32_t *thresholds, const uint32_t *flip,
+                          uint32_t c0, uint32_t rows, uint32_t terms, uint32_t *bits);
+/* One value of it (ebnn_threshold_bit's rule): the pre-activation of m mismatches in terms. */
+static inline uint32_t ebnn_mism_bit(uint32_t m, int32_t t, uint32_t flip, uint32_t terms) {
+    int32_t y = (int32_t)(terms - 2u * m);
+    return flip ? y <= t : y >= t;
+}
+
 /* A CONV2D/DENSE path for the layers it handles: 1 when it ran the layer, 0 (nothing written)
  * when it leaves the layer to the next path. */
 typedef int (*ebnn_conv_u8_fn)(const ebnn_layer *l, const uint8_t *in, void *out);
@@ -46,6 +68,8 @@ typedef struct {
     int (*usable)(void);         /* 1 when this CPU can run it (run time); NULL: always */
     ebnn_xorpop_fn xorpop;       /* required: the row primitive of the BIN driver (bin_conv.c) */
     ebnn_xorpop2_fn xorpop2;     /* the driver's two-pixel step, NULL: one pixel at a time */
+    ebnn_cut_bits_fn cut_bits;   /* the driver's BIN output step, NULL: ebnn_ref_cut_bits */
+    ebnn_thresh_bits_fn thresh_bits; /* the same for few pixels, NULL: ebnn_ref_thresh_bits */
     ebnn_conv_u8_fn conv_u8;     /* U8 input (the 8-bit first layer) */
     ebnn_conv_bin_fn depthwise;  /* BIN depthwise (groups == in_c == out_c) */
     /* BIN convolution its own way, before the driver (x86: channels in lanes), and its

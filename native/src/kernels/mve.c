@@ -61,10 +61,94 @@ static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_
     }
 }
 
+/* The fused output step (ebnn_cut_bits_fn) with the compare's predicate as the bits: per 4
+ * values one VPT compare (cut > mism) predicating an add across of the lane weights
+ * (VADDVAT; weights 1, 2, 4, 8, shifted by 4 per group): 5 instructions per 4 values with the
+ * two loads, and the loop's 2. In assembly because GCC moves each predicate through a core
+ * register (VMRS, SXTH, VMSR: 12 instructions per group). A partial last group (rows % 4) is
+ * compared under a VCTP predicate with zeroing loads (0 > 0: no bit). */
+static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t rows,
+                         uint32_t *bits) {
+    static const uint32_t w4[4] = {1u, 2u, 4u, 8u};
+    uint32_t j;
+    for (j = 0; j < rows; j += 32u) {
+        const uint32_t *m = mism + j, *c = cut + j;
+        uint32_t n = rows - j < 32u ? rows - j : 32u, k = n / 4u;
+        register uint32_t b __asm("r4") = 0; /* VADDVA adds into an even register */
+        if (k != 0u)
+            __asm volatile("vldrw.u32 q2, [%[w]]\n\t"
+                           "1:\n\t"
+                           "vldrw.u32 q0, [%[m]], #16\n\t"
+                           "vldrw.u32 q1, [%[c]], #16\n\t"
+                           "vpt.u32 hi, q1, q0\n\t"
+                           "vaddvat.u32 %[b], q2\n\t"
+                           "vshl.i32 q2, q2, #4\n\t"
+                           "subs %[k], %[k], #1\n\t"
+                           "bne 1b\n\t"
+                           : [m] "+r"(m), [c] "+r"(c), [b] "+r"(b), [k] "+r"(k)
+                           : [w] "r"(w4)
+                           : "q0", "q1", "q2", "cc", "memory");
+        if (n % 4u != 0u) {
+            mve_pred16_t p = vctp32q(n % 4u);
+            b |= vaddvq_p_u32(vld1q_u32(w4), vcmphiq_u32(vldrwq_z_u32(c, p), vldrwq_z_u32(m, p)))
+                 << (n & ~3u);
+        }
+        bits[j >> 5] = b;
+    }
+}
+
+/* The few-pixel output step (ebnn_thresh_bits_fn), as cut_bits_mve: per 4 values
+ * y = terms - 2m (VSHL, VSUB), the lanes' flip bits as sign masks f (the flip word shifted by
+ * lane so that its bit is the sign, VSHL by register and VSHR #31), y ^ f >= t ^ f (y <= t
+ * where f = -1) as a VPT predicate on the add across of the lane weights: 14 instructions per 4 values. Values past
+ * the last whole group (rows % 4) one at a time, as the reference. */
+static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
+                            const uint32_t *flip, uint32_t c0, uint32_t rows, uint32_t terms,
+                            uint32_t *bits) {
+    static const uint32_t w4[4] = {1u, 2u, 4u, 8u};
+    static const int32_t s4[4] = {31, 30, 29, 28};
+    uint32_t j, i;
+    for (j = 0; j < rows; j += 32u) {
+        uint32_t n = rows - j < 32u ? rows - j : 32u, k = n / 4u;
+        uint32_t fw = ebnn_bits_at(flip, c0 + j, n);
+        register uint32_t b __asm("r4") = 0; /* VADDVA adds into an even register */
+        const uint32_t *m = mism + j;
+        const int32_t *t = thresholds + c0 + j;
+        if (k != 0u)
+            __asm volatile("vldrw.u32 q2, [%[w]]\n\t"
+                           "vldrw.u32 q3, [%[s]]\n\t"
+                           "vdup.32 q4, %[fw]\n\t"
+                           "vdup.32 q5, %[terms]\n\t"
+                           "vmov.i32 q7, #4\n\t"
+                           "1:\n\t"
+                           "vldrw.u32 q0, [%[m]], #16\n\t"
+                           "vldrw.u32 q1, [%[t]], #16\n\t"
+                           "vshl.s32 q6, q4, q3\n\t"
+                           "vshr.s32 q6, q6, #31\n\t"
+                           "vshl.i32 q0, q0, #1\n\t"
+                           "vsub.i32 q0, q5, q0\n\t"
+                           "veor q0, q0, q6\n\t"
+                           "veor q1, q1, q6\n\t"
+                           "vpt.s32 ge, q0, q1\n\t"
+                           "vaddvat.u32 %[b], q2\n\t"
+                           "vshl.i32 q2, q2, #4\n\t"
+                           "vsub.i32 q3, q3, q7\n\t"
+                           "subs %[k], %[k], #1\n\t"
+                           "bne 1b\n\t"
+                           : [m] "+r"(m), [t] "+r"(t), [b] "+r"(b), [k] "+r"(k)
+                           : [w] "r"(w4), [s] "r"(s4), [fw] "r"(fw), [terms] "r"(terms)
+                           : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
+        for (i = n & ~3u; i < n; i++)
+            b |= ebnn_mism_bit(mism[j + i], thresholds[c0 + j + i], (fw >> i) & 1u, terms) << i;
+        bits[j >> 5] = b;
+    }
+}
+
 /* The row: the 8-bit first layer is mve_u8.c's, the depthwise and the other ops ARM's (with
  * Helium in this build). */
 const ebnn_kernel ebnn_kernel_mve = {
-    .name = "mve", .xorpop = xorpop_mve, .conv_u8 = ebnn_mve_u8_conv2d,
+    .name = "mve", .xorpop = xorpop_mve, .cut_bits = cut_bits_mve,
+    .thresh_bits = thresh_bits_mve, .conv_u8 = ebnn_mve_u8_conv2d,
     .depthwise = ebnn_arm_depthwise_conv2d, .threshold = ebnn_arm_threshold,
     .maxpool = ebnn_arm_maxpool, .binarize = ebnn_arm_binarize};
 

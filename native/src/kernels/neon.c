@@ -303,10 +303,89 @@ static void xorpop2_neon(const uint32_t *x0, const uint32_t *x1, const uint32_t 
 }
 #endif
 
+/* Lanes of bytes 0x00/0xFF to bits: each byte ANDed with its bit's weight, then pairwise
+ * adds of the 8 bytes of each half (the weights are distinct bits: adds are ORs). */
+static inline uint8x8_t bytes_to_bits(uint8x16_t lt) {
+    static const uint8_t weight[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    uint8x16_t b = vandq_u8(lt, vld1q_u8(weight));
+    return vpadd_u8(vget_low_u8(b), vget_high_u8(b)); /* bytes 0-3: pairs of values */
+}
+
+/* mism < cut for 8 values (4 + 4 lanes), narrowed to 8 bytes 0x00/0xFF. */
+static inline uint8x8_t lt8(const uint32_t *m, const uint32_t *c) {
+    uint16x8_t h = vcombine_u16(vmovn_u32(vcltq_u32(vld1q_u32(m), vld1q_u32(c))),
+                                vmovn_u32(vcltq_u32(vld1q_u32(m + 4), vld1q_u32(c + 4))));
+    return vmovn_u16(h);
+}
+
+/* The fused output step (ebnn_cut_bits_fn): 32 values per word as 8 compares (CMHI), 6
+ * narrowing moves, an AND with the bit weights and 4 pairwise adds; a last group of 8 the same
+ * way, 1-7 values left one at a time. */
+static void cut_bits_neon(const uint32_t *mism, const uint32_t *cut, uint32_t rows,
+                          uint32_t *bits) {
+    uint32_t j = 0, i;
+    for (; j + 32u <= rows; j += 32u) {
+        uint8x16_t a = vcombine_u8(lt8(mism + j, cut + j), lt8(mism + j + 8u, cut + j + 8u));
+        uint8x16_t b = vcombine_u8(lt8(mism + j + 16u, cut + j + 16u),
+                                   lt8(mism + j + 24u, cut + j + 24u));
+        uint8x8_t p = vpadd_u8(bytes_to_bits(a), bytes_to_bits(b));
+        bits[j >> 5] = vget_lane_u32(vreinterpret_u32_u8(vpadd_u8(p, p)), 0);
+    }
+    if (j < rows) {
+        uint32_t b = 0, k = 0;
+        for (; j + k + 8u <= rows; k += 8u) {
+            uint8x8_t p = bytes_to_bits(vcombine_u8(lt8(mism + j + k, cut + j + k), vdup_n_u8(0)));
+            p = vpadd_u8(p, p);
+            b |= (uint32_t)vget_lane_u8(vpadd_u8(p, p), 0) << k;
+        }
+        for (i = k; j + i < rows; i++) b |= ((mism[j + i] - cut[j + i]) >> 31) << i;
+        bits[j >> 5] = b;
+    }
+}
+
+/* y = terms - 2m >= t, or y <= t where the lane's flip bit is set, for 8 values with flip bits
+ * fb (bit i: value i), narrowed to 8 bytes 0x00/0xFF. The flip is a sign mask f (VTST):
+ * y ^ f >= t ^ f is y >= t for f = 0 and ~y >= ~t, i.e. y <= t, for f = -1. */
+static inline uint8x8_t ge8(const uint32_t *m, const int32_t *t, uint32_t fb, int32x4_t terms,
+                            uint32x4_t lane_lo, uint32x4_t lane_hi) {
+    uint32x4_t fv = vdupq_n_u32(fb);
+    int32x4_t f0 = vreinterpretq_s32_u32(vtstq_u32(fv, lane_lo));
+    int32x4_t f1 = vreinterpretq_s32_u32(vtstq_u32(fv, lane_hi));
+    int32x4_t y0 = vsubq_s32(terms, vreinterpretq_s32_u32(vshlq_n_u32(vld1q_u32(m), 1)));
+    int32x4_t y1 = vsubq_s32(terms, vreinterpretq_s32_u32(vshlq_n_u32(vld1q_u32(m + 4), 1)));
+    uint16x8_t h = vcombine_u16(vmovn_u32(vcgeq_s32(veorq_s32(y0, f0), veorq_s32(vld1q_s32(t), f0))),
+                                vmovn_u32(vcgeq_s32(veorq_s32(y1, f1), veorq_s32(vld1q_s32(t + 4), f1))));
+    return vmovn_u16(h);
+}
+
+/* The few-pixel output step (ebnn_thresh_bits_fn): 8 values per group, packed as
+ * cut_bits_neon packs; 1-7 values left one at a time. */
+static void thresh_bits_neon(const uint32_t *mism, const int32_t *thresholds,
+                             const uint32_t *flip, uint32_t c0, uint32_t rows, uint32_t terms,
+                             uint32_t *bits) {
+    static const uint32_t lanes[8] = {1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u};
+    const int32x4_t tv = vdupq_n_s32((int32_t)terms);
+    const uint32x4_t lo = vld1q_u32(lanes), hi = vld1q_u32(lanes + 4);
+    uint32_t j, k, i;
+    for (j = 0; j < rows; j += 32u) {
+        uint32_t n = rows - j < 32u ? rows - j : 32u, fw = ebnn_bits_at(flip, c0 + j, n), b = 0;
+        const int32_t *t = thresholds + c0 + j;
+        for (k = 0; k + 8u <= n; k += 8u) {
+            uint8x8_t p = bytes_to_bits(
+                vcombine_u8(ge8(mism + j + k, t + k, fw >> k, tv, lo, hi), vdup_n_u8(0)));
+            p = vpadd_u8(p, p);
+            b |= (uint32_t)vget_lane_u8(vpadd_u8(p, p), 0) << k;
+        }
+        for (i = k; i < n; i++) b |= ebnn_mism_bit(mism[j + i], t[i], (fw >> i) & 1u, terms) << i;
+        bits[j >> 5] = b;
+    }
+}
+
 /* The row: AArch64 convolutions run pixel pairs; the 8-bit first layer is neon_u8.c's, the
  * depthwise and the other ops ARM's (with NEON in this build). */
 const ebnn_kernel ebnn_kernel_neon = {
-    .name = "neon", .xorpop = xorpop_neon,
+    .name = "neon", .xorpop = xorpop_neon, .cut_bits = cut_bits_neon,
+    .thresh_bits = thresh_bits_neon,
 #if defined(__aarch64__)
     .xorpop2 = xorpop2_neon,
 #endif

@@ -5,7 +5,7 @@
  * without bounds checks of its own, like inference on a loaded model. */
 #include <string.h>
 
-#include "../kernels/common.h"
+#include "../kernels/kernels.h"
 #include "train_internal.h"
 
 #define GOLDEN 0x9E3779B9u
@@ -28,13 +28,6 @@ void ebnn_trnl_entry(const ebnn_train_local *t, uint32_t l, ebnn_trnl_layer *e) 
 
 static int32_t weight_at(const ebnn_train_local *t, const uint8_t *w, size_t i) {
     return t->weight_bytes == 1 ? (int32_t)(int8_t)w[i] : ebnn_get_i16(w, i);
-}
-
-static void set_weight(const ebnn_train_local *t, uint8_t *w, size_t i, int32_t v) {
-    if (t->weight_bytes == 1)
-        w[i] = (uint8_t)(int8_t)v;
-    else
-        ebnn_put_i16(w, i, v);
 }
 
 /* Checks the model's layers are the chain the rule trains and the section matches them: entry l
@@ -168,6 +161,7 @@ typedef struct {
     const uint32_t *r;       /* readout: row c = class c's column, bit j = R[j, c] = +1 */
     const uint8_t *in_thr;   /* first sub-network: BINARIZE's thresholds (0 = disabled input,
                               * never updated); NULL for the others */
+    ebnn_xorpop_fn xorpop;   /* the inference kernel's popcount rows (select.c's best row) */
     int32_t lo, hi;
 } sub_network;
 
@@ -180,20 +174,17 @@ static int forward_select(const sub_network *s, const uint32_t *x, uint32_t y, u
     uint32_t j, c, g, k;
     int64_t best_other = INT64_MIN;
 
+    /* 1. z = x . sign(W) = N_in - 2 popcount(x XOR W), h = sign(z) */
+    s->xorpop(x, s->wbits, s->nw_in, e->k, (uint32_t *)z);
     for (k = 0; k < s->nw_k; k++) out[k] = 0;
-    for (j = 0; j < e->k; j++) { /* 1. z = x . sign(W), h = sign(z) */
-        const uint32_t *wr = s->wbits + (size_t)j * s->nw_in;
-        uint32_t mism = 0;
-        for (k = 0; k < s->nw_in; k++) mism += ebnn_popcount32(x[k] ^ wr[k]);
-        z[j] = (int32_t)e->n_in - 2 * (int32_t)mism;
+    for (j = 0; j < e->k; j++) {
+        z[j] = (int32_t)e->n_in - 2 * (int32_t)(uint32_t)z[j];
         out[j >> 5] |= (uint32_t)(z[j] >= 0) << (j & 31u);
     }
-    *pred = 0;
-    for (c = 0; c < s->n_classes; c++) { /* o = h . R, argmax = first largest */
-        const uint32_t *rc = s->r + (size_t)c * s->nw_k;
-        uint32_t mism = 0;
-        for (k = 0; k < s->nw_k; k++) mism += ebnn_popcount32(out[k] ^ rc[k]);
-        o[c] = (int32_t)e->k - 2 * (int32_t)mism;
+    *pred = 0; /* o = h . R, argmax = first largest */
+    s->xorpop(out, s->r, s->nw_k, s->n_classes, (uint32_t *)o);
+    for (c = 0; c < s->n_classes; c++) {
+        o[c] = (int32_t)e->k - 2 * (int32_t)(uint32_t)o[c];
         if (o[c] > o[*pred]) *pred = c;
         if (c != y && o[c] > best_other) best_other = o[c];
     }
@@ -216,16 +207,13 @@ static int forward_select(const sub_network *s, const uint32_t *x, uint32_t y, u
     return 1;
 }
 
-/* Steps 5-6 for unit j: W_j += 2 sum_b t_bj m_bj x_b, saturated, except in the columns of
- * disabled inputs; then the seeded reinforcement W += 2 sign(W), saturated, for the weights
- * whose draw is below p_q; WGHT's bits follow. */
-static void update_unit(const sub_network *s, uint32_t j, const uint32_t *xs, const uint32_t *masks,
-                        const uint8_t *labels, uint32_t n, int32_t *acc, uint32_t key) {
+/* Step 5's sum for unit j over the batch: acc[i] = sum_b t_bj m_bj x_bi (x = ±1), 0 in the
+ * columns of disabled inputs, which never update. Returns whether any sample selected j. */
+static int unit_increment(const sub_network *s, uint32_t j, const uint32_t *xs,
+                          const uint32_t *masks, const uint8_t *labels, uint32_t n, int32_t *acc) {
     const ebnn_trnl_layer *e = &s->e;
-    uint32_t b, i, selected = 0;
-    uint8_t *w = s->w;
-    uint32_t *bits = s->wbits + (size_t)j * s->nw_in;
-    size_t base = (size_t)j * e->n_in;
+    uint32_t b, i;
+    int selected = 0;
 
     for (i = 0; i < e->n_in; i++) acc[i] = 0;
     for (b = 0; b < n; b++) {
@@ -236,16 +224,54 @@ static void update_unit(const sub_network *s, uint32_t j, const uint32_t *xs, co
         for (i = 0; i < e->n_in; i++) acc[i] += ebnn_bit_at(x, i) ? t : -t;
         selected = 1;
     }
-    if (!selected && e->p_q == 0) return; /* nothing can change this row */
-    for (i = 0; i < e->n_in; i++) {
-        uint32_t idx = (uint32_t)(base + i);
-        int32_t inc = (s->in_thr != NULL && s->in_thr[i] == 0) ? 0 : 2 * acc[i];
-        int32_t v = saturate(weight_at(s->t, w, base + i) + inc, s->lo, s->hi);
-        if (ebnn_fmix32(key ^ (idx * GOLDEN)) < e->p_q)
-            v = saturate(v + (v >= 0 ? 2 : -2), s->lo, s->hi);
-        set_weight(s->t, w, base + i, v);
-        ebnn_put_bit(bits, i, v >= 0);
+    if (selected && s->in_thr != NULL)
+        for (i = 0; i < e->n_in; i++)
+            if (s->in_thr[i] == 0) acc[i] = 0;
+    return selected;
+}
+
+/* |increment| beyond which W + 2 increment saturates whatever W is (|W| <= 2^15): clamping to
+ * it first keeps 2 increment inside int32 for any sum of ranks' increments. */
+#define INC_LIMIT 65536
+
+/* Steps 5-6 on row j: W_j += 2 acc, saturated; then the seeded reinforcement W += 2 sign(W),
+ * saturated, for the weights whose draw is below p_q; WGHT's bits follow, a word at a time.
+ * wbytes (1 or 2) is a constant at each call, so each width gets its own loop. */
+static inline void apply_row_as(const sub_network *s, uint32_t j, const int32_t *acc,
+                                uint32_t key, uint32_t wbytes) {
+    const ebnn_trnl_layer *e = &s->e;
+    uint32_t word, i;
+    uint32_t *bits = s->wbits + (size_t)j * s->nw_in;
+    size_t base = (size_t)j * e->n_in;
+    uint8_t *w8 = s->w + base;
+    uint8_t *w16 = s->w + 2u * base;
+
+    for (word = 0; word < s->nw_in; word++) {
+        uint32_t first = 32u * word, end = first + 32u < e->n_in ? first + 32u : e->n_in;
+        uint32_t signs = 0;
+        for (i = first; i < end; i++) {
+            int32_t inc = saturate(acc[i], -INC_LIMIT, INC_LIMIT);
+            int32_t v = wbytes == 1 ? (int32_t)(int8_t)w8[i] : ebnn_get_i16(w16, i);
+            v = saturate(v + 2 * inc, s->lo, s->hi);
+            if (ebnn_fmix32(key ^ ((uint32_t)(base + i) * GOLDEN)) < e->p_q)
+                v = saturate(v + (v >= 0 ? 2 : -2), s->lo, s->hi);
+            if (wbytes == 1)
+                w8[i] = (uint8_t)(int8_t)v;
+            else
+                ebnn_put_i16(w16, i, v);
+            signs |= (uint32_t)(v >= 0) << (i - first);
+        }
+        /* the bits past N_in stay as they are (zero, as in a BIN tensor) */
+        bits[word] = end - first == 32u ? signs
+                                        : (bits[word] & ~((1u << (end - first)) - 1u)) | signs;
     }
+}
+
+static void apply_row(const sub_network *s, uint32_t j, const int32_t *acc, uint32_t key) {
+    if (s->t->weight_bytes == 1)
+        apply_row_as(s, j, acc, key, 1u);
+    else
+        apply_row_as(s, j, acc, key, 2u);
 }
 
 /* The scratch of a batch: the rows of the widest vector, then one sample's pre-activations, one
@@ -262,62 +288,149 @@ static int local_layout(const ebnn_trainer *tr, uint32_t n, ebnn_train_layout *l
     return 1;
 }
 
+/* Sub-network l's view of the section and the model; `stride` words per scratch row. */
+static void sub_network_at(const ebnn_train_local *t, uint32_t l, uint32_t stride,
+                           sub_network *s) {
+    ebnn_layer lay, bin;
+    uint32_t bits = t->trnl[4];
+    s->t = t;
+    s->index = l;
+    ebnn_trnl_entry(t, l, &s->e);
+    ebnn_model_layer(t->model, s->e.layer, &lay);
+    ebnn_model_layer(t->model, 0, &bin);
+    s->n_classes = t->model->n_classes;
+    s->nw_in = ebnn_words(s->e.n_in);
+    s->nw_k = ebnn_words(s->e.k);
+    s->stride = stride;
+    s->w = t->trnl + s->e.w_off;
+    s->wbits = ebnn_train_wbits(t->data, t->model, &lay);
+    s->r = (const uint32_t *)(const void *)(t->trnl + s->e.r_off);
+    s->in_thr = l == 0 ? (const uint8_t *)(const void *)bin.thresholds : NULL;
+    s->xorpop = ebnn_kernel_at(0)->xorpop;
+    s->hi = (int32_t)(1u << (bits - 1u)) - 1;
+    s->lo = -s->hi - 1;
+}
+
+/* This step's reinforcement key of sub-network l. */
+static uint32_t reinforce_key(const ebnn_train_local *t, uint32_t l) {
+    return ebnn_fmix32(ebnn_rd32(t->trnl + 8) ^ ebnn_fmix32(ebnn_rd32(t->trnl + 12) * 256u + l));
+}
+
+/* The ±1 input of the first sub-network, the model's own BINARIZE layer, into sc->in. */
+static void binarize_batch(const ebnn_train_local *t, const uint8_t *inputs, uint32_t n,
+                           const ebnn_train_scratch *sc) {
+    size_t in_size = ebnn_input_size(t->model);
+    ebnn_layer bin;
+    uint32_t b;
+    ebnn_model_layer(t->model, 0, &bin);
+    for (b = 0; b < n; b++)
+        ebnn_binarize(&bin, inputs + (size_t)b * in_size, sc->in + (size_t)b * sc->stride);
+}
+
+/* Steps 1-4 of sub-network s over the whole batch (in -> out, masks), before any update: the
+ * next sub-network sees these h. The last one counts the statistics. */
+static void forward_batch(const sub_network *s, const uint32_t *in, uint32_t *out,
+                          uint32_t *masks, const uint8_t *labels, uint32_t n,
+                          const ebnn_train_scratch *sc, ebnn_train_stats *stats) {
+    int32_t *z = (int32_t *)sc->region[R_Z], *o = (int32_t *)sc->region[R_SCORES];
+    uint32_t b;
+    for (b = 0; b < n; b++) {
+        uint32_t pred;
+        size_t row = (size_t)b * s->stride;
+        int wrong = forward_select(s, in + row, labels[b], out + row, masks + row, z, o, &pred);
+        if (stats && s->index + 1u == s->t->n_hidden) {
+            stats->correct += pred == labels[b] ? 1u : 0u;
+            stats->wrong += (uint32_t)wrong;
+        }
+    }
+}
+
+/* The device's step: per sub-network, forward, then each unit's increment applied at once (one
+ * row of scratch for the increments). */
 static void local_step(const ebnn_trainer *tr, const uint8_t *inputs, const uint8_t *labels,
                        uint32_t n, const ebnn_train_scratch *sc, ebnn_train_stats *stats) {
     const ebnn_train_local *t = &tr->state.local;
-    uint32_t *in = sc->in, *out = sc->out, *masks = sc->mask, b, l, j, step, seed, bits;
-    int32_t *z = (int32_t *)sc->region[R_Z], *acc = (int32_t *)sc->region[R_ACC];
-    int32_t *o = (int32_t *)sc->region[R_SCORES];
-    size_t in_size;
-    ebnn_layer bin;
+    uint32_t *in = sc->in, *out = sc->out, l, j;
+    int32_t *acc = (int32_t *)sc->region[R_ACC];
 
-    /* The ±1 input of the first sub-network: the model's own BINARIZE layer. */
-    {
-        uint32_t stride = sc->stride;
-        in_size = ebnn_input_size(t->model);
-        ebnn_model_layer(t->model, 0, &bin);
-        for (b = 0; b < n; b++) ebnn_binarize(&bin, inputs + (size_t)b * in_size, in + (size_t)b * stride);
-    }
-    seed = ebnn_rd32(t->trnl + 8);
-    step = ebnn_rd32(t->trnl + 12);
-    bits = t->trnl[4];
-
+    binarize_batch(t, inputs, n, sc);
     for (l = 0; l < t->n_hidden; l++) {
         sub_network s;
-        ebnn_layer lay;
-        uint32_t *swap, key;
-        s.t = t;
-        s.index = l;
-        ebnn_trnl_entry(t, l, &s.e);
-        ebnn_model_layer(t->model, s.e.layer, &lay);
-        s.n_classes = t->model->n_classes;
-        s.nw_in = ebnn_words(s.e.n_in);
-        s.nw_k = ebnn_words(s.e.k);
-        s.stride = sc->stride;
-        s.w = t->trnl + s.e.w_off;
-        s.wbits = ebnn_train_wbits(t->data, t->model, &lay);
-        s.r = (const uint32_t *)(const void *)(t->trnl + s.e.r_off);
-        s.in_thr = l == 0 ? (const uint8_t *)(const void *)bin.thresholds : NULL;
-        s.hi = (int32_t)(1u << (bits - 1u)) - 1;
-        s.lo = -s.hi - 1;
-        /* Forward the whole batch before any update: the next sub-network sees these h. */
-        for (b = 0; b < n; b++) {
-            uint32_t pred;
-            int wrong = forward_select(&s, in + (size_t)b * s.stride, labels[b],
-                                       out + (size_t)b * s.stride, masks + (size_t)b * s.stride,
-                                       z, o, &pred);
-            if (stats && l + 1u == t->n_hidden) {
-                stats->correct += pred == labels[b] ? 1u : 0u;
-                stats->wrong += (uint32_t)wrong;
-            }
-        }
-        key = ebnn_fmix32(seed ^ ebnn_fmix32(step * 256u + l));
-        for (j = 0; j < s.e.k; j++) update_unit(&s, j, in, masks, labels, n, acc, key);
+        uint32_t *swap, key = reinforce_key(t, l);
+        sub_network_at(t, l, sc->stride, &s);
+        forward_batch(&s, in, out, sc->mask, labels, n, sc, stats);
+        for (j = 0; j < s.e.k; j++) /* an unselected row changes only by reinforcement */
+            if (unit_increment(&s, j, in, sc->mask, labels, n, acc) || s.e.p_q != 0)
+                apply_row(&s, j, acc, key);
         swap = in;
         in = out;
         out = swap;
     }
-    ebnn_wr32(t->trnl + 12, step + 1u);
+    ebnn_wr32(t->trnl + 12, ebnn_rd32(t->trnl + 12) + 1u);
+}
+
+/* ---- the step in two halves (edgebnn.h, ebnn_local_increments) ---- */
+
+size_t ebnn_local_increments_size(const ebnn_trainer *tr) {
+    const ebnn_train_local *t;
+    uint64_t count = 0;
+    uint32_t l;
+    if (tr == NULL || tr->rule != &ebnn_rule_local) return 0;
+    t = &tr->state.local;
+    for (l = 0; l < t->n_hidden; l++) {
+        ebnn_trnl_layer e;
+        ebnn_trnl_entry(t, l, &e);
+        count += (uint64_t)e.k * e.n_in;
+    }
+    return (size_t)(4u * count);
+}
+
+ebnn_status ebnn_local_increments(const ebnn_trainer *tr, const uint8_t *inputs,
+                                  const uint8_t *labels, uint32_t n, void *scratch,
+                                  size_t scratch_size, int32_t *increments,
+                                  size_t increments_size, ebnn_train_stats *stats) {
+    const ebnn_train_local *t;
+    ebnn_train_scratch sc;
+    ebnn_status st;
+    uint32_t *in, *out, *swap, l, j;
+    size_t need = ebnn_local_increments_size(tr);
+    if (need == 0) return EBNN_ERR_ARG; /* not a local trainer */
+    if (increments == NULL || increments_size < need) return EBNN_ERR_SCRATCH;
+    st = ebnn_train_begin(tr, inputs, labels, n, scratch, scratch_size, &sc, stats);
+    if (st != EBNN_OK) return st;
+    t = &tr->state.local;
+    in = sc.in;
+    out = sc.out;
+    binarize_batch(t, inputs, n, &sc);
+    for (l = 0; l < t->n_hidden; l++) {
+        sub_network s;
+        sub_network_at(t, l, sc.stride, &s);
+        forward_batch(&s, in, out, sc.mask, labels, n, &sc, stats);
+        for (j = 0; j < s.e.k; j++, increments += s.e.n_in)
+            (void)unit_increment(&s, j, in, sc.mask, labels, n, increments);
+        swap = in;
+        in = out;
+        out = swap;
+    }
+    return EBNN_OK;
+}
+
+ebnn_status ebnn_local_apply(const ebnn_trainer *tr, const int32_t *increments,
+                             size_t increments_size) {
+    const ebnn_train_local *t;
+    uint32_t l, j;
+    size_t need = ebnn_local_increments_size(tr);
+    if (need == 0) return EBNN_ERR_ARG;
+    if (increments == NULL || increments_size < need) return EBNN_ERR_SCRATCH;
+    t = &tr->state.local;
+    for (l = 0; l < t->n_hidden; l++) {
+        sub_network s;
+        uint32_t key = reinforce_key(t, l);
+        sub_network_at(t, l, 0, &s);
+        for (j = 0; j < s.e.k; j++, increments += s.e.n_in) apply_row(&s, j, increments, key);
+    }
+    ebnn_wr32(t->trnl + 12, ebnn_rd32(t->trnl + 12) + 1u);
+    return EBNN_OK;
 }
 
 /* Parameter l: sub-network l's reinforcement threshold p_q, any u32. */

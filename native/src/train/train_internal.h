@@ -51,6 +51,13 @@ struct ebnn_trainer_rule {
     uint32_t (*step_index)(const ebnn_trainer *t);
 };
 
+/* What ebnn_trainer_step() does before the rule's step, for every entry point that steps a
+ * rule (trainer.c; local.c's split step): the checks of arguments, labels, scratch size and
+ * alignment (its status codes), *stats zeroed, the scratch carved into *s. */
+ebnn_status ebnn_train_begin(const ebnn_trainer *t, const uint8_t *inputs, const uint8_t *labels,
+                             uint32_t n, void *scratch, size_t scratch_size,
+                             ebnn_train_scratch *s, ebnn_train_stats *stats);
+
 extern const ebnn_trainer_rule ebnn_rule_local;
 extern const ebnn_trainer_rule ebnn_rule_drtp;
 

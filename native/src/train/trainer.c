@@ -69,11 +69,10 @@ size_t ebnn_trainer_buffer_size(const ebnn_trainer *t, uint32_t batch) {
     return carve(&l, batch, NULL, NULL);
 }
 
-ebnn_status ebnn_trainer_step(const ebnn_trainer *t, const uint8_t *inputs, const uint8_t *labels,
-                              uint32_t n, void *scratch, size_t scratch_size,
-                              ebnn_train_stats *stats) {
+ebnn_status ebnn_train_begin(const ebnn_trainer *t, const uint8_t *inputs, const uint8_t *labels,
+                             uint32_t n, void *scratch, size_t scratch_size,
+                             ebnn_train_scratch *s, ebnn_train_stats *stats) {
     ebnn_train_layout l;
-    ebnn_train_scratch s;
     size_t need;
     uint32_t b;
     if (t == NULL || t->rule == NULL || inputs == NULL || labels == NULL || n == 0)
@@ -84,10 +83,18 @@ ebnn_status ebnn_trainer_step(const ebnn_trainer *t, const uint8_t *inputs, cons
     if (need == 0) return EBNN_ERR_LIMIT;
     if (scratch == NULL || (uintptr_t)scratch % EBNN_ALIGN != 0 || scratch_size < need)
         return EBNN_ERR_SCRATCH;
-    carve(&l, n, (uint8_t *)scratch, &s);
+    carve(&l, n, (uint8_t *)scratch, s);
     if (stats) stats->correct = stats->wrong = 0;
-    t->rule->step(t, inputs, labels, n, &s, stats);
     return EBNN_OK;
+}
+
+ebnn_status ebnn_trainer_step(const ebnn_trainer *t, const uint8_t *inputs, const uint8_t *labels,
+                              uint32_t n, void *scratch, size_t scratch_size,
+                              ebnn_train_stats *stats) {
+    ebnn_train_scratch s;
+    ebnn_status st = ebnn_train_begin(t, inputs, labels, n, scratch, scratch_size, &s, stats);
+    if (st == EBNN_OK) t->rule->step(t, inputs, labels, n, &s, stats);
+    return st;
 }
 
 uint32_t ebnn_trainer_param_count(const ebnn_trainer *t) {
