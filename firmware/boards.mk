@@ -216,3 +216,26 @@ pico2.app_slot := 262144
 pico2.irqs  := 52
 pico2.watchdog := none
 pico2.watchdog_clock := 0
+
+BOARDS += nrf52840dk
+
+# nRF52840 DK: nRF52840, Cortex-M4F at 64 MHz, 1 MiB flash (4 KiB pages), 256 KiB RAM. Built,
+# not run (QEMU does not model the nRF52). The microbit's drivers: the legacy UART (UART0 at
+# 0x40002000 has the nRF51 layout) on P0.06 (TX) / P0.08 (RX), the J-Link OB's virtual COM
+# port; the NVMC store; TIMER0 as the clock's counter. Its WDT is not driven (no watchdog).
+nrf52840dk.cpu   := cortex-m4
+nrf52840dk.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+nrf52840dk.qemu  := none
+nrf52840dk.uart0 := 0x40002000
+nrf52840dk.clock := 64000000
+nrf52840dk.layer := nrf5x
+nrf52840dk.drivers := nrf_uart nrf_nvmc
+nrf52840dk.defs  := -DNRF_UART_TX_PIN=6u -DNRF_UART_RX_PIN=8u
+nrf52840dk.store := 0x00008000
+nrf52840dk.store_layer := nrf_nvmc_store
+nrf52840dk.model_slot := 98304
+nrf52840dk.heap  := 40960
+nrf52840dk.app_slot := 131072
+nrf52840dk.irqs  := 48
+nrf52840dk.watchdog := none
+nrf52840dk.watchdog_clock := 0
