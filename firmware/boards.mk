@@ -175,7 +175,7 @@ nucleo-f446re.irqs  := 97
 nucleo-f446re.watchdog := none
 nucleo-f446re.watchdog_clock := 0
 
-# Raspberry Pi Pico: RP2040 (Cortex-M0+, ARMv6-M: the portable C SWAR/reference kernels), 125 MHz
+# Raspberry Pi Pico: RP2040 (Cortex-M0+, ARMv6-M: the Thumb-1 kernel, native/src/kernels/armv6m.c), 125 MHz
 # from the 12 MHz crystal; UART0 (PL011) on GP0/GP1; 2 MiB QSPI flash in place at 0x10000000,
 # boot2 first; the store through the bootrom's flash functions; its watchdog is not driven.
 pico.cpu   := cortex-m0plus
