@@ -19,7 +19,7 @@
 #define RUN_WORDS 6u
 #define MAX_RUNS 5u   /* 10 triples x 24 <= 255 per byte counter */
 
-/* One triple's popcounts into the accumulator: r6/r7 data, r2 scratch. */
+/* The 4-bit counts of register r in its nibbles (r2 scratch, masks in r3 and r4). */
 #define V6M_NIB(r) \
     "lsrs r2, " r ", #1\n\t" \
     "ands r2, r3\n\t" \
@@ -28,6 +28,7 @@
     "ands r2, r4\n\t" \
     "ands " r ", r4\n\t" \
     "adds " r ", " r ", r2\n\t"
+/* Three words of x XOR w: their nibble counts summed (<= 12), as byte counts into r8. */
 #define V6M_TRIPLE \
     "ldm r0!, {r6, r7}\n\t" \
     "ldm r1!, {r2}\n\t" \
