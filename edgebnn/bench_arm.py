@@ -1,4 +1,4 @@
-"""ARM benchmark: `edgebnn bench --target aarch64|armv7|cortex-m4|cortex-m7|cortex-m33|cortex-m55`.
+"""ARM benchmark: `edgebnn bench --target aarch64|armv7|cortex-m0|cortex-m4|cortex-m7|cortex-m33|cortex-m55`.
 
 Counts executed instructions, not time: QEMU's timing says nothing about a real core, but its
 instruction counts are exact and repeatable, and instructions per binary MAC is what the
@@ -71,17 +71,25 @@ class Target:
     board: Optional[str] = None  # Cortex-M: the firmware's board (firmware/boards.mk)
 
 
+# Where a CPU's benchmark image runs when its board cannot hold it: (QEMU machine, its SysTick
+# clock in Hz). The Cortex-M0's board (microbit) has 16 KiB of RAM and the benchmark needs
+# megabytes; the MPS2 AN385's Cortex-M3 executes the ARMv6-M build's Thumb-1 code unchanged,
+# so the instruction counts are the M0's.
+BENCH_MACHINES = {"cortex-m0": ("mps2-an385", 25_000_000)}
+
+
 def _cortex_m(name: str) -> Target:
     from edgebnn.device.qemu import emulated_boards
     boards = [b for b in emulated_boards().values() if b.cpu == name]
     if not boards:
         raise ValueError(f"firmware/boards.mk has no board with cpu := {name}")
     b = boards[0]
+    machine, clock = BENCH_MACHINES.get(name, (b.qemu, b.clock))
     return Target(name, f"build/arch/{name}/bench_arm.elf",
-                  ("qemu-system-arm", "-M", b.qemu, "-nographic", "-monitor", "none",
+                  ("qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none",
                    "-semihosting-config", "enable=on,target=native",
                    "-icount", f"shift={ICOUNT_SHIFT},align=off,sleep=off", "-kernel"),
-                  cpu=name, clock=b.clock, board=b.name)
+                  cpu=name, clock=clock, board=b.name)
 
 
 def target(name: str) -> Target:
@@ -95,11 +103,11 @@ def target(name: str) -> Target:
     if name.startswith("cortex-m"):
         return _cortex_m(name)
     raise ValueError(f"unknown ARM target {name!r} (expected aarch64, aarch64-baseline, armv7, "
-                     "cortex-m4, cortex-m7, cortex-m33 or cortex-m55)")
+                     "cortex-m0, cortex-m4, cortex-m7, cortex-m33 or cortex-m55)")
 
 
-TARGETS = ("aarch64", "aarch64-baseline", "armv7", "cortex-m4", "cortex-m7", "cortex-m33",
-           "cortex-m55")
+TARGETS = ("aarch64", "aarch64-baseline", "armv7", "cortex-m0", "cortex-m4", "cortex-m7",
+           "cortex-m33", "cortex-m55")
 
 
 MODEL_DIR = NATIVE / "build" / "arch" / "bench_models"

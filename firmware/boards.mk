@@ -22,6 +22,14 @@
 #          the store file is loaded into it at start (-device loader at the qemu_ram base, which
 #          is then the store region) and written back through semihosting (boards/semihost_store.c)
 #   qemu_serial  (optional) QEMU's -serial index of the console UART (default 0)
+#   qemu_store  soc: QEMU models the part's flash and its controller inside the SoC, backed by no
+#          file: edgebnn/device/qemu.py writes the store file into it at start through the
+#          gdbstub, and the store driver copies what the controller changed back into the file
+#          through semihosting (boards/nrf_nvmc_store.c, docs/boot.md)
+#   payload  (optional) PROTO_MAX_PAYLOAD, the largest frame payload (default 4096)
+#   boot_stack  (optional) the bootloader's stack in bytes (default 4096)
+#   defs   (optional) more -D flags for the board layer (e.g. the UART's pins; BOARD_NO_VTOR
+#          for a core without VTOR, the Cortex-M0: the bootloader leaves the vector table alone)
 #   boot2  (optional) boards/<boot2>.S: a boot stage the part's ROM runs and checks first (the
 #          RP2040's 256-byte boot2), linked at the start of the bootloader with its CRC-32
 #          (scripts/rp2040-boot2.py); ld/<board>.ld places it
@@ -121,6 +129,31 @@ netduinoplus2.irqs  := 82
 netduinoplus2.watchdog := none
 netduinoplus2.watchdog_clock := 0
 
+BOARDS += microbit
+
+# BBC micro:bit v1: nRF51822, Cortex-M0 (ARMv6-M: Thumb-1, no DSP, no VTOR, no SysTick on the
+# part), 16 MHz, 256 KiB flash in 1 KiB pages, 16 KiB RAM. Console: UART0 on P0.24/P0.25, the
+# interface chip's virtual COM port. QEMU models the UART, TIMER0 and the NVMC; no watchdog.
+microbit.cpu   := cortex-m0
+microbit.fpu   :=
+microbit.qemu  := microbit
+microbit.uart0 := 0x40002000
+microbit.clock := 16000000
+microbit.layer := nrf5x
+microbit.drivers := nrf_uart nrf_nvmc
+microbit.defs  := -DNRF_UART_TX_PIN=24u -DNRF_UART_RX_PIN=25u -DBOARD_NO_VTOR
+microbit.store := 0x00004000
+microbit.store_layer := nrf_nvmc_store
+microbit.qemu_ram := 0x00004000 240K
+microbit.qemu_store := soc
+microbit.payload := 256
+microbit.boot_stack := 2048
+microbit.model_slot := 4096
+microbit.heap  := 2816
+microbit.app_slot := 65536
+microbit.irqs  := 32
+microbit.watchdog := none
+microbit.watchdog_clock := 0
 # Built, not run (QEMU does not model these parts). Nucleo-F446RE: STM32F446RE (Cortex-M4F),
 # run at 168 MHz by the same layer as netduinoplus2 (same PLL from the HSI; the part allows 180);
 # console USART2 on PA2/PA3 = the ST-LINK virtual COM port; the store is the real flash driver
@@ -142,7 +175,7 @@ nucleo-f446re.irqs  := 97
 nucleo-f446re.watchdog := none
 nucleo-f446re.watchdog_clock := 0
 
-# Raspberry Pi Pico: RP2040 (Cortex-M0+, ARMv6-M: the portable C SWAR/reference kernels), 125 MHz
+# Raspberry Pi Pico: RP2040 (Cortex-M0+, ARMv6-M: the Thumb-1 kernel, native/src/kernels/armv6m.c), 125 MHz
 # from the 12 MHz crystal; UART0 (PL011) on GP0/GP1; 2 MiB QSPI flash in place at 0x10000000,
 # boot2 first; the store through the bootrom's flash functions; its watchdog is not driven.
 pico.cpu   := cortex-m0plus
@@ -183,3 +216,26 @@ pico2.app_slot := 262144
 pico2.irqs  := 52
 pico2.watchdog := none
 pico2.watchdog_clock := 0
+
+BOARDS += nrf52840dk
+
+# nRF52840 DK: nRF52840, Cortex-M4F at 64 MHz, 1 MiB flash (4 KiB pages), 256 KiB RAM. Built,
+# not run (QEMU does not model the nRF52). The microbit's drivers: the legacy UART (UART0 at
+# 0x40002000 has the nRF51 layout) on P0.06 (TX) / P0.08 (RX), the J-Link OB's virtual COM
+# port; the NVMC store; TIMER0 as the clock's counter. Its WDT is not driven (no watchdog).
+nrf52840dk.cpu   := cortex-m4
+nrf52840dk.fpu   := -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+nrf52840dk.qemu  := none
+nrf52840dk.uart0 := 0x40002000
+nrf52840dk.clock := 64000000
+nrf52840dk.layer := nrf5x
+nrf52840dk.drivers := nrf_uart nrf_nvmc
+nrf52840dk.defs  := -DNRF_UART_TX_PIN=6u -DNRF_UART_RX_PIN=8u
+nrf52840dk.store := 0x00008000
+nrf52840dk.store_layer := nrf_nvmc_store
+nrf52840dk.model_slot := 98304
+nrf52840dk.heap  := 40960
+nrf52840dk.app_slot := 131072
+nrf52840dk.irqs  := 48
+nrf52840dk.watchdog := none
+nrf52840dk.watchdog_clock := 0

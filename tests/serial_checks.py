@@ -23,10 +23,11 @@ from tests.conftest import random_model
 SHAPE = (8, 8, 1)
 
 
-def small_models(seed: int) -> dict[str, bytes]:
-    """An MLP and a CNN (randomized batch norm) that fit the 64 KiB model slot."""
+def small_models(seed: int, width: int = 8, fc: int = 32) -> dict[str, bytes]:
+    """An MLP and a CNN (randomized batch norm) that fit the 64 KiB model slot (width=4, fc=16:
+    2,592 bytes, the micro:bit's 4 KiB one)."""
     mlp = random_model("mlp", SHAPE, 10, seed=seed, layers=[96, 64])
-    cnn = random_model("cnn", SHAPE, 10, seed=seed + 1, width=8, fc=32)
+    cnn = random_model("cnn", SHAPE, 10, seed=seed + 1, width=width, fc=fc)
     out = {"mlp": fmt.to_bytes(export_model(mlp, SHAPE, 10)),
            "cnn": fmt.to_bytes(export_model(cnn, SHAPE, 10))}
     assert all(len(b) < 65536 for b in out.values())

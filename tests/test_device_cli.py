@@ -24,8 +24,8 @@ MISSING = [t for t in ("make", "arm-none-eabi-gcc", "qemu-system-arm") if shutil
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
 ROOT = Path(__file__).resolve().parents[1]
 # `eval --backend device:qemu:B` against the host C core: the M4 reference board, the M33 and the
-# STM32F405 (issue 14)
-EVAL_BOARDS = ("mps2-an386", "mps2-an505", "netduinoplus2")
+# STM32F405 and the micro:bit's Cortex-M0 (issue 14)
+EVAL_BOARDS = ("mps2-an386", "mps2-an505", "netduinoplus2", "microbit")
 
 
 @pytest.fixture(scope="module")

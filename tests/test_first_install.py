@@ -111,7 +111,8 @@ def _segments_match(lookup, segments) -> None:
 
 @pytest.mark.parametrize("board,fmt", [("pico", "uf2"), ("pico", "hex"), ("pico", "bin"),
                                        ("pico2", "uf2"), ("nucleo-f446re", "bin"),
-                                       ("nucleo-f446re", "hex")])
+                                       ("nucleo-f446re", "hex"), ("microbit", "hex"),
+                                       ("nrf52840dk", "hex")])
 def test_first_install_file_holds_the_elf_segments(build, tmp_path, board, fmt):
     out = tmp_path / f"first.{fmt}"
     r = cli("firmware", "image", "--board", board, "--format", fmt, "-o", str(out), build=build)

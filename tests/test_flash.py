@@ -50,14 +50,24 @@ def build_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def new_image(tmp_path_factory) -> bytes:
-    """The same application built with another version string."""
-    out = tmp_path_factory.mktemp("fw-new")
-    r = subprocess.run(["make", "-C", str(FIRMWARE_DIR), f"BOARD={BOARD}", f"BUILD={out}",
-                        f"FW_VERSION={NEW_VERSION}"], capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return (out / BOARD / "edgebnn-fw.img").read_bytes()
+def new_images(tmp_path_factory):
+    """board -> the same application built with another version string (built when asked)."""
+    out, built = tmp_path_factory.mktemp("fw-new"), {}
+
+    def image(board: str) -> bytes:
+        if board not in built:
+            r = subprocess.run(["make", "-C", str(FIRMWARE_DIR), f"BOARD={board}",
+                                f"BUILD={out}", f"FW_VERSION={NEW_VERSION}"],
+                               capture_output=True, text=True, timeout=300)
+            assert r.returncode == 0, r.stdout + r.stderr
+            built[board] = (out / board / "edgebnn-fw.img").read_bytes()
+        return built[board]
+    return image
+
+
+@pytest.fixture(scope="module")
+def new_image(new_images) -> bytes:
+    return new_images(BOARD)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +133,13 @@ def test_flash_new_version_persists(build_dir, new_image, tmp_path):
         assert flash(dev, old).version == "0.1.0"
 
 
-def test_bad_images_are_refused_and_the_old_app_runs(build_dir, new_image, tmp_path):
+# a RAM store, and the micro:bit's flash through its NVMC driver (issue 14)
+@pytest.mark.parametrize("board", [BOARD, "microbit"])
+def test_bad_images_are_refused_and_the_old_app_runs(build_dir, new_images, models, images,
+                                                     board, tmp_path):
+    """Each bad image is refused by the host, and sent anyway by the bootloader; then the
+    previous application runs, with the model committed before, after the reset into it."""
+    new_image = new_images(board)
     body = new_image[fwimage.HEADER_SIZE:]
     header = fwimage.parse(new_image)
     corrupted = bytearray(new_image)
@@ -132,16 +148,17 @@ def test_bad_images_are_refused_and_the_old_app_runs(build_dir, new_image, tmp_p
                                slot=header.load_address - fwimage.HEADER_SIZE)
     cases = [
         (bytes(corrupted), r"CRC mismatch\): body_crc is 0x[0-9a-f]{8}, expected"),
-        (wrong_board, r"wrong board\): board is mps2-an500, expected mps2-an386"),
+        (wrong_board, rf"wrong board\): board is mps2-an500, expected {board}"),
         (body, r"wrong magic\): magic is 0x[0-9a-f]{8}, expected 0x4d494245"),
         (new_image[:len(new_image) // 2], r"CRC mismatch"),  # a truncated file, sent as is
     ]
     # The host refuses each before sending it.
     for image, _ in cases:
         with pytest.raises((fwimage.ImageError, DeviceError)):
-            with open_device(port(tmp_path / "host.store"), build_dir=build_dir) as dev:
+            with open_device(port(tmp_path / "host.store", board), build_dir=build_dir) as dev:
                 flash(dev, image)
-    with open_device(port(tmp_path / "an386.store"), build_dir=build_dir) as dev:
+    with open_device(port(tmp_path / f"{board}.store", board), build_dir=build_dir) as dev:
+        dev.load(models["a"])
         enter_bootloader(dev)
         for image, refusal in cases:
             with pytest.raises(CommandError, match=r"FLASH_COMMIT \(seq \d+\) failed: "
@@ -150,13 +167,16 @@ def test_bad_images_are_refused_and_the_old_app_runs(build_dir, new_image, tmp_p
         # an upload the host abandons halfway
         dev.request(Cmd.FLASH_BEGIN, struct.pack("<II", len(new_image),
                                                      zlib.crc32(new_image)))
-        dev.request(Cmd.FLASH_CHUNK, struct.pack("<I", 0) + new_image[:2048])
-        with pytest.raises(CommandError, match=r"ERR_LOAD_STATE \(device has 2048 bytes"):
+        part = min(2048, dev.max_payload - 4)      # the micro:bit's frames carry 256 bytes
+        dev.request(Cmd.FLASH_CHUNK, struct.pack("<I", 0) + new_image[:part])
+        with pytest.raises(CommandError, match=rf"ERR_LOAD_STATE \(device has {part} bytes"):
             dev.request(Cmd.FLASH_COMMIT)
         info = boot_info(dev)
-        assert (info.app_valid, info.app_version, info.board) == (True, "0.1.0", BOARD)
+        assert (info.app_valid, info.app_version, info.board) == (True, "0.1.0", board)
         assert boot(dev) == "0.1.0"
         assert dev.info().firmware == "0.1.0" and not in_bootloader(dev)
+        assert dev.info().model.crc == zlib.crc32(models["a"])   # restored from flash
+        assert np.array_equal(dev.infer(images).scores, NativeModel(models["a"]).infer(images))
 
 
 def test_bootloader_without_an_application(build_dir, tmp_path, capsys, monkeypatch):
@@ -205,10 +225,13 @@ def test_every_board_boots_through_the_bootloader(build_dir, models, images, boa
 
 
 # --- the committed model ------------------------------------------------------------------
-@pytest.mark.parametrize("board", [BOARD, "netduinoplus2"])   # a RAM store and a ROM store
+# a RAM store, a ROM store and the micro:bit's SoC flash (its NVMC)
+@pytest.mark.parametrize("board", [BOARD, "netduinoplus2", "microbit"])
 def test_model_survives_reset_and_qemu_kill(build_dir, models, images, board, tmp_path):
     """On netduinoplus2 also: QEMU loads the ROM image once, so a system reset keeps what the
-    firmware wrote through semihosting (docs/boot.md "The store under QEMU")."""
+    firmware wrote through semihosting; on microbit the store file goes into the flash once
+    through the gdbstub, and what the NVMC wrote comes back into the file (docs/boot.md "The
+    store under QEMU")."""
     store = tmp_path / f"{board}.store"
     expected = NativeModel(models["b"]).infer(images)
     with open_device(port(store, board), build_dir=build_dir) as dev:

@@ -131,12 +131,17 @@ def check_a_power_cycle_ends_the_trial(build_dir: Path, model: bytes, board: str
                                        store: Path) -> None:
     """A board without a watchdog (netduinoplus2: QEMU models none) cannot leave a hung trial
     image by itself; its next power-on (QEMU killed and started again on the same flash) finds
-    the image tried and never confirmed and restores the previous application (docs/boot.md)."""
+    the image tried and never confirmed and restores the previous application (docs/boot.md).
+    On the micro:bit's Cortex-M0 (no VTOR) the image's own fault handlers never run: the
+    bootloader's reports the HardFault and ends the run, and the next start restores."""
+    stops = "no application banner"
+    if kind == "fault" and load_boards()[board].cpu == "cortex-m0":
+        stops = "QEMU exited with status 131"      # 128 + HardFault
     with open_device(port(store, board), build_dir=build_dir) as dev:
         dev.load(model)
         enter_bootloader(dev)
         assert upload(dev, bad_image(board, kind)) == f"9.9-{kind}"
-        with pytest.raises(DeviceError, match="no application banner"):
+        with pytest.raises(DeviceError, match=stops):
             boot(dev, timeout=WATCHDOG_S)
     assert serves(build_dir, store, model, board) == "0.1.0"
 

@@ -33,6 +33,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import serial
 
+from edgebnn.device.gdbstub import GdbError, GdbStub
 from edgebnn.errors import EdgebnnError, UsageError, replacing
 
 QEMU = "qemu-system-arm"
@@ -63,6 +64,8 @@ class BoardInfo:
     model_slot: int = 0  # bytes of .ebnn a model slot holds (the firmware's MODEL_SLOT_SIZE)
     watchdog: bool = True  # the bootloader arms one (boards.mk watchdog), else none is modelled
     rom_store: bool = False  # the flash is ROM: loaded from the file, written via semihosting
+    soc_store: bool = False  # the flash and its controller are the SoC's: the file is written
+    #                          into it through the gdbstub, kept by the firmware (semihosting)
     serial: int = 0   # QEMU's -serial index of the console UART
     uf2_family: int = 0  # UF2 family ID of its ROM's USB drive (0: it takes no UF2)
 
@@ -79,7 +82,8 @@ _LINE_RE = re.compile(r"^(?P<board>[A-Za-z0-9_-]+)\.(?P<key>[a-z0-9_]+)\s*:=\s*(
 
 
 def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
-    """Parse firmware/boards.mk (strict `<board>.<key> := <value>` lines and `BOARDS := ...`)."""
+    """Parse firmware/boards.mk (strict `<board>.<key> := <value>` lines, `BOARDS := ...` and
+    `BOARDS += ...`: each group of boards adds its own line, so their edits never collide)."""
     path = Path(path) if path else FIRMWARE_DIR / "boards.mk"
     fields: Dict[str, Dict[str, str]] = {}
     names = []
@@ -87,8 +91,9 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        if line.startswith("BOARDS"):
-            names = line.split(":=", 1)[1].split()
+        if line.startswith("BOARDS"):   # `BOARDS := ...`, then any `BOARDS += ...` lines
+            op = "+=" if line.split("=", 1)[0].rstrip().endswith("+") else ":="
+            names = (names if op == "+=" else []) + line.split(op, 1)[1].split()
             continue
         m = _LINE_RE.match(line)
         if not m:
@@ -107,6 +112,7 @@ def load_boards(path: Optional[Path] = None) -> Dict[str, BoardInfo]:
                                      model_slot=int(f["model_slot"], 0),
                                      watchdog=f.get("watchdog", "none") != "none",
                                      rom_store=f.get("qemu_store", "ram") == "rom",
+                                     soc_store=f.get("qemu_store", "ram") == "soc",
                                      serial=int(f.get("qemu_serial", "0")),
                                      uf2_family=int(f.get("uf2_family", "0"), 0))
         except KeyError as e:
@@ -136,7 +142,7 @@ def _size(text: str) -> int:
     return int(text[:-1] if scale > 1 else text, 0) * scale
 
 
-#: boards/semihost_store.c's buffer for the store path (PATH_CAP), NUL included
+#: the firmware's buffer for the store path (drivers/semihost.h SEMIHOST_PATH_CAP), NUL included
 SEMIHOST_PATH_CAP = 512
 BOOTLOADER = "edgebnn-boot.elf"
 FACTORY = "edgebnn-factory.bin"
@@ -224,14 +230,17 @@ class QemuBoard:
             kernel = self.boot[0]
             path = self.prepare_store().resolve()
             store = _qemu_quote(str(path))
-            if self.info.rom_store:   # boards/semihost_store.c finds the file on its command line
-                if len(os.fsencode(path)) >= SEMIHOST_PATH_CAP:
+            if self.info.rom_store or self.info.soc_store:   # the store finds the file on
+                if len(os.fsencode(path)) >= SEMIHOST_PATH_CAP:   # its command line
                     raise QemuError(f"{self._tag()}: store path {path} is longer than the "
                                     f"{SEMIHOST_PATH_CAP - 1} bytes the firmware reads "
-                                    f"(boards/semihost_store.c): choose a shorter one")
+                                    f"(drivers/semihost.h): choose a shorter one")
+                semihosting += f",arg={store}"
+            if self.info.soc_store:   # start halted: start() writes the file into the flash
+                cmd += ["-gdb", f"tcp:127.0.0.1:{self._gdb_port},server=on,wait=off", "-S"]
+            elif self.info.rom_store:
                 cmd += ["-device", f"loader,file={store},addr={self.info.ram_base:#x},"
                                    "force-raw=on"]
-                semihosting += f",arg={store}"
             else:
                 cmd += ["-object", f"memory-backend-file,id=store,size={self.info.ram_size},"
                                    f"mem-path={store},share=on",
@@ -271,9 +280,12 @@ class QemuBoard:
         deadline = time.monotonic() + self.timeout
         # The free port can be taken between probing and QEMU binding it: retry a few times.
         for _attempt in range(3):
+            self._gdb_port = _free_port() if self.info.soc_store else None
             self._launch(_free_port())
             try:
                 self._connect(deadline)
+                if self._gdb_port is not None and self.boot is not None:
+                    self._load_soc_store(deadline)
                 return self
             except _PortInUse:
                 self._stop()
@@ -310,7 +322,29 @@ class QemuBoard:
                                 f"{self.timeout} s ({last})\n{self.output()}")
             time.sleep(0.02)
 
+    # --- the store of a board whose flash QEMU keeps in the SoC (qemu_store := soc) --------
+    _gdb: Optional[GdbStub] = None
+    _gdb_port: Optional[int] = None
+
+    def _load_soc_store(self, deadline: float) -> None:
+        """The store file into the SoC's flash at the store base, then the CPU runs. Once: a
+        `-device loader` image would be copied in again at every system reset, undoing what
+        the firmware programmed since; the firmware keeps the file up to date itself
+        (boards/nrf_nvmc_store.c)."""
+        try:
+            self._gdb = GdbStub(self._gdb_port, timeout=max(deadline - time.monotonic(), 1.0))
+            self._gdb.write(self.info.ram_base, self.store.read_bytes())
+            self._gdb.resume()
+        except GdbError as e:
+            if "Address already in use" in self.output():
+                raise _PortInUse() from None
+            raise QemuError(f"{self._tag()}: loading the store {self.store} into the flash: "
+                            f"{e}\n{self.output()}") from None
+
     def close(self) -> None:
+        if self._gdb is not None:
+            self._gdb.close()
+            self._gdb = None
         if self.serial is not None:
             try:
                 self.serial.close()

@@ -13,28 +13,16 @@
 
 extern const uint8_t __store_base[], __store_size[], __store_page[];
 
-#define PATH_CAP 512u
 #define ERASED_CHUNK 1024u
-
-static int handle = -1;
 
 uintptr_t board_store_base(void) { return (uintptr_t)__store_base; }
 uint32_t board_store_size(void) { return (uint32_t)(uintptr_t)__store_size; }
 uint32_t board_store_page_size(void) { return (uint32_t)(uintptr_t)__store_page; }
 
-/* The file, opened at the first use: -1 when the host named none (ERR_HW then). */
-static int store_file(void)
-{
-    static char path[PATH_CAP];
-    if (handle < 0 && semihost_cmdline(path, PATH_CAP) == 0)
-        handle = semihost_open(path);
-    return handle;
-}
-
 /* `len` bytes from `src` into the file at `offset`, then the file into the flash there. */
 static int program(uint32_t offset, const void *src, uint32_t len)
 {
-    int f = store_file();
+    int f = semihost_store_file();   /* -1 when the host named none: ERR_HW */
     if (f < 0 || semihost_pwrite(f, offset, src, len) != 0 ||
         semihost_pread(f, offset, (void *)(board_store_base() + offset), len) != 0)
         return BOARD_STORE_ERR_HW;

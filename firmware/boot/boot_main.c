@@ -285,7 +285,9 @@ __attribute__((noreturn)) static void start_app(void)
     board_uart_flush();
     SYST_CSR = 0;
     SCB_ICSR = ICSR_PENDSTCLR;
+#if !defined(BOARD_NO_VTOR)   /* the Cortex-M0 has none (M0+ parts such as the RP2040 do) */
     SCB_VTOR = (uint32_t)(uintptr_t)vectors;
+#endif   /* without: the application's exceptions (faults only) use our table */
     cm_dsb();
     cm_isb();
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)

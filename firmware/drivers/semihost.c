@@ -61,3 +61,14 @@ int semihost_pread(int handle, uint32_t pos, void *dst, uint32_t len)
     uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)dst, len};
     return seek(handle, pos) == 0 && semihost_call(SYS_READ, block) == 0 ? 0 : -1;
 }
+
+/* The path lives on the stack only while the file is opened (the host keeps no pointer to
+ * it): 512 bytes of .bss matter on a 16 KiB part. */
+int semihost_store_file(void)
+{
+    char path[SEMIHOST_PATH_CAP];
+    static int handle = -1;
+    if (handle < 0 && semihost_cmdline(path, SEMIHOST_PATH_CAP) == 0)
+        handle = semihost_open(path);
+    return handle;
+}

@@ -20,4 +20,10 @@ int semihost_open(const char *path);
 int semihost_pwrite(int handle, uint32_t pos, const void *src, uint32_t len);
 int semihost_pread(int handle, uint32_t pos, void *dst, uint32_t len);
 
+/* The store's host file of a QEMU board (edgebnn/device/qemu.py names it on the command line,
+ * at most SEMIHOST_PATH_CAP - 1 bytes), opened at the first call: a handle, or -1 when the host
+ * named none. Used by the stores that keep it (boards/semihost_store.c, nrf_nvmc_store.c). */
+#define SEMIHOST_PATH_CAP 512u
+int semihost_store_file(void);
+
 #endif

@@ -13,7 +13,7 @@
 #define STR(x) STR_(x)
 __attribute__((used, aligned(8))) uint8_t ebnn_fault_stack[FAULT_STACK_BYTES];
 
-extern uint32_t __stack_limit[], __heap_end[];
+extern uint32_t __ram_origin[], __boot_request[];   /* ld/common.ld, ld/flashmap.ld */
 
 __attribute__((noreturn, used)) void fault_report(const uint32_t *frame, uint32_t exc_return);
 
@@ -100,19 +100,22 @@ void fault_report(const uint32_t *frame, uint32_t exc_return)
     board_uart_puts(exception_name(exc));
     board_uart_puts(" exc=");
     print_dec(exc);
-    /* The frame is only trusted if it lies wholly inside our RAM. */
+    /* The frame is only trusted if it lies wholly inside the part's RAM: anywhere there, as
+     * on ARMv6-M (no VTOR) the bootloader's handler reports the application's faults too. */
     uintptr_t f = (uintptr_t)frame;
-    if ((f & 3u) == 0 && f >= (uintptr_t)__stack_limit && f + 32u <= (uintptr_t)__heap_end) {
+    if ((f & 3u) == 0 && f >= (uintptr_t)__ram_origin && f + 32u <= (uintptr_t)__boot_request) {
         field("pc", frame[6]);
         field("lr", frame[5]);
         field("xpsr", frame[7]);
     } else {
         field("sp", (uint32_t)f);
     }
+#if !defined(__ARM_ARCH_6M__)   /* ARMv6-M has no fault status registers (reading them faults) */
     field("cfsr", SCB_CFSR);
     field("hfsr", SCB_HFSR);
     field("mmfar", SCB_MMFAR);
     field("bfar", SCB_BFAR);
+#endif
     field("exc_return", exc_return);
     board_uart_puts("\r\n");
     board_semihost_exit(128 + (int)(exc > 127u ? 127u : exc));

@@ -89,6 +89,7 @@ extern const ebnn_kernel ebnn_kernel_avx512, ebnn_kernel_avx2,
     ebnn_kernel_popcnt;                                         /* x86.c   (x86-64, GCC/clang) */
 extern const ebnn_kernel ebnn_kernel_neon;                      /* neon.c  (__ARM_NEON) */
 extern const ebnn_kernel ebnn_kernel_mve;                       /* mve.c   (__ARM_FEATURE_MVE) */
+extern const ebnn_kernel ebnn_kernel_armv6m;                    /* armv6m.c (__ARM_ARCH_6M__) */
 extern const ebnn_kernel ebnn_kernel_swar;                      /* swar.c  (everywhere) */
 
 /* The i-th kernel this CPU can run, best first; NULL past the last. select.c uses index 0. */

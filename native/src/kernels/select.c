@@ -22,7 +22,12 @@
 #else
 #define MVE_ROWS(K)
 #endif
-#define ROWS(K) X86_ROWS(K) NEON_ROWS(K) MVE_ROWS(K) K(swar)
+#if defined(__ARM_ARCH_6M__)
+#define V6M_ROWS(K) K(armv6m)
+#else
+#define V6M_ROWS(K)
+#endif
+#define ROWS(K) X86_ROWS(K) NEON_ROWS(K) MVE_ROWS(K) V6M_ROWS(K) K(swar)
 
 #define ROW_PTR(name) &ebnn_kernel_##name,
 static const ebnn_kernel *const rows[] = {ROWS(ROW_PTR)};
