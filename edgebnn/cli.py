@@ -1,4 +1,4 @@
-"""The `edgebnn` command line: train, export, eval, info, demo."""
+"""The `edgebnn` command line: train, compare, tune, export, eval, info, demo."""
 from __future__ import annotations
 
 import argparse
@@ -173,16 +173,44 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from edgebnn.train.compare import RESULTS_MD, CompareSpec, check_algos, compare
 
-    spec = CompareSpec(data=args.data, model=args.model, algos=check_algos(args.algos),
+    algos = check_algos(args.algos)
+    spec = CompareSpec(data=args.data, model=args.model, algos=algos,
                        seeds=args.seeds, epochs=args.epochs, model_kwargs=_model_kwargs(args),
                        lr=args.lr, batch_size=args.batch_size, limit=args.limit,
                        image_size=args.image_size, lr_schedule=args.lr_schedule,
                        early_stop=args.early_stop, augment=args.augment, device=args.device)
+    if args.tuned:   # checked before any training
+        from edgebnn.train.tune import read_tuned
+        spec.tuned = read_tuned(Path(args.tuned), algos, {
+            "data": spec.data, "model": spec.model, "model_kwargs": spec.model_kwargs})
     out = Path(args.out)
     rows = compare(spec, out, progress=not args.quiet)
     print((out / RESULTS_MD).read_text(), end="")
     print(f"wrote {out / RESULTS_MD}, results.csv and accuracy_vs_memory.png")
     return 1 if any(r["failures"] for r in rows) else 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from edgebnn.train.tune import TUNED, TuneSpec, tune
+
+    spec = TuneSpec(data=args.data, model=args.model, algos=args.algos, lrs=args.lrs,
+                    gammas=args.gammas, epochs=args.epochs, model_kwargs=_model_kwargs(args),
+                    batch_size=args.batch_size, limit=args.limit, image_size=args.image_size,
+                    lr_schedule=args.lr_schedule, early_stop=args.early_stop,
+                    augment=args.augment, seed=args.seed, device=args.device)
+    out = Path(args.out)
+    result = tune(spec, out, progress=not args.quiet)
+    for algo, entry in result["algorithms"].items():
+        if "failed" in entry:
+            print(f"{algo}: not chosen, {entry['failed']} (see {out}/runs/{algo}-*/failed.txt)")
+            continue
+        extra = "".join(f", {k} {v}" for k, v in entry["algo_kwargs"].items())
+        print(f"{algo}: lr {entry['lr']}{extra} (validation accuracy "
+              f"{entry['val_accuracy']:.4f})")
+    for algo, reason in result["not_tuned"].items():
+        print(f"{algo}: not tuned, {reason}")
+    print(f"wrote {out / TUNED}; use it with `edgebnn compare --tuned {out / TUNED}`")
+    return 1 if any("failed" in e for e in result["algorithms"].values()) else 0
 
 
 def _binary_weight_count(model) -> int:
@@ -404,8 +432,26 @@ def demo_board_training(args: argparse.Namespace, out: Path) -> bool:
     return bool(result.same_as_host)
 
 
+def _add_study_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
+    """The flags `compare` and `tune` share: data, model, algorithms, training length, the
+    regimen and the output folder."""
+    p.add_argument("--data", default="digits")
+    _add_model_arguments(p)
+    p.add_argument("--algos", type=lambda s: [a for a in s.split(",") if a],
+                   default="bp,fa,dfa,drtp,hsic,sigprop,local,cyclic",
+                   help="comma-separated algorithm names (default: all eight)")
+    p.add_argument("--epochs", type=flags.positive_int, default=10)
+    p.add_argument("--batch-size", type=flags.positive_int, default=64)
+    p.add_argument("--image-size", type=flags.positive_int)
+    p.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
+    _add_regimen_arguments(p)
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edgebnn.backends import BACKENDS, check_backend
+    from edgebnn.train import tune as tune_defaults
     from edgebnn.device.cli import add_parsers as add_device_parsers
     from edgebnn.device.flash import add_parser as add_flash_parser
     from edgebnn.fleet.cli import add_parsers as add_fleet_parsers
@@ -448,21 +494,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="train several algorithms × seeds; tabulate accuracy, "
                                        "memory, time and MACs")
-    c.add_argument("--data", default="digits")
-    _add_model_arguments(c)
-    c.add_argument("--algos", type=lambda s: [a for a in s.split(",") if a],
-                   default="bp,fa,dfa,drtp,hsic,sigprop,local,cyclic",
-                   help="comma-separated algorithm names (default: all eight)")
+    _add_study_arguments(c, "folder for runs/, results.md/.csv and the plot")
     c.add_argument("--seeds", type=flags.positive_int, default=3, help="seeds 0..N-1 per algorithm")
-    c.add_argument("--epochs", type=flags.positive_int, default=10)
-    c.add_argument("--lr", type=flags.positive_float, help="one rate for all (default: each algorithm's)")
-    c.add_argument("--batch-size", type=flags.positive_int, default=64)
-    c.add_argument("--image-size", type=flags.positive_int)
-    c.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
-    _add_regimen_arguments(c)
-    c.add_argument("--out", required=True, help="folder for runs/, results.md/.csv and the plot")
-    c.add_argument("--quiet", action="store_true", help="no progress bars")
+    rates = c.add_mutually_exclusive_group()
+    rates.add_argument("--lr", type=flags.positive_float,
+                       help="one rate for all (default: each algorithm's)")
+    rates.add_argument("--tuned", metavar="FILE",
+                       help="the rates (and HSIC's γ) `edgebnn tune` chose, from its tuned.json")
     c.set_defaults(func=cmd_compare)
+
+    u = sub.add_parser("tune", help="choose each algorithm's learning rate (and HSIC's γ) on "
+                                    "the validation split, for `compare --tuned`")
+    _add_study_arguments(u, "folder for runs/ (one per grid point) and tuned.json")
+    u.add_argument("--lrs", type=flags.positive_number_list,
+                   default=list(tune_defaults.DEFAULT_LRS),
+                   help="learning-rate grid (default: the study's 1e-3,1e-4,1e-5)")
+    u.add_argument("--gammas", type=flags.positive_number_list,
+                   default=list(tune_defaults.DEFAULT_GAMMAS),
+                   help="HSIC's γ grid, crossed with --lrs (default: the study's 2,20,200)")
+    u.add_argument("--seed", type=flags.seed, default=0, help="seed of every tuning run")
+    u.set_defaults(func=cmd_tune)
 
     e = sub.add_parser("export", help="write a model as a .ebnn file, ONNX graph or C header")
     e.add_argument("run_dir", metavar="SOURCE", help="run folder, or a .ebnn file")

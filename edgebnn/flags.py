@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable
+from typing import Any, Callable
 
 __all__ = ["positive_int", "seed", "port_number", "positive_float",
-           "non_negative_float", "positive_number", "positive_int_list"]
+           "non_negative_float", "positive_number", "positive_int_list",
+           "positive_number_list"]
 
 #: numpy's legacy seeding (np.random.seed) takes 0 to 2**32 - 1
 SEED_MAX = 2**32 - 1
@@ -83,13 +84,26 @@ def positive_number(text: str) -> int | float:
         return _real(text, "a positive number", lambda v: v > 0)
 
 
+def _list(text: str, item: Callable[[str], Any], expected: str,
+          unique: bool = False) -> list[Any]:
+    """Comma-separated values, each accepted by `item`, at least one; `unique`: none repeated
+    (a repeat in a grid would train the same run twice, while layer sizes may repeat)."""
+    parts = [v.strip() for v in text.split(",") if v.strip()]
+    try:
+        values = [item(v) for v in parts]
+    except argparse.ArgumentTypeError:
+        values = []
+    if values and not (unique and len(set(values)) < len(values)):
+        return values
+    raise _refuse(expected + (", none repeated" if unique else ""), text)
+
+
 def positive_int_list(text: str) -> list[int]:
     """--layers: comma-separated sizes, each at least 1, at least one."""
-    expected = "comma-separated positive integers"
-    parts = [v for v in text.split(",") if v.strip()]
-    try:
-        if parts:
-            return [_integer(v, 1, None, expected) for v in parts]
-    except argparse.ArgumentTypeError:
-        pass
-    raise _refuse(expected, text)
+    return _list(text, positive_int, "comma-separated positive integers")
+
+
+def positive_number_list(text: str) -> list[int | float]:
+    """A grid of learning rates or γ values (`edgebnn tune`): finite numbers > 0, integers kept
+    as int (γ = 20 is then the same `--algo-arg gamma=20` gives)."""
+    return _list(text, positive_number, "comma-separated positive numbers", unique=True)

@@ -19,6 +19,7 @@ VALID = {
     flags.non_negative_float: ("0", "1e-5"),
     flags.positive_number: ("8", "0.25"),
     flags.positive_int_list: ("256", "700,500,300,200"),
+    flags.positive_number_list: ("1e-3", "1e-3,1e-4,1e-5"),
 }
 #: refused by every numeric flag
 INVALID = ("-1", "nan", "inf", "-inf", "garbage", "", "1x")
@@ -79,6 +80,8 @@ def test_every_numeric_flag_is_checked(command, flag, kind):
     (["train", "--lr", "nan"], "--lr"),
     (["train", "--width", "0"], "--width"),
     (["compare", "--seeds", "0"], "--seeds"),
+    (["tune", "--lrs", "1e-3,1e-3"], "--lrs"),
+    (["tune", "--gammas", "20,0"], "--gammas"),
     (["eval", "m.ebnn", "--threads", "0"], "--threads"),
     (["device", "train", "m.ebnn", "-o", "t.ebnn", "--batch", "0"], "--batch"),
     (["device", "info", "--port", "qemu:mps2-an386", "--timeout", "-1"], "--timeout"),
@@ -86,7 +89,7 @@ def test_every_numeric_flag_is_checked(command, flag, kind):
     (["bench", "--threads", "0"], "--threads"),
 ])
 def test_a_bad_value_is_refused_at_parse_time_naming_the_flag(args, flag, capsys):
-    needs_out = ["--out", "never-written"] if args[0] in ("train", "compare") else []
+    needs_out = ["--out", "never-written"] if args[0] in ("train", "compare", "tune") else []
     with pytest.raises(SystemExit) as info:
         cli.main(args + needs_out)
     err = capsys.readouterr().err
@@ -98,4 +101,6 @@ def test_values_keep_their_meaning():
     assert flags.positive_number("8") == 8 and isinstance(flags.positive_number("8"), int)
     assert flags.positive_number("0.25") == 0.25
     assert flags.positive_int_list("700,500,") == [700, 500]
+    assert flags.positive_int_list("256,256") == [256, 256]   # layer sizes may repeat
+    assert flags.positive_number_list("1e-3, 20") == [1e-3, 20]
     assert math.isclose(flags.positive_float("3e-3"), 0.003)

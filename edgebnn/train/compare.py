@@ -81,13 +81,18 @@ class CompareSpec:
     early_stop: bool = False
     augment: str = "auto"
     device: str = "cpu"              # where each run trains (train/device.py), not a setting
+    #: per algorithm, the values `edgebnn tune` chose ({"lr": …, "algo_kwargs": {…}}, from
+    #: train/tune.py's read_tuned); an algorithm not in it keeps `lr` / its default
+    tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def config(self, algo: str, seed: int) -> TrainConfig:
+        chosen = self.tuned.get(algo, {})
         return TrainConfig(data=self.data, model=self.model, model_kwargs=dict(self.model_kwargs),
-                           algo=algo, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           seed=seed, image_size=self.image_size, limit=self.limit,
-                           lr_schedule=self.lr_schedule, early_stop=self.early_stop,
-                           augment=self.augment)
+                           algo=algo, algo_kwargs=dict(chosen.get("algo_kwargs", {})),
+                           epochs=self.epochs, batch_size=self.batch_size,
+                           lr=chosen.get("lr", self.lr), seed=seed, image_size=self.image_size,
+                           limit=self.limit, lr_schedule=self.lr_schedule,
+                           early_stop=self.early_stop, augment=self.augment)
 
     def runs(self) -> list[tuple[str, int]]:
         return [(algo, seed) for algo in self.algos for seed in range(self.seeds)]
@@ -119,32 +124,40 @@ def is_complete(folder: Path, config: TrainConfig) -> bool:
         return False
 
 
-def run_all(spec: CompareSpec, out: Path, progress: bool = True) -> dict[str, list[int]]:
-    """Trains every missing (algo, seed) run; returns {"trained": …, "skipped": …, "failed": …}
-    as run indices. A failing run is recorded in its folder's failed.txt (last line: the error)
-    and the others go on, so one diverging rule does not cost the rest of the study."""
-    spec.algos = check_algos(spec.algos)
-    devices.resolve(spec.device)   # a device that is not there fails the study, not each run
+def train_missing(runs: Sequence[tuple[str, Path, TrainConfig]], device: str,
+                  progress: bool = True, desc: str = "compare") -> dict[str, list[int]]:
+    """Trains every (label, folder, config) whose folder is not complete; returns {"trained":
+    …, "skipped": …, "failed": …} as run indices. A failing run is recorded in its folder's
+    failed.txt (last line: the error) and the others go on, so one diverging rule does not cost
+    the rest of the study. `compare` and `tune` share it: a killed sweep, run again, skips what
+    finished."""
+    devices.resolve(device)   # a device that is not there fails the study, not each run
     outcome: dict[str, list[int]] = {"trained": [], "skipped": [], "failed": []}
-    runs = spec.runs()
-    bar = tqdm(runs, desc="compare", unit="run", disable=not progress)
-    for i, (algo, seed) in enumerate(bar):
-        folder, config = run_dir(out, algo, seed), spec.config(algo, seed)
-        bar.set_postfix_str(f"{algo} seed {seed}")
+    bar = tqdm(runs, desc=desc, unit="run", disable=not progress)
+    for i, (label, folder, config) in enumerate(bar):
+        bar.set_postfix_str(label)
         if is_complete(folder, config):
             outcome["skipped"].append(i)
             continue
         folder.mkdir(parents=True, exist_ok=True)
         (folder / FAILED).unlink(missing_ok=True)
         try:
-            train(config, folder, progress=progress, device=spec.device)
+            train(config, folder, progress=progress, device=device)
         except Exception as e:  # noqa: BLE001 — recorded, reported in the table
             write_text(folder / FAILED, traceback.format_exc() + f"{type(e).__name__}: {e}\n")
-            tqdm.write(f"compare: {algo} seed {seed} failed: {type(e).__name__}: {e}")
+            tqdm.write(f"{desc}: {label} failed: {type(e).__name__}: {e}")
             outcome["failed"].append(i)
             continue
         outcome["trained"].append(i)
     return outcome
+
+
+def run_all(spec: CompareSpec, out: Path, progress: bool = True) -> dict[str, list[int]]:
+    """Trains every missing (algo, seed) run (train_missing), in spec.runs() order."""
+    spec.algos = check_algos(spec.algos)
+    runs = [(f"{algo} seed {seed}", run_dir(out, algo, seed), spec.config(algo, seed))
+            for algo, seed in spec.runs()]
+    return train_missing(runs, spec.device, progress)
 
 
 def _lookup(metrics: dict[str, Any], path: tuple[str, ...]) -> float:
@@ -225,6 +238,13 @@ def _ratio(r: float) -> str:
     return "–" if math.isnan(r) else f"{r:.2f}"
 
 
+def _tuned_text(tuned: dict[str, dict[str, Any]]) -> str:
+    """"bp lr 0.001, hsic lr 0.0001 gamma 20": the chosen values, so the table says its rates."""
+    return ", ".join(f"{algo} lr {v['lr']}" + "".join(f" {k} {a}" for k, a in
+                                                     v.get("algo_kwargs", {}).items())
+                     for algo, v in tuned.items())
+
+
 def markdown_table(spec: CompareSpec, rows: list[dict[str, Any]]) -> str:
     has_bp = any(r["algo"] == "bp" and r["n"] for r in rows)
     head = ["algorithm", "runs", "test accuracy (%)", "learning signal"]
@@ -250,6 +270,7 @@ def markdown_table(spec: CompareSpec, rows: list[dict[str, Any]]) -> str:
                 + (f" {json.dumps(spec.model_kwargs)}" if spec.model_kwargs else "")
                 + f", {spec.epochs} epochs, batch {spec.batch_size}, seeds 0–{spec.seeds - 1}, "
                 + (f"lr {spec.lr}" if spec.lr is not None else "each algorithm's default lr")
+                + (f", tuned ({_tuned_text(spec.tuned)})" if spec.tuned else "")
                 + (f", limit {spec.limit}" if spec.limit else ""))
     failures = [f"- `{r['algo']}` failed: {r['failures']}" for r in rows if r["failures"]]
     return "\n".join([f"Data {settings}.", "", *lines, "", TABLE_NOTE, *([""] + failures
