@@ -18,6 +18,12 @@ signal, doubled for headroom (the widest rule and torch's transient buffers), fi
 
     OMP_NUM_THREADS=1 .venv/bin/python tools/memory_ratios.py --models vgg,mobilenetv2,mixer \
         --out ratios.md
+
+Time: `--steps N` trains N steps and reports the mean time of steps 2..N (the first also
+allocates Adam's moments and warms torch's kernels), per step and per image, and the training
+MACs per image (train/memory.py's count), from which docs/results.md extrapolates an epoch
+("ImageNette at 224 px on a GPU, on paper"). Memory is the peak over all N steps, the same as
+one step's.
 """
 from __future__ import annotations
 
@@ -54,7 +60,8 @@ class Measurement:
     algo: str
     batch: int
     memory: dict[str, Any] | None = None   # metrics.json's "memory" entry
-    seconds: float = float("nan")
+    seconds: float = float("nan")          # per step (the mean of steps 2..N when N > 1)
+    macs_per_image: int = 0                # training MACs per sample (train/memory.py)
     error: str = ""
 
 
@@ -65,8 +72,9 @@ def _spec(model: str, size: int, model_kwargs: dict[str, Any]) -> dict[str, Any]
 
 
 def measure(algo: str, model: str, size: int, batch: int, model_kwargs: dict[str, Any],
-            seed: int = 0) -> Measurement:
-    """One training step of `algo` on random uint8-range images; its "memory" report."""
+            seed: int = 0, steps: int = 1) -> Measurement:
+    """`steps` training steps of `algo` on random uint8-range images: their "memory" report,
+    step time and training MACs per image."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     try:
@@ -82,12 +90,16 @@ def measure(algo: str, model: str, size: int, batch: int, model_kwargs: dict[str
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
     y = torch.from_numpy(rng.integers(0, N_CLASSES, size=batch)).long()
     net.train()
-    start = time.perf_counter()
-    with rule.meter.measure():
-        rule.train_step(x, y)
-    seconds = time.perf_counter() - start
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        with rule.meter.measure():
+            rule.train_step(x, y)
+        times.append(time.perf_counter() - start)
     costs = memory.layer_costs(net, (size, size, 3), N_CLASSES, batch)
-    return Measurement(algo, batch, memory.report(rule, costs)["memory"], seconds)
+    report = memory.report(rule, costs)
+    return Measurement(algo, batch, report["memory"], float(np.mean(times[1:] or times)),
+                       report["compute"]["training_macs_per_sample"])
 
 
 def choose_batch(model: str, size: int, model_kwargs: dict[str, Any], budget: float) -> int:
@@ -102,25 +114,26 @@ def _mib(n: float) -> str:
     return f"{n / 2**20:,.1f}"
 
 
-def table(model: str, size: int, rows: list[Measurement]) -> str:
+def table(model: str, size: int, rows: list[Measurement], steps: int = 1) -> str:
     bp = next((r.memory for r in rows if r.algo == "bp" and r.memory), None)
     arch, figures = LITERATURE.get(model, ("none", {}))
     head = ("| algorithm | learning signal, MiB | ÷ bp | training memory, MiB | ÷ bp | "
-            f"published ÷ bp ({arch}, GPU peak) | step, s |")
-    lines = [head, "|---|---|---|---|---|---|---|"]
+            f"published ÷ bp ({arch}, GPU peak) | step, s | s / image | training GMACs / image |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         published = f"{figures[r.algo]:.2f}" if r.algo in figures else "–"
         if r.memory is None:
-            lines.append(f"| `{r.algo}` | not measured: {r.error} | | | | {published} | |")
+            lines.append(f"| `{r.algo}` | not measured: {r.error} | | | | {published} | | | |")
             continue
         ls, total = r.memory["learning_signal_bytes"], r.memory["total_bytes"]
         ratio = (lambda v, k: f"{v / bp[k]:.2f}") if bp else (lambda v, k: "–")
         lines.append(f"| `{r.algo}` | {_mib(ls)} | {ratio(ls, 'learning_signal_bytes')} | "
                      f"{_mib(total)} | {ratio(total, 'total_bytes')} | {published} | "
-                     f"{r.seconds:.1f} |")
+                     f"{r.seconds:.1f} | {r.seconds / r.batch:.3f} | {r.macs_per_image / 1e9:.3g} |")
     batch = rows[0].batch if rows else 0
-    return (f"Model `{model}` at {size}×{size}×3, {N_CLASSES} classes, batch {batch}, one "
-            "training step on random images.\n\n" + "\n".join(lines) + "\n")
+    return (f"Model `{model}` at {size}×{size}×3, {N_CLASSES} classes, batch {batch}, "
+            + ("one training step" if steps == 1 else f"{steps} training steps (time: mean of "
+               "steps 2..N)") + " on random images.\n\n" + "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, help="images per step (default: as fits the budget)")
     p.add_argument("--budget-gib", type=float, default=8.0)
+    p.add_argument("--steps", type=int, default=1,
+                   help="training steps per rule; time is the mean of steps 2..N")
     p.add_argument("--layers", help="mlp hidden sizes (default 700,500,300,200)",
                    default="700,500,300,200")
     p.add_argument("--width", type=int, help="cnn base channel count (default: the model's)")
@@ -148,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for algo in [a for a in args.algos.split(",") if a]:
             print(f"{model} {algo} batch {batch} ...", file=sys.stderr, flush=True)
-            rows.append(measure(algo, model, args.size, batch, kwargs))
-        sections.append(table(model, args.size, rows))
+            rows.append(measure(algo, model, args.size, batch, kwargs, steps=args.steps))
+        sections.append(table(model, args.size, rows, args.steps))
     text = "\n".join(sections)
     print(text, end="")
     if args.out:
