@@ -136,10 +136,10 @@ static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint
  * output words written by thresh_bits in place (its words are whole output words, bits past
  * out_c zero), without the window, chunk, cut and placing logic of the general driver nor its
  * stack frame, which were most of a small layer's call (the per-call fixed cost). */
-__attribute__((noinline)) static void one_pixel(const ebnn_layer *l, const uint32_t *in,
-                                                void *out, const ebnn_kernel *k, uint32_t n,
-                                                uint32_t terms) {
+__attribute__((noinline)) static int one_pixel(const ebnn_layer *l, const uint32_t *in,
+                                               void *out, const ebnn_kernel *k) {
     ebnn_thresh_bits_fn thresh_bits = k->thresh_bits != NULL ? k->thresh_bits : ebnn_ref_thresh_bits;
+    uint32_t taps = (uint32_t)l->kh * l->kw, n = taps * ebnn_words(l->in_c), terms = taps * l->in_c;
     uint32_t mism[CHUNK_ROWS], c0;
     for (c0 = 0; c0 < l->out_c; c0 += CHUNK_ROWS) {
         uint32_t rows = l->out_c - c0 < CHUNK_ROWS ? l->out_c - c0 : CHUNK_ROWS;
@@ -149,6 +149,7 @@ __attribute__((noinline)) static void one_pixel(const ebnn_layer *l, const uint3
         else
             finish_i32((int32_t *)out + c0, rows, terms, mism);
     }
+    return 1;
 }
 
 /* Every other layer: windows, chunks of channels, pixel pairs. */
@@ -206,10 +207,7 @@ __attribute__((noinline)) static int many_pixels(const ebnn_layer *l, const uint
 int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k) {
     if (l->in_type != EBNN_T_BIN || l->groups != 1) return 0;
     if (l->out_h == 1u && l->out_w == 1u && l->ph == 0u && l->pw == 0u && l->kw == l->in_w &&
-        l->kh <= l->in_h) {
-        uint32_t iw = ebnn_words(l->in_c);
-        one_pixel(l, in, out, k, (uint32_t)l->kh * l->kw * iw, (uint32_t)l->kh * l->kw * l->in_c);
-        return 1;
-    }
+        l->kh <= l->in_h)
+        return one_pixel(l, in, out, k);
     return many_pixels(l, in, out, k);
 }
