@@ -204,9 +204,11 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
 
 /* Layer classes whose optimized paths are counted separately, so that a path the random
  * layers never reach fails the test instead of passing unexercised. */
-enum { PATH_U8_CONV, PATH_DEPTHWISE, PATH_DEPTHWISE_STRIDED, PATH_PIXEL_PAIRS, N_PATHS };
+enum { PATH_U8_CONV, PATH_DEPTHWISE, PATH_DEPTHWISE_STRIDED, PATH_PIXEL_PAIRS, PATH_ONE_PIXEL,
+       N_PATHS };
 static const char *const path_names[N_PATHS] = {"u8 conv", "depthwise", "strided depthwise",
-                                                "bin conv >= 2 pixels, >= 8 channels"};
+                                                "bin conv >= 2 pixels, >= 8 channels",
+                                                "bin one pixel, window = input"};
 
 static void count_paths(const ebnn_layer *l, uint32_t *paths) {
     if (l->in_type == EBNN_T_U8 && l->op == EBNN_OP_CONV2D && l->groups == 1 &&
@@ -218,6 +220,10 @@ static void count_paths(const ebnn_layer *l, uint32_t *paths) {
     }
     if (l->in_type == EBNN_T_BIN && l->groups == 1 && l->out_h * l->out_w >= 2 && l->out_c >= 8)
         paths[PATH_PIXEL_PAIRS]++;
+    /* bin_conv.c's one_pixel */
+    if (l->in_type == EBNN_T_BIN && l->groups == 1 && l->out_h == 1 && l->out_w == 1 && l->ph == 0 &&
+        l->pw == 0 && l->kw == l->in_w && l->kh <= l->in_h)
+        paths[PATH_ONE_PIXEL]++;
 }
 
 static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized,

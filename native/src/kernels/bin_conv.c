@@ -130,7 +130,31 @@ static void finish(const ebnn_layer *l, void *out, size_t pix, uint32_t c0, uint
     }
 }
 
-int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k) {
+/* A layer of one output pixel whose window is the input itself (no padding, kernel rows as
+ * wide as the input, none below it — a part of a layer may have kh > in_h: dense layers, a
+ * 1x1 map): one xorpop per CHUNK_ROWS channels and the
+ * output words written by thresh_bits in place (its words are whole output words, bits past
+ * out_c zero), without the window, chunk, cut and placing logic of the general driver nor its
+ * stack frame, which were most of a small layer's call (the per-call fixed cost). */
+__attribute__((noinline)) static int one_pixel(const ebnn_layer *l, const uint32_t *in,
+                                               void *out, const ebnn_kernel *k) {
+    ebnn_thresh_bits_fn thresh_bits = k->thresh_bits != NULL ? k->thresh_bits : ebnn_ref_thresh_bits;
+    uint32_t taps = (uint32_t)l->kh * l->kw, n = taps * ebnn_words(l->in_c), terms = taps * l->in_c;
+    uint32_t mism[CHUNK_ROWS], c0;
+    for (c0 = 0; c0 < l->out_c; c0 += CHUNK_ROWS) {
+        uint32_t rows = l->out_c - c0 < CHUNK_ROWS ? l->out_c - c0 : CHUNK_ROWS;
+        k->xorpop(in, l->weights + (size_t)c0 * n, n, rows, mism);
+        if (l->out_type == EBNN_T_BIN)
+            thresh_bits(mism, l->thresholds, l->flip, c0, rows, terms, (uint32_t *)out + (c0 >> 5));
+        else
+            finish_i32((int32_t *)out + c0, rows, terms, mism);
+    }
+    return 1;
+}
+
+/* Every other layer: windows, chunks of channels, pixel pairs. */
+__attribute__((noinline)) static int many_pixels(const ebnn_layer *l, const uint32_t *in,
+                                                 void *out, const ebnn_kernel *k) {
     ebnn_xorpop_fn xorpop = k->xorpop;
     ebnn_xorpop2_fn xorpop2 = k->xorpop2;
     ebnn_cut_bits_fn cut_bits = k->cut_bits != NULL ? k->cut_bits : ebnn_ref_cut_bits;
@@ -144,7 +168,6 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
     int use_cuts = l->out_type == EBNN_T_BIN && npix >= CUT_PIXELS;
     const uint32_t *cut_or_none = use_cuts ? cut : NULL;
 
-    if (l->in_type != EBNN_T_BIN || l->groups != 1) return 0;
     if (may_gather && n > PATCH_WORDS) return 0;
     /* pairs need a patch for each window */
     if (may_gather && n > PATCH_WORDS / 2u) xorpop2 = NULL;
@@ -179,4 +202,12 @@ int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const eb
         }
     }
     return 1;
+}
+
+int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k) {
+    if (l->in_type != EBNN_T_BIN || l->groups != 1) return 0;
+    if (l->out_h == 1u && l->out_w == 1u && l->ph == 0u && l->pw == 0u && l->kw == l->in_w &&
+        l->kh <= l->in_h)
+        return one_pixel(l, in, out, k);
+    return many_pixels(l, in, out, k);
 }
