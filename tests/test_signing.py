@@ -279,3 +279,26 @@ def test_a_failed_trial_does_not_advance_the_counter(signed_build, keys, tmp_pat
             boot(dev, timeout=4 * TIMEOUT)   # two watchdog periods (2 s each) and a boot
         assert flash(dev, sign(signing.unsigned(image), keys["a"], FW_COUNTER + 1)).version \
             == "0.1.0"
+
+
+BUILD_MISSING = [t for t in ("make", "arm-none-eabi-gcc", "arm-none-eabi-nm")
+                 if shutil.which(t) is None]
+
+
+@pytest.mark.skipif(bool(BUILD_MISSING), reason=f"not installed: {', '.join(BUILD_MISSING)}")
+def test_the_pico_builds_a_key_provisioned_bootloader(signed_build, keys):
+    """pico (RP2040, built, not run): the bootloader with the verifier fits its region — 64 KiB
+    there (ld/pico.ld), where 32 KiB stopped the link with `flash budget exceeded` — and the
+    application image is signed by the provisioned key, so the link itself is the size check."""
+    import subprocess
+
+    elf = ensure_firmware("pico", signed_build)
+    boot_elf = elf.parent / "edgebnn-boot.elf"
+    symbols = subprocess.run(["arm-none-eabi-nm", str(boot_elf)], capture_output=True,
+                             text=True, check=True).stdout
+    assert " sig_verify" in symbols and " ed25519_verify" in symbols
+    ends = [int(line.split()[0], 16) for line in symbols.splitlines()
+            if line.endswith(" __boot_size")]
+    assert ends == [64 * 1024]
+    image = (elf.parent / "edgebnn-fw.img").read_bytes()
+    signing.verify(image, signing.read_public_key(f"{keys['a']}.pub"), "pico image")
