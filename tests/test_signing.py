@@ -233,8 +233,13 @@ def test_a_provisioned_board_accepts_only_its_keys_newer_images(signed_build, ke
 @needs_qemu
 @ON_BOARDS
 def test_a_provisioned_board_serves_only_its_keys_newer_models(signed_build, keys, models,
-                                                              board, tmp_path):
+                                                              board, tmp_path, monkeypatch,
+                                                              capsys):
     port = f"qemu:{board}?store={tmp_path / 'board.store'}"
+    ours = signing.fingerprint(signing.read_public_key(f"{keys['a']}.pub")).hex()
+    monkeypatch.setenv("EDGEBNN_FIRMWARE_BUILD", str(signed_build))
+    assert cli.main(["device", "info", "--port", port]) == 0      # INFO names the key
+    assert f"signing key: provisioned, fingerprint {ours}" in capsys.readouterr().out
     images = random_images(SHAPE, 4, seed=5)
     first, other = sign(models[41], keys["a"], 3), models[42]
     expected = NativeModel(models[41]).infer(images)
