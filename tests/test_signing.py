@@ -24,7 +24,7 @@ from edgebnn import cli, signing
 from edgebnn import format as fmt
 from edgebnn.device import fwimage
 from edgebnn.device.errors import CommandError
-from edgebnn.device.flash import enter_bootloader, flash, upload, boot
+from edgebnn.device.flash import boot, boot_info, enter_bootloader, flash, upload
 from edgebnn.device.framing import Status
 from edgebnn.device.ports import ensure_firmware, open_device
 from edgebnn.export import export_model
@@ -213,8 +213,10 @@ def test_a_provisioned_board_accepts_only_its_keys_newer_images(signed_build, ke
              (sign(plain, keys["a"], FW_COUNTER - 1),
               refusal(Status.ERR_DOWNGRADE, f"downgrade, counter {FW_COUNTER - 1} is below "
                                             f"the running {FW_COUNTER}"))]
+    ours = signing.fingerprint(signing.read_public_key(f"{keys['a']}.pub")).hex()
     with open_device(port, timeout=TIMEOUT, build_dir=signed_build) as dev:
         enter_bootloader(dev)
+        assert boot_info(dev).key_fingerprint == ours      # the bootloader's INFO names it
         for bad, refused in cases:
             with refused:
                 upload(dev, bad)

@@ -51,8 +51,8 @@ def _describe_key(fingerprint) -> str:
     if fingerprint is None:
         return "signing key: not reported by this firmware"
     if not fingerprint:
-        return "signing key: none provisioned (unsigned models are accepted)"
-    return (f"signing key: provisioned, fingerprint {fingerprint} (only models and images it "
+        return "signing key: none provisioned (unsigned images and models are accepted)"
+    return (f"signing key: provisioned, fingerprint {fingerprint} (only images and models it "
             "signed are accepted)")
 
 
@@ -90,7 +90,7 @@ def _print_boot_info(args: argparse.Namespace, dev) -> int:
            "with `edgebnn flash IMAGE`")
     print(f"{args.port}: bootloader {info.bootloader} (protocol {info.protocol}) on {info.board}, "
           f"{info.clock_hz / 1e6:g} MHz\n  app slot {info.slot_size:,} B, max payload "
-          f"{info.max_payload:,} B\n  {app}")
+          f"{info.max_payload:,} B\n  {app}\n  {_describe_key(info.key_fingerprint)}")
     return 0
 
 
