@@ -177,7 +177,8 @@ nucleo-f446re.watchdog_clock := 0
 
 # Raspberry Pi Pico: RP2040 (Cortex-M0+, ARMv6-M: the Thumb-1 kernel, native/src/kernels/armv6m.c), 125 MHz
 # from the 12 MHz crystal; UART0 (PL011) on GP0/GP1; 2 MiB QSPI flash in place at 0x10000000,
-# boot2 first; the store through the bootrom's flash functions; its watchdog is not driven.
+# boot2 first, a 64 KiB bootloader region (ld/pico.ld: a signed bootloader needs more than 32);
+# the store through the bootrom's flash functions; its watchdog is not driven.
 pico.cpu   := cortex-m0plus
 pico.fpu   := -mfloat-abi=soft
 pico.qemu  := none
@@ -185,7 +186,7 @@ pico.uart0 := 0x40034000
 pico.clock := 125000000
 pico.layer := rp2_pl011
 pico.drivers := pl011_uart
-pico.store := 0x10008000
+pico.store := 0x10010000
 pico.store_layer := rp2_flash_store
 pico.boot2 := rp2040_boot2
 pico.uf2_family := 0xe48bff56

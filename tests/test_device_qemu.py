@@ -72,6 +72,7 @@ def test_scores_equal_host_core(build_dir, models, narrow_models, images, board)
         assert (info.board, info.model.size) == (board, 0)
         assert info.clock_hz == load_boards()[board].clock
         assert "kernels:" in info.core and info.model_slot_size == load_boards()[board].model_slot
+        assert info.key_fingerprint == ""       # an unsigned build: no key provisioned
         with pytest.raises(CommandError, match="ERR_NO_MODEL"):
             dev.request(Cmd.INFER, struct.pack("<HH", 0, 0))
         check_serves_like_host_core(dev, models, images, board)

@@ -131,7 +131,7 @@ def test_first_install_file_holds_the_elf_segments(build, tmp_path, board, fmt):
         assert _boot2_module().crc32_mpeg2(first[:252]) == int.from_bytes(first[252:], "little")
         sp_reset = bytes(lookup(0x10000100 + i) for i in range(8))      # the vector table
         sp, reset = struct.unpack("<II", sp_reset)
-        assert 0x20000000 < sp <= 0x20042000 and 0x10000100 < reset < 0x10008000 and reset & 1
+        assert 0x20000000 < sp <= 0x20042000 and 0x10000100 < reset < 0x10010000 and reset & 1
     if board == "pico2":     # the IMAGE_DEF block within the first 4 KiB
         head = bytes(lookup(0x10000000 + i) for i in range(4096))
         block = struct.pack("<5I", 0xFFFFDED3, 0x10210142, 0x000001FF, 0, 0xAB123579)

@@ -173,6 +173,7 @@ def test_bad_images_are_refused_and_the_old_app_runs(build_dir, new_images, mode
             dev.request(Cmd.FLASH_COMMIT)
         info = boot_info(dev)
         assert (info.app_valid, info.app_version, info.board) == (True, "0.1.0", board)
+        assert info.key_fingerprint == ""          # an unsigned build: no key provisioned
         assert boot(dev) == "0.1.0"
         assert dev.info().firmware == "0.1.0" and not in_bootloader(dev)
         assert dev.info().model.crc == zlib.crc32(models["a"])   # restored from flash

@@ -135,3 +135,23 @@ def test_host_clients_and_refused_outputs(global_model, tmp_path, capsys):
     assert "is the input model" in capsys.readouterr().err
     assert fleet(global_model, tmp_path / "x.ebnn") == 2
     assert "needs --ports" in capsys.readouterr().err
+
+
+def test_limit_reaches_every_client_the_merge_and_the_baselines(global_model, tmp_path):
+    """--limit caps the training pool and the test set as `edgebnn train --limit` does, in the
+    clients' shards, the ServerApp's held-out score and the baselines alike."""
+    out = tmp_path / "merged.ebnn"
+    assert fleet(global_model, out, "--simulate", "--clients", "2", "--rounds", "1",
+                 "--limit", "300", "--baselines") == 0
+    meta = fmt.from_bytes(global_model.read_bytes()).meta["training"]
+    splits = model_splits(meta, None, None, "local.ebnn", limit=300)
+    full = model_splits(meta, None, None, "local.ebnn")
+    assert len(splits.train) < len(full.train) and len(splits.test) < len(full.test)
+    event = json.loads(out.with_suffix(".rounds.json").read_text())
+    (r,) = event["rounds"]
+    assert [r["clients"][str(p)]["num-examples"] for p in range(2)] == \
+        [len(shard(splits.train, p, 2, "by-class", 0)) for p in range(2)]
+    assert r["merged"] == accuracy(out.read_bytes(), splits.test)
+    mine = train_round(global_model.read_bytes(), shard(splits.train, 0, 2, "by-class", 0),
+                       splits.test, batch=r["clients"]["0"]["batch"], seed=0)
+    assert event["baselines"]["client 0 alone"] == [mine.test_accuracy]

@@ -41,8 +41,19 @@ def cmd_device_info(args: argparse.Namespace) -> int:
     print(f"{args.port}: firmware {info.firmware} (protocol {info.protocol}) on {info.board}, "
           f"{info.clock_hz / 1e6:g} MHz\n  C core: {info.core}\n"
           f"  model slot {info.model_slot_size:,} B, arena {info.arena_size:,} B, "
-          f"max payload {info.max_payload:,} B\n{_describe_models(info)}")
+          f"max payload {info.max_payload:,} B\n{_describe_models(info)}\n"
+          f"  {_describe_key(info.key_fingerprint)}")
     return 0
+
+
+def _describe_key(fingerprint) -> str:
+    """Which signing key the board accepts models from (docs/boot.md "Signed images")."""
+    if fingerprint is None:
+        return "signing key: not reported by this firmware"
+    if not fingerprint:
+        return "signing key: none provisioned (unsigned images and models are accepted)"
+    return (f"signing key: provisioned, fingerprint {fingerprint} (only images and models it "
+            "signed are accepted)")
 
 
 def _named(name: str) -> str:
@@ -79,7 +90,7 @@ def _print_boot_info(args: argparse.Namespace, dev) -> int:
            "with `edgebnn flash IMAGE`")
     print(f"{args.port}: bootloader {info.bootloader} (protocol {info.protocol}) on {info.board}, "
           f"{info.clock_hz / 1e6:g} MHz\n  app slot {info.slot_size:,} B, max payload "
-          f"{info.max_payload:,} B\n  {app}")
+          f"{info.max_payload:,} B\n  {app}\n  {_describe_key(info.key_fingerprint)}")
     return 0
 
 

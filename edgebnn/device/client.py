@@ -37,6 +37,7 @@ _TRAIN_REPLY = struct.Struct("<HHHHIQ")  # n, correct, wrong, 0, step index, cyc
 #: a model's name on the board: LOAD_COMMIT's name field holds 31 bytes and a NUL
 NAME_BYTES = 31
 INFO_FLAG_NOT_STORED = 1 << 1   # INFO flags bit 1: the active model is not the stored one
+INFO_FLAG_KEY = 1 << 2          # INFO flags bit 2: a signing key is provisioned
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ class DeviceInfo:
     core: str
     model_name: str = ""                  # the active model's, as LOAD_COMMIT named it
     stored: Optional[StoredModel] = None  # None: 1.1 firmware, which does not report it
+    #: the provisioned signing key's fingerprint (hex), "" when none is provisioned, None when
+    #: the firmware does not report it (built before it did)
+    key_fingerprint: Optional[str] = None
 
     @property
     def active_is_stored(self) -> Optional[bool]:
@@ -91,13 +95,15 @@ class DeviceInfo:
         model = ModelSummary.unpack(reply, 16)
         (flags,) = struct.unpack_from("<I", reply, 36)
         (firmware, board, core), at = _cstrings(reply, 40, 3)
-        stored, name = None, ""
+        stored, name, key = None, "", None
         if stored_model and len(reply) >= at + 8:
             size, crc = struct.unpack_from("<II", reply, at)
-            (stored_name, name), _ = _cstrings(reply, at + 8, 2)
+            (stored_name, name), at = _cstrings(reply, at + 8, 2)
             stored = StoredModel(size, crc, stored_name)
+            if len(reply) >= at + 16:
+                key = reply[at:at + 16].hex() if flags & INFO_FLAG_KEY else ""
         return cls(f"{major}.{minor}", max_payload, clock, slot, arena, model, flags, firmware,
-                   board, core, name, stored)
+                   board, core, name, stored, key)
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)

@@ -27,7 +27,7 @@ from typing import Callable, Optional
 
 from edgebnn import flags
 from edgebnn.device import fwimage
-from edgebnn.device.client import BANNER_RE, Device
+from edgebnn.device.client import BANNER_RE, Device, _cstrings
 from edgebnn.device.errors import CommandError, DeviceError
 from edgebnn.device.framing import Cmd, Status
 
@@ -57,6 +57,9 @@ class BootInfo:
     board: str
     app_version: str
     app_problem: str      # why the app slot does not verify ('' when it does)
+    #: the provisioned signing key's fingerprint (hex), "" when none, None when the bootloader
+    #: does not report it (built before it did)
+    key_fingerprint: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,12 @@ def enter_bootloader(dev: Device, timeout: Optional[float] = None) -> None:
 def boot_info(dev: Device) -> BootInfo:
     reply = dev.request(Cmd.INFO)   # in the bootloader's layout (docs/protocol.md)
     major, minor, max_payload, clock, slot, flags = struct.unpack_from("<BBHIII", reply)
-    strings = [s.decode(errors="replace") for s in reply[16:].split(b"\0")]
-    boot, board, app, why = (strings + [""] * 4)[:4]
-    return BootInfo(f"{major}.{minor}", max_payload, clock, slot, bool(flags & 1), boot, board,
-                    app, why)
+    strings, at = _cstrings(reply, 16, 4)
+    key = None
+    if len(reply) >= at + 16:      # then the provisioned key's fingerprint
+        key = reply[at:at + 16].hex() if flags & 2 else ""
+    return BootInfo(f"{major}.{minor}", max_payload, clock, slot, bool(flags & 1), *strings,
+                    key_fingerprint=key)
 
 
 def upload(dev: Device, image: bytes,

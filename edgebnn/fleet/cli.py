@@ -104,7 +104,8 @@ def baselines(model: bytes, source: str, args: argparse.Namespace, rounds: list[
     from edgebnn.fleet.client import shard, train_round
     from edgebnn.runs.provenance import Provenance
 
-    splits = Provenance.of_model(fmt.from_bytes(model, source)).splits(source, args.data)
+    splits = Provenance.of_model(fmt.from_bytes(model, source)).splits(source, args.data,
+                                                                      limit=args.limit)
     epochs = args.rounds * args.epochs
 
     def per_round(train_set, batch: int, seed: int) -> list[float]:
@@ -179,7 +180,7 @@ def cmd_fleet_train(args: argparse.Namespace) -> int:
         out.mkdir()
         progress_dir.mkdir()
         run_config = {"model": str(Path(args.model).resolve()), "out": str(out),
-                      "data": args.data or "", "split": args.split, "algo": args.algo,
+                      "data": args.data or "", "limit": args.limit or 0, "split": args.split, "algo": args.algo,
                       "rounds": args.rounds, "epochs": args.epochs, "seed": args.seed,
                       "nodes": len(ports), "timeout": args.timeout,
                       "round-timeout": args.round_timeout}
@@ -231,6 +232,9 @@ def add_parsers(sub) -> None:
     t.add_argument("--clients", type=flags.positive_int, default=3,
                    help="with --simulate: how many (default 3)")
     t.add_argument("--data", help="data spec (default: the model's)")
+    t.add_argument("--limit", type=flags.positive_int,
+                   help="at most this many samples of the training pool and of the test set, "
+                        "as `edgebnn train --limit` (quick runs on emulated boards)")
     t.add_argument("--split", default="by-class", choices=SPLITS,
                    help="how the training split is sharded (default by-class: non-IID)")
     t.add_argument("--algo", default="local", choices=("local", "drtp"))

@@ -49,7 +49,8 @@ def train(msg: Message, context: Context) -> Message:
     model = from_record(msg.content["arrays"])
     seed = int(run["seed"])
     splits = Provenance.of_model(fmt.from_bytes(model, "the global model")).splits(
-        "the global model", str(node.get("data") or run["data"]) or None)
+        "the global model", str(node.get("data") or run["data"]) or None,
+        limit=int(run["limit"]) or None)
     mine = shard(splits.train, partition, partitions, str(run["split"]), seed)
     result = train_round(
         model, mine, splits.test, algo=str(run["algo"]), epochs=int(run["epochs"]),

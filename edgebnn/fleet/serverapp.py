@@ -57,7 +57,7 @@ def _rounds(grid: Grid, run, out: Path) -> None:
     source = str(run["model"])
     model = read_bytes(source)
     test = Provenance.of_model(fmt.from_bytes(model, source)).splits(
-        source, str(run["data"]) or None).test
+        source, str(run["data"]) or None, limit=int(run["limit"]) or None).test
     nodes = int(run["nodes"])
     pending: dict[int, RoundLog] = {}
 

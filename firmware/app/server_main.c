@@ -121,17 +121,19 @@ static void refresh_crcs(void)
     active_info.stale = false;
 }
 
-/* INFO's flags: bit 0 semihosting build, bit 1 the active model is not the stored one. */
+/* INFO's flags: bit 0 semihosting build, bit 1 the active model is not the stored one, bit 2
+ * a signing key is provisioned (only what it signed is accepted). */
 static uint32_t info_flags(void)
 {
     bool same = active_info.size == stored.size && active_info.crc == stored.crc;
-    return (EBNN_SEMIHOSTING ? 1u : 0u) | (same ? 0u : 2u);
+    return (EBNN_SEMIHOSTING ? 1u : 0u) | (same ? 0u : 2u) | (SIG_KEY_PROVISIONED ? 4u : 0u);
 }
 
 static uint8_t cmd_info(uint16_t *len)
 {
-    /* the strings leave room for what follows them: the stored model and the two names */
-    uint16_t at, cap = (uint16_t)(reply_limit - 8u - 2u * MODEL_NAME_SIZE);
+    /* the strings leave room for what follows them: the stored model, the two names and the
+     * key's fingerprint */
+    uint16_t at, cap = (uint16_t)(reply_limit - 8u - 2u * MODEL_NAME_SIZE - SIG_FINGERPRINT_SIZE);
     refresh_crcs();
     TX[0] = PROTO_MAJOR;
     TX[1] = PROTO_MINOR;
@@ -147,7 +149,9 @@ static uint8_t cmd_info(uint16_t *len)
     proto_put32(TX + at, stored.size);   /* 1.2: the stored model, then the names */
     proto_put32(TX + at + 4, stored.crc);
     at = put_str(TX, (uint16_t)(at + 8u), reply_limit, stored.name);
-    *len = put_str(TX, at, reply_limit, active_info.name);
+    at = put_str(TX, at, (uint16_t)(reply_limit - SIG_FINGERPRINT_SIZE), active_info.name);
+    sig_key_fingerprint(TX + at);      /* 1.2: the provisioned key (zeros: none) */
+    *len = (uint16_t)(at + SIG_FINGERPRINT_SIZE);
     return PROTO_OK;
 }
 

@@ -39,9 +39,11 @@ static uint32_t header_words[IMAGE_HEADER_SIZE / 4];  /* the upload's header, ke
 
 static upload_state upload;   /* the image being flashed into the app slot */
 
+/* A NUL-terminated string into TX at `at`, cut to leave room for INFO's key fingerprint
+ * after the last one. */
 static uint16_t put_str(uint16_t at, const char *s)
 {
-    while (*s && at + 1u < TX_CAP)
+    while (*s && at + 1u < TX_CAP - SIG_FINGERPRINT_SIZE)
         TX[at++] = (uint8_t)*s++;
     TX[at++] = 0;
     return at;
@@ -96,11 +98,14 @@ static uint8_t cmd_info(uint16_t *len)
     proto_put16(TX + 2, PROTO_MAX_PAYLOAD);
     proto_put32(TX + 4, board_clock_hz());
     proto_put32(TX + 8, FLASHMAP_SIZE(__app_slot_size));
-    proto_put32(TX + 12, e == IMAGE_OK ? 1u : 0u);      /* flags: bit 0 app valid */
+    /* flags: bit 0 app valid, bit 1 a signing key is provisioned */
+    proto_put32(TX + 12, (e == IMAGE_OK ? 1u : 0u) | (SIG_KEY_PROVISIONED ? 2u : 0u));
     at = put_str(16, "boot-" BOOT_VERSION);
     at = put_str(at, board_name());
     at = put_str(at, e == IMAGE_OK ? info.version : "");
-    *len = put_str(at, why);
+    at = put_str(at, why);
+    sig_key_fingerprint(TX + at);      /* the provisioned key (zeros: none) */
+    *len = (uint16_t)(at + SIG_FINGERPRINT_SIZE);
     return PROTO_OK;
 }
 

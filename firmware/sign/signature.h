@@ -54,4 +54,19 @@ static inline uint32_t sig_counter(const uint8_t *data, uint32_t covered, uint32
 sig_status sig_verify(const uint8_t *a, uint32_t na, const uint8_t *b, uint32_t nb,
                       const uint8_t *trailer, uint32_t floor, uint8_t *detail, uint16_t *len);
 
+/* The provisioned key's fingerprint (SHA-512(public key)[:16], as trailers name it) into `fp`,
+ * so INFO can tell the host which key the board accepts; all zeros in a build with no key,
+ * where SIG_KEY_PROVISIONED is 0. */
+#if EBNN_SIGNED
+#define SIG_KEY_PROVISIONED 1u
+void sig_key_fingerprint(uint8_t fp[SIG_FINGERPRINT_SIZE]);
+#else
+#define SIG_KEY_PROVISIONED 0u
+static inline void sig_key_fingerprint(uint8_t fp[SIG_FINGERPRINT_SIZE])
+{
+    for (unsigned i = 0; i < SIG_FINGERPRINT_SIZE; i++)
+        fp[i] = 0;
+}
+#endif
+
 #endif

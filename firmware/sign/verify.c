@@ -12,16 +12,24 @@
 
 static const unsigned char public_key[32] = SIGN_PUBLIC_KEY;
 
+void sig_key_fingerprint(uint8_t fp[SIG_FINGERPRINT_SIZE])
+{
+    unsigned char digest[64];
+    sha512(public_key, sizeof public_key, digest);
+    memcpy(fp, digest, SIG_FINGERPRINT_SIZE);
+}
+
 sig_status sig_verify(const uint8_t *a, uint32_t na, const uint8_t *b, uint32_t nb,
                       const uint8_t *trailer, uint32_t floor, uint8_t *detail, uint16_t *len)
 {
     sha512_context hash;
-    unsigned char digest[64], ours[64];
+    unsigned char digest[64];
+    uint8_t ours[SIG_FINGERPRINT_SIZE];
     uint32_t counter;
     *len = 0;
     if (!trailer || !sig_present(trailer, na + nb))
         return SIG_ERR_UNSIGNED;
-    sha512(public_key, sizeof public_key, ours);
+    sig_key_fingerprint(ours);
     if (memcmp(trailer + 16, ours, SIG_FINGERPRINT_SIZE) != 0) {
         memcpy(detail, trailer + 16, SIG_FINGERPRINT_SIZE);
         memcpy(detail + SIG_FINGERPRINT_SIZE, ours, SIG_FINGERPRINT_SIZE);
