@@ -159,7 +159,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     metrics = train(config, Path(args.out), progress=not args.quiet,
                     resume=args.resume is not None, device=args.device)
-    if not distributed.is_main():
+    main_rank = distributed.is_main()
+    distributed.finish()
+    if not main_rank:
         return 0
     acc = metrics["accuracy"]
     print(f"{args.out}: test accuracy {_accuracy(acc['test'])} (val {_accuracy(acc['val'])}, "

@@ -28,6 +28,7 @@ def main(out: str) -> None:
              for n, p in model.named_parameters() if p.grad is not None}
     if distributed.is_main():
         torch.save(grads, out)
+    distributed.finish()
 
 
 if __name__ == "__main__":

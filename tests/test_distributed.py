@@ -52,10 +52,11 @@ def test_one_step_gradients_with_batch_norm_2d_equal_one_process(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, script, str(tmp_path / "one.pt")], check=True, env=env,
                    timeout=120)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                    "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0", script,
-                    str(tmp_path / "two.pt")], check=True, env=env, timeout=120,
-                   capture_output=True)
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                          "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0", script,
+                          str(tmp_path / "two.pt")], env=env, timeout=120,
+                         capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-4000:]
     one, two = (torch.load(tmp_path / f, weights_only=True) for f in ("one.pt", "two.pt"))
     assert one.keys() == two.keys()
     for k in one:

@@ -71,6 +71,15 @@ def init(device: torch.device) -> None:
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
 
 
+def finish() -> None:
+    """Leaves the process group (no-op outside one). A rank that exits with the group still
+    alive can abort at interpreter shutdown (gloo's threads are destroyed joinable:
+    "terminate called without an active exception", SIGABRT), which torchrun then reports as
+    that rank's failure although its work was done."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def check_nproc(nproc: int, device: torch.device) -> None:
     """One process per device: GPUs present for cuda; for CPUs, at most os.cpu_count()
     processes (more would time-share cores and only slow the run down)."""
