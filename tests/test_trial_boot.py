@@ -136,7 +136,7 @@ def check_a_power_cycle_ends_the_trial(build_dir: Path, model: bytes, board: str
     bootloader's reports the HardFault and ends the run, and the next start restores."""
     stops = "no application banner"
     if kind == "fault" and load_boards()[board].cpu == "cortex-m0":
-        stops = "QEMU exited with status 131"      # 128 + HardFault
+        stops = r"QEMU exited with status 131 \(the firmware's fault handler: exception 3, HardFault\)"
     with open_device(port(store, board), build_dir=build_dir) as dev:
         dev.load(model)
         enter_bootloader(dev)

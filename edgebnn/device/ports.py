@@ -244,8 +244,10 @@ def _qemu_exit_note(qb) -> Optional[str]:
         rc = proc.wait(timeout=0.5)   # the link breaks as QEMU exits: let it report
     except subprocess.TimeoutExpired:
         return None
+    from edgebnn.device.qemu import exit_text
+
     out = qb.output()
-    return f"QEMU exited with status {rc}" + (f": {out[-300:]}" if out else "")
+    return exit_text(rc) + (f": {out[-300:]}" if out else "")
 
 
 def linux_runtime(port: Port, build_dir: Optional[Path] = None,

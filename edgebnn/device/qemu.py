@@ -167,6 +167,20 @@ def provision_store(info: BoardInfo, path: Path, factory: bytes) -> None:
         f.write(factory)
 
 
+#: The firmware's fault handler ends a QEMU run with 128 + the exception number
+#: (firmware/startup/fault.c), after an `EBNN-FAULT` line on the console.
+FAULTS = {2: "NMI: on the MPS2/MPS3 boards the watchdog's first expiry, 2 s without a feed",
+          3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault", 7: "SecureFault"}
+
+
+def exit_text(rc: int) -> str:
+    """'QEMU exited with status N', naming the firmware's fault when N is one (not a signal:
+    a QEMU killed by a signal has a negative returncode)."""
+    fault = FAULTS.get(rc - 128)
+    return f"QEMU exited with status {rc}" + (
+        f" (the firmware's fault handler: exception {rc - 128}, {fault})" if fault else "")
+
+
 def _qemu_quote(value: str) -> str:
     """A value inside a QEMU option list: its commas doubled."""
     return value.replace(",", ",,")
@@ -310,8 +324,8 @@ class QemuBoard:
                 out = self.output()
                 if "Address already in use" in out:
                     raise _PortInUse()
-                raise QemuError(f"{self._tag()}: QEMU exited with status {self.proc.returncode} "
-                                f"before its serial port accepted a connection:\n{out}")
+                raise QemuError(f"{self._tag()}: {exit_text(self.proc.returncode)} before its "
+                                f"serial port accepted a connection:\n{out}")
             try:
                 self.serial = serial.serial_for_url(self.url, timeout=self.timeout)
                 return
@@ -399,7 +413,7 @@ class QemuBoard:
         if got:
             msg += f"; received {got[-200:]!r}"
         if rc is not None:
-            msg += f"; QEMU exited with status {rc}"
+            msg += f"; {exit_text(rc)}"
         out = self.output()
         if out:
             msg += f"\n{out}"

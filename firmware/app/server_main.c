@@ -298,9 +298,13 @@ static uint8_t cmd_read(uint16_t n, uint16_t *len)
     return PROTO_OK;
 }
 
-/* Runs one sample into scores (4-byte aligned), returning the cycles it took. */
+/* Runs one sample into scores (4-byte aligned), returning the cycles it took. A frame's
+ * samples together can outlast the watchdog's period on a slow part (a CNN of ~15 M
+ * instructions takes 0.6 s at 25 MHz), so each sample feeds it: a hang inside one still
+ * trips it. */
 static ebnn_status run_one(const uint8_t *input, int32_t *scores, uint32_t *cycles)
 {
+    board_watchdog_feed();
     uint64_t t0 = board_cycles();
     ebnn_status st = ebnn_infer(&active_info.model, input, scores, __heap_start,
                                 (size_t)(__heap_end - __heap_start));
