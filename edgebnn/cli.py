@@ -180,7 +180,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                        seeds=args.seeds, epochs=args.epochs, model_kwargs=_model_kwargs(args),
                        lr=args.lr, batch_size=args.batch_size, limit=args.limit,
                        image_size=args.image_size, lr_schedule=args.lr_schedule,
-                       early_stop=args.early_stop, augment=args.augment, device=args.device)
+                       early_stop=args.early_stop, augment=args.augment, device=args.device,
+                       jobs=args.jobs)
     if args.tuned:   # checked before any training
         from edgebnn.train.tune import read_tuned
         spec.tuned = read_tuned(Path(args.tuned), algos, {
@@ -199,7 +200,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                     gammas=args.gammas, epochs=args.epochs, model_kwargs=_model_kwargs(args),
                     batch_size=args.batch_size, limit=args.limit, image_size=args.image_size,
                     lr_schedule=args.lr_schedule, early_stop=args.early_stop,
-                    augment=args.augment, seed=args.seed, device=args.device)
+                    augment=args.augment, seed=args.seed, device=args.device, jobs=args.jobs)
     out = Path(args.out)
     result = tune(spec, out, progress=not args.quiet)
     for algo, entry in result["algorithms"].items():
@@ -447,6 +448,9 @@ def _add_study_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--image-size", type=flags.positive_int)
     p.add_argument("--limit", type=flags.positive_int, help="use at most this many samples")
     _add_regimen_arguments(p)
+    p.add_argument("--jobs", type=flags.positive_int, default=1,
+                   help="runs trained at once, each in a process of its own (cores, or runs "
+                        "sharing a GPU); the figures do not depend on it (docs/training.md)")
     p.add_argument("--out", required=True, help=out_help)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -100,3 +100,49 @@ def test_regimen_and_device_flags_reach_every_run(tmp_path):
     config = json.loads((tmp_path / "runs" / "bp-s0" / "config.json").read_text())
     assert (config["lr_schedule"], config["early_stop"], config["augment"]) == \
         ("cosine", True, "on")
+
+
+SMALL = ["compare", "--data", "digits", "--model", "mlp", "--layers", "32", "--algos", "bp,drtp",
+         "--seeds", "1", "--epochs", "1", "--limit", "300", "--quiet"]
+
+
+def test_jobs_train_the_runs_of_one_process(tmp_path, monkeypatch):
+    """`--jobs 2` (a process per run) trains exactly the weights of the runs in this process,
+    at the same number of threads per run."""
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")   # the jobs' processes, as this one below
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main([*SMALL, "--out", str(tmp_path / "one")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert main([*SMALL, "--jobs", "2", "--out", str(tmp_path / "two")]) == 0
+    for run in ("bp-s0", "drtp-s0"):
+        one, two = (torch.load(tmp_path / d / "runs" / run / "model.pt", weights_only=True)
+                    for d in ("one", "two"))
+        assert one["state_dict"].keys() == two["state_dict"].keys()
+        assert all(torch.equal(one["state_dict"][k], two["state_dict"][k])
+                   for k in one["state_dict"]), run
+        accuracy = [json.loads((tmp_path / d / "runs" / run / "metrics.json").read_text())
+                    ["accuracy"] for d in ("one", "two")]
+        assert accuracy[0] == accuracy[1]
+
+
+def test_a_job_whose_process_dies_is_recorded_and_trained_again(tmp_path, monkeypatch, capsys):
+    from edgebnn.train.distributed import FAULT_ENV
+
+    out = tmp_path / "c"
+    monkeypatch.setenv(FAULT_ENV, "0:1:0")   # every run's process exits at its first batch
+    assert main([*SMALL, "--jobs", "2", "--out", str(out)]) == 1
+    for run in ("bp-s0", "drtp-s0"):
+        assert (out / "runs" / run / "failed.txt").read_text().strip() == \
+            "the process training it exited with status 17 before its run ended"
+        assert not (out / "runs" / run / "metrics.json").exists()
+    assert "exited with status 17" in (out / RESULTS_MD).read_text()
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.delenv(FAULT_ENV)
+    assert main([*SMALL, "--jobs", "2", "--out", str(out)]) == 0
+    assert all((out / "runs" / r / "metrics.json").is_file() for r in ("bp-s0", "drtp-s0"))
+    assert not list(out.glob("runs/*/failed.txt"))

@@ -12,7 +12,7 @@ import pytest
 
 from edgebnn.cli import main
 from edgebnn.runs.provenance import Provenance
-from edgebnn.train import checkpoint, compare
+from edgebnn.train import checkpoint, compare, sweep
 from edgebnn.train.tune import TUNED
 
 SETTINGS = ["--data", "digits", "--model", "mlp", "--layers", "32", "--epochs", "1",
@@ -84,8 +84,8 @@ def test_a_killed_sweep_continues_where_it_stopped(tuned, tmp_path, monkeypatch)
     assert not (tmp_path / TUNED).exists()
     monkeypatch.setattr(checkpoint, "save", save)
     finished = first.stat().st_mtime_ns
-    trained, train = [], compare.train
-    monkeypatch.setattr(compare, "train", lambda config, *a, **k: (
+    trained, train = [], sweep.train
+    monkeypatch.setattr(sweep, "train", lambda config, *a, **k: (
         trained.append(config.lr), train(config, *a, **k))[1])
     assert main([*ARGS, "--algos", "bp", "--out", str(tmp_path)]) == 0
     assert trained == [1e-3] and first.stat().st_mtime_ns == finished

@@ -16,27 +16,21 @@ Layout of the output folder DIR:
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import math
 import statistics
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from tqdm import tqdm
-
 from edgebnn.runs import run_folder
 from edgebnn.runs.config import TrainConfig
-from edgebnn.train import device as devices
 from edgebnn.train.base import algorithm_names
-from edgebnn.train.runner import train
+from edgebnn.train.sweep import FAILED, is_complete, train_missing
 from edgebnn.errors import FileError, UsageError, replacing, write_text
 
 RESULTS_MD, RESULTS_CSV, PLOT = "results.md", "results.csv", "accuracy_vs_memory.png"
-FAILED = "failed.txt"
 
 #: (CSV column, where it lives in metrics.json) for the per-run numbers that get mean ± std
 METRICS: dict[str, tuple[str, ...]] = {
@@ -56,8 +50,9 @@ TABLE_NOTE = (
     "outside autograd, feedback matrices); *training memory*: learning signal + parameters + "
     "gradients + optimizer state (edgebnn/train/memory.py). Ratios are to bp's mean. "
     "*Process peak RSS* is the Python process's high-water mark, which also holds the "
-    "interpreter, torch and the data set and only grows across the runs of one `compare` "
-    "process, so it depends on run order; it is reported but not used for any ratio. "
+    "interpreter, torch and the data set; with `--jobs 1` it only grows across the runs of "
+    "one `compare` process, so it depends on run order (with `--jobs` ≥ 2 every run has a "
+    "process of its own); it is reported but not used for any ratio. "
     "Training MACs per iteration are counted from layer shapes (bit-weighted, 32×32-bit "
     "equivalents, for `cyclic`)."
 )
@@ -81,6 +76,7 @@ class CompareSpec:
     early_stop: bool = False
     augment: str = "auto"
     device: str = "cpu"              # where each run trains (train/device.py), not a setting
+    jobs: int = 1                    # runs trained at once (train/sweep.py), not a setting
     #: per algorithm, the values `edgebnn tune` chose ({"lr": …, "algo_kwargs": {…}}, from
     #: train/tune.py's read_tuned); an algorithm not in it keeps `lr` / its default
     tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -114,50 +110,12 @@ def run_dir(out: Path, algo: str, seed: int) -> Path:
     return out / "runs" / f"{algo}-s{seed}"
 
 
-def is_complete(folder: Path, config: TrainConfig) -> bool:
-    """metrics.json is written last by run_folder.save, so its presence marks a finished run;
-    the config must also match, so changing --epochs (say) retrains instead of mixing settings."""
-    try:
-        saved = json.loads((folder / run_folder.CONFIG).read_text())
-        return (folder / run_folder.METRICS).is_file() and saved == dataclasses.asdict(config)
-    except (OSError, ValueError):
-        return False
-
-
-def train_missing(runs: Sequence[tuple[str, Path, TrainConfig]], device: str,
-                  progress: bool = True, desc: str = "compare") -> dict[str, list[int]]:
-    """Trains every (label, folder, config) whose folder is not complete; returns {"trained":
-    …, "skipped": …, "failed": …} as run indices. A failing run is recorded in its folder's
-    failed.txt (last line: the error) and the others go on, so one diverging rule does not cost
-    the rest of the study. `compare` and `tune` share it: a killed sweep, run again, skips what
-    finished."""
-    devices.resolve(device)   # a device that is not there fails the study, not each run
-    outcome: dict[str, list[int]] = {"trained": [], "skipped": [], "failed": []}
-    bar = tqdm(runs, desc=desc, unit="run", disable=not progress)
-    for i, (label, folder, config) in enumerate(bar):
-        bar.set_postfix_str(label)
-        if is_complete(folder, config):
-            outcome["skipped"].append(i)
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / FAILED).unlink(missing_ok=True)
-        try:
-            train(config, folder, progress=progress, device=device)
-        except Exception as e:  # noqa: BLE001 — recorded, reported in the table
-            write_text(folder / FAILED, traceback.format_exc() + f"{type(e).__name__}: {e}\n")
-            tqdm.write(f"{desc}: {label} failed: {type(e).__name__}: {e}")
-            outcome["failed"].append(i)
-            continue
-        outcome["trained"].append(i)
-    return outcome
-
-
 def run_all(spec: CompareSpec, out: Path, progress: bool = True) -> dict[str, list[int]]:
     """Trains every missing (algo, seed) run (train_missing), in spec.runs() order."""
     spec.algos = check_algos(spec.algos)
     runs = [(f"{algo} seed {seed}", run_dir(out, algo, seed), spec.config(algo, seed))
             for algo, seed in spec.runs()]
-    return train_missing(runs, spec.device, progress)
+    return train_missing(runs, spec.device, progress, jobs=spec.jobs)
 
 
 def _lookup(metrics: dict[str, Any], path: tuple[str, ...]) -> float:

@@ -12,7 +12,7 @@ test figure, and tests/test_tune.py trains a sweep with the test split emptied t
 Layout of the output folder DIR:
 - runs/<algo>-lr<lr>[-gamma<γ>]/: one ordinary run folder per grid point (seed `--seed`); a
   complete one (metrics.json, same config) is not trained again, so a killed sweep run again
-  continues where it stopped (compare.train_missing).
+  continues where it stopped (sweep.train_missing).
 - tuned.json: the settings, per algorithm the chosen values and every grid point's validation
   figures, and the algorithms not tuned with the reason (`read_tuned` checks it).
 
@@ -30,7 +30,8 @@ from typing import Any
 from edgebnn.errors import FileError, UsageError, read_bytes, write_json
 from edgebnn.runs import run_folder
 from edgebnn.runs.config import TrainConfig
-from edgebnn.train.compare import FAILED, check_algos, is_complete, train_missing
+from edgebnn.train.compare import check_algos
+from edgebnn.train.sweep import FAILED, is_complete, train_missing
 
 TUNED = "tuned.json"
 FORMAT = "edgebnn-tuned/1"
@@ -68,6 +69,7 @@ class TuneSpec:
     augment: str = "auto"
     seed: int = 0
     device: str = "cpu"
+    jobs: int = 1            # runs trained at once (train/sweep.py), not a setting
 
     def points(self, algo: str) -> list[dict[str, Any]]:
         """The grid of `algo`: {"lr": …, "algo_kwargs": {…}} per point; none if not tuned."""
@@ -140,7 +142,7 @@ def tune(spec: TuneSpec, out: Path, progress: bool = True) -> dict[str, Any]:
     plan = [(algo, point, point_dir(out, algo, point), spec.config(algo, point))
             for algo in spec.algos for point in spec.points(algo)]
     train_missing([(folder.name, folder, config) for _, _, folder, config in plan],
-                  spec.device, progress, desc="tune")
+                  spec.device, progress, desc="tune", jobs=spec.jobs)
     algorithms: dict[str, Any] = {}
     for algo in spec.algos:
         if algo in NOT_TUNED:
