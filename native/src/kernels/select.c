@@ -46,8 +46,11 @@ static inline int try_paths(const ebnn_kernel *k, const ebnn_layer *l, const voi
     if (l->groups > 1u && k->depthwise != NULL && k->depthwise(l, (const uint32_t *)in, out))
         return 1;
     if (l->in_type == EBNN_T_U8) return k->conv_u8 != NULL && k->conv_u8(l, (const uint8_t *)in, out);
-    /* the BIN paths (each tests in_type) */
-    if (k->conv_bin != NULL && k->conv_bin(l, NULL, (const uint32_t *)in, out)) return 1;
+    /* the BIN paths (each tests in_type); the rows' own ones run layers of >= 2 output pixels
+     * (a call less for the one-pixel layers, the driver's one_pixel) */
+    if ((uint32_t)l->out_h * l->out_w >= 2u && k->conv_bin != NULL &&
+        k->conv_bin(l, NULL, (const uint32_t *)in, out))
+        return 1;
     return ebnn_bin_conv2d(l, (const uint32_t *)in, out, k);
 }
 
