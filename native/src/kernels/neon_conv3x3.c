@@ -14,8 +14,10 @@
  * 8 bits, one byte stored (8 channels are one byte of the output pixel). Border blocks
  * (taps in the padding, or past the map's last pixel) read a copy of their 3 rows with zero
  * words for the padding, as the reference defines it; interior blocks read the input.
- * AArch64 in assembly (baseline Advanced SIMD, 32 vector registers); BIN output only, the
- * rest stays with the driver (bin_conv.c). */
+ * Both in assembly: AArch64 (baseline Advanced SIMD, 32 vector registers; in_c up to 2048) and
+ * ARMv7 (16 q registers: two passes of 4 channels per 8-channel block; in_c 64 or 128, as a
+ * tap's two input vectors are one load only there; ADDV replaced by pairwise adds). BIN output
+ * only; the other layers stay with the driver (bin_conv.c). */
 #include "kernels.h"
 
 #if defined(__ARM_NEON)
