@@ -133,9 +133,11 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
     cg = l->in_type == EBNN_T_U8 ? (uint16_t)rnd_in(1, 4) : pick_c();
     l->out_c = pick_c();
     l->groups = 1;
-    if (kind >= 10) { /* 3x3 stride 1 of 64 / 128 k channels in, 8 k out (NEON's in-place path) */
+    if (kind >= 10) {
+        /* 3x3 stride 1 of 64 / 128 k channels in, 8 k out (NEON's in-place path; at 256 in
+         * and > 80 out more than one of its weight chunks) */
         static const uint16_t wide_in[3] = {64, 128, 256};
-        l->in_type = EBNN_T_BIN, l->in_c = wide_in[rnd_in(0, 2)], l->out_c = (uint16_t)(8u * rnd_in(1, 8));
+        l->in_type = EBNN_T_BIN, l->in_c = wide_in[rnd_in(0, 2)], l->out_c = (uint16_t)(8u * rnd_in(1, 16));
         l->kh = l->kw = 3, l->sh = l->sw = 1;
         l->ph = (uint16_t)rnd_in(0, 2), l->pw = (uint16_t)rnd_in(0, 2);
         if (l->in_h + 2u * l->ph < 3u || l->in_w + 2u * l->pw < 3u) return 0;
