@@ -72,7 +72,8 @@ typedef struct {
     ebnn_thresh_bits_fn thresh_bits; /* the same for few pixels, NULL: ebnn_ref_thresh_bits */
     ebnn_conv_u8_fn conv_u8;     /* U8 input (the 8-bit first layer) */
     ebnn_conv_bin_fn depthwise;  /* BIN depthwise (groups == in_c == out_c) */
-    /* BIN convolution its own way, before the driver (x86: channels in lanes), and its
+    /* BIN convolution its own way, before the driver (x86: channels in lanes; NEON: 3x3 in
+     * place), for layers of >= 2 output pixels (ebnn_conv2d_try does not offer it others), and its
      * load-time weight repack: the words layer l takes (0: none, the layer is not repacked)
      * and the repack into them (ebnn_pack, pack.c). */
     ebnn_conv_packed_fn conv_bin;
@@ -126,6 +127,10 @@ void ebnn_avx2_threshold(const ebnn_layer *l, const int32_t *in, uint32_t *out);
 int ebnn_neon_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
 int ebnn_mve_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
 int ebnn_swar_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
+/* 3x3 stride-1 BIN convolution, windows in place, BIN output, in_c 64 or a multiple of 128
+ * (ARMv7: 64 or 128), out_c a multiple of 8 (neon_conv3x3.c); packed unused (repacked per
+ * call). */
+int ebnn_neon_conv3x3(const ebnn_layer *l, const uint32_t *packed, const uint32_t *in, void *out);
 /* Depthwise BIN convolution, bit-sliced (arm_depthwise.c). */
 int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);
 /* MAXPOOL, BINARIZE and THRESHOLD for every layer, with the SIMD the build has (arm_ops.c):

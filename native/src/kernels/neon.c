@@ -421,11 +421,13 @@ static void thresh_bits_neon(const uint32_t *mism, const int32_t *thresholds,
     }
 }
 
-/* The row: AArch64 convolutions run pixel pairs; the 8-bit first layer is neon_u8.c's, the
+/* The row: 3x3 convolutions of 64 or 128 k channels in place (neon_conv3x3.c; ARMv7: 64 or
+ * 128), the other AArch64 convolutions pixel pairs; the 8-bit first layer is neon_u8.c's, the
  * depthwise and the other ops ARM's (with NEON in this build). */
 const ebnn_kernel ebnn_kernel_neon = {
     .name = "neon", .xorpop = xorpop_neon, .cut_bits = cut_bits_neon,
     .thresh_bits = thresh_bits_neon,
+    .conv_bin = ebnn_neon_conv3x3,
 #if defined(__aarch64__)
     .xorpop2 = xorpop2_neon,
 #endif

@@ -28,6 +28,13 @@
 #define V6M_ROWS(K)
 #endif
 #define ROWS(K) X86_ROWS(K) NEON_ROWS(K) MVE_ROWS(K) V6M_ROWS(K) K(swar)
+/* Builds with rows that have their own BIN convolution (conv_bin: x86 lanes, NEON 3x3); in the
+ * others the test before its call would only cost flash. */
+#if defined(__x86_64__) || defined(__ARM_NEON)
+#define CONV_BIN_ROWS 1
+#else
+#define CONV_BIN_ROWS 0
+#endif
 
 #define ROW_PTR(name) &ebnn_kernel_##name,
 static const ebnn_kernel *const rows[] = {ROWS(ROW_PTR)};
@@ -46,8 +53,11 @@ static inline int try_paths(const ebnn_kernel *k, const ebnn_layer *l, const voi
     if (l->groups > 1u && k->depthwise != NULL && k->depthwise(l, (const uint32_t *)in, out))
         return 1;
     if (l->in_type == EBNN_T_U8) return k->conv_u8 != NULL && k->conv_u8(l, (const uint8_t *)in, out);
-    /* the BIN paths (each tests in_type) */
-    if (k->conv_bin != NULL && k->conv_bin(l, NULL, (const uint32_t *)in, out)) return 1;
+    /* the BIN paths (each tests in_type); the rows' own ones run layers of >= 2 output pixels,
+     * so one-pixel layers (the driver's one_pixel) skip the call where rows have them */
+    if ((!CONV_BIN_ROWS || (uint32_t)l->out_h * l->out_w >= 2u) && k->conv_bin != NULL &&
+        k->conv_bin(l, NULL, (const uint32_t *)in, out))
+        return 1;
     return ebnn_bin_conv2d(l, (const uint32_t *)in, out, k);
 }
 
