@@ -11,6 +11,9 @@
  *    and apply masks as immediates. */
 #include "kernels.h"
 
+#if defined(__thumb2__) && defined(__ARM_FEATURE_SIMD32)
+#define T2_ASM 1 /* Thumb-2 with USAD8: Cortex-M with DSP and ARMv7-A */
+#endif
 #if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FEATURE_DSP)
 #define HS_ASM 1
 #elif defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
@@ -18,6 +21,73 @@
 #else
 #define BLOCK 4u
 #endif
+#if defined(T2_ASM)
+/* The popcount of register v into byte counts (<= 8 each), t scratch, masks 0x55.., 0x33..,
+ * 0x0F.. */
+#define SR_BYTES(v) \
+    "and %[t], %[m1], %[" v "], lsr #1\n\t" \
+    "sub %[" v "], %[" v "], %[t]\n\t" \
+    "and %[t], %[m2], %[" v "], lsr #2\n\t" \
+    "and %[" v "], %[" v "], %[m2]\n\t" \
+    "add %[" v "], %[" v "], %[t]\n\t" \
+    "add %[" v "], %[" v "], %[" v "], lsr #4\n\t" \
+    "and %[" v "], %[" v "], %[m4]\n\t"
+/* One row of one word: x XOR w, its byte counts summed by USAD8 (z = 0). */
+#define SR_ONE(v) \
+    "eor %[" v "], %[" v "], %[x]\n\t" SR_BYTES(v) "usad8 %[" v "], %[" v "], %[z]\n\t"
+/* Rows of 1-7 words (1x1 layers and dense layers of few channels), where the Harley-Seal
+ * block's setup and row total cost more than they save: per word x XOR w into byte counts
+ * (10 instructions), summed by USAD8 once per row. Rows of one word (x in a register, no
+ * word loop): two rows per LDRD/STRD, 11 instructions per row; longer rows 13 per word and 7
+ * per row. n >= 1. */
+static void xorpop_short(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
+                         uint32_t *mism) {
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu, v, u, t;
+    if (rows == 0u) return;
+    if (n == 1u)
+        /* an odd row first (LSRS: its carry), then the pairs (Z: none) */
+        __asm volatile("lsrs %[r], %[r], #1\n\t"
+                       "bcc 2f\n\t"
+                       "ldr %[v], [%[w]], #4\n\t" SR_ONE("v")
+                       "str %[v], [%[o]], #4\n\t"
+                       "2:\n\t"
+                       "beq 3f\n\t"
+                       "1:\n\t"
+                       "ldrd %[v], %[u], [%[w]], #8\n\t" SR_ONE("v") SR_ONE("u")
+                       "strd %[v], %[u], [%[o]], #8\n\t"
+                       "subs %[r], %[r], #1\n\t"
+                       "bne 1b\n\t"
+                       "3:\n\t"
+                       : [w] "+r"(w), [o] "+r"(mism), [r] "+r"(rows), [v] "=&r"(v), [u] "=&r"(u),
+                         [t] "=&r"(t)
+                       : [x] "r"(x[0]), [m1] "r"(m1), [m2] "r"(m2), [m4] "r"(m4), [z] "r"(0u)
+                       : "cc", "memory");
+    else {
+        uint32_t acc, k;
+        /* k is 0 after a row's words: the zero USAD8 subtracts */
+        __asm volatile("1:\n\t"
+                       "mov %[k], %[n]\n\t"
+                       "mov %[a], #0\n\t"
+                       "2:\n\t"
+                       "ldr %[v], [%[x]], #4\n\t"
+                       "ldr %[t], [%[w]], #4\n\t"
+                       "eor %[v], %[v], %[t]\n\t" SR_BYTES("v")
+                       "add %[a], %[a], %[v]\n\t"
+                       "subs %[k], %[k], #1\n\t"
+                       "bne 2b\n\t"
+                       "usad8 %[a], %[a], %[k]\n\t"
+                       "str %[a], [%[o]], #4\n\t"
+                       "sub %[x], %[x], %[n], lsl #2\n\t"
+                       "subs %[r], %[r], #1\n\t"
+                       "bne 1b\n\t"
+                       : [x] "+r"(x), [w] "+r"(w), [o] "+r"(mism), [r] "+r"(rows), [v] "=&r"(v),
+                         [t] "=&r"(t), [a] "=&r"(acc), [k] "=&r"(k)
+                       : [n] "r"(n), [m1] "r"(m1), [m2] "r"(m2), [m4] "r"(m4)
+                       : "cc", "memory");
+    }
+}
+#endif
+
 #if defined(HS_ASM)
 /* Harley-Seal over 16-word blocks, every row in one call (Thumb-2 with DSP).
  * Registers: r0-r3 the carried bit-sliced counters ones, twos, fours, eights of the row; r4 the
@@ -203,8 +273,7 @@ __attribute__((naked, noinline)) static void hs_rows(HS_ARG const uint32_t *x,
 }
 
 /* Spans of at most HS_SPAN words keep the byte counters from overflowing. Rows shorter than
- * HS_MIN words are counted a word at a time (about 12 instructions a word), cheaper there
- * than the tree's 42 per row. */
+ * HS_MIN words go through xorpop_short, cheaper there than the tree's 42 per row. */
 #define HS_SPAN 496u
 #define HS_MIN 8u
 
@@ -212,11 +281,7 @@ static void xorpop_hs(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t
                       uint32_t *mism) {
     uint32_t r, i, part;
     if (n < HS_MIN || rows == 0u) {
-        for (r = 0; r < rows; r++, w += n) {
-            uint32_t total = 0;
-            for (i = 0; i < n; i++) total += ebnn_popcount32(x[i] ^ w[i]);
-            mism[r] = total;
-        }
+        xorpop_short(x, w, n, rows, mism);
         return;
     }
     if (n <= HS_SPAN) {
@@ -272,6 +337,12 @@ static inline void rows_swar(const uint32_t *x, const uint32_t *w, uint32_t n, u
 static void xorpop_swar(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
                         uint32_t *mism) {
     uint32_t r = 0;
+#if defined(T2_ASM)
+    if (n < 8u) { /* ARMv7-A: rows of 1-7 words as on the Cortex-M */
+        xorpop_short(x, w, n, rows, mism);
+        return;
+    }
+#endif
     /* The constant block size lets the compiler keep the counters in registers. */
     for (; r + BLOCK <= rows; r += BLOCK) rows_swar(x, w + (size_t)r * n, n, BLOCK, mism + r);
     for (; r < rows; r++) rows_swar(x, w + (size_t)r * n, n, 1u, mism + r);
@@ -308,43 +379,61 @@ static void cut_bits_hs(const uint32_t *mism, const uint32_t *cut, uint32_t rows
         bits[j >> 5] = n < 32u ? ~b & ((1u << n) - 1u) : ~b;
     }
 }
-/* The few-pixel output step (ebnn_thresh_bits_fn), from the top value down as cut_bits_hs:
- * LSLS moves the value's flip bit into the carry, SBC makes it a mask f (0 for a flip, -1
- * without) whose sign bit is then flipped, so that one unsigned compare of t ^ f against
- * y ^ f (y = terms - 2m) is y <= t for a flip and y >= t without; ADC shifts its carry in.
- * 12 instructions per value (GCC's loop of the reference: about 20). */
-static void thresh_bits_hs(const uint32_t *mism, const int32_t *thresholds, const uint32_t *flip,
+#define CUT_BITS cut_bits_hs
+#else
+#define CUT_BITS NULL /* the reference's loop is what GCC makes of it */
+#endif
+
+#if defined(T2_ASM)
+/* One value of thresh_bits_t2: y' = T' - 2m is y with its sign bit flipped (T' = terms ^ 2^31),
+ * t' the same of t, so that the unsigned y' - t' - flip (SBCS: the carry in is the inverted
+ * flip bit, shifted out of the top of b, where the inverted flip word starts) carries out
+ * exactly when y >= t + flip, i.e. y >= t, or y > t for a flip; ADC puts that carry into b's
+ * bit 0, which the shift left free. The word is then XOR-ed with the flips (y > t flipped is
+ * y <= t). 5 instructions, no overflow for any int32 t. */
+#define TB_STEP(m, t) \
+    "sub " m ", %[tb], " m ", lsl #1\n\t" \
+    "eor " t ", " t ", #0x80000000\n\t" \
+    "lsls %[b], %[b], #1\n\t" \
+    "sbcs " m ", " m ", " t "\n\t" \
+    "adc %[b], %[b], #0\n\t"
+/* The few-pixel output step (ebnn_thresh_bits_fn), from the top value down: the word's
+ * n mod 4 top values one at a time, then four per pair of LDMDB: 6 instructions per value
+ * (before: 12 on Cortex-M, and the reference's loop of about 20 on ARMv7). */
+static void thresh_bits_t2(const uint32_t *mism, const int32_t *thresholds, const uint32_t *flip,
                            uint32_t c0, uint32_t rows, uint32_t terms, uint32_t *bits) {
-    uint32_t j;
+    uint32_t j, tb = terms ^ 0x80000000u;
     for (j = 0; j < rows; j += 32u) {
-        uint32_t n = rows - j < 32u ? rows - j : 32u, k = n, b = 0;
-        uint32_t fw = ebnn_bits_at(flip, c0 + j, n) << (32u - n) % 32u;
+        uint32_t n = rows - j < 32u ? rows - j : 32u, k = n / 4u, odd = n % 4u;
+        uint32_t fw = ebnn_bits_at(flip, c0 + j, n), b = ~fw << (32u - n) % 32u;
         const uint32_t *m = mism + j + n;
         const int32_t *t = thresholds + c0 + j + n;
-        __asm volatile("1:\n\t"
-                       "lsls %[fw], %[fw], #1\n\t"
-                       "sbc r4, r4, r4\n\t"
-                       "eor r4, r4, #0x80000000\n\t"
-                       "ldr r5, [%[m], #-4]!\n\t"
-                       "ldr r6, [%[t], #-4]!\n\t"
-                       "sub r5, %[terms], r5, lsl #1\n\t"
-                       "eor r5, r5, r4\n\t"
-                       "eor r6, r6, r4\n\t"
-                       "cmp r6, r5\n\t"
-                       "adc %[b], %[b], %[b]\n\t"
-                       "subs %[k], %[k], #1\n\t"
-                       "bne 1b\n\t"
-                       : [m] "+r"(m), [t] "+r"(t), [b] "+r"(b), [k] "+r"(k), [fw] "+r"(fw)
-                       : [terms] "r"(terms)
-                       : "r4", "r5", "r6", "cc", "memory");
-        bits[j >> 5] = b;
+        if (odd != 0u)
+            __asm volatile("1:\n\t"
+                           "ldr r4, [%[m], #-4]!\n\t"
+                           "ldr r5, [%[t], #-4]!\n\t" TB_STEP("r4", "r5")
+                           "subs %[k], %[k], #1\n\t"
+                           "bne 1b\n\t"
+                           : [m] "+r"(m), [t] "+r"(t), [b] "+r"(b), [k] "+r"(odd)
+                           : [tb] "r"(tb)
+                           : "r4", "r5", "cc", "memory");
+        if (k != 0u)
+            __asm volatile("1:\n\t"
+                           "ldmdb %[m]!, {r4, r5, r6, r8}\n\t"
+                           "ldmdb %[t]!, {r9, r10, r11, r12}\n\t"
+                           TB_STEP("r8", "r12") TB_STEP("r6", "r11") TB_STEP("r5", "r10")
+                           TB_STEP("r4", "r9")
+                           "subs %[k], %[k], #1\n\t"
+                           "bne 1b\n\t"
+                           : [m] "+r"(m), [t] "+r"(t), [b] "+r"(b), [k] "+r"(k)
+                           : [tb] "r"(tb)
+                           : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+        bits[j >> 5] = b ^ fw;
     }
 }
-#define CUT_BITS cut_bits_hs
-#define THRESH_BITS thresh_bits_hs
+#define THRESH_BITS thresh_bits_t2
 #else
-#define CUT_BITS NULL /* the reference's loops are what GCC makes of them */
-#define THRESH_BITS NULL
+#define THRESH_BITS NULL /* the reference's loop is what GCC makes of it */
 #endif
 
 #if defined(HS_ASM)
