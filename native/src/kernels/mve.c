@@ -29,6 +29,16 @@ static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_
                        uint32_t *mism) {
     uint32_t r = 0, k, whole = n & ~3u;
     mve_pred16_t p = vctp32q(n - whole);
+    if (n == 1u) { /* 1x1 layers of <= 32 channels: 4 rows per vector */
+        const uint32x4_t xv = vdupq_n_u32(x[0]), ones = vdupq_n_u32(0x01010101u);
+        for (; r < rows; r += 4u) {
+            mve_pred16_t q = vctp32q(rows - r);
+            uint8x16_t b = pop_xor(xv, vldrwq_z_u32(w + r, q));
+            /* the lane's 4 byte counts summed into its top byte */
+            vstrwq_p_u32(mism + r, vshrq_n_u32(vmulq_u32(vreinterpretq_u32_u8(b), ones), 24), q);
+        }
+        return;
+    }
     for (; r + 4u <= rows; r += 4u) {
         const uint32_t *w0 = w + (size_t)r * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
         uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
@@ -98,49 +108,44 @@ static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t row
 }
 
 /* The few-pixel output step (ebnn_thresh_bits_fn), as cut_bits_mve: per 4 values
- * y = terms - 2m (VSHL, VSUB), the lanes' flip bits as sign masks f (the flip word shifted by
- * lane so that its bit is the sign, VSHL by register and VSHR #31), y ^ f >= t ^ f (y <= t
- * where f = -1) as a VPT predicate on the add across of the lane weights: 14 instructions per 4 values. Values past
- * the last whole group (rows % 4) one at a time, as the reference. */
+ * y = terms - 2m in one VMLAS (m * -2 + terms), then both compares, y >= t and t >= y, each a
+ * VPT predicate on an add across of the lane weights into its own word; the flip word picks
+ * between the two words once per 32 values: 10 instructions per 4 values with the loads and
+ * the loop (before: 14, the flips turned into lane masks per group). Values past the last
+ * whole group (rows % 4) one at a time, as the reference. */
 static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
                             const uint32_t *flip, uint32_t c0, uint32_t rows, uint32_t terms,
                             uint32_t *bits) {
     static const uint32_t w4[4] = {1u, 2u, 4u, 8u};
-    static const int32_t s4[4] = {31, 30, 29, 28};
     uint32_t j, i;
     for (j = 0; j < rows; j += 32u) {
         uint32_t n = rows - j < 32u ? rows - j : 32u, k = n / 4u;
         uint32_t fw = ebnn_bits_at(flip, c0 + j, n);
-        register uint32_t b __asm("r4") = 0; /* VADDVA adds into an even register */
+        /* VADDVA adds into an even register */
+        register uint32_t ge __asm("r4") = 0, le __asm("r6") = 0;
         const uint32_t *m = mism + j;
         const int32_t *t = thresholds + c0 + j;
         if (k != 0u)
             __asm volatile("vldrw.u32 q2, [%[w]]\n\t"
-                           "vldrw.u32 q3, [%[s]]\n\t"
-                           "vdup.32 q4, %[fw]\n\t"
-                           "vdup.32 q5, %[terms]\n\t"
-                           "vmov.i32 q7, #4\n\t"
+                           "vmvn.i32 q3, #1\n\t" /* -2 */
                            "1:\n\t"
                            "vldrw.u32 q0, [%[m]], #16\n\t"
                            "vldrw.u32 q1, [%[t]], #16\n\t"
-                           "vshl.s32 q6, q4, q3\n\t"
-                           "vshr.s32 q6, q6, #31\n\t"
-                           "vshl.i32 q0, q0, #1\n\t"
-                           "vsub.i32 q0, q5, q0\n\t"
-                           "veor q0, q0, q6\n\t"
-                           "veor q1, q1, q6\n\t"
+                           "vmlas.u32 q0, q3, %[terms]\n\t"
                            "vpt.s32 ge, q0, q1\n\t"
-                           "vaddvat.u32 %[b], q2\n\t"
+                           "vaddvat.u32 %[ge], q2\n\t"
+                           "vpt.s32 ge, q1, q0\n\t"
+                           "vaddvat.u32 %[le], q2\n\t"
                            "vshl.i32 q2, q2, #4\n\t"
-                           "vsub.i32 q3, q3, q7\n\t"
                            "subs %[k], %[k], #1\n\t"
                            "bne 1b\n\t"
-                           : [m] "+r"(m), [t] "+r"(t), [b] "+r"(b), [k] "+r"(k)
-                           : [w] "r"(w4), [s] "r"(s4), [fw] "r"(fw), [terms] "r"(terms)
-                           : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
+                           : [m] "+r"(m), [t] "+r"(t), [ge] "+r"(ge), [le] "+r"(le), [k] "+r"(k)
+                           : [w] "r"(w4), [terms] "r"(terms)
+                           : "q0", "q1", "q2", "q3", "cc", "memory");
+        ge = (ge & ~fw) | (le & fw);
         for (i = n & ~3u; i < n; i++)
-            b |= ebnn_mism_bit(mism[j + i], thresholds[c0 + j + i], (fw >> i) & 1u, terms) << i;
-        bits[j >> 5] = b;
+            ge |= ebnn_mism_bit(mism[j + i], thresholds[c0 + j + i], (fw >> i) & 1u, terms) << i;
+        bits[j >> 5] = ge;
     }
 }
 
