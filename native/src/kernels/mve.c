@@ -23,15 +23,81 @@ static inline uint8x16_t pop_xor(uint32x4_t xv, uint32x4_t wv) {
     return vldrbq_gather_offset_u8(pop8, vreinterpretq_u8_u32(veorq_u32(xv, wv)));
 }
 
-/* Whole vectors unpredicated (a predicated load costs a VPST more), the last 1-3 words once
- * under a VCTP32 predicate with zeroing loads. */
+/* Blocks of 4 rows in assembly (GCC's loop spent 3 instructions a step on its counter and
+ * about 30 a block on spilled pointers): mve_rows(x, w, n, blocks, mism, pop8) for n >= 2.
+ * Registers: r0 the window, r1/r5/r7/r9 the block's 4 rows, r2 whole vectors per row, r3 the
+ * blocks left, r4/r6/r8/r10 the counts (VADDVA adds into even registers), r11 the table, r12
+ * the row's bytes, lr the low-overhead loop's count; mism on the stack. Per vector step 18
+ * instructions (the window's load, then per row load, VEOR, gather, VADDVA; LE), per block 16
+ * (the rows' pointers, zero counts, one STM). The last n mod 4 words (MVE_TAIL): every load
+ * under the VCTP32 predicate set once (zeroing loads: zero bytes count 0), 19 a block. */
+#define MVE_ROW(wr, c) \
+    "vldrw.u32 q0, [" wr "], #16\n\t" \
+    "veor q0, q0, q3\n\t" \
+    "vldrb.u8 q1, [r11, q0]\n\t" \
+    "vaddva.u8 " c ", q1\n\t"
+#define MVE_TAIL_ROW(q, c) \
+    "veor " q ", " q ", q3\n\t" \
+    "vldrb.u8 q1, [r11, " q "]\n\t" \
+    "vaddva.u8 " c ", q1\n\t"
+#define MVE_TAIL \
+    "vpsttt\n\t" \
+    "vldrwt.u32 q3, [r0]\n\t" \
+    "vldrwt.u32 q0, [r1]\n\t" \
+    "vldrwt.u32 q2, [r5]\n\t" MVE_TAIL_ROW("q0", "r4") MVE_TAIL_ROW("q2", "r6") \
+    "vpstt\n\t" \
+    "vldrwt.u32 q0, [r7]\n\t" \
+    "vldrwt.u32 q2, [r9]\n\t" MVE_TAIL_ROW("q0", "r8") MVE_TAIL_ROW("q2", "r10")
+/* the next block's first row: right after the last row (n mod 4 words past r9) */
+#define MVE_NEXT_TAIL "add r1, r9, r12\n\tsub r1, r1, r2, lsl #4\n\t"
+#define MVE_NEXT_WHOLE "mov r1, r9\n\t"
+#define MVE_ROWS(name, tail, next) \
+    __attribute__((naked, noinline)) static void name( \
+        MVE_ARG const uint32_t *x, MVE_ARG const uint32_t *w, MVE_ARG uint32_t n, \
+        MVE_ARG uint32_t blocks, MVE_ARG uint32_t *mism, MVE_ARG const uint8_t *table) { \
+        __asm volatile("push {r4-r11, lr}\n\t" \
+                       "ldr r11, [sp, #40]\n\t" \
+                       "and r12, r2, #3\n\t" \
+                       "vctp.32 r12\n\t" \
+                       "lsl r12, r2, #2\n\t" \
+                       "lsr r2, r2, #2\n\t" \
+                       "1:\n\t" \
+                       "add r5, r1, r12\n\t" \
+                       "add r7, r5, r12\n\t" \
+                       "add r9, r7, r12\n\t" \
+                       "movs r4, #0\n\t" \
+                       "movs r6, #0\n\t" \
+                       "mov r8, #0\n\t" \
+                       "mov r10, #0\n\t" \
+                       "wls lr, r2, 3f\n\t" \
+                       "2:\n\t" \
+                       "vldrw.u32 q3, [r0], #16\n\t" \
+                       MVE_ROW("r1", "r4") MVE_ROW("r5", "r6") MVE_ROW("r7", "r8") \
+                       MVE_ROW("r9", "r10") \
+                       "le lr, 2b\n\t" \
+                       "3:\n\t" tail \
+                       "sub r0, r0, r2, lsl #4\n\t" next \
+                       "ldr r5, [sp, #36]\n\t" \
+                       "stmia r5!, {r4, r6, r8, r10}\n\t" \
+                       "str r5, [sp, #36]\n\t" \
+                       "subs r3, r3, #1\n\t" \
+                       "bne 1b\n\t" \
+                       "pop {r4-r11, pc}\n\t"); \
+    }
+#define MVE_ARG __attribute__((unused)) /* read by the assembly */
+MVE_ROWS(mve_rows_tail, MVE_TAIL, MVE_NEXT_TAIL)
+MVE_ROWS(mve_rows_whole, "", MVE_NEXT_WHOLE)
+
+/* Rows of one word 4 per vector, blocks of 4 rows in assembly, the last rows % 4 in C: whole
+ * vectors unpredicated (a predicated load costs a VPST more), the last 1-3 words under a
+ * VCTP32 predicate with zeroing loads. */
 static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
                        uint32_t *mism) {
-    uint32_t r = 0, k, whole = n & ~3u;
-    mve_pred16_t p = vctp32q(n - whole);
+    uint32_t r, k, whole = n & ~3u;
+    mve_pred16_t p;
     if (n == 1u) { /* 1x1 layers of <= 32 channels: 4 rows per vector */
         const uint32x4_t xv = vdupq_n_u32(x[0]), ones = vdupq_n_u32(0x01010101u);
-        for (; r < rows; r += 4u) {
+        for (r = 0; r < rows; r += 4u) {
             mve_pred16_t q = vctp32q(rows - r);
             uint8x16_t b = pop_xor(xv, vldrwq_z_u32(w + r, q));
             /* the lane's 4 byte counts summed into its top byte */
@@ -39,28 +105,9 @@ static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_
         }
         return;
     }
-    for (; r + 4u <= rows; r += 4u) {
-        const uint32_t *w0 = w + (size_t)r * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
-        uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-        uint32x4_t xv;
-        const uint32_t *xp = x;
-        /* Pointers stepped one vector at a time: post-incremented loads, no index adds. */
-        for (k = 0; k < whole; k += 4u, xp += 4, w0 += 4, w1 += 4, w2 += 4, w3 += 4) {
-            xv = vld1q_u32(xp);
-            c0 = vaddvaq_u8(c0, pop_xor(xv, vld1q_u32(w0)));
-            c1 = vaddvaq_u8(c1, pop_xor(xv, vld1q_u32(w1)));
-            c2 = vaddvaq_u8(c2, pop_xor(xv, vld1q_u32(w2)));
-            c3 = vaddvaq_u8(c3, pop_xor(xv, vld1q_u32(w3)));
-        }
-        if (whole < n) {
-            xv = vldrwq_z_u32(xp, p);
-            c0 = vaddvaq_u8(c0, pop_xor(xv, vldrwq_z_u32(w0, p)));
-            c1 = vaddvaq_u8(c1, pop_xor(xv, vldrwq_z_u32(w1, p)));
-            c2 = vaddvaq_u8(c2, pop_xor(xv, vldrwq_z_u32(w2, p)));
-            c3 = vaddvaq_u8(c3, pop_xor(xv, vldrwq_z_u32(w3, p)));
-        }
-        mism[r] = c0, mism[r + 1] = c1, mism[r + 2] = c2, mism[r + 3] = c3;
-    }
+    r = rows & ~3u;
+    if (r != 0u) (whole < n ? mve_rows_tail : mve_rows_whole)(x, w, n, r / 4u, mism, pop8);
+    p = vctp32q(n - whole);
     for (; r < rows; r++) {
         const uint32_t *wr = w + (size_t)r * n;
         uint32_t c = 0;
