@@ -27,9 +27,10 @@ static inline uint8x16_t pop_xor(uint32x4_t xv, uint32x4_t wv) {
  * about 30 a block on spilled pointers): mve_rows(x, w, n, blocks, mism, pop8) for n >= 2.
  * Registers: r0 the window, r1/r5/r7/r9 the block's 4 rows, r2 whole vectors per row, r3 the
  * blocks left, r4/r6/r8/r10 the counts (VADDVA adds into even registers), r11 the table, r12
- * the row's bytes, lr the low-overhead loop's count; mism on the stack. Per vector step 18
- * instructions (the window's load, then per row load, VEOR, gather, VADDVA; LE), per block 16
- * (the rows' pointers, zero counts, one STM). The last n mod 4 words (MVE_TAIL): every load
+ * the row's bytes, lr the low-overhead loop's count; mism on the stack, below it 16 zero
+ * bytes. Per vector step 18 instructions (the window's load, then per row load, VEOR,
+ * gather, VADDVA; LE), per block 13 (the rows' pointers, the counts zeroed by one LDM, one
+ * STM). The last n mod 4 words (MVE_TAIL): every load
  * under the VCTP32 predicate set once (zeroing loads: zero bytes count 0), 19 a block. */
 #define MVE_ROW(wr, c) \
     "vldrw.u32 q0, [" wr "], #16\n\t" \
@@ -56,7 +57,12 @@ static inline uint8x16_t pop_xor(uint32x4_t xv, uint32x4_t wv) {
         MVE_ARG const uint32_t *x, MVE_ARG const uint32_t *w, MVE_ARG uint32_t n, \
         MVE_ARG uint32_t blocks, MVE_ARG uint32_t *mism, MVE_ARG const uint8_t *table) { \
         __asm volatile("push {r4-r11, lr}\n\t" \
-                       "ldr r11, [sp, #40]\n\t" \
+                       "movs r4, #0\n\t" \
+                       "movs r6, #0\n\t" \
+                       "mov r8, #0\n\t" \
+                       "mov r10, #0\n\t" \
+                       "push {r4, r6, r8, r10}\n\t" /* zeros for the counts */ \
+                       "ldr r11, [sp, #56]\n\t" \
                        "and r12, r2, #3\n\t" \
                        "vctp.32 r12\n\t" \
                        "lsl r12, r2, #2\n\t" \
@@ -65,10 +71,7 @@ static inline uint8x16_t pop_xor(uint32x4_t xv, uint32x4_t wv) {
                        "add r5, r1, r12\n\t" \
                        "add r7, r5, r12\n\t" \
                        "add r9, r7, r12\n\t" \
-                       "movs r4, #0\n\t" \
-                       "movs r6, #0\n\t" \
-                       "mov r8, #0\n\t" \
-                       "mov r10, #0\n\t" \
+                       "ldm sp, {r4, r6, r8, r10}\n\t" \
                        "wls lr, r2, 3f\n\t" \
                        "2:\n\t" \
                        "vldrw.u32 q3, [r0], #16\n\t" \
@@ -77,11 +80,12 @@ static inline uint8x16_t pop_xor(uint32x4_t xv, uint32x4_t wv) {
                        "le lr, 2b\n\t" \
                        "3:\n\t" tail \
                        "sub r0, r0, r2, lsl #4\n\t" next \
-                       "ldr r5, [sp, #36]\n\t" \
+                       "ldr r5, [sp, #52]\n\t" \
                        "stmia r5!, {r4, r6, r8, r10}\n\t" \
-                       "str r5, [sp, #36]\n\t" \
+                       "str r5, [sp, #52]\n\t" \
                        "subs r3, r3, #1\n\t" \
                        "bne 1b\n\t" \
+                       "add sp, sp, #16\n\t" \
                        "pop {r4-r11, pc}\n\t"); \
     }
 #define MVE_ARG __attribute__((unused)) /* read by the assembly */
@@ -121,8 +125,8 @@ static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_
 /* The fused output step (ebnn_cut_bits_fn) with the compare's predicate as the bits: per 4
  * values one VPT compare (cut > mism) predicating an add across of the lane weights
  * (VADDVAT; weights 1, 2, 4, 8, shifted by 4 per group): 5 instructions per 4 values with the
- * two loads, and the loop's 2. In assembly because GCC moves each predicate through a core
- * register (VMRS, SXTH, VMSR: 12 instructions per group). A partial last group (rows % 4) is
+ * two loads, and the low-overhead loop's LE. In assembly because GCC moves each predicate
+ * through a core register (VMRS, SXTH, VMSR: 12 instructions per group). A partial last group (rows % 4) is
  * compared under a VCTP predicate with zeroing loads (0 > 0: no bit). */
 static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t rows,
                          uint32_t *bits) {
@@ -134,17 +138,17 @@ static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t row
         register uint32_t b __asm("r4") = 0; /* VADDVA adds into an even register */
         if (k != 0u)
             __asm volatile("vldrw.u32 q2, [%[w]]\n\t"
+                           "dls lr, %[k]\n\t"
                            "1:\n\t"
                            "vldrw.u32 q0, [%[m]], #16\n\t"
                            "vldrw.u32 q1, [%[c]], #16\n\t"
                            "vpt.u32 hi, q1, q0\n\t"
                            "vaddvat.u32 %[b], q2\n\t"
                            "vshl.i32 q2, q2, #4\n\t"
-                           "subs %[k], %[k], #1\n\t"
-                           "bne 1b\n\t"
-                           : [m] "+r"(m), [c] "+r"(c), [b] "+r"(b), [k] "+r"(k)
-                           : [w] "r"(w4)
-                           : "q0", "q1", "q2", "cc", "memory");
+                           "le lr, 1b\n\t"
+                           : [m] "+r"(m), [c] "+r"(c), [b] "+r"(b)
+                           : [w] "r"(w4), [k] "r"(k)
+                           : "q0", "q1", "q2", "lr", "memory");
         if (n % 4u != 0u) {
             mve_pred16_t p = vctp32q(n % 4u);
             b |= vaddvq_p_u32(vld1q_u32(w4), vcmphiq_u32(vldrwq_z_u32(c, p), vldrwq_z_u32(m, p)))
@@ -157,8 +161,8 @@ static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t row
 /* The few-pixel output step (ebnn_thresh_bits_fn), as cut_bits_mve: per 4 values
  * y = terms - 2m in one VMLAS (m * -2 + terms), then both compares, y >= t and t >= y, each a
  * VPT predicate on an add across of the lane weights into its own word; the flip word picks
- * between the two words once per 32 values: 10 instructions per 4 values with the loads and
- * the loop (before: 14, the flips turned into lane masks per group). Values past the last
+ * between the two words once per 32 values: 9 instructions per 4 values with the loads and
+ * the low-overhead loop (LE) (before: 14, the flips turned into lane masks per group). Values past the last
  * whole group (rows % 4) one at a time, as the reference. */
 static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
                             const uint32_t *flip, uint32_t c0, uint32_t rows, uint32_t terms,
@@ -175,6 +179,7 @@ static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
         if (k != 0u)
             __asm volatile("vldrw.u32 q2, [%[w]]\n\t"
                            "vmvn.i32 q3, #1\n\t" /* -2 */
+                           "dls lr, %[k]\n\t"
                            "1:\n\t"
                            "vldrw.u32 q0, [%[m]], #16\n\t"
                            "vldrw.u32 q1, [%[t]], #16\n\t"
@@ -184,11 +189,10 @@ static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
                            "vpt.s32 ge, q1, q0\n\t"
                            "vaddvat.u32 %[le], q2\n\t"
                            "vshl.i32 q2, q2, #4\n\t"
-                           "subs %[k], %[k], #1\n\t"
-                           "bne 1b\n\t"
-                           : [m] "+r"(m), [t] "+r"(t), [ge] "+r"(ge), [le] "+r"(le), [k] "+r"(k)
-                           : [w] "r"(w4), [terms] "r"(terms)
-                           : "q0", "q1", "q2", "q3", "cc", "memory");
+                           "le lr, 1b\n\t"
+                           : [m] "+r"(m), [t] "+r"(t), [ge] "+r"(ge), [le] "+r"(le)
+                           : [w] "r"(w4), [terms] "r"(terms), [k] "r"(k)
+                           : "q0", "q1", "q2", "q3", "lr", "memory");
         ge = (ge & ~fw) | (le & fw);
         for (i = n & ~3u; i < n; i++)
             ge |= ebnn_mism_bit(mism[j + i], thresholds[c0 + j + i], (fw >> i) & 1u, terms) << i;
