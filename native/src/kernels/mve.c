@@ -126,8 +126,8 @@ static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_
  * values one VPT compare (cut > mism) predicating an add across of the lane weights
  * (VADDVAT; weights 1, 2, 4, 8, shifted by 4 per group): 5 instructions per 4 values with the
  * two loads, and the low-overhead loop's LE. In assembly because GCC moves each predicate
- * through a core register (VMRS, SXTH, VMSR: 12 instructions per group). A partial last group (rows % 4) is
- * compared under a VCTP predicate with zeroing loads (0 > 0: no bit). */
+ * through a core register (VMRS, SXTH, VMSR: 12 instructions per group). A partial last
+ * group (rows % 4) is compared under a VCTP predicate with zeroing loads (0 > 0: no bit). */
 static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t rows,
                          uint32_t *bits) {
     static const uint32_t w4[4] = {1u, 2u, 4u, 8u};
@@ -162,8 +162,8 @@ static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t row
  * y = terms - 2m in one VMLAS (m * -2 + terms), then both compares, y >= t and t >= y, each a
  * VPT predicate on an add across of the lane weights into its own word; the flip word picks
  * between the two words once per 32 values: 9 instructions per 4 values with the loads and
- * the low-overhead loop (LE) (before: 14, the flips turned into lane masks per group). Values past the last
- * whole group (rows % 4) one at a time, as the reference. */
+ * the low-overhead loop's LE (before: 14, the flips turned into lane masks per group). Values
+ * past the last whole group (rows % 4) one at a time, as the reference. */
 static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
                             const uint32_t *flip, uint32_t c0, uint32_t rows, uint32_t terms,
                             uint32_t *bits) {
