@@ -107,17 +107,12 @@ static void xorpop_short(const uint32_t *x, const uint32_t *w, uint32_t n, uint3
     "ldm r11!, {" f ", r10}\n\t" \
     "eor r8, r8, " f "\n\t" \
     "eor r9, r9, r10\n\t"
-/* The block's 8 pairs: the twos, fours and eights each pair leaves pending (r7, r6, r5); the
- * last pair's eights are left in r6 for the caller's CSA into eights. */
-#define HS_P1 HS_LOAD("r7") HS_CSA("r0", "r8", "r9", "r10", "r7")
-#define HS_P2 HS_LOAD("r6") HS_CSA("r0", "r8", "r9", "r10", "r8") HS_CSA("r1", "r7", "r8", "r10", "r6")
-#define HS_P3 HS_P1
-#define HS_P4 \
-    HS_LOAD("r5") HS_CSA("r0", "r8", "r9", "r10", "r8") HS_CSA("r1", "r7", "r8", "r10", "r7") \
-    HS_CSA("r2", "r6", "r7", "r10", "r5")
-#define HS_P5 HS_P1
-#define HS_P6 HS_P2
-#define HS_P7 HS_P1
+/* The block's last 3 pairs (the first 5 are quads, below): the twos and fours each pair leaves
+ * pending (r7, r6; the eights of pairs 1-4 pending in r5); the last pair's eights are left in
+ * r6 for the caller's CSA into eights. */
+#define HS_P6 \
+    HS_LOAD("r6") HS_CSA("r0", "r8", "r9", "r10", "r8") HS_CSA("r1", "r7", "r8", "r10", "r6")
+#define HS_P7 HS_LOAD("r7") HS_CSA("r0", "r8", "r9", "r10", "r7")
 /* r5-r7 pending: w's pair into r10, lr */
 #define HS_P8 \
     "ldm r12!, {r8, r9}\n\t" \
@@ -151,11 +146,46 @@ static void xorpop_short(const uint32_t *x, const uint32_t *w, uint32_t n, uint3
     HS_CSA("r0", "r10", "lr", "r5", "r10") HS_CSA("r1", "r7", "r10", "r5", "r7") \
     HS_CSA("r2", "r6", "r7", "r8", "r5")
 /* The odd word of a row goes into ones (zero at the row start), then the pairs from label. */
-#define HS_ODD(label) \
+#define HS_ODD1 \
     "ldr r8, [r12], #4\n\t" \
     "ldr r10, [r11], #4\n\t" \
-    "eor r0, r8, r10\n\t" \
-    "b " label "\n\t"
+    "eor r0, r8, r10\n\t"
+#define HS_ODD(label) HS_ODD1 "b " label "\n\t"
+/* CSA as HS_CSA, the sum to s (which may be a), the carry to d: d, s = carry and sum of
+ * a + b + c (u, v scratch). */
+#define HS_FA(a, b, c, s, d, u, v) \
+    "eor " u ", " a ", " b "\n\t" \
+    "and " v ", " a ", " b "\n\t" \
+    "eor " s ", " u ", " c "\n\t" \
+    "and " u ", " u ", " c "\n\t" \
+    "orr " d ", " v ", " u "\n\t"
+/* A row's first 8 words (of n mod 16 >= 8) and the ones already in r0 (its odd word or zero)
+ * as a tree of carry-save adders from zero counters, 44 instructions (the pairs' path took 52:
+ * its first adders add zeros): three adders of 3 inputs, one of their sums (ones, r0), one of
+ * their 4 carries and one half adder (twos, r1), one half adder of the fours (r2), eights
+ * pending in r5 as after pair 4, r3, r6, r7 zero from the frame. */
+#define HS_TREE8 \
+    "ldm r12!, {r1, r2, r3, r5}\n\t" \
+    "ldm r11!, {r6, r7, r8, r9}\n\t" \
+    "eor r1, r1, r6\n\t" \
+    "eor r2, r2, r7\n\t" \
+    "eor r3, r3, r8\n\t" \
+    "eor r5, r5, r9\n\t" HS_FA("r0", "r1", "r2", "r0", "r1", "r6", "r7") \
+    "ldm r12!, {r2, r6}\n\t" \
+    "ldm r11!, {r7, r8}\n\t" \
+    "eor r2, r2, r7\n\t" \
+    "eor r6, r6, r8\n\t" HS_FA("r3", "r5", "r2", "r3", "r2", "r7", "r8") \
+    "ldm r12!, {r7, r8}\n\t" \
+    "ldm r11!, {r9, r10}\n\t" \
+    "eor r7, r7, r9\n\t" \
+    "eor r8, r8, r10\n\t" HS_FA("r6", "r7", "r8", "r6", "r5", "r9", "r10") \
+    HS_FA("r0", "r3", "r6", "r0", "r3", "r9", "r10") \
+    HS_FA("r1", "r2", "r5", "r1", "r2", "r9", "r10") \
+    "and r6, r1, r3\n\t" \
+    "eor r1, r1, r3\n\t" \
+    "and r5, r2, r6\n\t" \
+    "eor r2, r2, r6\n\t" \
+    "ldm sp, {r3, r6, r7}\n\t"
 /* Bit counts of r in its nibbles (masks 0x55.. in r5, 0x33.. in r6). */
 #define HS_NIB(r) \
     "and r9, r5, " r ", lsr #1\n\t" \
@@ -168,13 +198,16 @@ static void xorpop_short(const uint32_t *x, const uint32_t *w, uint32_t n, uint3
  * counters take 8 per block, 31 blocks), rows >= 1, x and w 4-byte aligned.
  * Per 16 words: 13 loads (three quads: 4 words of x in one LDM, w's in two; two pairs), 16 EOR,
  * 15 CSAs (75), the popcount of sixteens into byte counters (10), the loop (3): 117, 7.3 per
- * word. A row's n mod 16 words come first, through a copy of the block's pairs entered
- * part-way by a table branch (the pending sums zero; counts below 16, so no popcount), its odd
- * word straight into ones. Per row about 42 more: restart (one LDM of zeros and the window
- * from the frame, the TBH), ones + 2 twos + 4 fours + 8 eights as nibble then byte counts
- * summed by USAD8 (34 with the masks' loads), plus 16 x the byte counters, the store.
+ * word. A row's n mod 16 words come first (counts below 16, so no popcount), entered by a
+ * table branch: its odd word straight into ones, then, when they are 8 or more, 8 words
+ * through a carry-save tree from zero counters (HS_TREE8), and the last 0-3 pairs through a
+ * copy of the block's last pairs (the pending sums zero, or the tree's eights). Per row about
+ * 42 more: restart (one LDM of zeros and the window from the frame, the TBH), ones + 2 twos +
+ * 4 fours + 8 eights as nibble then byte counts summed by USAD8 (34 with the masks' loads),
+ * plus 16 x the byte counters, the store.
  * Frame: [0..7] zeros, [8] entry index, [9] x, [10] mism, [11] mism end, [12..15] the masks
- * 0x55555555, 0x33333333, 0x0F0F0F0F and 0, [16] the window's end. */
+ * 0x55555555, 0x33333333, 0x0F0F0F0F and 0, [16] the window's end, [17] the pairs after the
+ * tree (index - 4). */
 #define HS_ARG __attribute__((unused)) /* read by the assembly, from r0-r3 and the stack */
 __attribute__((naked, noinline)) static void hs_rows(HS_ARG const uint32_t *x,
                                                      HS_ARG const uint32_t *w, HS_ARG uint32_t n,
@@ -192,8 +225,11 @@ __attribute__((naked, noinline)) static void hs_rows(HS_ARG const uint32_t *x,
         "strd r5, r6, [sp, #8]\n\t"
         "strd r5, r6, [sp, #16]\n\t"
         "strd r5, r6, [sp, #24]\n\t"
-        /* entry index: (n / 2) mod 8 pairs before the first whole block, + 8 when n is odd */
+        /* entry index: (n / 2) mod 8 pairs before the first whole block, + 8 when n is odd;
+         * from 4 pairs on the tree's 8 words first, then the last index - 4 pairs */
         "ubfx r5, r2, #1, #3\n\t"
+        "sub r6, r5, #4\n\t"
+        "str r6, [sp, #68]\n\t"
         "and r6, r2, #1\n\t"
         "add r5, r5, r6, lsl #3\n\t"
         "strd r5, r0, [sp, #32]\n\t"
@@ -210,12 +246,19 @@ __attribute__((naked, noinline)) static void hs_rows(HS_ARG const uint32_t *x,
         "tbh [pc, r10, lsl #1]\n\t"
         "0:\n\t"
         ".hword (11f - 0b) / 2, (18f - 0b) / 2, (17f - 0b) / 2, (16f - 0b) / 2\n\t"
-        ".hword (15f - 0b) / 2, (14f - 0b) / 2, (13f - 0b) / 2, (12f - 0b) / 2\n\t"
+        ".hword (41f - 0b) / 2, (41f - 0b) / 2, (41f - 0b) / 2, (41f - 0b) / 2\n\t"
         ".hword (21f - 0b) / 2, (28f - 0b) / 2, (27f - 0b) / 2, (26f - 0b) / 2\n\t"
-        ".hword (25f - 0b) / 2, (24f - 0b) / 2, (23f - 0b) / 2, (22f - 0b) / 2\n\t"
+        ".hword (40f - 0b) / 2, (40f - 0b) / 2, (40f - 0b) / 2, (40f - 0b) / 2\n\t"
         /* the row's first n mod 16 words: counts < 16, so no sixteens (eights = the sum) */
-        "12:\n\t" HS_P2 "13:\n\t" HS_P3 "14:\n\t" HS_P4 "15:\n\t" HS_P5
-        "16:\n\t" HS_P6 "17:\n\t" HS_P7 "18:\n\t" HS_P8 "eor r3, r5, r6\n\t"
+        "40:\n\t" HS_ODD1
+        "41:\n\t" HS_TREE8
+        "ldr r8, [sp, #68]\n\t"
+        "tbb [pc, r8]\n\t"
+        "42:\n\t"
+        ".byte (19f - 42b) / 2, (18f - 42b) / 2, (17f - 42b) / 2, (16f - 42b) / 2\n\t"
+        "16:\n\t" HS_P6 "17:\n\t" HS_P7 "18:\n\t" HS_P8
+        "19:\n\t"
+        "eor r3, r5, r6\n\t"
         "20:\n\t"
         "ldr r8, [sp, #64]\n\t"
         "cmp r12, r8\n\t"
@@ -263,10 +306,6 @@ __attribute__((naked, noinline)) static void hs_rows(HS_ARG const uint32_t *x,
         "pop {r4-r11, pc}\n\t"
         /* odd rows: the first word, then the pairs */
         "21:\n\t" HS_ODD("20b")
-        "22:\n\t" HS_ODD("12b")
-        "23:\n\t" HS_ODD("13b")
-        "24:\n\t" HS_ODD("14b")
-        "25:\n\t" HS_ODD("15b")
         "26:\n\t" HS_ODD("16b")
         "27:\n\t" HS_ODD("17b")
         "28:\n\t" HS_ODD("18b"));
