@@ -23,34 +23,95 @@ static inline uint8x16_t pop_xor(uint32x4_t xv, uint32x4_t wv) {
     return vldrbq_gather_offset_u8(pop8, vreinterpretq_u8_u32(veorq_u32(xv, wv)));
 }
 
-/* Whole vectors unpredicated (a predicated load costs a VPST more), the last 1-3 words once
- * under a VCTP32 predicate with zeroing loads. */
+/* Blocks of 4 rows in assembly (GCC's loop spent 3 instructions a step on its counter and
+ * about 30 a block on spilled pointers): mve_rows(x, w, n, blocks, mism, pop8) for n >= 2.
+ * Registers: r0 the window, r1/r5/r7/r9 the block's 4 rows, r2 whole vectors per row, r3 the
+ * blocks left, r4/r6/r8/r10 the counts (VADDVA adds into even registers), r11 the table, r12
+ * the row's bytes, lr the low-overhead loop's count; mism on the stack, below it 16 zero
+ * bytes. Per vector step 18 instructions (the window's load, then per row load, VEOR,
+ * gather, VADDVA; LE), per block 13 (the rows' pointers, the counts zeroed by one LDM, one
+ * STM). The last n mod 4 words (MVE_TAIL): every load
+ * under the VCTP32 predicate set once (zeroing loads: zero bytes count 0), 19 a block. */
+#define MVE_ROW(wr, c) \
+    "vldrw.u32 q0, [" wr "], #16\n\t" \
+    "veor q0, q0, q3\n\t" \
+    "vldrb.u8 q1, [r11, q0]\n\t" \
+    "vaddva.u8 " c ", q1\n\t"
+#define MVE_TAIL_ROW(q, c) \
+    "veor " q ", " q ", q3\n\t" \
+    "vldrb.u8 q1, [r11, " q "]\n\t" \
+    "vaddva.u8 " c ", q1\n\t"
+#define MVE_TAIL \
+    "vpsttt\n\t" \
+    "vldrwt.u32 q3, [r0]\n\t" \
+    "vldrwt.u32 q0, [r1]\n\t" \
+    "vldrwt.u32 q2, [r5]\n\t" MVE_TAIL_ROW("q0", "r4") MVE_TAIL_ROW("q2", "r6") \
+    "vpstt\n\t" \
+    "vldrwt.u32 q0, [r7]\n\t" \
+    "vldrwt.u32 q2, [r9]\n\t" MVE_TAIL_ROW("q0", "r8") MVE_TAIL_ROW("q2", "r10")
+/* the next block's first row: right after the last row (n mod 4 words past r9) */
+#define MVE_NEXT_TAIL "add r1, r9, r12\n\tsub r1, r1, r2, lsl #4\n\t"
+#define MVE_NEXT_WHOLE "mov r1, r9\n\t"
+#define MVE_ROWS(name, tail, next) \
+    __attribute__((naked, noinline)) static void name( \
+        MVE_ARG const uint32_t *x, MVE_ARG const uint32_t *w, MVE_ARG uint32_t n, \
+        MVE_ARG uint32_t blocks, MVE_ARG uint32_t *mism, MVE_ARG const uint8_t *table) { \
+        __asm volatile("push {r4-r11, lr}\n\t" \
+                       "movs r4, #0\n\t" \
+                       "movs r6, #0\n\t" \
+                       "mov r8, #0\n\t" \
+                       "mov r10, #0\n\t" \
+                       "push {r4, r6, r8, r10}\n\t" /* zeros for the counts */ \
+                       "ldr r11, [sp, #56]\n\t" \
+                       "and r12, r2, #3\n\t" \
+                       "vctp.32 r12\n\t" \
+                       "lsl r12, r2, #2\n\t" \
+                       "lsr r2, r2, #2\n\t" \
+                       "1:\n\t" \
+                       "add r5, r1, r12\n\t" \
+                       "add r7, r5, r12\n\t" \
+                       "add r9, r7, r12\n\t" \
+                       "ldm sp, {r4, r6, r8, r10}\n\t" \
+                       "wls lr, r2, 3f\n\t" \
+                       "2:\n\t" \
+                       "vldrw.u32 q3, [r0], #16\n\t" \
+                       MVE_ROW("r1", "r4") MVE_ROW("r5", "r6") MVE_ROW("r7", "r8") \
+                       MVE_ROW("r9", "r10") \
+                       "le lr, 2b\n\t" \
+                       "3:\n\t" tail \
+                       "sub r0, r0, r2, lsl #4\n\t" next \
+                       "ldr r5, [sp, #52]\n\t" \
+                       "stmia r5!, {r4, r6, r8, r10}\n\t" \
+                       "str r5, [sp, #52]\n\t" \
+                       "subs r3, r3, #1\n\t" \
+                       "bne 1b\n\t" \
+                       "add sp, sp, #16\n\t" \
+                       "pop {r4-r11, pc}\n\t"); \
+    }
+#define MVE_ARG __attribute__((unused)) /* read by the assembly */
+MVE_ROWS(mve_rows_tail, MVE_TAIL, MVE_NEXT_TAIL)
+MVE_ROWS(mve_rows_whole, "", MVE_NEXT_WHOLE)
+
+/* Rows of one word 4 per vector, blocks of 4 rows in assembly, the last rows % 4 in C: whole
+ * vectors unpredicated (a predicated load costs a VPST more), the last 1-3 words under a
+ * VCTP32 predicate with zeroing loads. */
 static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
                        uint32_t *mism) {
-    uint32_t r = 0, k, whole = n & ~3u;
-    mve_pred16_t p = vctp32q(n - whole);
-    for (; r + 4u <= rows; r += 4u) {
-        const uint32_t *w0 = w + (size_t)r * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
-        uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-        uint32x4_t xv;
-        const uint32_t *xp = x;
-        /* Pointers stepped one vector at a time: post-incremented loads, no index adds. */
-        for (k = 0; k < whole; k += 4u, xp += 4, w0 += 4, w1 += 4, w2 += 4, w3 += 4) {
-            xv = vld1q_u32(xp);
-            c0 = vaddvaq_u8(c0, pop_xor(xv, vld1q_u32(w0)));
-            c1 = vaddvaq_u8(c1, pop_xor(xv, vld1q_u32(w1)));
-            c2 = vaddvaq_u8(c2, pop_xor(xv, vld1q_u32(w2)));
-            c3 = vaddvaq_u8(c3, pop_xor(xv, vld1q_u32(w3)));
+    uint32_t r, k, whole = n & ~3u;
+    mve_pred16_t p;
+    if (n == 1u) { /* 1x1 layers of <= 32 channels: 4 rows per vector */
+        const uint32x4_t xv = vdupq_n_u32(x[0]), ones = vdupq_n_u32(0x01010101u);
+        for (r = 0; r < rows; r += 4u) {
+            mve_pred16_t q = vctp32q(rows - r);
+            uint8x16_t b = pop_xor(xv, vldrwq_z_u32(w + r, q));
+            /* the lane's 4 byte counts summed into its top byte */
+            vstrwq_p_u32(mism + r, vshrq_n_u32(vmulq_u32(vreinterpretq_u32_u8(b), ones), 24), q);
         }
-        if (whole < n) {
-            xv = vldrwq_z_u32(xp, p);
-            c0 = vaddvaq_u8(c0, pop_xor(xv, vldrwq_z_u32(w0, p)));
-            c1 = vaddvaq_u8(c1, pop_xor(xv, vldrwq_z_u32(w1, p)));
-            c2 = vaddvaq_u8(c2, pop_xor(xv, vldrwq_z_u32(w2, p)));
-            c3 = vaddvaq_u8(c3, pop_xor(xv, vldrwq_z_u32(w3, p)));
-        }
-        mism[r] = c0, mism[r + 1] = c1, mism[r + 2] = c2, mism[r + 3] = c3;
+        return;
     }
+    r = rows & ~3u;
+    if (r != 0u) (whole < n ? mve_rows_tail : mve_rows_whole)(x, w, n, r / 4u, mism, pop8);
+    p = vctp32q(n - whole);
     for (; r < rows; r++) {
         const uint32_t *wr = w + (size_t)r * n;
         uint32_t c = 0;
@@ -64,9 +125,9 @@ static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_
 /* The fused output step (ebnn_cut_bits_fn) with the compare's predicate as the bits: per 4
  * values one VPT compare (cut > mism) predicating an add across of the lane weights
  * (VADDVAT; weights 1, 2, 4, 8, shifted by 4 per group): 5 instructions per 4 values with the
- * two loads, and the loop's 2. In assembly because GCC moves each predicate through a core
- * register (VMRS, SXTH, VMSR: 12 instructions per group). A partial last group (rows % 4) is
- * compared under a VCTP predicate with zeroing loads (0 > 0: no bit). */
+ * two loads, and the low-overhead loop's LE. In assembly because GCC moves each predicate
+ * through a core register (VMRS, SXTH, VMSR: 12 instructions per group). A partial last
+ * group (rows % 4) is compared under a VCTP predicate with zeroing loads (0 > 0: no bit). */
 static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t rows,
                          uint32_t *bits) {
     static const uint32_t w4[4] = {1u, 2u, 4u, 8u};
@@ -77,17 +138,17 @@ static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t row
         register uint32_t b __asm("r4") = 0; /* VADDVA adds into an even register */
         if (k != 0u)
             __asm volatile("vldrw.u32 q2, [%[w]]\n\t"
+                           "dls lr, %[k]\n\t"
                            "1:\n\t"
                            "vldrw.u32 q0, [%[m]], #16\n\t"
                            "vldrw.u32 q1, [%[c]], #16\n\t"
                            "vpt.u32 hi, q1, q0\n\t"
                            "vaddvat.u32 %[b], q2\n\t"
                            "vshl.i32 q2, q2, #4\n\t"
-                           "subs %[k], %[k], #1\n\t"
-                           "bne 1b\n\t"
-                           : [m] "+r"(m), [c] "+r"(c), [b] "+r"(b), [k] "+r"(k)
-                           : [w] "r"(w4)
-                           : "q0", "q1", "q2", "cc", "memory");
+                           "le lr, 1b\n\t"
+                           : [m] "+r"(m), [c] "+r"(c), [b] "+r"(b)
+                           : [w] "r"(w4), [k] "r"(k)
+                           : "q0", "q1", "q2", "lr", "memory");
         if (n % 4u != 0u) {
             mve_pred16_t p = vctp32q(n % 4u);
             b |= vaddvq_p_u32(vld1q_u32(w4), vcmphiq_u32(vldrwq_z_u32(c, p), vldrwq_z_u32(m, p)))
@@ -98,49 +159,44 @@ static void cut_bits_mve(const uint32_t *mism, const uint32_t *cut, uint32_t row
 }
 
 /* The few-pixel output step (ebnn_thresh_bits_fn), as cut_bits_mve: per 4 values
- * y = terms - 2m (VSHL, VSUB), the lanes' flip bits as sign masks f (the flip word shifted by
- * lane so that its bit is the sign, VSHL by register and VSHR #31), y ^ f >= t ^ f (y <= t
- * where f = -1) as a VPT predicate on the add across of the lane weights: 14 instructions per 4 values. Values past
- * the last whole group (rows % 4) one at a time, as the reference. */
+ * y = terms - 2m in one VMLAS (m * -2 + terms), then both compares, y >= t and t >= y, each a
+ * VPT predicate on an add across of the lane weights into its own word; the flip word picks
+ * between the two words once per 32 values: 9 instructions per 4 values with the loads and
+ * the low-overhead loop's LE (before: 14, the flips turned into lane masks per group). Values
+ * past the last whole group (rows % 4) one at a time, as the reference. */
 static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
                             const uint32_t *flip, uint32_t c0, uint32_t rows, uint32_t terms,
                             uint32_t *bits) {
     static const uint32_t w4[4] = {1u, 2u, 4u, 8u};
-    static const int32_t s4[4] = {31, 30, 29, 28};
     uint32_t j, i;
     for (j = 0; j < rows; j += 32u) {
         uint32_t n = rows - j < 32u ? rows - j : 32u, k = n / 4u;
         uint32_t fw = ebnn_bits_at(flip, c0 + j, n);
-        register uint32_t b __asm("r4") = 0; /* VADDVA adds into an even register */
+        /* VADDVA adds into an even register */
+        register uint32_t ge __asm("r4") = 0, le __asm("r6") = 0;
         const uint32_t *m = mism + j;
         const int32_t *t = thresholds + c0 + j;
         if (k != 0u)
             __asm volatile("vldrw.u32 q2, [%[w]]\n\t"
-                           "vldrw.u32 q3, [%[s]]\n\t"
-                           "vdup.32 q4, %[fw]\n\t"
-                           "vdup.32 q5, %[terms]\n\t"
-                           "vmov.i32 q7, #4\n\t"
+                           "vmvn.i32 q3, #1\n\t" /* -2 */
+                           "dls lr, %[k]\n\t"
                            "1:\n\t"
                            "vldrw.u32 q0, [%[m]], #16\n\t"
                            "vldrw.u32 q1, [%[t]], #16\n\t"
-                           "vshl.s32 q6, q4, q3\n\t"
-                           "vshr.s32 q6, q6, #31\n\t"
-                           "vshl.i32 q0, q0, #1\n\t"
-                           "vsub.i32 q0, q5, q0\n\t"
-                           "veor q0, q0, q6\n\t"
-                           "veor q1, q1, q6\n\t"
+                           "vmlas.u32 q0, q3, %[terms]\n\t"
                            "vpt.s32 ge, q0, q1\n\t"
-                           "vaddvat.u32 %[b], q2\n\t"
+                           "vaddvat.u32 %[ge], q2\n\t"
+                           "vpt.s32 ge, q1, q0\n\t"
+                           "vaddvat.u32 %[le], q2\n\t"
                            "vshl.i32 q2, q2, #4\n\t"
-                           "vsub.i32 q3, q3, q7\n\t"
-                           "subs %[k], %[k], #1\n\t"
-                           "bne 1b\n\t"
-                           : [m] "+r"(m), [t] "+r"(t), [b] "+r"(b), [k] "+r"(k)
-                           : [w] "r"(w4), [s] "r"(s4), [fw] "r"(fw), [terms] "r"(terms)
-                           : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory");
+                           "le lr, 1b\n\t"
+                           : [m] "+r"(m), [t] "+r"(t), [ge] "+r"(ge), [le] "+r"(le)
+                           : [w] "r"(w4), [terms] "r"(terms), [k] "r"(k)
+                           : "q0", "q1", "q2", "q3", "lr", "memory");
+        ge = (ge & ~fw) | (le & fw);
         for (i = n & ~3u; i < n; i++)
-            b |= ebnn_mism_bit(mism[j + i], thresholds[c0 + j + i], (fw >> i) & 1u, terms) << i;
-        bits[j >> 5] = b;
+            ge |= ebnn_mism_bit(mism[j + i], thresholds[c0 + j + i], (fw >> i) & 1u, terms) << i;
+        bits[j >> 5] = ge;
     }
 }
 
