@@ -213,11 +213,28 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
 /* Layer classes whose optimized paths are counted separately, so that a path the random
  * layers never reach fails the test instead of passing unexercised. */
 enum { PATH_U8_CONV, PATH_DEPTHWISE, PATH_DEPTHWISE_STRIDED, PATH_PIXEL_PAIRS, PATH_ONE_PIXEL,
-       PATH_CONV_BIN, N_PATHS };
+       PATH_CONV_BIN, PATH_ADJACENT_IN_PLACE, N_PATHS };
 static const char *const path_names[N_PATHS] = {"u8 conv", "depthwise", "strided depthwise",
                                                 "bin conv >= 2 pixels, >= 8 channels",
                                                 "bin one pixel, window = input",
-                                                "the row's own bin conv (conv_bin)"};
+                                                "the row's own bin conv (conv_bin)",
+                                                "bin conv, adjacent columns in place"};
+
+/* 1 when some output row of l reads no padding row and has two adjacent columns that read no
+ * padding column: the pixels whose windows conv_bin steps from their left neighbour's
+ * (x86_lanes.c), across its 8-pixel blocks too. */
+static int adjacent_in_place(const ebnn_layer *l) {
+    uint32_t oy, ox, rows = 0, run = 0;
+    for (oy = 0; oy < l->out_h; oy++) {
+        uint32_t iy = oy * l->sh;
+        rows |= iy >= l->ph && iy - l->ph + l->kh <= l->in_h;
+    }
+    for (ox = 0; ox < l->out_w && run < 2u; ox++) {
+        uint32_t ix = ox * l->sw;
+        run = ix >= l->pw && ix - l->pw + l->kw <= l->in_w ? run + 1u : 0u;
+    }
+    return rows && run >= 2u;
+}
 
 /* The driver's paths a layer the kernel ran took, by its shape (conv_bin's are counted where
  * it returns 1). */
@@ -253,6 +270,7 @@ static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized
             k->conv_bin(&l, NULL, in_buf, out_k)) {
             ++*optimized;
             paths[PATH_CONV_BIN]++;
+            if (adjacent_in_place(&l)) paths[PATH_ADJACENT_IN_PLACE]++;
         } else if (ebnn_conv2d_try(k, &l, in_buf, out_k)) {
             ++*optimized;
             count_paths(&l, paths);
@@ -495,13 +513,14 @@ int main(int argc, char **argv) {
         ta_write(" through the kernel, the rest on ref\n");
         if (optimized < cases / 3u) fail("too few optimized cases", k->name, optimized, cases);
         for (p = 0; p < N_PATHS; p++) {
+            /* conv_bin's classes, which the random layers must reach where the row has one */
+            int own = p == PATH_CONV_BIN || p == PATH_ADJACENT_IN_PLACE;
             ta_write("    "), ta_write(path_names[p]), ta_write(": "), put_u(paths[p]);
             ta_write(" through the kernel\n");
+            if (paths[p] == 0 && own && k->conv_bin != NULL) fail(path_names[p], k->name, 0, cases);
 #if defined(__arm__) || defined(__aarch64__)
-            /* every ARM kernel has these paths (conv_bin where its row has one): the random
-             * layers must reach each of them */
-            if (paths[p] == 0 && (p != PATH_CONV_BIN || k->conv_bin != NULL))
-                fail(path_names[p], k->name, 0, cases);
+            /* every ARM kernel has the driver's paths as well */
+            if (paths[p] == 0 && !own) fail(path_names[p], k->name, 0, cases);
 #endif
         }
     }

@@ -66,38 +66,91 @@ static inline void ebnn_group_init(group *g, const ebnn_layer *l, void *out, uin
     }
 }
 
-/* Output bits of pixel pix, channels c0.. of the group, OR-ed into their (cleared) word; the
- * group never straddles a word (32 is a multiple of the lane count and c0 of it). */
-static inline void ebnn_put_bits(const group *g, size_t pix, uint32_t bits) {
-    uint32_t *o = (uint32_t *)g->out + pix * ebnn_words(g->l->out_c) + (g->c0 >> 5);
-    *o |= (bits & ((1u << g->valid) - 1u)) << (g->c0 & 31u);
+/* Where a group's outputs go, taken out of the group once per call of a path's pixel loop
+ * (ebnn_out_of): the stores through the output could alias the group, which the compiler would
+ * then reload for every pixel. */
+typedef struct {
+    uint32_t *bits;       /* BIN: the group's output word of pixel 0, else NULL */
+    int32_t *ints;        /* I32: the group's first integer of pixel 0 */
+    size_t stride;        /* words (integers) per pixel */
+    uint32_t keep, shift; /* BIN: the group's bits and their place in the word */
+    int first;            /* BIN: the group starts its word: stores it, the later groups OR in */
+    int counts;
+    int32_t terms;
+    uint32_t valid;
+} out_dst;
+
+static inline out_dst ebnn_out_of(const group *g) {
+    out_dst d;
+    d.bits = NULL, d.ints = NULL, d.counts = g->counts, d.terms = g->terms, d.valid = g->valid;
+    d.keep = (uint32_t)((1ull << g->valid) - 1u), d.shift = g->c0 & 31u, d.first = d.shift == 0;
+    if (g->l->out_type == EBNN_T_BIN)
+        d.stride = ebnn_words(g->l->out_c), d.bits = (uint32_t *)g->out + (g->c0 >> 5);
+    else
+        d.stride = g->l->out_c, d.ints = (int32_t *)g->out + g->c0;
+    return d;
+}
+
+/* The one place the lanes paths write output bits: the bits of pixel pix, channels c0.. of the
+ * group, into their word, no clearing first. The group never straddles a word (32 is a
+ * multiple of the lane count and c0 of it) and every pixel's groups run in channel order, so
+ * the first group of a word stores it (the bits past out_c 0) and the others OR into it. */
+static inline void ebnn_put_bits(const out_dst *d, size_t pix, uint32_t bits) {
+    uint32_t *o = d->bits + pix * d->stride, v = (bits & d->keep) << d->shift;
+    *o = d->first ? v : *o | v;
+}
+
+/* A group's finish in the lanes of one vector: its destination, bounds and negations loaded
+ * once (fin16_of, fin8_of) for every pixel the caller finishes. */
+typedef struct {
+    out_dst d;
+    __m512i bound;
+    __mmask16 neg;
+} fin16;
+
+typedef struct {
+    out_dst d;
+    __m256i bound, negv;
+} fin8;
+
+static inline AVX512F fin16 fin16_of(const group *g) {
+    fin16 f;
+    f.d = ebnn_out_of(g), f.neg = (__mmask16)g->neg;
+    f.bound = _mm512_loadu_si512((const void *)g->bound);
+    return f;
+}
+
+static inline AVX2F fin8 fin8_of(const group *g) {
+    fin8 f;
+    f.d = ebnn_out_of(g);
+    f.bound = _mm256_loadu_si256((const __m256i *)(const void *)g->bound);
+    f.negv = _mm256_loadu_si256((const __m256i *)(const void *)g->negv);
+    return f;
 }
 
 /* The group's outputs of pixel pix from the lanes' values v (see group). */
-static inline AVX512F void finish16(const group *g, size_t pix, __m512i v) {
-    if (g->l->out_type == EBNN_T_BIN) {
-        __m512i s = _mm512_mask_sub_epi32(v, (__mmask16)g->neg, _mm512_setzero_si512(), v);
-        ebnn_put_bits(g, pix, _mm512_cmp_epi32_mask(s, _mm512_loadu_si512((const void *)g->bound),
-                                                     _MM_CMPINT_LE));
+static inline AVX512F void finish16(const fin16 *f, size_t pix, __m512i v) {
+    if (f->d.bits != NULL) {
+        __m512i s = _mm512_mask_sub_epi32(v, f->neg, _mm512_setzero_si512(), v);
+        ebnn_put_bits(&f->d, pix, _mm512_cmp_epi32_mask(s, f->bound, _MM_CMPINT_LE));
     } else {
-        __mmask16 keep = (__mmask16)((1u << g->valid) - 1u);
-        __m512i y = g->counts ? _mm512_sub_epi32(_mm512_set1_epi32(g->terms), _mm512_add_epi32(v, v)) : v;
-        _mm512_mask_storeu_epi32((int32_t *)g->out + pix * g->l->out_c + g->c0, keep, y);
+        __mmask16 keep = (__mmask16)f->d.keep;
+        __m512i y = f->d.counts ? _mm512_sub_epi32(_mm512_set1_epi32(f->d.terms), _mm512_add_epi32(v, v)) : v;
+        _mm512_mask_storeu_epi32(f->d.ints + pix * f->d.stride, keep, y);
     }
 }
 
-static inline AVX2F void finish8(const group *g, size_t pix, __m256i v) {
-    if (g->l->out_type == EBNN_T_BIN) {
-        __m256i f = _mm256_loadu_si256((const __m256i *)(const void *)g->negv);
-        __m256i s = _mm256_sub_epi32(_mm256_xor_si256(v, f), f);
-        __m256i over = _mm256_cmpgt_epi32(s, _mm256_loadu_si256((const __m256i *)(const void *)g->bound));
-        ebnn_put_bits(g, pix, ~(uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(over)));
+static inline AVX2F void finish8(const fin8 *f, size_t pix, __m256i v) {
+    if (f->d.bits != NULL) {
+        __m256i s = _mm256_sub_epi32(_mm256_xor_si256(v, f->negv), f->negv);
+        __m256i over = _mm256_cmpgt_epi32(s, f->bound);
+        ebnn_put_bits(&f->d, pix, ~(uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(over)));
     } else {
         int32_t y[8];
         uint32_t j;
         _mm256_storeu_si256((__m256i *)(void *)y,
-                            g->counts ? _mm256_sub_epi32(_mm256_set1_epi32(g->terms), _mm256_add_epi32(v, v)) : v);
-        for (j = 0; j < g->valid; j++) ((int32_t *)g->out)[pix * g->l->out_c + g->c0 + j] = y[j];
+                            f->d.counts ? _mm256_sub_epi32(_mm256_set1_epi32(f->d.terms), _mm256_add_epi32(v, v)) : v);
+        for (j = 0; j < f->d.valid; j++) f->d.ints[pix * f->d.stride + j] = y[j];
     }
 }
 

@@ -7,7 +7,8 @@
  * and the bit packing of the outputs are one vector compare. On AVX-512 eight output pixels
  * share every loaded weight vector; on AVX2 each pixel's window runs through a carry-save tree
  * (mismatches8). The windows of a block of pixels are found once for as many channel groups
- * as fit in the repacked-weights buffer. Why not xorpop row by row: a 3x3x128
+ * as fit in the repacked-weights buffer; a window read in place whose left neighbour is too is
+ * that window moved on by a stride (one add per kernel row). Why not xorpop row by row: a 3x3x128
  * window is 36 words, so the row primitive spends a large share of its time in tails and
  * reductions (docs/performance.md).
  *
@@ -49,9 +50,11 @@ typedef void (*lanes_fn)(const uint32_t *wl, const block *b, const group *g);
 #define STEP16(p, a) a = _mm512_add_epi32(a, _mm512_popcnt_epi32(_mm512_xor_si512(wv, _mm512_set1_epi32((int)x[p][k]))))
 
 static AVX512 void lanes16(const uint32_t *wl, const block *b, const group *g) {
+    const fin16 f = fin16_of(g);
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
             a7 = a0;
-    uint32_t s, k;
+    uint32_t s, k, npix;
+    size_t pix0;
     for (s = 0; s < b->segs; s++) {
         const uint32_t *const *x = b->x + s * PIX, *w = wl + (size_t)s * b->len * 16u;
         for (k = 0; k < b->len; k++) {
@@ -60,14 +63,15 @@ static AVX512 void lanes16(const uint32_t *wl, const block *b, const group *g) {
             STEP16(4, a4), STEP16(5, a5), STEP16(6, a6), STEP16(7, a7);
         }
     }
-    finish16(g, b->pix0, a0);
-    if (b->npix > 1u) finish16(g, b->pix0 + 1u, a1);
-    if (b->npix > 2u) finish16(g, b->pix0 + 2u, a2);
-    if (b->npix > 3u) finish16(g, b->pix0 + 3u, a3);
-    if (b->npix > 4u) finish16(g, b->pix0 + 4u, a4);
-    if (b->npix > 5u) finish16(g, b->pix0 + 5u, a5);
-    if (b->npix > 6u) finish16(g, b->pix0 + 6u, a6);
-    if (b->npix > 7u) finish16(g, b->pix0 + 7u, a7);
+    pix0 = b->pix0, npix = b->npix; /* not reloaded after each output store */
+    finish16(&f, pix0, a0);
+    if (npix > 1u) finish16(&f, pix0 + 1u, a1);
+    if (npix > 2u) finish16(&f, pix0 + 2u, a2);
+    if (npix > 3u) finish16(&f, pix0 + 3u, a3);
+    if (npix > 4u) finish16(&f, pix0 + 4u, a4);
+    if (npix > 5u) finish16(&f, pix0 + 5u, a5);
+    if (npix > 6u) finish16(&f, pix0 + 6u, a6);
+    if (npix > 7u) finish16(&f, pix0 + 7u, a7);
 }
 
 /* Byte counters (<= 8 per word) into the 32-bit lane sums: 31 words at most in between. */
@@ -128,9 +132,12 @@ static AVX2 void lanes8(const uint32_t *wl, const block *b, const group *g) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1,
                                          1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0F);
-    uint32_t n = b->segs * b->len, p;
-    for (p = 0; p < b->npix; p++)
-        finish8(g, b->pix0 + p, mismatches8(wl, b->flat + (size_t)p * n, n, lut, low));
+    const fin8 f = fin8_of(g);
+    const uint32_t *flat = b->flat;
+    uint32_t n = b->segs * b->len, npix = b->npix, p;
+    size_t pix0 = b->pix0;
+    for (p = 0; p < npix; p++)
+        finish8(&f, pix0 + p, mismatches8(wl, flat + (size_t)p * n, n, lut, low));
 }
 
 /* Window runs of pixel p of the block: one run when windows are contiguous in the input
@@ -159,6 +166,21 @@ static void window(const ebnn_layer *l, const uint32_t *in, uint32_t iw, uint32_
             b->x[ky * PIX + p] = row;
         }
     }
+}
+
+/* 1 when output row oy's windows read no padding row: the rows whose columns lo..hi (in_place)
+ * read their windows in place. */
+static int row_in_place(const ebnn_layer *l, uint32_t oy) {
+    uint32_t iy = oy * l->sh; /* the window's first row, in padded rows */
+    return iy >= l->ph && iy - l->ph + l->kh <= (uint32_t)l->in_h;
+}
+
+/* The output columns lo..hi whose windows reach into no horizontal padding (none: hi <= lo
+ * serves as well, since only the columns after lo are stepped to). */
+static void in_place(const ebnn_layer *l, uint32_t *lo, uint32_t *hi) {
+    uint32_t right = (uint32_t)l->in_w + l->pw; /* the input's end, in padded columns */
+    *lo = ((uint32_t)l->pw + l->sw - 1u) / l->sw;
+    *hi = right < l->kw ? 0u : (right - l->kw) / l->sw;
 }
 
 /* Group g's weights word-major: wl[j * lanes + c] = word j of channel c0 + c (zero past
@@ -261,8 +283,9 @@ static void pack(const lanes_kind *k, const ebnn_layer *l, uint32_t *wl) {
 static int conv2d(const lanes_kind *k, const ebnn_layer *l, const uint32_t *packed,
                   const uint32_t *in, void *out) {
     uint32_t buf[WL_WORDS], patch[PATCH_WORDS], flat[PATCH_WORDS];
-    uint32_t p, c0, per, i, oy, ox, s, k2;
-    size_t pixels = (size_t)l->out_h * l->out_w, pix;
+    uint32_t p, c0, per, i, oy, ox, s, k2, lo, hi, step;
+    int row_in;
+    size_t pixels = (size_t)l->out_h * l->out_w;
     lanes_plan lp;
     group g[MAX_GROUPS];
     block b;
@@ -272,8 +295,9 @@ static int conv2d(const lanes_kind *k, const ebnn_layer *l, const uint32_t *pack
     for (p = 0; p < b.len; p++) patch[PIX * lp.n + p] = 0; /* the zero row */
     per = WL_WORDS / (lp.n * lp.k->lanes); /* channel groups whose weights fit in buf at once */
     if (per > MAX_GROUPS) per = MAX_GROUPS;
+    in_place(l, &lo, &hi);
+    step = l->sw * lp.iw;
 
-    for (pix = 0; pix < pixels; pix++) ebnn_out_pixel_begin(l, out, pix);
     for (c0 = 0; c0 < l->out_c; c0 += per * lp.k->lanes) {
         /* this pass's groups: in the caller's packed weights, or repacked into buf now */
         const uint32_t *wl = packed ? packed + (size_t)(c0 / lp.k->lanes) * lp.n * lp.k->lanes : buf;
@@ -282,14 +306,23 @@ static int conv2d(const lanes_kind *k, const ebnn_layer *l, const uint32_t *pack
             ebnn_group_init(&g[ng], l, out, c0 + ng * lp.k->lanes, lp.k->lanes, 1);
             if (!packed) lp.k->repack(l, lp.n, &g[ng], buf + (size_t)ng * lp.n * lp.k->lanes);
         }
-        for (b.pix0 = 0, oy = ox = 0; b.pix0 < pixels; b.pix0 += PIX) {
+        /* every pixel's groups run in channel order: ebnn_put_bits stores the first of a word */
+        for (b.pix0 = 0, oy = ox = 0, row_in = row_in_place(l, 0); b.pix0 < pixels; b.pix0 += PIX) {
             b.npix = pixels - b.pix0 < PIX ? (uint32_t)(pixels - b.pix0) : PIX;
-            for (p = 0; p < PIX; p++) { /* pixels past the last repeat it */
-                window(l, in, lp.iw, oy, ox, p, &b, patch + (size_t)p * lp.n,
-                       patch + (size_t)PIX * lp.n);
-                if (p + 1u < b.npix && ++ox == l->out_w) ox = 0, oy++;
+            for (p = 0; p < PIX; p++) {
+                /* the pixel before, for p = 0 the last of the previous block */
+                const uint32_t *const *left = b.x + (p ? p - 1u : PIX - 1u);
+                if (p >= b.npix) { /* pixels past the last repeat it */
+                    for (s = 0; s < b.segs; s++) b.x[s * PIX + p] = left[s * PIX];
+                    continue;
+                }
+                if (row_in && ox > lo && ox <= hi) /* it and its left neighbour in place */
+                    for (s = 0; s < b.segs; s++) b.x[s * PIX + p] = left[s * PIX] + step;
+                else
+                    window(l, in, lp.iw, oy, ox, p, &b, patch + (size_t)p * lp.n,
+                           patch + (size_t)PIX * lp.n);
+                if (++ox == l->out_w) ox = 0, oy++, row_in = row_in_place(l, oy);
             }
-            if (++ox == l->out_w) ox = 0, oy++;
             if (lp.k->flat) /* once per block for all the pass's groups */
                 for (p = 0; p < b.npix; p++)
                     for (s = 0; s < b.segs; s++)

@@ -98,7 +98,8 @@ static AVX512 void pm1_pixel16(const int8_t *wl, uint32_t nd, const uint8_t *x, 
                                                                            _mm512_loadu_si512((const void *)(wl + 64u * d))),
                                                       _mm512_set1_epi16(1)));
     }
-    finish16(g, pix, acc);
+    const fin16 f = fin16_of(g);
+    finish16(&f, pix, acc);
 }
 
 static AVX2 void pm1_pixel8(const int8_t *wl, uint32_t nd, const uint8_t *x, const group *g,
@@ -111,7 +112,8 @@ static AVX2 void pm1_pixel8(const int8_t *wl, uint32_t nd, const uint8_t *x, con
                                                                            _mm256_loadu_si256((const __m256i *)(const void *)(wl + 32u * d))),
                                                       _mm256_set1_epi16(1)));
     }
-    finish8(g, pix, acc);
+    const fin8 f = fin8_of(g);
+    finish8(&f, pix, acc);
 }
 
 /* Channels-in-lanes convolution with U8 input (groups == 1, more than one output pixel). */
@@ -137,7 +139,6 @@ static int u8_lanes(const ebnn_layer *l, const uint8_t *in, void *out, uint32_t 
     memset(patch, 0, 4u * nd); /* the bytes past n stay 0 */
     for (oy = 0; oy < l->out_h; oy++) {
         for (ox = 0; ox < l->out_w; ox++, pix++) {
-            ebnn_out_pixel_begin(l, out, pix);
             gather(l, in, oy, ox, 0, l->in_c, patch);
             for (i = 0; i < ng; i++) pixel(wl + i * stride, nd, patch, &g[i], pix);
         }
