@@ -46,6 +46,8 @@ static uint32_t w_buf[MAX_W_WORDS + 4];
 static uint32_t t_buf[1024];
 static uint32_t out_ref[MAX_OUT_WORDS], out_k[MAX_OUT_WORDS];
 static uint32_t mism[300]; /* up to 2 x 150 rows */
+#define MAX_PACK_WORDS 24576u /* a row's load-time repack of a layer (pack_size), when it fits */
+static uint32_t pack_buf[MAX_PACK_WORDS];
 
 static int failures;
 
@@ -213,12 +215,14 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
 /* Layer classes whose optimized paths are counted separately, so that a path the random
  * layers never reach fails the test instead of passing unexercised. */
 enum { PATH_U8_CONV, PATH_DEPTHWISE, PATH_DEPTHWISE_STRIDED, PATH_PIXEL_PAIRS, PATH_ONE_PIXEL,
-       PATH_CONV_BIN, PATH_ADJACENT_IN_PLACE, N_PATHS };
+       PATH_CONV_BIN, PATH_ADJACENT_IN_PLACE, PATH_CONV_PACKED, PATH_CONV_PACKED_ONE, N_PATHS };
 static const char *const path_names[N_PATHS] = {"u8 conv", "depthwise", "strided depthwise",
                                                 "bin conv >= 2 pixels, >= 8 channels",
                                                 "bin one pixel, window = input",
                                                 "the row's own bin conv (conv_bin)",
-                                                "bin conv, adjacent columns in place"};
+                                                "bin conv, adjacent columns in place",
+                                                "conv_bin on its load-time repack (pack)",
+                                                "conv_bin on its repack, one pixel"};
 
 /* 1 when some output row of l reads no padding row and has two adjacent columns that read no
  * padding column: the pixels whose windows conv_bin steps from their left neighbour's
@@ -257,6 +261,8 @@ static void count_paths(const ebnn_layer *l, uint32_t *paths) {
 static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized,
                        uint32_t *paths) {
     uint32_t c, bytes, i;
+    size_t words;
+    const uint32_t *packed;
     ebnn_layer l;
     for (c = 0; c < cases && failures == 0; c++) {
         while (!random_layer(&l, c % 8u == 0)) {
@@ -265,11 +271,21 @@ static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized
         memset(out_ref, 0x5A, bytes);
         memset(out_k, 0xA5, bytes); /* garbage the kernel must overwrite */
         ebnn_ref_conv2d(&l, in_buf, out_ref);
+        /* every other case, where the row repacks the layer: its repack as ebnn_pack makes it
+         * (into garbage), which ebnn_conv2d_packed hands to conv_bin whatever the pixels */
+        packed = NULL;
+        if (k->pack_size != NULL && c % 2u == 1u && (words = k->pack_size(&l)) != 0 &&
+            words <= MAX_PACK_WORDS) {
+            memset(pack_buf, 0xA5, 4u * words);
+            k->pack(&l, pack_buf);
+            packed = pack_buf;
+        }
         /* the row's own BIN path first, as ebnn_conv2d_try tries it (groups == 1) */
         if (k->conv_bin != NULL && l.in_type == EBNN_T_BIN && l.groups == 1 &&
-            k->conv_bin(&l, NULL, in_buf, out_k)) {
+            k->conv_bin(&l, packed, in_buf, out_k)) {
             ++*optimized;
-            paths[PATH_CONV_BIN]++;
+            paths[packed == NULL ? PATH_CONV_BIN
+                  : l.out_h * l.out_w == 1 ? PATH_CONV_PACKED_ONE : PATH_CONV_PACKED]++;
             if (adjacent_in_place(&l)) paths[PATH_ADJACENT_IN_PLACE]++;
         } else if (ebnn_conv2d_try(k, &l, in_buf, out_k)) {
             ++*optimized;
@@ -513,14 +529,18 @@ int main(int argc, char **argv) {
         ta_write(" through the kernel, the rest on ref\n");
         if (optimized < cases / 3u) fail("too few optimized cases", k->name, optimized, cases);
         for (p = 0; p < N_PATHS; p++) {
-            /* conv_bin's classes, which the random layers must reach where the row has one */
-            int own = p == PATH_CONV_BIN || p == PATH_ADJACENT_IN_PLACE;
+            /* conv_bin's classes, and its repack's, which the random layers must reach where
+             * the row has them */
+            int own = p == PATH_CONV_BIN || p == PATH_ADJACENT_IN_PLACE, repack = p == PATH_CONV_PACKED;
             ta_write("    "), ta_write(path_names[p]), ta_write(": "), put_u(paths[p]);
             ta_write(" through the kernel\n");
-            if (paths[p] == 0 && own && k->conv_bin != NULL) fail(path_names[p], k->name, 0, cases);
+            if (paths[p] == 0 && ((own && k->conv_bin != NULL) || (repack && k->pack_size != NULL)))
+                fail(path_names[p], k->name, 0, cases);
 #if defined(__arm__) || defined(__aarch64__)
-            /* every ARM kernel has the driver's paths as well */
-            if (paths[p] == 0 && !own) fail(path_names[p], k->name, 0, cases);
+            /* every ARM kernel has the driver's paths as well, and a row with a repack takes
+             * dense batch 1 through it there (Helium: x86's lanes leave one pixel) */
+            if (paths[p] == 0 && (p == PATH_CONV_PACKED_ONE ? k->pack_size != NULL : !own && !repack))
+                fail(path_names[p], k->name, 0, cases);
 #endif
         }
     }

@@ -8,7 +8,8 @@
  * The program prints, in call order, one line per measured region:
  *     region <kind> <layer> <kernel> <binary MACs> [<ticks>]
  * (ticks only on bare metal), and first an "empty" region, the cost of the marks themselves.
- * Kinds: "layer" is the whole CONV2D/DENSE call (driver, window copies, thresholds), "loop"
+ * Kinds: "layer" is the whole CONV2D/DENSE call (driver, window copies, thresholds; on the
+ * row's load-time repack where it has one, made before the region), "loop"
  * one xorpop call on the layer's first window against every output channel, i.e. the inner
  * loops alone ("loop2" where the kernel has xorpop2, AArch64 NEON, convolutions: one xorpop2
  * call on two windows), "call"/"call2" the same calls of a no-op (their own cost, which the
@@ -66,6 +67,9 @@ static uint32_t ta_read_file(const char *name, void *buf, uint32_t cap) {
 #define POOL_BYTES (W_WORDS * 4u > MODEL_CAP + ARENA_CAP ? W_WORDS * 4u : MODEL_CAP + ARENA_CAP)
 static uint32_t pool[POOL_BYTES / 4u] __attribute__((aligned(EBNN_ALIGN)));
 static uint32_t *const w_buf = pool;
+/* a kernel row's load-time repack of the layer (its pack), after the weights */
+static uint32_t *const pack_buf = pool + W_WORDS;
+#define PACK_CAP (POOL_BYTES / 4u - W_WORDS)
 static uint8_t *const model_buf = (uint8_t *)pool;
 static uint8_t *const arena_buf = (uint8_t *)pool + MODEL_CAP;
 static uint32_t in_buf[IN_WORDS], out_buf[OUT_WORDS];
@@ -179,9 +183,16 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
     n = (uint32_t)k * k * ebnn_words(c);
     macs = (uint64_t)l.out_h * l.out_w * out_c * k * k * c;
     for (i = 0;; i++) {
+        const uint32_t *packed = NULL;
+        size_t words;
         kern = ebnn_kernel_at(i);
+        /* the row's repack of the layer, where it has one, done beforehand as ebnn_pack does
+         * at load time */
+        if (kern != NULL && kern->pack_size != NULL && (words = kern->pack_size(&l)) != 0 &&
+            words <= PACK_CAP)
+            kern->pack(&l, pack_buf), packed = pack_buf;
         bench_mark();
-        ebnn_conv2d_with(kern, &l, in_buf, out_buf);
+        ebnn_conv2d_packed_with(kern, &l, packed, in_buf, out_buf);
         bench_mark();
         report("layer", name, kern ? kern->name : "ref", macs);
         if (kern == NULL) break;

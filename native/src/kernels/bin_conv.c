@@ -76,8 +76,9 @@ static const uint32_t *window(const ebnn_layer *l, const uint32_t *in, uint32_t 
     return patch;
 }
 
-/* The cut of each output channel c0 .. c0 + rows - 1 (ebnn_mism_cut), once per chunk. */
-static void cuts(const ebnn_layer *l, uint32_t c0, uint32_t rows, uint32_t terms, uint32_t *cut) {
+/* The cut of each output channel c0 .. c0 + rows - 1 (ebnn_mism_cut), once per chunk (and
+ * per pass of mve_lanes.c's repack). */
+void ebnn_bin_cuts(const ebnn_layer *l, uint32_t c0, uint32_t rows, uint32_t terms, uint32_t *cut) {
     uint32_t j;
     for (j = 0; j < rows; j++) {
         uint32_t c = c0 + j;
@@ -182,7 +183,7 @@ __attribute__((noinline)) static int many_pixels(const ebnn_layer *l, const uint
     for (c0 = 0; c0 < l->out_c; c0 += chunk) {
         uint32_t rows = l->out_c - c0 < chunk ? l->out_c - c0 : chunk;
         const uint32_t *w = l->weights + (size_t)c0 * n;
-        if (use_cuts) cuts(l, c0, rows, terms, cut);
+        if (use_cuts) ebnn_bin_cuts(l, c0, rows, terms, cut);
         for (pix = 0, oy = 0, ox = 0; pix < npix; pix++) {
             const uint32_t *x = window(l, in, iw, oy, ox, patch);
             if (++ox == l->out_w) ox = 0, oy++;

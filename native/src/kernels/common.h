@@ -25,11 +25,12 @@ static inline uint32_t ebnn_bits_at(const uint32_t *p, uint32_t start, uint32_t 
  * mismatches, y = T - 2m, and the bit is (m < cut) XOR flip, as
  *   flip = 0: y >= t  <=>  m <= floor((T - t) / 2)  <=>  m < floor((T - t) / 2) + 1
  *   flip = 1: y <= t  <=>  m >= ceil((T - t) / 2)   <=>  NOT (m < floor((T - t + 1) / 2)),
- * clamped to 0 .. T + 1 so that any m <= T compares right (and (m - cut) >> 31 is m < cut). */
+ * both floor((T - t + 2 - flip) / 2), clamped to 0 .. T + 1 so that any m <= T compares right
+ * (and (m - cut) >> 31 is m < cut). */
 static inline uint32_t ebnn_mism_cut(uint32_t terms, int32_t t, uint32_t flip) {
-    int64_t a = (int64_t)terms - t + (int64_t)flip;
-    int64_t c = (a >= 0 ? a / 2 : -((1 - a) / 2)) + (int64_t)(flip ^ 1u);
-    return c < 0 ? 0u : c > (int64_t)terms + 1 ? terms + 1u : (uint32_t)c;
+    /* floor(a / 2) is below 0 exactly when a is */
+    int64_t a = (int64_t)terms + 2 - (int64_t)flip - t;
+    return a < 0 ? 0u : a / 2 > (int64_t)terms + 1 ? terms + 1u : (uint32_t)(a / 2);
 }
 
 /* Clears the BIN words of output pixel pix so that channels are OR-ed in and the bits at

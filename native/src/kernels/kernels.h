@@ -72,10 +72,11 @@ typedef struct {
     ebnn_thresh_bits_fn thresh_bits; /* the same for few pixels, NULL: ebnn_ref_thresh_bits */
     ebnn_conv_u8_fn conv_u8;     /* U8 input (the 8-bit first layer) */
     ebnn_conv_bin_fn depthwise;  /* BIN depthwise (groups == in_c == out_c) */
-    /* BIN convolution its own way, before the driver (x86: channels in lanes; NEON: 3x3 in
-     * place), for layers of >= 2 output pixels (ebnn_conv2d_try does not offer it others), and its
-     * load-time weight repack: the words layer l takes (0: none, the layer is not repacked)
-     * and the repack into them (ebnn_pack, pack.c). */
+    /* BIN convolution its own way, before the driver (x86 and Helium: channels in lanes;
+     * NEON: 3x3 in place), for layers of >= 2 output pixels (ebnn_conv2d_try does not offer it
+     * others; ebnn_conv2d_packed offers it every layer with its repack, dense batch 1 too), and
+     * its load-time weight repack: the words layer l takes (0: none, the layer is not
+     * repacked) and the repack into them (ebnn_pack, pack.c). */
     ebnn_conv_packed_fn conv_bin;
     size_t (*pack_size)(const ebnn_layer *l);
     void (*pack)(const ebnn_layer *l, uint32_t *packed);
@@ -100,6 +101,8 @@ const ebnn_kernel *ebnn_kernel_at(uint32_t i);
  * (when not NULL) where the layer has two left (bin_conv.c). Returns 0, having written nothing, for
  * layers it does not handle (groups > 1, a window larger than its stack patch). */
 int ebnn_bin_conv2d(const ebnn_layer *l, const uint32_t *in, void *out, const ebnn_kernel *k);
+/* The driver's cuts (ebnn_mism_cut) of output channels c0 .. c0 + rows - 1 of terms terms. */
+void ebnn_bin_cuts(const ebnn_layer *l, uint32_t c0, uint32_t rows, uint32_t terms, uint32_t *cut);
 
 /* ---- the paths the rows point to (each 0, having written nothing, for the layers it does
  * not handle) ---- */
@@ -131,6 +134,15 @@ int ebnn_swar_u8_conv2d(const ebnn_layer *l, const uint8_t *in, void *out);
  * (ARMv7: 64 or 128), out_c a multiple of 8 (neon_conv3x3.c); packed unused (repacked per
  * call). */
 int ebnn_neon_conv3x3(const ebnn_layer *l, const uint32_t *packed, const uint32_t *in, void *out);
+/* Helium channels-in-lanes BIN convolution, BIN output, windows of 2 to 31 words, input rows
+ * that fit its stack buffer, and its repack with the cuts (mve_lanes.c); packed NULL:
+ * repacked per call, for layers of >= 8 pixels whose repack fits 3 KiB. The byte popcount
+ * table of both Helium paths (mve.c). */
+int ebnn_mve_lanes_conv2d(const ebnn_layer *l, const uint32_t *packed, const uint32_t *in,
+                          void *out);
+size_t ebnn_mve_lanes_pack_size(const ebnn_layer *l);
+void ebnn_mve_lanes_pack(const ebnn_layer *l, uint32_t *packed);
+extern const uint8_t ebnn_mve_pop8[256];
 /* Depthwise BIN convolution, bit-sliced (arm_depthwise.c). */
 int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);
 /* MAXPOOL, BINARIZE and THRESHOLD for every layer, with the SIMD the build has (arm_ops.c):
@@ -145,6 +157,9 @@ int ebnn_conv2d_try(const ebnn_kernel *k, const ebnn_layer *l, const void *in, v
 
 /* ebnn_conv2d with a given kernel (NULL: the reference), for tests and benchmarks. */
 void ebnn_conv2d_with(const ebnn_kernel *k, const ebnn_layer *l, const void *in, void *out);
+/* ebnn_conv2d_packed with a given kernel and its repack of l (packed NULL: ebnn_conv2d_with). */
+void ebnn_conv2d_packed_with(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *packed,
+                             const void *in, void *out);
 /* ebnn_threshold with a given kernel (NULL: the reference). */
 void ebnn_threshold_with(const ebnn_kernel *k, const ebnn_layer *l, const int32_t *in,
                          uint32_t *out);

@@ -12,19 +12,20 @@
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 
-/* Popcount of every byte value, built from the recurrence pop(4a+b) = pop(a) + pop(b). */
+/* Popcount of every byte value, built from the recurrence pop(4a+b) = pop(a) + pop(b) (also
+ * the gather table of mve_lanes.c). */
 #define P2(n) n, n + 1, n + 1, n + 2
 #define P4(n) P2(n), P2(n + 1), P2(n + 1), P2(n + 2)
 #define P6(n) P4(n), P4(n + 1), P4(n + 1), P4(n + 2)
-static const uint8_t pop8[256] = {P6(0), P6(1), P6(1), P6(2)};
+const uint8_t ebnn_mve_pop8[256] = {P6(0), P6(1), P6(1), P6(2)};
 
 /* Popcount bytes of x XOR w. */
 static inline uint8x16_t pop_xor(uint32x4_t xv, uint32x4_t wv) {
-    return vldrbq_gather_offset_u8(pop8, vreinterpretq_u8_u32(veorq_u32(xv, wv)));
+    return vldrbq_gather_offset_u8(ebnn_mve_pop8, vreinterpretq_u8_u32(veorq_u32(xv, wv)));
 }
 
 /* Blocks of 4 rows in assembly (GCC's loop spent 3 instructions a step on its counter and
- * about 30 a block on spilled pointers): mve_rows(x, w, n, blocks, mism, pop8) for n >= 2.
+ * about 30 a block on spilled pointers): mve_rows(x, w, n, blocks, mism, table) for n >= 2.
  * Registers: r0 the window, r1/r5/r7/r9 the block's 4 rows, r2 whole vectors per row, r3 the
  * blocks left, r4/r6/r8/r10 the counts (VADDVA adds into even registers), r11 the table, r12
  * the row's bytes, lr the low-overhead loop's count; mism on the stack, below it 16 zero
@@ -110,7 +111,8 @@ static void xorpop_mve(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_
         return;
     }
     r = rows & ~3u;
-    if (r != 0u) (whole < n ? mve_rows_tail : mve_rows_whole)(x, w, n, r / 4u, mism, pop8);
+    if (r != 0u)
+        (whole < n ? mve_rows_tail : mve_rows_whole)(x, w, n, r / 4u, mism, ebnn_mve_pop8);
     p = vctp32q(n - whole);
     for (; r < rows; r++) {
         const uint32_t *wr = w + (size_t)r * n;
@@ -200,12 +202,14 @@ static void thresh_bits_mve(const uint32_t *mism, const int32_t *thresholds,
     }
 }
 
-/* The row: the 8-bit first layer is mve_u8.c's, the depthwise and the other ops ARM's (with
- * Helium in this build). */
+/* The row: channels in lanes for windows of up to 31 words (mve_lanes.c), the 8-bit first
+ * layer mve_u8.c's, the depthwise and the other ops ARM's (with Helium in this build). */
 const ebnn_kernel ebnn_kernel_mve = {
     .name = "mve", .xorpop = xorpop_mve, .cut_bits = cut_bits_mve,
     .thresh_bits = thresh_bits_mve, .conv_u8 = ebnn_mve_u8_conv2d,
-    .depthwise = ebnn_arm_depthwise_conv2d, .threshold = ebnn_arm_threshold,
+    .depthwise = ebnn_arm_depthwise_conv2d, .conv_bin = ebnn_mve_lanes_conv2d,
+    .pack_size = ebnn_mve_lanes_pack_size, .pack = ebnn_mve_lanes_pack,
+    .threshold = ebnn_arm_threshold,
     .maxpool = ebnn_arm_maxpool, .binarize = ebnn_arm_binarize};
 
 #else

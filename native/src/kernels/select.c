@@ -28,9 +28,9 @@
 #define V6M_ROWS(K)
 #endif
 #define ROWS(K) X86_ROWS(K) NEON_ROWS(K) MVE_ROWS(K) V6M_ROWS(K) K(swar)
-/* Builds with rows that have their own BIN convolution (conv_bin: x86 lanes, NEON 3x3); in the
- * others the test before its call would only cost flash. */
-#if defined(__x86_64__) || defined(__ARM_NEON)
+/* Builds with rows that have their own BIN convolution (conv_bin: x86 and Helium lanes, NEON
+ * 3x3); in the others the test before its call would only cost flash. */
+#if defined(__x86_64__) || defined(__ARM_NEON) || defined(__ARM_FEATURE_MVE)
 #define CONV_BIN_ROWS 1
 #else
 #define CONV_BIN_ROWS 0
@@ -73,12 +73,16 @@ void ebnn_conv2d(const ebnn_layer *l, const void *in, void *out) {
     ebnn_conv2d_with(ebnn_kernel_at(0), l, in, out);
 }
 
-void ebnn_conv2d_packed(const ebnn_layer *l, const uint32_t *packed, const void *in, void *out) {
-    const ebnn_kernel *k = ebnn_kernel_at(0);
+void ebnn_conv2d_packed_with(const ebnn_kernel *k, const ebnn_layer *l, const uint32_t *packed,
+                             const void *in, void *out) {
     if (packed != NULL && k != NULL && k->conv_bin != NULL &&
         k->conv_bin(l, packed, (const uint32_t *)in, out))
         return;
     ebnn_conv2d_with(k, l, in, out);
+}
+
+void ebnn_conv2d_packed(const ebnn_layer *l, const uint32_t *packed, const void *in, void *out) {
+    ebnn_conv2d_packed_with(ebnn_kernel_at(0), l, packed, in, out);
 }
 
 void ebnn_maxpool(const ebnn_layer *l, const uint32_t *in, uint32_t *out) {
