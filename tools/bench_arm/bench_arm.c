@@ -192,7 +192,8 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
             words <= PACK_CAP)
             kern->pack(&l, pack_buf), packed = pack_buf;
         bench_mark();
-        ebnn_conv2d_packed_with(kern, &l, packed, in_buf, out_buf);
+        if (packed != NULL) ebnn_conv2d_packed_with(kern, &l, packed, in_buf, out_buf);
+        else ebnn_conv2d_with(kern, &l, in_buf, out_buf);
         bench_mark();
         report("layer", name, kern ? kern->name : "ref", macs);
         if (kern == NULL) break;

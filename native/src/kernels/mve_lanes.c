@@ -73,8 +73,8 @@ typedef struct {
  * r0 the window, r1 the output, r2 c, r3 the row length, r4 the bits, r5 the records, r6 the
  * passes left, r7 the rows left, r8 the row then -255, r9 the skip, r10 the input word,
  * r11 the table, r12 0x10001; q0-q3 the groups' byte counts, q4 the input word, q5 the
- * weights, q6 the popcounts. Per pass 32 instructions besides the words and 4 a window row,
- * per pixel 8 more. */
+ * weights, q6 the popcounts. Per pass 33 instructions besides the words (19 each) and 4 a
+ * window row, per pixel 8 more. */
 __attribute__((naked, noinline)) static uint16_t *lanes_row(
     __attribute__((unused)) const uint32_t *x, __attribute__((unused)) uint16_t *o,
     __attribute__((unused)) lanes_ctx *c) {
