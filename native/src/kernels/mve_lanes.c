@@ -119,12 +119,16 @@ __attribute__((naked, noinline)) static uint16_t *lanes_row(
                    "pop {r4-r11, pc}\n\t");
 }
 
-/* The words of l's windows, 0 when l is not a layer of this path (one-word windows stay with
- * the driver, whose rows of one word take 4 channels per vector). */
-__attribute__((noinline)) static uint32_t window_words(const ebnn_layer *l) {
-    uint32_t n = (uint32_t)l->kh * l->kw * ebnn_words(l->in_c);
+/* The words of l's windows, 0 when l is not a layer of this path: one-word windows stay with
+ * the driver (its rows of one word take 4 channels per vector), and so do maps too wide for
+ * the buffer of ebnn_mve_lanes_conv2d, kh + 1 copied input rows of *run words (the input row
+ * between its padding, or the windows of an output row, whichever is wider). */
+__attribute__((noinline)) static uint32_t window_words(const ebnn_layer *l, uint32_t *run) {
+    uint32_t iw = ebnn_words(l->in_c), n = (uint32_t)l->kh * l->kw * iw;
+    uint32_t span = ((l->out_w - 1u) * l->sw + l->kw) * iw, wide = (l->pw + l->in_w) * iw;
+    *run = span > wide ? span : wide;
     return l->in_type == EBNN_T_BIN && l->out_type == EBNN_T_BIN && l->groups == 1 &&
-                   n >= 2u && n <= MAX_WORDS
+                   n >= 2u && n <= MAX_WORDS && (l->kh + 1u) * *run <= ROW_WORDS
                ? n
                : 0u;
 }
@@ -148,26 +152,25 @@ __attribute__((cold)) static void record(const ebnn_layer *l, uint32_t n, uint32
 }
 
 __attribute__((cold)) size_t ebnn_mve_lanes_pack_size(const ebnn_layer *l) {
-    uint32_t n = window_words(l);
+    uint32_t run, n = window_words(l, &run);
     return n != 0u ? (size_t)(l->out_c + 15u) / 16u * REC_WORDS(n) : 0u;
 }
 
 __attribute__((cold)) void ebnn_mve_lanes_pack(const ebnn_layer *l, uint32_t *packed) {
-    uint32_t n = window_words(l), c0;
+    uint32_t run, n = window_words(l, &run), c0;
     for (c0 = 0; n != 0u && c0 < l->out_c; c0 += 16u, packed += REC_WORDS(n))
         record(l, n, c0, packed);
 }
 
 __attribute__((cold)) int ebnn_mve_lanes_conv2d(const ebnn_layer *l, const uint32_t *packed,
                                               const uint32_t *in, void *out) {
-    uint32_t buf[BUF_WORDS], rows[ROW_WORDS], n = window_words(l), iw = ebnn_words(l->in_c);
     /* a copied input row: pw zero pixels, the input row (line words), zeros to the windows'
      * end (run words in all) */
-    uint32_t kh = l->kh, line = l->in_w * iw, span = ((l->out_w - 1u) * l->sw + l->kw) * iw;
-    uint32_t run = span > l->pw * iw + line ? span : l->pw * iw + line, oy, ky;
+    uint32_t buf[BUF_WORDS], rows[ROW_WORDS], run, n = window_words(l, &run);
+    uint32_t iw = ebnn_words(l->in_c), kh = l->kh, line = l->in_w * iw, oy, ky;
     uint16_t *o = (uint16_t *)out;
     lanes_ctx c;
-    if (n == 0u || (kh + 1u) * run > ROW_WORDS) return 0;
+    if (n == 0u) return 0;
     c.passes = (l->out_c + 15u) / 16u;
     if (packed == NULL) { /* repacked now, where it fits and pays */
         if ((size_t)l->out_h * l->out_w < MIN_PIXELS || ebnn_mve_lanes_pack_size(l) > BUF_WORDS)
