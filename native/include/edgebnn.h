@@ -130,12 +130,14 @@ ebnn_status ebnn_infer_batch(const ebnn_model *m, const uint8_t *inputs, uint32_
 /* Index of the first largest score. */
 uint32_t ebnn_argmax(const int32_t *scores, uint32_t n);
 
-/* ---- host options: load-time weight repack, threads ----
+/* ---- options: load-time weight repack (host, Cortex-M4/M7/M33/M55), threads (host) ----
  * Optional; ebnn_infer / ebnn_infer_batch need neither and are unchanged (what the firmware
  * calls). Both leave the scores bit-identical to ebnn_infer's. */
 /* Bytes of the load-time repack of m's weights for the kernel this CPU runs: the layers that
- * kernel runs with channels in lanes (x86 AVX-512/AVX2) otherwise repack their weights on
- * every call. A small header only (no layer benefits) elsewhere, e.g. on ARM. */
+ * kernel runs with channels in lanes (x86 AVX-512/AVX2, Helium) otherwise repack their weights
+ * on every call; on Cortex-M4/M7/M33 its BIN -> BIN layers run output-sliced only on the repack
+ * (about the size of their weights; none in builds with EBNN_NO_PACK). A small header only (no
+ * layer benefits) elsewhere, e.g. on ARMv7-A, AArch64 and the Cortex-M0. */
 size_t ebnn_pack_size(const ebnn_model *m);
 /* Fills packed (EBNN_ALIGN-aligned, size >= ebnn_pack_size(m), owned by the caller and kept
  * unchanged while used) with the repacked weights. Make it again after the weights change

@@ -1,7 +1,8 @@
 /* Every optimized kernel this CPU can run against the scalar reference, bit for bit: the
  * xorpop primitive on random lengths, row counts and misaligned pointers, then CONV2D/DENSE
  * on random shapes (odd channel counts, sizes not a multiple of the word width, padding,
- * strides 1-2, groups incl. depthwise, U8 and BIN input, BIN and I32 output).
+ * strides 1-2, groups incl. depthwise, U8 and BIN input, BIN and I32 output), every other
+ * layer on the row's load-time repack where the row repacks it.
  *
  * One file for every target: the host (ASan build), Linux user mode under qemu-aarch64 /
  * qemu-arm, and bare-metal Cortex-M under qemu-system-arm (-DEBNN_BAREMETAL, with
@@ -215,14 +216,28 @@ static int random_layer(ebnn_layer *l, uint32_t big) {
 /* Layer classes whose optimized paths are counted separately, so that a path the random
  * layers never reach fails the test instead of passing unexercised. */
 enum { PATH_U8_CONV, PATH_DEPTHWISE, PATH_DEPTHWISE_STRIDED, PATH_PIXEL_PAIRS, PATH_ONE_PIXEL,
-       PATH_CONV_BIN, PATH_ADJACENT_IN_PLACE, PATH_CONV_PACKED, PATH_CONV_PACKED_ONE, N_PATHS };
+       PATH_CONV_BIN, PATH_ADJACENT_IN_PLACE, PATH_CONV_PACKED, PATH_CONV_PACKED_ONE,
+       PATH_PACKED_RAGGED, PATH_PACKED_PARTIAL, PATH_PACKED_STRIDED, PATH_PACKED_PADDED, N_PATHS };
 static const char *const path_names[N_PATHS] = {"u8 conv", "depthwise", "strided depthwise",
                                                 "bin conv >= 2 pixels, >= 8 channels",
                                                 "bin one pixel, window = input",
                                                 "the row's own bin conv (conv_bin)",
                                                 "bin conv, adjacent columns in place",
                                                 "conv_bin on its load-time repack (pack)",
-                                                "conv_bin on its repack, one pixel"};
+                                                "conv_bin on its repack, one pixel",
+                                                "  on its repack, in_c not a multiple of 32",
+                                                "  on its repack, out_c not a multiple of 32",
+                                                "  on its repack, stride 2",
+                                                "  on its repack, padded"};
+
+/* 1 where the row's conv_bin repacks unpacked layers per call (the Cortex-M output-sliced path
+ * runs only on its load-time repack). */
+static int repacks_per_call(const ebnn_kernel *k) {
+#if defined(EBNN_SLICED)
+    if (k->conv_bin == ebnn_swar_sliced_conv2d) return 0;
+#endif
+    return k->conv_bin != NULL;
+}
 
 /* 1 when some output row of l reads no padding row and has two adjacent columns that read no
  * padding column: the pixels whose windows conv_bin steps from their left neighbour's
@@ -287,6 +302,12 @@ static void check_conv(const ebnn_kernel *k, uint32_t cases, uint32_t *optimized
             paths[packed == NULL ? PATH_CONV_BIN
                   : l.out_h * l.out_w == 1 ? PATH_CONV_PACKED_ONE : PATH_CONV_PACKED]++;
             if (adjacent_in_place(&l)) paths[PATH_ADJACENT_IN_PLACE]++;
+            if (packed != NULL) {
+                paths[PATH_PACKED_RAGGED] += l.in_c % 32u != 0;
+                paths[PATH_PACKED_PARTIAL] += l.out_c % 32u != 0;
+                paths[PATH_PACKED_STRIDED] += l.sh > 1 || l.sw > 1;
+                paths[PATH_PACKED_PADDED] += l.ph > 0 || l.pw > 0;
+            }
         } else if (ebnn_conv2d_try(k, &l, in_buf, out_k)) {
             ++*optimized;
             count_paths(&l, paths);
@@ -530,11 +551,13 @@ int main(int argc, char **argv) {
         if (optimized < cases / 3u) fail("too few optimized cases", k->name, optimized, cases);
         for (p = 0; p < N_PATHS; p++) {
             /* conv_bin's classes, and its repack's, which the random layers must reach where
-             * the row has them */
-            int own = p == PATH_CONV_BIN || p == PATH_ADJACENT_IN_PLACE, repack = p == PATH_CONV_PACKED;
+             * the row has them (unpacked where it repacks per call) */
+            int own = p == PATH_CONV_BIN || p == PATH_ADJACENT_IN_PLACE;
+            int repack = p == PATH_CONV_PACKED || p >= PATH_PACKED_RAGGED;
             ta_write("    "), ta_write(path_names[p]), ta_write(": "), put_u(paths[p]);
             ta_write(" through the kernel\n");
-            if (paths[p] == 0 && ((own && k->conv_bin != NULL) || (repack && k->pack_size != NULL)))
+            if (paths[p] == 0 && ((own && (p == PATH_CONV_BIN ? repacks_per_call(k) : k->conv_bin != NULL)) ||
+                                  (repack && k->pack_size != NULL)))
                 fail(path_names[p], k->name, 0, cases);
 #if defined(__arm__) || defined(__aarch64__)
             /* every ARM kernel has the driver's paths as well, and a row with a repack takes

@@ -12,9 +12,10 @@
  * row's load-time repack where it has one, made before the region), "loop"
  * one xorpop call on the layer's first window against every output channel, i.e. the inner
  * loops alone ("loop2" where the kernel has xorpop2, AArch64 NEON, convolutions: one xorpop2
- * call on two windows), "call"/"call2" the same calls of a no-op (their own cost, which the
- * loop figures leave out), "model" one ebnn_infer of a model file (bench_models). No malloc:
- * static buffers sized for the largest layer. */
+ * call on two windows; where the Cortex-M output-sliced path runs the layer, its blocks
+ * against the first window), "call"/"call2" the same calls of a no-op (their own cost, which
+ * the loop figures leave out), "model" one ebnn_infer of a model file (bench_models). No
+ * malloc: static buffers sized for the largest layer. */
 #include <string.h>
 
 #include "edgebnn.h"
@@ -158,6 +159,18 @@ __attribute__((noinline)) static void loop_region(ebnn_xorpop_fn f, ebnn_xorpop2
     bench_mark();
 }
 
+#if defined(EBNN_SLICED)
+/* The inner loop of the output-sliced path (swar_sliced.c) where it runs the layer: every block
+ * of 32 output channels against the first window, whose xy words are made before the count. */
+__attribute__((noinline)) static void sliced_region(const ebnn_layer *l, const uint32_t *packed) {
+    static uint32_t xy[2u * 256u + 3u];
+    ebnn_swar_sliced_xy(l, in_buf, -(int32_t)l->ph, -(int32_t)l->pw, l->kw, xy);
+    bench_mark();
+    ebnn_swar_sliced_pixel(l, packed, xy, out_buf);
+    bench_mark();
+}
+#endif
+
 __attribute__((noinline)) static void xorpop_none(const uint32_t *x, const uint32_t *w,
                                                   uint32_t n, uint32_t rows, uint32_t *mism_) {
     (void)x, (void)w, (void)n, (void)rows, (void)mism_;
@@ -197,6 +210,13 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
         bench_mark();
         report("layer", name, kern ? kern->name : "ref", macs);
         if (kern == NULL) break;
+#if defined(EBNN_SLICED)
+        if (packed != NULL && kern->conv_bin == ebnn_swar_sliced_conv2d) {
+            sliced_region(&l, packed);
+            report("loop", name, kern->name, macs / ((uint64_t)l.out_h * l.out_w));
+            continue;
+        }
+#endif
         /* layers of several pixels run two windows per call where the kernel has xorpop2
          * (ebnn_bin_conv2d) */
         if (kern->xorpop2 != NULL && l.out_h * l.out_w >= 2) {

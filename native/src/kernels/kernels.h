@@ -59,7 +59,7 @@ static inline uint32_t ebnn_mism_bit(uint32_t m, int32_t t, uint32_t flip, uint3
 typedef int (*ebnn_conv_u8_fn)(const ebnn_layer *l, const uint8_t *in, void *out);
 typedef int (*ebnn_conv_bin_fn)(const ebnn_layer *l, const uint32_t *in, void *out);
 /* The same reading weights repacked at load time by the row's pack (packed NULL: repack on
- * the fly). */
+ * the fly, or 0 where a path runs only on the load-time repack). */
 typedef int (*ebnn_conv_packed_fn)(const ebnn_layer *l, const uint32_t *packed,
                                    const uint32_t *in, void *out);
 
@@ -73,10 +73,11 @@ typedef struct {
     ebnn_conv_u8_fn conv_u8;     /* U8 input (the 8-bit first layer) */
     ebnn_conv_bin_fn depthwise;  /* BIN depthwise (groups == in_c == out_c) */
     /* BIN convolution its own way, before the driver (x86 and Helium: channels in lanes;
-     * NEON: 3x3 in place), for layers of >= 2 output pixels (ebnn_conv2d_try does not offer it
-     * others; ebnn_conv2d_packed offers it every layer with its repack, dense batch 1 too), and
-     * its load-time weight repack: the words layer l takes (0: none, the layer is not
-     * repacked) and the repack into them (ebnn_pack, pack.c). */
+     * NEON: 3x3 in place; Cortex-M4/M7/M33: output-sliced, only on the load-time repack), for
+     * layers of >= 2 output pixels (ebnn_conv2d_try does not offer it others; ebnn_conv2d_packed
+     * offers it every layer with its repack, dense batch 1 too), and its load-time weight
+     * repack: the words layer l takes (0: none, the layer is not repacked) and the repack into
+     * them (ebnn_pack, pack.c). */
     ebnn_conv_packed_fn conv_bin;
     size_t (*pack_size)(const ebnn_layer *l);
     void (*pack)(const ebnn_layer *l, uint32_t *packed);
@@ -143,6 +144,27 @@ int ebnn_mve_lanes_conv2d(const ebnn_layer *l, const uint32_t *packed, const uin
 size_t ebnn_mve_lanes_pack_size(const ebnn_layer *l);
 void ebnn_mve_lanes_pack(const ebnn_layer *l, uint32_t *packed);
 extern const uint8_t ebnn_mve_pop8[256];
+/* Output-sliced BIN convolution (swar_sliced.c), the swar row's conv_bin where that row is the
+ * best (Cortex-M with DSP, no Helium; EBNN_SLICED), for layers of BIN input and output, groups ==
+ * 1, windows of <= 4096 input bits and >= 3/4 of the 32-channel blocks' lanes in use. Only on
+ * the row's load-time repack (pack_size / pack, for ebnn_pack): packed NULL returns 0, so a
+ * build that never calls ebnn_pack (the firmware) defines EBNN_NO_PACK to leave it out. The
+ * benchmark's inner loop: ebnn_swar_sliced_xy, the xy words of window columns ix0 ..
+ * ix0 + ncol - 1 of rows iy0 .. iy0 + kh - 1 (padding zero), column by column, into xy (2 *
+ * 256 + 3 words); ebnn_swar_sliced_pixel, every 32-channel block against the window at xy, the
+ * output pixel's words into out. */
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FEATURE_DSP) && \
+    !defined(__ARM_FEATURE_MVE) && !defined(EBNN_NO_PACK)
+#define EBNN_SLICED 1
+#endif
+int ebnn_swar_sliced_conv2d(const ebnn_layer *l, const uint32_t *packed, const uint32_t *in,
+                            void *out);
+size_t ebnn_swar_sliced_pack_size(const ebnn_layer *l);
+void ebnn_swar_sliced_pack(const ebnn_layer *l, uint32_t *packed);
+void ebnn_swar_sliced_xy(const ebnn_layer *l, const uint32_t *in, int32_t iy0, int32_t ix0,
+                         uint32_t ncol, uint32_t *xy);
+void ebnn_swar_sliced_pixel(const ebnn_layer *l, const uint32_t *packed, uint32_t *xy,
+                            uint32_t *out);
 /* Depthwise BIN convolution, bit-sliced (arm_depthwise.c). */
 int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);
 /* MAXPOOL, BINARIZE and THRESHOLD for every layer, with the SIMD the build has (arm_ops.c):

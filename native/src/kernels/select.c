@@ -54,10 +54,13 @@ static inline int try_paths(const ebnn_kernel *k, const ebnn_layer *l, const voi
         return 1;
     if (l->in_type == EBNN_T_U8) return k->conv_u8 != NULL && k->conv_u8(l, (const uint8_t *)in, out);
     /* the BIN paths (each tests in_type); the rows' own ones run layers of >= 2 output pixels,
-     * so one-pixel layers (the driver's one_pixel) skip the call where rows have them */
+     * so one-pixel layers (the driver's one_pixel) skip the call where rows have them; the
+     * Cortex-M4/M7/M33 row's runs only on its load-time repack (ebnn_conv2d_packed) */
+#if !defined(EBNN_SLICED)
     if ((!CONV_BIN_ROWS || (uint32_t)l->out_h * l->out_w >= 2u) && k->conv_bin != NULL &&
         k->conv_bin(l, NULL, (const uint32_t *)in, out))
         return 1;
+#endif
     return ebnn_bin_conv2d(l, (const uint32_t *)in, out, k);
 }
 

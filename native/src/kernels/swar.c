@@ -482,10 +482,15 @@ static void thresh_bits_t2(const uint32_t *mism, const int32_t *thresholds, cons
 #endif
 
 /* The row. On ARM also the 8-bit first layer without SIMD (swar_u8.c), the depthwise and the
- * other ops of arm_*.c (which only compile there); elsewhere the reference does those. */
+ * other ops of arm_*.c (which only compile there), and on Cortex-M4/M7/M33 the output-sliced
+ * convolution on the load-time repack (swar_sliced.c); elsewhere the reference does those. */
 const ebnn_kernel ebnn_kernel_swar = {
     .name = "swar", .xorpop = XORPOP, .cut_bits = CUT_BITS,
     .thresh_bits = THRESH_BITS,
+#if defined(EBNN_SLICED)
+    .conv_bin = ebnn_swar_sliced_conv2d, .pack_size = ebnn_swar_sliced_pack_size,
+    .pack = ebnn_swar_sliced_pack,
+#endif
 #if defined(__arm__) || defined(__aarch64__)
     .conv_u8 = ebnn_swar_u8_conv2d, .depthwise = ebnn_arm_depthwise_conv2d,
     .threshold = ebnn_arm_threshold, .maxpool = ebnn_arm_maxpool, .binarize = ebnn_arm_binarize,
