@@ -136,7 +136,8 @@ def test_instruction_counts_repeat_exactly(target):
     first, second = bench_arm.count(t, models), bench_arm.count(t, models)
     assert first == second
     kinds = {r["kind"] for r in first}
-    assert kinds == {"layer", "loop", "model"}, kinds
+    # "xorpop" where a row's own path (NEON 3x3) runs a layer instead of the driver
+    assert {"layer", "loop", "model"} <= kinds <= {"layer", "loop", "xorpop", "model"}, kinds
     # Every optimized kernel runs each layer in fewer instructions than the scalar reference.
     ref = {r["name"]: r["instructions"] for r in first if r["kernel"] == "ref"}
     for r in first:

@@ -13,7 +13,9 @@
  * one xorpop call on the layer's first window against every output channel, i.e. the inner
  * loops alone ("loop2" where the kernel has xorpop2, AArch64 NEON, convolutions: one xorpop2
  * call on two windows; where the Cortex-M output-sliced path runs the layer, its blocks
- * against the first window), "call"/"call2" the same calls of a no-op (their own cost, which
+ * against the first window; "xorpop"/"xorpop2" the same call where the row's own path runs the
+ * layer instead of the driver, NEON 3x3 and Helium lanes: the row primitive's figure, not the
+ * layer's loop), "call"/"call2" the same calls of a no-op (their own cost, which
  * the loop figures leave out), "model" one ebnn_infer of a model file (bench_models). No
  * malloc: static buffers sized for the largest layer. */
 #include <string.h>
@@ -198,6 +200,7 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
     for (i = 0;; i++) {
         const uint32_t *packed = NULL;
         size_t words;
+        int own;
         kern = ebnn_kernel_at(i);
         /* the row's repack of the layer, where it has one, done beforehand as ebnn_pack does
          * at load time */
@@ -217,14 +220,19 @@ static void bench_layer(const char *name, uint16_t hw, uint16_t c,
             continue;
         }
 #endif
+        /* the row's own path (conv_bin: NEON 3x3, Helium lanes) took the layer, not the xorpop
+         * driver, when it runs it again here (outside any region, as select.c offers it): the
+         * xorpop loop below is then the row primitive's alone ("xorpop"), not this layer's */
+        own = kern->conv_bin != NULL && (packed != NULL || l.out_h * l.out_w >= 2u) &&
+              kern->conv_bin(&l, packed, in_buf, out_buf);
         /* layers of several pixels run two windows per call where the kernel has xorpop2
          * (ebnn_bin_conv2d) */
         if (kern->xorpop2 != NULL && l.out_h * l.out_w >= 2) {
             loop_region(kern->xorpop, kern->xorpop2, n, out_c);
-            report("loop2", name, kern->name, 2u * (uint64_t)n * 32u * out_c);
+            report(own ? "xorpop2" : "loop2", name, kern->name, 2u * (uint64_t)n * 32u * out_c);
         } else {
             loop_region(kern->xorpop, NULL, n, out_c);
-            report("loop", name, kern->name, (uint64_t)n * 32u * out_c);
+            report(own ? "xorpop" : "loop", name, kern->name, (uint64_t)n * 32u * out_c);
         }
     }
 }
