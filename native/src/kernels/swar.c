@@ -40,8 +40,8 @@
  * (10 instructions), summed by USAD8 once per row. Rows of one word (x in a register, no
  * word loop): two rows per LDRD/STRD, 11 instructions per row; longer rows 13 per word and 7
  * per row. n >= 1. */
-static void xorpop_short(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
-                         uint32_t *mism) {
+void ebnn_swar_xorpop_short(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
+                            uint32_t *mism) {
     uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu, v, u, t;
     if (rows == 0u) return;
     if (n == 1u)
@@ -312,7 +312,7 @@ __attribute__((naked, noinline)) static void hs_rows(HS_ARG const uint32_t *x,
 }
 
 /* Spans of at most HS_SPAN words keep the byte counters from overflowing. Rows shorter than
- * HS_MIN words go through xorpop_short, cheaper there than the tree's 42 per row. */
+ * HS_MIN words go through ebnn_swar_xorpop_short, cheaper there than the tree's 42 per row. */
 #define HS_SPAN 496u
 #define HS_MIN 8u
 
@@ -320,7 +320,7 @@ static void xorpop_hs(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t
                       uint32_t *mism) {
     uint32_t r, i, part;
     if (n < HS_MIN || rows == 0u) {
-        xorpop_short(x, w, n, rows, mism);
+        ebnn_swar_xorpop_short(x, w, n, rows, mism);
         return;
     }
     if (n <= HS_SPAN) {
@@ -378,7 +378,7 @@ static void xorpop_swar(const uint32_t *x, const uint32_t *w, uint32_t n, uint32
     uint32_t r = 0;
 #if defined(T2_ASM)
     if (n < 8u) { /* ARMv7-A: rows of 1-7 words as on the Cortex-M */
-        xorpop_short(x, w, n, rows, mism);
+        ebnn_swar_xorpop_short(x, w, n, rows, mism);
         return;
     }
 #endif
