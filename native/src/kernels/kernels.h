@@ -165,11 +165,14 @@ void ebnn_swar_sliced_xy(const ebnn_layer *l, const uint32_t *in, int32_t iy0, i
                          uint32_t ncol, uint32_t *xy);
 void ebnn_swar_sliced_pixel(const ebnn_layer *l, const uint32_t *packed, uint32_t *xy,
                             uint32_t *out);
-/* xorpop for rows of 1-7 words in Thumb-2 assembly with USAD8 (swar.c; Cortex-M with DSP and
- * ARMv7-A Thumb-2 builds, where __thumb2__ and __ARM_FEATURE_SIMD32 are defined): the swar
- * row's short rows, also ARMv7 NEON's rows shorter than one vector. */
+/* xorpop for rows of 1-7 words in Thumb-2 assembly with USAD8 (swar.c), in the builds that
+ * define EBNN_T2_ASM (Cortex-M with DSP, ARMv7-A Thumb-2): the swar row's short rows, also
+ * ARMv7 NEON's rows shorter than one vector. */
+#if defined(__thumb2__) && defined(__ARM_FEATURE_SIMD32)
+#define EBNN_T2_ASM 1
 void ebnn_swar_xorpop_short(const uint32_t *x, const uint32_t *w, uint32_t n, uint32_t rows,
                             uint32_t *mism);
+#endif
 /* Depthwise BIN convolution, bit-sliced (arm_depthwise.c). */
 int ebnn_arm_depthwise_conv2d(const ebnn_layer *l, const uint32_t *in, void *out);
 /* MAXPOOL, BINARIZE and THRESHOLD for every layer, with the SIMD the build has (arm_ops.c):

@@ -326,7 +326,7 @@ static void xorpop_neon(const uint32_t *x, const uint32_t *w, uint32_t n, uint32
     else
         for (; r + CH <= rows; r += CH) block8(x, w + (size_t)r * n, n, mism + r);
 #else
-#if defined(__thumb2__) && defined(__ARM_FEATURE_SIMD32)
+#if defined(EBNN_T2_ASM)
     if (n < 4u) { /* no whole vector: the swar row's short rows, 11-13 instructions a word */
         ebnn_swar_xorpop_short(x, w, n, rows, mism);
         return;

@@ -11,8 +11,8 @@
  *    and apply masks as immediates. */
 #include "kernels.h"
 
-#if defined(__thumb2__) && defined(__ARM_FEATURE_SIMD32)
-#define T2_ASM 1 /* Thumb-2 with USAD8: Cortex-M with DSP and ARMv7-A */
+#if defined(EBNN_T2_ASM)
+#define T2_ASM 1 /* Thumb-2 with USAD8: Cortex-M with DSP and ARMv7-A (kernels.h) */
 #endif
 #if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FEATURE_DSP)
 #define HS_ASM 1
